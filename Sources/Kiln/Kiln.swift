@@ -1,0 +1,3 @@
+// The Kiln library: one import for apps and tools.
+@_exported import KilnCore
+@_exported import KilnFormats

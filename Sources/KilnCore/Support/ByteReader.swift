@@ -1,0 +1,68 @@
+/// A bounds-checked little-endian cursor over bytes that came from a file.
+///
+/// Every read checks the remaining length first and reports the absolute file offset of the
+/// failure, so a truncated or hostile header gives a precise error and never reads out of bounds.
+public struct ByteReader {
+    public let bytes: UnsafeRawBufferPointer
+    /// The file offset of `bytes[0]`, used only for error messages.
+    public let baseOffset: UInt64
+    public private(set) var position: Int = 0
+
+    public init(_ bytes: UnsafeRawBufferPointer, baseOffset: UInt64 = 0) {
+        self.bytes = bytes
+        self.baseOffset = baseOffset
+    }
+
+    public var remaining: Int { bytes.count - position }
+    public var isAtEnd: Bool { position == bytes.count }
+    /// The file offset of the next byte to read.
+    public var fileOffset: UInt64 { baseOffset + UInt64(position) }
+
+    private func require(_ count: Int, _ field: @autoclosure () -> String) throws {
+        guard count >= 0, count <= remaining else {
+            throw KilnError.malformed(
+                "truncated: \(field()) needs \(count) bytes but only \(remaining) remain", at: fileOffset)
+        }
+    }
+
+    public mutating func skip(_ count: Int, _ field: @autoclosure () -> String) throws {
+        try require(count, field())
+        position += count
+    }
+
+    public mutating func read<T: FixedWidthInteger>(_: T.Type, _ field: @autoclosure () -> String) throws -> T {
+        let size = MemoryLayout<T>.size
+        try require(size, field())
+        let value = bytes.loadUnaligned(fromByteOffset: position, as: T.self)
+        position += size
+        return T(littleEndian: value)
+    }
+
+    public mutating func readFloat64(_ field: @autoclosure () -> String) throws -> Double {
+        Double(bitPattern: try read(UInt64.self, field()))
+    }
+
+    /// A view of the next `count` bytes (no copy).
+    public mutating func readBytes(_ count: Int, _ field: @autoclosure () -> String) throws -> UnsafeRawBufferPointer {
+        try require(count, field())
+        let slice = UnsafeRawBufferPointer(rebasing: bytes[position..<(position + count)])
+        position += count
+        return slice
+    }
+
+    /// A length-prefixed (u64) UTF-8 string. The length is checked against the bytes left
+    /// before anything is allocated; invalid UTF-8 is rejected.
+    public mutating func readString(_ field: @autoclosure () -> String) throws -> String {
+        let start = fileOffset
+        let length = try read(UInt64.self, "\(field()) length")
+        guard length <= UInt64(remaining) else {
+            throw KilnError.malformed(
+                "\(field()) claims \(length) bytes but only \(remaining) remain in the header", at: start)
+        }
+        let raw = try readBytes(Int(length), field())
+        guard let string = String(validating: raw, as: UTF8.self) else {
+            throw KilnError.malformed("\(field()) is not valid UTF-8", at: start)
+        }
+        return string
+    }
+}

@@ -1,0 +1,4 @@
+public enum KilnVersion {
+    /// The version recorded in `provenance.tool` of every file Kiln writes.
+    public static let current = "0.1.0"
+}

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A whole file mapped read-only into memory. Mapping costs no reads: pages are faulted in
+/// as they are touched, and shared with the page cache, so opening is independent of size.
+public final class MappedFile: @unchecked Sendable {
+    // Sendable: the mapping is read-only and never changes after init; it is unmapped in deinit.
+    public let path: String
+    public let bytes: UnsafeRawBufferPointer
+
+    public init(path: String) throws {
+        self.path = path
+        let fd = try SystemCalls.open(path, O_RDONLY)
+        defer { SystemCalls.close(fd) }
+        let size = try SystemCalls.fileSize(fd, path)
+        if size == 0 {
+            bytes = UnsafeRawBufferPointer(start: nil, count: 0)
+            return
+        }
+        guard let address = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), address != MAP_FAILED else {
+            throw SystemCalls.fail("mmap", path)
+        }
+        bytes = UnsafeRawBufferPointer(start: address, count: size)
+    }
+
+    public var count: Int { bytes.count }
+
+    /// Tells the kernel how a byte range will be used (sequential streaming, random access, or
+    /// "needed soon"). Advice only: failures are ignored.
+    public func advise(_ advice: Advice, range: Range<Int>? = nil) {
+        guard let base = bytes.baseAddress else { return }
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let r = range ?? 0..<count
+        let start = r.lowerBound & ~(pageSize - 1)
+        let length = r.upperBound - start
+        guard length > 0 else { return }
+        _ = madvise(UnsafeMutableRawPointer(mutating: base + start), length, advice.rawValue)
+    }
+
+    public enum Advice {
+        case sequential, random, willNeed
+        var rawValue: Int32 {
+            switch self {
+            case .sequential: return MADV_SEQUENTIAL
+            case .random: return MADV_RANDOM
+            case .willNeed: return MADV_WILLNEED
+            }
+        }
+    }
+
+    deinit {
+        if let base = bytes.baseAddress {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// The registry of element types. Ids are stable: they are written into `.kiln` files.
+/// docs/FORMAT.md §Element types lists the same table; add a type here and there, nowhere else.
+extension ElementType {
+    public static let f32 = plain(0, "f32", .float, Float.self) { $0 }
+    public static let f16 = plain(1, "f16", .float, UInt16.self) { HalfPrecision.floatFromHalf($0) }
+    public static let bf16 = plain(2, "bf16", .float, UInt16.self) { HalfPrecision.floatFromBFloat($0) }
+    public static let f64 = plain(3, "f64", .float, Double.self) { Float($0) }
+    public static let i8 = plain(16, "i8", .signedInteger, Int8.self) { Float($0) }
+    public static let i16 = plain(17, "i16", .signedInteger, Int16.self) { Float($0) }
+    public static let i32 = plain(18, "i32", .signedInteger, Int32.self) { Float($0) }
+    public static let i64 = plain(19, "i64", .signedInteger, Int64.self) { Float($0) }
+    public static let u8 = plain(20, "u8", .unsignedInteger, UInt8.self) { Float($0) }
+    public static let u16 = plain(21, "u16", .unsignedInteger, UInt16.self) { Float($0) }
+    public static let u32 = plain(22, "u32", .unsignedInteger, UInt32.self) { Float($0) }
+    public static let u64 = plain(23, "u64", .unsignedInteger, UInt64.self) { Float($0) }
+    public static let bool = plain(24, "bool", .boolean, UInt8.self) { $0 == 0 ? 0 : 1 }
+
+    /// GGUF-compatible block types (layouts in docs/FORMAT.md §Quantised blocks).
+    public static let q8_0 = ElementType(id: 64, name: "q8_0", category: .quantized, blockElements: 32, blockBytes: 34, decode: BlockDecoders.q8_0)
+    public static let q4_0 = ElementType(id: 65, name: "q4_0", category: .quantized, blockElements: 32, blockBytes: 18, decode: BlockDecoders.q4_0)
+    public static let q4_1 = ElementType(id: 66, name: "q4_1", category: .quantized, blockElements: 32, blockBytes: 20, decode: BlockDecoders.q4_1)
+    public static let q5_0 = ElementType(id: 67, name: "q5_0", category: .quantized, blockElements: 32, blockBytes: 22, decode: BlockDecoders.q5_0)
+    public static let q5_1 = ElementType(id: 68, name: "q5_1", category: .quantized, blockElements: 32, blockBytes: 24, decode: BlockDecoders.q5_1)
+
+    public static let registry: [ElementType] = [
+        f32, f16, bf16, f64, i8, i16, i32, i64, u8, u16, u32, u64, bool,
+        q8_0, q4_0, q4_1, q5_0, q5_1,
+    ]
+
+    private static func plain<T>(
+        _ id: UInt32, _ name: String, _ category: Category, _: T.Type, _ toFloat: @escaping @Sendable (T) -> Float
+    ) -> ElementType {
+        ElementType(id: id, name: name, category: category, blockElements: 1, blockBytes: MemoryLayout<T>.size) { source, count, destination in
+            for i in 0..<count {
+                destination[i] = toFloat(source.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.stride, as: T.self))
+            }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import KilnCore
+
+/// A checkpoint layout Kiln can read (and perhaps write). Each plugin lives in its own folder
+/// and is listed once, in `FormatRegistry.builtin`; adding a format touches no other plugin.
+public protocol FormatPlugin: Sendable {
+    /// Short name used on the command line (`--from safetensors`).
+    var name: String { get }
+    /// One line for `kiln formats`.
+    var summary: String { get }
+    /// Extensions (without the dot) that suggest this format when sniffing is inconclusive.
+    var fileExtensions: [String] { get }
+    /// Whether the first bytes of a file look like this format.
+    func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool
+    /// Opens a checkpoint: lists tensors and metadata without reading tensor data.
+    func open(_ path: String) throws -> any CheckpointReader
+}
+
+/// The formats Kiln knows, and how a file is matched to one: an explicit name first, then the
+/// file's magic bytes, then its extension.
+public enum FormatRegistry {
+    public static let builtin: [any FormatPlugin] = [
+        KilnFormatPlugin(),
+        SafetensorsFormatPlugin(),
+    ]
+
+    public static func plugin(named name: String) -> (any FormatPlugin)? {
+        builtin.first { $0.name == name.lowercased() }
+    }
+
+    /// Finds the plugin for `path` (or uses `format` when given) and opens the file.
+    public static func open(_ path: String, format: String? = nil) throws -> any CheckpointReader {
+        try detect(path, format: format).open(path)
+    }
+
+    public static func detect(_ path: String, format: String? = nil) throws -> any FormatPlugin {
+        if let format {
+            guard let plugin = plugin(named: format) else {
+                throw KilnError(.usage, "unknown format '\(format)'; known: \(builtin.map(\.name).joined(separator: ", "))")
+            }
+            return plugin
+        }
+        let prefix = try readPrefix(path, count: 64)
+        if let plugin = prefix.withUnsafeBytes({ bytes in builtin.first { $0.sniff(bytes) } }) {
+            return plugin
+        }
+        let ext = path.split(separator: ".").last.map { String($0).lowercased() } ?? ""
+        if let plugin = builtin.first(where: { $0.fileExtensions.contains(ext) }) {
+            return plugin
+        }
+        throw KilnError(.unsupported,
+            "not a checkpoint format Kiln recognises (neither the first bytes nor the extension match); known: \(builtin.map(\.name).joined(separator: ", "))",
+            file: path)
+    }
+
+    private static func readPrefix(_ path: String, count: Int) throws -> [UInt8] {
+        let mapping = try MappedFile(path: path)
+        return Array(mapping.bytes.prefix(count))
+    }
+}
