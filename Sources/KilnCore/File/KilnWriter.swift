@@ -29,6 +29,7 @@ public final class KilnWriter {
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
         temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        Self.removeStaleTemporaries(directory: directory, name: url.lastPathComponent)
         fd = try SystemCalls.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         // The placeholder preamble is zeros, so a partially written file is never a valid .kiln.
         let zeros = [UInt8](repeating: 0, count: KilnLayout.preambleSize)
@@ -122,6 +123,20 @@ public final class KilnWriter {
         if fd >= 0 { SystemCalls.close(fd); fd = -1 }
         SystemCalls.unlink(temporaryPath)
         finished = true
+    }
+
+    /// Removes temporary files that earlier writers of the same output left when their process
+    /// was killed (the process id in the name no longer exists).
+    private static func removeStaleTemporaries(directory: String, name: String) {
+        let prefix = "." + name + ".tmp-"
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+        for entry in entries where entry.hasPrefix(prefix) {
+            let rest = entry.dropFirst(prefix.count)
+            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0 else { continue }
+            if kill(pid, 0) != 0 && errno == ESRCH {
+                SystemCalls.unlink(directory + "/" + entry)
+            }
+        }
     }
 
     private func writePadding(upTo offset: Int) throws {

@@ -24,62 +24,64 @@ enum MetadataCodec {
         return entries
     }
 
-    static func decodeTagged(_ reader: inout ByteReader, depth: Int, context: String) throws -> MetadataValue {
+    // Contexts are autoclosures: they name the place in errors, and building them eagerly for
+    // every element of a 100,000-entry vocabulary would dominate the cost of opening a file.
+    static func decodeTagged(_ reader: inout ByteReader, depth: Int, context: @autoclosure () -> String) throws -> MetadataValue {
         let tagOffset = reader.fileOffset
-        let tag = try reader.read(UInt8.self, "\(context) tag")
-        return try decodePayload(&reader, tag: tag, tagOffset: tagOffset, depth: depth, context: context)
+        let tag = try reader.read(UInt8.self, "\(context()) tag")
+        return try decodePayload(&reader, tag: tag, tagOffset: tagOffset, depth: depth, context: context())
     }
 
     private static func decodePayload(
-        _ reader: inout ByteReader, tag: UInt8, tagOffset: UInt64, depth: Int, context: String
+        _ reader: inout ByteReader, tag: UInt8, tagOffset: UInt64, depth: Int, context: @autoclosure () -> String
     ) throws -> MetadataValue {
         switch tag {
         case 1:
             let offset = reader.fileOffset
-            let byte = try reader.read(UInt8.self, context)
-            guard byte <= 1 else { throw KilnError.malformed("\(context): bool byte is \(byte), expected 0 or 1", at: offset) }
+            let byte = try reader.read(UInt8.self, context())
+            guard byte <= 1 else { throw KilnError.malformed("\(context()): bool byte is \(byte), expected 0 or 1", at: offset) }
             return .bool(byte == 1)
-        case 2: return .int(try reader.read(Int64.self, context))
-        case 3: return .uint(try reader.read(UInt64.self, context))
-        case 4: return .float(try reader.readFloat64(context))
-        case 5: return .string(try reader.readString(context))
+        case 2: return .int(try reader.read(Int64.self, context()))
+        case 3: return .uint(try reader.read(UInt64.self, context()))
+        case 4: return .float(try reader.readFloat64(context()))
+        case 5: return .string(try reader.readString(context()))
         case 6:
             let offset = reader.fileOffset
-            let length = try reader.read(UInt64.self, "\(context) length")
+            let length = try reader.read(UInt64.self, "\(context()) length")
             guard length <= UInt64(reader.remaining) else {
-                throw KilnError.malformed("\(context) claims \(length) bytes but only \(reader.remaining) remain", at: offset)
+                throw KilnError.malformed("\(context()) claims \(length) bytes but only \(reader.remaining) remain", at: offset)
             }
-            return .bytes(Array(try reader.readBytes(Int(length), context)))
+            return .bytes(Array(try reader.readBytes(Int(length), context())))
         case 7:
             guard depth < KilnLayout.maxMetadataDepth else {
-                throw KilnError.malformed("\(context) nests deeper than \(KilnLayout.maxMetadataDepth) levels", at: tagOffset)
+                throw KilnError.malformed("\(context()) nests deeper than \(KilnLayout.maxMetadataDepth) levels", at: tagOffset)
             }
-            let elementTag = try reader.read(UInt8.self, "\(context) element tag")
+            let elementTag = try reader.read(UInt8.self, "\(context()) element tag")
             guard (1...8).contains(elementTag) else {
-                throw KilnError.malformed("\(context): unknown array element tag \(elementTag)", at: reader.fileOffset - 1)
+                throw KilnError.malformed("\(context()): unknown array element tag \(elementTag)", at: reader.fileOffset - 1)
             }
             let countOffset = reader.fileOffset
-            let count = try reader.read(UInt64.self, "\(context) count")
+            let count = try reader.read(UInt64.self, "\(context()) count")
             guard count <= UInt64(reader.remaining / minimumPayloadBytes(elementTag)) else {
                 throw KilnError.malformed(
-                    "\(context) claims \(count) elements but only \(reader.remaining) header bytes remain", at: countOffset)
+                    "\(context()) claims \(count) elements but only \(reader.remaining) header bytes remain", at: countOffset)
             }
             var elements: [MetadataValue] = []
             elements.reserveCapacity(Int(count))
             for index in 0..<count {
                 let elementOffset = reader.fileOffset
                 elements.append(
-                    try decodePayload(&reader, tag: elementTag, tagOffset: elementOffset, depth: depth + 1, context: "\(context)[\(index)]"))
+                    try decodePayload(&reader, tag: elementTag, tagOffset: elementOffset, depth: depth + 1, context: "\(context())[\(index)]"))
             }
             return .array(elements)
         case 8:
             guard depth < KilnLayout.maxMetadataDepth else {
-                throw KilnError.malformed("\(context) nests deeper than \(KilnLayout.maxMetadataDepth) levels", at: tagOffset)
+                throw KilnError.malformed("\(context()) nests deeper than \(KilnLayout.maxMetadataDepth) levels", at: tagOffset)
             }
-            let count = try reader.read(UInt64.self, "\(context) count")
-            return .map(try decodeEntries(&reader, count: count, depth: depth + 1, context: context))
+            let count = try reader.read(UInt64.self, "\(context()) count")
+            return .map(try decodeEntries(&reader, count: count, depth: depth + 1, context: context()))
         default:
-            throw KilnError.malformed("\(context): unknown metadata tag \(tag), expected 1–8", at: tagOffset)
+            throw KilnError.malformed("\(context()): unknown metadata tag \(tag), expected 1–8", at: tagOffset)
         }
     }
 

@@ -1,6 +1,6 @@
 /// A typed metadata value: model config, tokenizer tables, provenance. Maps nest; arrays
 /// are homogeneous in the file (one element tag per array) but may hold arrays or maps.
-public indirect enum MetadataValue: Sendable, Hashable {
+public enum MetadataValue: Sendable, Hashable {
     case bool(Bool)
     case int(Int64)
     case uint(UInt64)
