@@ -204,6 +204,12 @@ ELEMENT_TYPES: dict[int, ElementType] = {
         ElementType(66, "q4_1", 32, 20, None),
         ElementType(67, "q5_0", 32, 22, None),
         ElementType(68, "q5_1", 32, 24, None),
+        ElementType(80, "q2_k", 256, 84, None),
+        ElementType(81, "q3_k", 256, 110, None),
+        ElementType(82, "q4_k", 256, 144, None),
+        ElementType(83, "q5_k", 256, 176, None),
+        ElementType(84, "q6_k", 256, 210, None),
+        ElementType(85, "q8_k", 256, 292, None),
     ]
 }
 
@@ -213,6 +219,12 @@ _BLOCK_DTYPES = {
     "q4_1": np.dtype([("d", "<f2"), ("m", "<f2"), ("qs", "u1", (16,))]),
     "q5_0": np.dtype([("d", "<f2"), ("qh", "<u4"), ("qs", "u1", (16,))]),
     "q5_1": np.dtype([("d", "<f2"), ("m", "<f2"), ("qh", "<u4"), ("qs", "u1", (16,))]),
+    "q2_k": np.dtype([("scales", "u1", (16,)), ("qs", "u1", (64,)), ("d", "<f2"), ("dmin", "<f2")]),
+    "q3_k": np.dtype([("hmask", "u1", (32,)), ("qs", "u1", (64,)), ("scales", "u1", (12,)), ("d", "<f2")]),
+    "q4_k": np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", (12,)), ("qs", "u1", (128,))]),
+    "q5_k": np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", (12,)), ("qh", "u1", (32,)), ("qs", "u1", (128,))]),
+    "q6_k": np.dtype([("ql", "u1", (128,)), ("qh", "u1", (64,)), ("scales", "i1", (16,)), ("d", "<f2")]),
+    "q8_k": np.dtype([("d", "<f4"), ("qs", "i1", (256,)), ("bsums", "<i2", (16,))]),
 }
 for _name, _dt in _BLOCK_DTYPES.items():
     assert _dt.itemsize == next(t.block_bytes for t in ELEMENT_TYPES.values() if t.name == _name)
@@ -805,7 +817,7 @@ class KilnFile:
         return a
 
     def dequantize(self, name: str) -> np.ndarray:
-        """The tensor as float32, for every element type (quantised blocks decoded per §7.1)."""
+        """The tensor as float32, for every element type (quantised blocks decoded per §7.1, §7.2)."""
         t = self._info(name)
         et = t.element_type
         if not et.is_block:
@@ -861,6 +873,8 @@ def _bf16_to_f32(a: np.ndarray) -> np.ndarray:
 
 def _dequantize_blocks(kind: str, b: np.ndarray) -> np.ndarray:
     f32 = np.float32
+    if kind.endswith("_k"):
+        return _dequantize_k(kind, b)
     d = b["d"].astype(f32)[:, None]
     if kind == "q8_0":
         return d * b["q"].astype(f32)
@@ -878,6 +892,57 @@ def _dequantize_blocks(kind: str, b: np.ndarray) -> np.ndarray:
         return d * (q - 16).astype(f32)
     m = b["m"].astype(f32)[:, None]
     return d * q.astype(f32) + m  # q4_1, q5_1 (multiply then add, each rounded to f32)
+
+
+def _dequantize_k(kind: str, b: np.ndarray) -> np.ndarray:
+    """K-quant super-blocks of 256 values (§7.2). Arrays are indexed [block, j]."""
+    f32 = np.float32
+    n_blocks = len(b)
+    j = np.arange(256)
+    d = b["d"].astype(f32)[:, None]
+    if kind == "q8_k":
+        return d * b["qs"].astype(f32)
+    if kind in ("q2_k", "q3_k", "q6_k"):
+        n, i, l = j // 128, (j // 32) % 4, j % 32  # j = 128n + 32i + l
+        sub = 8 * n + 2 * i + l // 16
+    if kind == "q2_k":
+        q = (b["qs"][:, 32 * n + l] >> (2 * i)) & 3
+        sc = (b["scales"][:, sub] & 15).astype(f32)
+        mn = (b["scales"][:, sub] >> 4).astype(f32)
+        return (d * sc) * q.astype(f32) - b["dmin"].astype(f32)[:, None] * mn
+    if kind == "q3_k":
+        low = ((b["qs"][:, 32 * n + l] >> (2 * i)) & 3).astype(np.int32)
+        high_set = (b["hmask"][:, l] >> (4 * n + i)) & 1
+        q = np.where(high_set == 1, low, low - 4)
+        s = np.arange(16)
+        lo4 = (b["scales"][:, s % 8] >> (4 * (s // 8))) & 15
+        hi2 = (b["scales"][:, 8 + s % 4] >> (2 * (s // 4))) & 3
+        scales = (lo4 | (hi2 << 4)).astype(np.int32) - 32
+        return (d * scales[:, sub].astype(f32)) * q.astype(f32)
+    if kind == "q6_k":
+        low = (b["ql"][:, 64 * n + 32 * (i % 2) + l] >> (4 * (i // 2))) & 15
+        high = (b["qh"][:, 32 * n + l] >> (2 * i)) & 3
+        q = (low | (high << 4)).astype(np.int32) - 32
+        return (d * b["scales"][:, sub].astype(f32)) * q.astype(f32)
+    # q4_k, q5_k: j = 64c + 32h + l, sub-block t = 2c + h
+    c, h, l = j // 64, (j // 32) % 2, j % 32
+    t = 2 * c + h
+    qs = b["qs"][:, 32 * c + l]
+    q = np.where(h == 0, qs & 15, qs >> 4).astype(np.int32)
+    if kind == "q5_k":
+        q = q + 16 * ((b["qh"][:, l] >> t) & 1)
+    sc_bytes = b["scales"].astype(np.int32)
+    sc = np.empty((n_blocks, 8), dtype=np.int32)
+    mn = np.empty((n_blocks, 8), dtype=np.int32)
+    for k in range(8):
+        if k < 4:
+            sc[:, k] = sc_bytes[:, k] & 63
+            mn[:, k] = sc_bytes[:, k + 4] & 63
+        else:
+            sc[:, k] = (sc_bytes[:, k + 4] & 15) | ((sc_bytes[:, k - 4] >> 6) << 4)
+            mn[:, k] = (sc_bytes[:, k + 4] >> 4) | ((sc_bytes[:, k] >> 6) << 4)
+    dmin = b["dmin"].astype(f32)[:, None]
+    return (d * sc[:, t].astype(f32)) * q.astype(f32) - dmin * mn[:, t].astype(f32)
 
 
 def read(path) -> KilnFile:

@@ -21,6 +21,7 @@ public enum FormatRegistry {
     public static let builtin: [any FormatPlugin] = [
         KilnFormatPlugin(),
         SafetensorsFormatPlugin(),
+        GGUFFormatPlugin(),
     ]
 
     public static func plugin(named name: String) -> (any FormatPlugin)? {
