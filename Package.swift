@@ -32,8 +32,10 @@ let package = Package(
         .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd"]),
         // Readers and writers for other checkpoint layouts.
         .target(name: "KilnFormats", dependencies: ["KilnCore"]),
+        // GPT-2 / Llama generation, tokenizer, sampling, chat templates, perplexity.
+        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats"]),
         // The public face: re-exports the modules an app needs.
-        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats"]),
+        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnRuntime"]),
         .executableTarget(
             name: "kiln",
             dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -46,6 +48,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["KilnCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats", "KilnCore", "TestSupport"]),
+        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
     ]
 )
