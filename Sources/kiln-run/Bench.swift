@@ -12,6 +12,18 @@ struct Bench: ParsableCommand {
             byte-plane shuffle, and reports the ratios.
             """)
 
+    @Argument(help: "A model to benchmark: prompt processing and generation speed, load time, peak memory.")
+    var model: String?
+
+    @Option(name: .short, help: "Prompt tokens for the model benchmark.")
+    var p: Int = 128
+
+    @Option(name: .short, help: "Tokens to generate for the model benchmark.")
+    var n: Int = 64
+
+    @Option(help: "Threads for the model benchmark (default: all cores).")
+    var threads: Int?
+
     @Flag(help: "Benchmark opening and verifying .kiln files.")
     var fileIO = false
 
@@ -31,11 +43,20 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard fileIO || compression != nil else { throw ValidationError("choose --file-io or --compression FILE") }
+        guard model != nil || fileIO || compression != nil else {
+            throw ValidationError("give a MODEL, or choose --file-io or --compression FILE")
+        }
+        guard p >= 1, n >= 1 else { throw ValidationError("-p and -n must be at least 1") }
     }
 
     func run() throws {
         var results: [String: JSONValue] = [:]
+        if let model {
+            let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, log: !json).run()
+            // The model benchmark alone prints its flat object, as documented.
+            if json && !fileIO && compression == nil { print(result.serialized(pretty: true)); return }
+            results["model"] = result
+        }
         if fileIO { results["file_io"] = try FileIOBenchmark(directory: dir, largeMiB: largeMiB, log: !json).run() }
         if let compression {
             results["compression"] = try CompressionBenchmark(path: compression, level: level, log: !json).run()

@@ -18,6 +18,7 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     /// Bytes per block.
     public let blockBytes: Int
     /// Decodes `blocks` whole blocks from `source` into `blocks * blockElements` floats.
+    @usableFromInline
     let decode: @Sendable (_ source: UnsafeRawPointer, _ blocks: Int, _ destination: UnsafeMutablePointer<Float>) -> Void
 
     public var description: String { name }
@@ -45,6 +46,13 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
             }
         }
         return try Checked.multiply(elements / blockElements, blockBytes, "byte length of shape \(shape) as \(name)")
+    }
+
+    /// Decodes `blocks` whole blocks at `source` into `blocks × blockElements` floats (a row of
+    /// a matrix, an embedding). The caller guarantees the memory is there.
+    @inlinable
+    public func decodeBlocks(_ source: UnsafeRawPointer, blocks: Int, into destination: UnsafeMutablePointer<Float>) {
+        decode(source, blocks, destination)
     }
 
     /// Decodes a whole tensor's bytes to f32 values.
