@@ -32,10 +32,12 @@ let package = Package(
         .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd"]),
         // Readers and writers for other checkpoint layouts.
         .target(name: "KilnFormats", dependencies: ["KilnCore"]),
-        // GPT-2 / Llama generation, tokenizer, sampling, chat templates, perplexity.
-        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats"]),
+        // Quantisers (q8_0, q4_0, q4_1, kq4), scale search, recipes.
+        .target(name: "KilnQuant", dependencies: ["KilnCore"]),
+        // GPT-2 / Llama generation, tokenizer, sampling, chat templates, perplexity, calibration.
+        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant"]),
         // The public face: re-exports the modules an app needs.
-        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnRuntime"]),
+        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnQuant", "KilnRuntime"]),
         .executableTarget(
             name: "kiln",
             dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -48,6 +50,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["KilnCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats", "KilnCore", "TestSupport"]),
+        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "TestSupport"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
     ]

@@ -2,3 +2,4 @@
 @_exported import KilnCore
 @_exported import KilnFormats
 @_exported import KilnRuntime
+@_exported import KilnQuant

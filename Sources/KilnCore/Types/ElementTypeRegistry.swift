@@ -22,6 +22,11 @@ extension ElementType {
     public static let q5_0 = ElementType(id: 67, name: "q5_0", category: .quantized, blockElements: 32, blockBytes: 22, decode: BlockDecoders.q5_0)
     public static let q5_1 = ElementType(id: 68, name: "q5_1", category: .quantized, blockElements: 32, blockBytes: 24, decode: BlockDecoders.q5_1)
 
+    /// Kiln's own 4-bit type: 4.5 bits per weight, a log-scaled 8-bit scale per 16 values and
+    /// a non-uniform 16-level grid; works for any row length that is a multiple of 32
+    /// (docs/FORMAT.md §7.3).
+    public static let kq4 = ElementType(id: 72, name: "kq4", category: .quantized, blockElements: 32, blockBytes: 18, decode: KQ4.decode)
+
     /// GGUF-compatible "K-quant" super-block types, 256 values a block (docs/FORMAT.md §7.2).
     public static let q2_k = ElementType(id: 80, name: "q2_k", category: .quantized, blockElements: 256, blockBytes: 84, decode: KQuantDecoders.q2_K)
     public static let q3_k = ElementType(id: 81, name: "q3_k", category: .quantized, blockElements: 256, blockBytes: 110, decode: KQuantDecoders.q3_K)
@@ -32,7 +37,7 @@ extension ElementType {
 
     public static let registry: [ElementType] = [
         f32, f16, bf16, f64, i8, i16, i32, i64, u8, u16, u32, u64, bool,
-        q8_0, q4_0, q4_1, q5_0, q5_1,
+        q8_0, q4_0, q4_1, q5_0, q5_1, kq4,
         q2_k, q3_k, q4_k, q5_k, q6_k, q8_k,
     ]
 

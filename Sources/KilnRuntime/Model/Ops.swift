@@ -5,6 +5,8 @@ import KilnCore
 /// A weight matrix `[rows, cols]` of any element type, row-major, as stored in the model file.
 struct Matrix: @unchecked Sendable {
     // Sendable: read-only memory kept alive by `owner`.
+    /// The canonical tensor name (for calibration statistics and errors).
+    let name: String
     let type: ElementType
     let rows: Int
     let cols: Int

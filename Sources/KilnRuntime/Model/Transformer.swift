@@ -34,6 +34,8 @@ public final class InferenceState {
     public private(set) var position = 0
     let cache: KVCache
     private let buffers: Buffers
+    /// Sees the input of every matrix product (for calibration statistics).
+    public var observer: ActivationObserver?
 
     public init(transformer: Transformer, contextLength: Int, maxBatch: Int = 64) {
         self.transformer = transformer
@@ -102,7 +104,7 @@ public final class InferenceState {
             // Attention block.
             normalize(b.x, into: b.h, rows: t, weight: layer.attentionNorm, bias: layer.attentionNormBias, eps: eps)
             if let qkv = layer.qkv {
-                Ops.matmul(qkv, b.h, batch: t, b.qkv)
+                matmul(qkv, b.h, batch: t, b.qkv)
                 addBias(b.qkv, layer.qkvBias, rows: t, width: 3 * d)
                 for row in 0..<t {
                     let fused = b.qkv + row * 3 * d
@@ -111,9 +113,9 @@ public final class InferenceState {
                     (b.v + row * kvWidth).update(from: fused + 2 * d, count: d)
                 }
             } else {
-                Ops.matmul(layer.query!, b.h, batch: t, b.q)
-                Ops.matmul(layer.key!, b.h, batch: t, b.k)
-                Ops.matmul(layer.value!, b.h, batch: t, b.v)
+                matmul(layer.query!, b.h, batch: t, b.q)
+                matmul(layer.key!, b.h, batch: t, b.k)
+                matmul(layer.value!, b.h, batch: t, b.v)
                 addBias(b.q, layer.queryBias, rows: t, width: qWidth)
                 addBias(b.k, layer.keyBias, rows: t, width: kvWidth)
                 addBias(b.v, layer.valueBias, rows: t, width: kvWidth)
@@ -132,21 +134,21 @@ public final class InferenceState {
                 cache.valueRow(layer: index, position: pos).update(from: b.v + row * kvWidth, count: kvWidth)
             }
             attend(layer: index, rows: t)
-            Ops.matmul(layer.output, b.attention, batch: t, b.h)
+            matmul(layer.output, b.attention, batch: t, b.h)
             addBias(b.h, layer.outputBias, rows: t, width: d)
             for i in 0..<(t * d) { b.x[i] += b.h[i] }
 
             // Feed-forward block.
             normalize(b.x, into: b.h, rows: t, weight: layer.ffnNorm, bias: layer.ffnNormBias, eps: eps)
-            Ops.matmul(layer.up, b.h, batch: t, b.up)
+            matmul(layer.up, b.h, batch: t, b.up)
             addBias(b.up, layer.upBias, rows: t, width: c.feedForward)
             if let gate = layer.gate {
-                Ops.matmul(gate, b.h, batch: t, b.gate)
+                matmul(gate, b.h, batch: t, b.gate)
                 Ops.swiglu(gate: b.gate, up: b.up, count: t * c.feedForward)
-                Ops.matmul(layer.down, b.gate, batch: t, b.h)
+                matmul(layer.down, b.gate, batch: t, b.h)
             } else {
                 Ops.gelu(b.up, count: t * c.feedForward)
-                Ops.matmul(layer.down, b.up, batch: t, b.h)
+                matmul(layer.down, b.up, batch: t, b.h)
             }
             addBias(b.h, layer.downBias, rows: t, width: d)
             for i in 0..<(t * d) { b.x[i] += b.h[i] }
@@ -157,7 +159,12 @@ public final class InferenceState {
         let first = allRows ? 0 : t - 1
         let rows = t - first
         normalize(b.x + first * d, into: b.h, rows: rows, weight: w.outputNorm, bias: w.outputNormBias, eps: eps)
-        Ops.matmul(w.outputHead, b.h, batch: rows, logits)
+        matmul(w.outputHead, b.h, batch: rows, logits)
+    }
+
+    private func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
+        observer?.observe(weight: w.name, inputs: x, rows: batch, columns: w.cols)
+        Ops.matmul(w, x, batch: batch, y)
     }
 
     private func normalize(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int,
@@ -214,6 +221,11 @@ public final class InferenceState {
     private static func embed(_ table: Matrix, row: Int, into out: UnsafeMutablePointer<Float>) {
         table.type.decodeBlocks(table.data + row * table.rowBytes, blocks: table.cols / table.type.blockElements, into: out)
     }
+}
+
+/// Receives the activations entering each weight matrix: `rows` vectors of `columns` floats.
+public protocol ActivationObserver: AnyObject {
+    func observe(weight: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int)
 }
 
 /// Scratch memory for one chunk of up to `batch` tokens.

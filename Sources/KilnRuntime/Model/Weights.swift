@@ -116,7 +116,7 @@ struct WeightLoader {
         guard let base = data.bytes.baseAddress else {
             throw KilnError(.malformed, "tensor '\(name)' is empty", file: model.reader.paths.first)
         }
-        return Matrix(type: tensor.type, rows: tensor.shape[0], cols: cols, data: base, owner: data.owner)
+        return Matrix(name: name, type: tensor.type, rows: tensor.shape[0], cols: cols, data: base, owner: data.owner)
     }
 
     func vector(_ name: String, _ count: Int) throws -> Vector {
