@@ -204,6 +204,7 @@ ELEMENT_TYPES: dict[int, ElementType] = {
         ElementType(66, "q4_1", 32, 20, None),
         ElementType(67, "q5_0", 32, 22, None),
         ElementType(68, "q5_1", 32, 24, None),
+        ElementType(72, "kq4", 32, 18, None),
         ElementType(80, "q2_k", 256, 84, None),
         ElementType(81, "q3_k", 256, 110, None),
         ElementType(82, "q4_k", 256, 144, None),
@@ -219,6 +220,7 @@ _BLOCK_DTYPES = {
     "q4_1": np.dtype([("d", "<f2"), ("m", "<f2"), ("qs", "u1", (16,))]),
     "q5_0": np.dtype([("d", "<f2"), ("qh", "<u4"), ("qs", "u1", (16,))]),
     "q5_1": np.dtype([("d", "<f2"), ("m", "<f2"), ("qh", "<u4"), ("qs", "u1", (16,))]),
+    "kq4": np.dtype([("e0", "u1"), ("e1", "u1"), ("qs", "u1", (16,))]),
     "q2_k": np.dtype([("scales", "u1", (16,)), ("qs", "u1", (64,)), ("d", "<f2"), ("dmin", "<f2")]),
     "q3_k": np.dtype([("hmask", "u1", (32,)), ("qs", "u1", (64,)), ("scales", "u1", (12,)), ("d", "<f2")]),
     "q4_k": np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", (12,)), ("qs", "u1", (128,))]),
@@ -228,6 +230,30 @@ _BLOCK_DTYPES = {
 }
 for _name, _dt in _BLOCK_DTYPES.items():
     assert _dt.itemsize == next(t.block_bytes for t in ELEMENT_TYPES.values() if t.name == _name)
+
+# kq4 (§7.3). grid[level]: the integers, exactly in binary32.
+_KQ4_GRID = np.array(
+    [-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127], dtype=np.float32
+)
+# M[k]: the binary32 values given in §7.3 (each exactly representable; checked below).
+_KQ4_M_HEX = (
+    "0x1.000000p+0", "0x1.172b84p+0", "0x1.306fe0p+0", "0x1.4bfdaep+0",
+    "0x1.6a09e6p+0", "0x1.8ace54p+0", "0x1.ae89fap+0", "0x1.d5818ep+0",
+)  # fmt: skip
+_KQ4_M = np.array([float.fromhex(h) for h in _KQ4_M_HEX], dtype=np.float32)
+assert all(float(m) == float.fromhex(h) for m, h in zip(_KQ4_M, _KQ4_M_HEX))
+
+
+def _kq4_scale_table() -> np.ndarray:
+    """scale(e) = M[e mod 8] x 2^(floor(e / 8) - 28) for every byte e, in binary32. ldexp on a
+    binary32 mantissa is exact here: every result (2^-28 .. M[7] x 2^3) is a normal binary32."""
+    e = np.arange(256, dtype=np.intc)
+    s = np.ldexp(_KQ4_M[e % 8], (e // 8 - 28).astype(np.intc))
+    assert s.dtype == np.float32
+    return s
+
+
+_KQ4_SCALE = _kq4_scale_table()
 
 # --------------------------------------------------------------------------------------------
 # Metadata (§5)
@@ -817,7 +843,7 @@ class KilnFile:
         return a
 
     def dequantize(self, name: str) -> np.ndarray:
-        """The tensor as float32, for every element type (quantised blocks decoded per §7.1, §7.2)."""
+        """The tensor as float32, for every element type (quantised blocks decoded per §7.1, §7.2, §7.3)."""
         t = self._info(name)
         et = t.element_type
         if not et.is_block:
@@ -871,8 +897,21 @@ def _bf16_to_f32(a: np.ndarray) -> np.ndarray:
     return (a.astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
+def _dequantize_kq4(b: np.ndarray) -> np.ndarray:
+    """kq4 blocks (§7.3): element j is grid[level] x scale(e), one binary32 multiplication
+    (round to nearest even), e = e0 for j < 16 and e1 otherwise. Arrays are indexed [block, j]."""
+    qs = b["qs"]
+    level = np.concatenate([qs & 15, qs >> 4], axis=1)  # j < 16: low nibble of qs[j]; j >= 16: high of qs[j-16]
+    e = np.concatenate([np.repeat(b["e0"][:, None], 16, axis=1), np.repeat(b["e1"][:, None], 16, axis=1)], axis=1)
+    out = _KQ4_GRID[level] * _KQ4_SCALE[e]  # float32 x float32 -> float32
+    assert out.dtype == np.float32
+    return out
+
+
 def _dequantize_blocks(kind: str, b: np.ndarray) -> np.ndarray:
     f32 = np.float32
+    if kind == "kq4":
+        return _dequantize_kq4(b)
     if kind.endswith("_k"):
         return _dequantize_k(kind, b)
     d = b["d"].astype(f32)[:, None]
