@@ -26,12 +26,19 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
         ),
+        // zlib from the system: `apt-get install zlib1g-dev` / `brew install zlib`. Inflates
+        // deflated `.npz` members.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         // Small C helpers (hashes); not API.
         .target(name: "CKilnSupport"),
         // Types, the element-type registry, metadata, errors and the `.kiln` reader and writer.
         .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd"]),
         // Readers and writers for other checkpoint layouts.
-        .target(name: "KilnFormats", dependencies: ["KilnCore"]),
+        .target(name: "KilnFormats", dependencies: ["KilnCore", "CZlib"]),
         // The public face: re-exports the modules an app needs.
         .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats"]),
         .executableTarget(
