@@ -88,7 +88,8 @@ public final class PyTorchCheckpoint: CheckpointReader, @unchecked Sendable {
             return TensorData(bytes: UnsafeRawBufferPointer(rebasing: storage.bytes[start..<(start + tensor.byteCount)]), owner: storage.owner)
         }
         let owned = withExtendedLifetime(storage.owner) {
-            Self.gather(storage.bytes, itemSize: itemSize, layout: layout, byteCount: tensor.byteCount)
+            StridedCopy.gather(storage.bytes, itemSize: itemSize, offset: layout.offset, shape: layout.shape,
+                               strides: layout.strides, byteSwap: layout.byteSwap, byteCount: tensor.byteCount)
         }
         return TensorData(owned)
     }
@@ -103,36 +104,5 @@ public final class PyTorchCheckpoint: CheckpointReader, @unchecked Sendable {
             expected *= shape[d]
         }
         return true
-    }
-
-    /// Copies a strided window into C order, reversing each element's bytes when `byteSwap`.
-    /// The window was checked against the storage when the pickle was read.
-    static func gather(_ source: UnsafeRawBufferPointer, itemSize: Int, layout: Layout, byteCount: Int) -> OwnedBytes {
-        let output = OwnedBytes(count: byteCount)
-        let count = byteCount / itemSize
-        guard count > 0, let from = source.baseAddress else { return output }
-        let shape = layout.shape, strides = layout.strides
-        var index = [Int](repeating: 0, count: shape.count)
-        var element = layout.offset
-        let to = output.pointer
-        for o in 0..<count {
-            let src = from + element * itemSize, dst = to + o * itemSize
-            if layout.byteSwap {
-                for b in 0..<itemSize { dst.storeBytes(of: src.load(fromByteOffset: itemSize - 1 - b, as: UInt8.self), toByteOffset: b, as: UInt8.self) }
-            } else {
-                dst.copyMemory(from: src, byteCount: itemSize)
-            }
-            // Advance the multi-index, last dimension fastest.
-            var d = shape.count - 1
-            while d >= 0 {
-                index[d] += 1
-                element += strides[d]
-                if index[d] < shape[d] { break }
-                element -= strides[d] * shape[d]
-                index[d] = 0
-                d -= 1
-            }
-        }
-        return output
     }
 }

@@ -22,6 +22,7 @@ public enum FormatRegistry {
         KilnFormatPlugin(),
         ShardedSafetensorsFormatPlugin(),
         SafetensorsFormatPlugin(),
+        NumPyFormatPlugin(),
         PyTorchFormatPlugin(),
     ]
 
