@@ -24,6 +24,8 @@ public enum FormatRegistry {
         SafetensorsFormatPlugin(),
         NumPyFormatPlugin(),
         PyTorchFormatPlugin(),
+        LLMCFormatPlugin(),
+        Llama2cFormatPlugin(),
     ]
 
     public static func plugin(named name: String) -> (any FormatPlugin)? {
