@@ -343,7 +343,7 @@ class Reduce:
         return (self.fn, self.args)
 
 
-class Payload:  # a plain class: pickled by NEWOBJ/BUILD as __main__.Payload (here: make_format_fixtures.Payload)
+class Payload:  # a plain class: pickled by NEWOBJ + BUILD as __main__.Payload (the script runs as __main__)
     def __init__(self):
         self.command = "touch " + marker("custom_class")
 
@@ -351,13 +351,13 @@ class Payload:  # a plain class: pickled by NEWOBJ/BUILD as __main__.Payload (he
 HOSTILE = {
     # name: (object, global the reader must name)
     "os_system": (Reduce(os.system, ("touch " + marker("os_system"),)), "posix.system"),
-    "subprocess_popen": (Reduce(subprocess.Popen, (["touch", marker("subprocess_popen")],)), "subprocess.Popen"),
-    "builtins_eval": (Reduce(builtins.eval, (f"__import__('os').system('touch {marker('builtins_eval')}')",)), "builtins.eval"),
-    "builtins_exec": (Reduce(builtins.exec, (f"import os; os.system('touch {marker('builtins_exec')}')",)), "builtins.exec"),
+    "subprocess_popen": (Reduce(subprocess.Popen, (["touch", marker("subprocess_popen")],)), "commands.Popen"),
+    "builtins_eval": (Reduce(builtins.eval, (f"__import__('os').system('touch {marker('builtins_eval')}')",)), "__builtin__.eval"),
+    "builtins_exec": (Reduce(builtins.exec, (f"import os; os.system('touch {marker('builtins_exec')}')",)), "__builtin__.exec"),
     "shutil_copyfile": (Reduce(shutil.copyfile, ("/etc/hostname", marker("shutil_copyfile"))), "shutil.copyfile"),
     "webbrowser_open": (Reduce(webbrowser.open, ("http://127.0.0.1:9/kiln-pwned",)), "webbrowser.open"),
-    "nested_pickle": (Reduce(pickle.loads, (pickle.dumps(Reduce(os.system, ("touch " + marker("nested_pickle"),)), protocol=2),)), "_pickle.loads"),
-    "custom_class": (Payload(), "make_format_fixtures.Payload"),
+    "nested_pickle": (Reduce(pickle.loads, (pickle.dumps(Reduce(os.system, ("touch " + marker("nested_pickle"),)), protocol=2),)), "pickle.loads"),
+    "custom_class": (Payload(), "__main__.Payload"),
 }
 
 
@@ -384,9 +384,26 @@ def make_hostile(w) -> list:
     # Protocol 4 (STACK_GLOBAL) variant and an EXT opcode (copyreg extension registry).
     w.write(out / "hostile_stack_global.pkl", pickle.dumps(HOSTILE["os_system"][0], protocol=4))
     rows.append(("stack_global", "posix.system"))
+    # Protocol 4 spells the nested loader by its real module name.
+    w.write(out / "hostile_nested_pickle_p4.pkl", pickle.dumps(HOSTILE["nested_pickle"][0], protocol=4))
+    rows.append(("nested_pickle_p4", "_pickle.loads"))
     w.write(out / "hostile_ext1.pkl", b"\x80\x02\x82\x01)R.")
     rows.append(("ext1", "extension-registry global #1"))
     return rows
+
+
+def make_diamond(w) -> tuple:
+    """A checkpoint whose object tree, unfolded, has 2^60 tensors: each level is a tuple holding
+    the level below twice, which the pickle memo stores once. A small file; naming every path
+    would never finish."""
+    level = torch.ones(2)
+    for _ in range(60):
+        level = (level, level)
+    buf = io.BytesIO()
+    torch.save({"diamond": level}, buf)
+    w.write(FIX / "malformed" / "pytorch" / "shared_diamond.pt", buf.getvalue())
+    return ("shared_diamond.pt", "a dict whose value is 60 levels of tuples each holding the level below twice "
+            "(shared through the memo): 2^60 tensor paths in a few KB")
 
 
 def torch_zip(pkl: bytes, storages: dict, folder="archive") -> bytes:
@@ -430,11 +447,11 @@ def make_malformed_pytorch(w) -> list:
     add("deep_nesting.pt", torch_zip(b"\x80\x02N" + b"\x85" * 100000 + b".", {}),
         "100,000 nested 1-tuples (TUPLE1): must not overflow any stack")
     add("setitem_on_list.pt", torch_zip(b"\x80\x02]NNs.", {}), "SETITEM on a list")
-    add("no_data_pkl.pt", torch_zip(b"", {}).replace(b"archive/data.pkl", b"archive/other.pkl"),
+    add("no_data_pkl.pt", torch_zip(b"", {}).replace(b"archive/data.pkl", b"archive/xata.pkl"),
         "a zip with no <folder>/data.pkl")
     add("truncated.pt", good[: len(good) // 2], "a valid checkpoint cut in half (no end of central directory)")
     # Encrypted flag (bit 0) set on data.pkl's central directory record.
-    cd = good.rfind(b"PK\x01\x02", 0, good.find(b"PK\x01\x02") + 1)
+    cd = good.find(b"PK\x01\x02")
     enc = bytearray(good)
     enc[cd + 8] |= 1
     add("encrypted_member.pt", bytes(enc), "data.pkl's central directory record has the encryption flag set")
@@ -1038,7 +1055,9 @@ def readme_block(pt, hostile, bad_pt, npy, bad_np, llama, bad_llama, llmc, bad_l
          "Each payload is saved twice: `hostile_<name>.pt` — `torch.save({'weight': ones(2, 2),",
          "'payload': obj})`, a real torch zip whose data.pkl names the payload's global — and",
          "`hostile_<name>.pkl`, `pickle.dumps(obj, protocol=2)`. `torch.load(weights_only=True)` refuses",
-         "every one. Payloads that would write a file write `/tmp/kiln-pwned-<name>`.", ""]
+         "every one. Payloads that would write a file write `/tmp/kiln-pwned-<name>`. Protocol 2 writes",
+         "Python 2 names (`pickle`'s fix_imports): `builtins.eval` is written `__builtin__.eval`,",
+         "`subprocess.Popen` is `commands.Popen`, `_pickle.loads` is `pickle.loads`.", ""]
     for name, glob in hostile:
         L.append(f"- `{name}`: global `{glob}`.")
     L += ["", "### malformed/pytorch (broken)", ""]
@@ -1101,7 +1120,7 @@ def main() -> int:
     w = mf.Writer(check=args.check)
     pt = make_pytorch(w)
     hostile = make_hostile(w)
-    bad_pt = make_malformed_pytorch(w)
+    bad_pt = make_malformed_pytorch(w) + [make_diamond(w)]
     npy = make_numpy(w)
     bad_np = make_malformed_numpy(w)
     llama = make_llama2c(w)

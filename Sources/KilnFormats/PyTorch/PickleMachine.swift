@@ -52,9 +52,16 @@ struct PickleMachine {
         KilnError.malformed(message, at: opcodeOffset, "pickle \(source)")
     }
 
+    /// Protocol 0–2 pickles spell some globals with Python 2 module names (pickle's
+    /// fix_imports); Python 3 reads `__builtin__.eval` as `builtins.eval`. Named in errors so
+    /// the user sees both.
+    static let python2Modules = ["__builtin__": "builtins", "commands": "subprocess", "copy_reg": "copyreg", "cPickle": "pickle"]
+
     func refuse(_ global: String, _ how: String) -> KilnError {
-        KilnError(.unsupported,
-                  "refusing to load global '\(global)' (\(how)): Kiln only builds tensors and plain containers from a pickle and never imports or runs code; allowed globals: \(TorchGlobal.allowListDescription)",
+        let module = String(global.split(separator: ".").first ?? "")
+        let python3 = Self.python2Modules[module].map { " (Python 3: \($0)\(global.dropFirst(module.count)))" } ?? ""
+        return KilnError(.unsupported,
+                  "refusing to load global '\(global)'\(python3) (\(how)): Kiln only builds tensors and plain containers from a pickle and never imports or runs code; allowed globals: \(TorchGlobal.allowListDescription)",
                   location: "pickle \(source)", offset: opcodeOffset)
     }
 

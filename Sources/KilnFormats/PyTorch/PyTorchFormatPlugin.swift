@@ -14,13 +14,14 @@ public struct PyTorchFormatPlugin: FormatPlugin {
         prefix.starts(with: Self.zipMagic) || prefix.starts(with: PyTorchLegacyLoader.signature) || Self.looksLikePickle(prefix)
     }
 
-    /// PROTO 2–5 followed by an opcode that can start a pickle's body. (A bare 0x80 0x02 is
-    /// also how a llama2.c header with dim 640 begins; its third byte is 0.)
+    /// Every pickle opcode byte (protocols 0–5).
+    static let opcodes: Set<UInt8> = Set("().012FIJKLMNPQRSTUVXabcdeghijloprstu}]GBC".utf8).union(0x80...0x98)
+
+    /// PROTO 2–5 followed by an opcode. (A bare 0x80 0x02 is also how a llama2.c header with
+    /// dim 640 begins; its third byte is 0, which is no opcode.)
     static func looksLikePickle(_ prefix: UnsafeRawBufferPointer) -> Bool {
         guard prefix.count >= 3, prefix[0] == 0x80, (2...5).contains(prefix[1]) else { return false }
-        let starts: Set<UInt8> = [0x95, 0x8A, 0x8C, 0x93, UInt8(ascii: "c"), UInt8(ascii: "}"), UInt8(ascii: "]"),
-                                  UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "X"), UInt8(ascii: "K"), UInt8(ascii: "J"), UInt8(ascii: "N")]
-        return starts.contains(prefix[2])
+        return opcodes.contains(prefix[2])
     }
 
     public func open(_ path: String) throws -> any CheckpointReader {

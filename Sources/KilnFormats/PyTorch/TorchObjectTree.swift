@@ -56,11 +56,29 @@ struct TorchObjectTree {
         self.metadata = metadata
     }
 
+    /// Containers can be shared (the memo lets a pickle put one list in another many times),
+    /// so a small pickle can describe an exponentially large tree. Every walk spends from one
+    /// budget of visits, and which containers hold tensors is remembered, so walking is linear
+    /// in what a real checkpoint holds and bounded for a hostile one.
+    final class Budget {
+        static let visits = 1 << 22
+        var remaining = Budget.visits
+        var holdsTensor: [Int: Bool] = [:]
+    }
+
     struct Walker {
         let machine: PickleMachine
+        let budget = Budget()
 
         func fail(_ message: String) -> KilnError {
             KilnError.malformed(message, at: nil, "pickle \(machine.source)")
+        }
+
+        func spend() throws {
+            budget.remaining -= 1
+            guard budget.remaining >= 0 else {
+                throw fail("the object graph is too large to walk (more than \(Budget.visits) visits: containers shared many times over)")
+            }
         }
 
         /// A dict's entries with their keys as names (state dicts use strings; ints are spelled out).
@@ -80,14 +98,19 @@ struct TorchObjectTree {
             switch value {
             case .tensor: return true
             case .container(let index):
+                if let known = budget.holdsTensor[index] { return known }
+                try spend()
                 let c = machine.containers[index]
-                return try c.items.contains { try holdsTensor($0, depth: depth + 1) }
+                let holds = try c.items.contains { try holdsTensor($0, depth: depth + 1) }
+                budget.holdsTensor[index] = holds
+                return holds
             default: return false
             }
         }
 
         func flatten(_ value: PickleValue, prefix: String, into found: inout [(String, Int)], depth: Int) throws {
             guard depth <= PickleMachine.maxDepth else { throw fail("objects nest deeper than \(PickleMachine.maxDepth) levels") }
+            try spend()
             func join(_ key: String) -> String { prefix.isEmpty ? key : "\(prefix).\(key)" }
             switch value {
             case .tensor(let tensor):
@@ -108,7 +131,7 @@ struct TorchObjectTree {
         /// Plain data as metadata; None and anything without a metadata form are dropped.
         /// Nesting is capped well inside the `.kiln` limit of 32 levels.
         func metadata(_ value: PickleValue, depth: Int) -> MetadataValue? {
-            guard depth < 16 else { return nil }
+            guard depth < 16, (try? spend()) != nil else { return nil }
             switch value {
             case .none, .global, .storage, .tensor: return nil
             case .bool(let b): return .bool(b)

@@ -222,6 +222,16 @@ public final class ZipArchive: @unchecked Sendable {
         guard method != stored || compressed == uncompressed else {
             throw KilnError.malformed("stored member has compressed size \(compressed) but uncompressed size \(uncompressed)", at: UInt64(recordOffset), location)
         }
+        // Deflate expands at most 1032:1; a larger claim would have Kiln allocate what the file
+        // cannot hold, so it is refused here, before anyone trusts the size.
+        if method == deflated {
+            let (limit, overflow) = (compressed &+ 1).multipliedReportingOverflow(by: UInt64(ZipInflater.maxRatio))
+            guard overflow || uncompressed <= limit else {
+                throw KilnError.malformed(
+                    "declares \(uncompressed) bytes inflated from \(compressed) compressed bytes, more than deflate can expand (\(ZipInflater.maxRatio):1)",
+                    at: UInt64(recordOffset), location)
+            }
+        }
         let compressedSize = try Checked.int(compressed, "\(location) compressed size")
         let uncompressedSize = try Checked.int(uncompressed, "\(location) uncompressed size")
 
