@@ -112,13 +112,17 @@ extension PickleMachine {
         }
         var count = 1
         for d in shape { count = try Checked.multiply(count, d, "element count of size \(shape)") }
+        let storageCount = storages[storage].elementCount
+        // Even an empty tensor's offset must lie in its storage: views are sliced from it.
+        guard offset <= storageCount else {
+            throw fail("storage_offset \(offset) is past the end of storage '\(storages[storage].key)', which has \(storageCount) elements")
+        }
         if count > 0 {
             // The last element the window touches must lie inside the storage.
             var last = offset
             for (d, s) in zip(shape, strides) {
                 last = try Checked.add(last, try Checked.multiply(d - 1, s, "extent of size \(shape) stride \(strides)"), "extent")
             }
-            let storageCount = storages[storage].elementCount
             guard last < storageCount else {
                 throw fail("tensor of size \(shape), stride \(strides) at offset \(offset) reaches element \(last) of storage '\(storages[storage].key)', which has \(storageCount)")
             }

@@ -57,18 +57,29 @@ struct TorchObjectTree {
     }
 
     /// Containers can be shared (the memo lets a pickle put one list in another many times),
-    /// so a small pickle can describe an exponentially large tree. Every walk spends from one
-    /// budget of visits, and which containers hold tensors is remembered, so walking is linear
-    /// in what a real checkpoint holds and bounded for a hostile one.
+    /// so a small pickle can describe an exponentially large tree. In a real checkpoint each
+    /// container is reached by one path, so a walk visits each a few times (whether it holds
+    /// tensors is remembered); every walk spends from one budget of a few visits per container,
+    /// and a graph that needs more is refused at once instead of unfolded.
     final class Budget {
-        static let visits = 1 << 22
-        var remaining = Budget.visits
+        let visits: Int
+        var remaining: Int
         var holdsTensor: [Int: Bool] = [:]
+
+        init(containers: Int) {
+            visits = 4 * containers + 4096
+            remaining = visits
+        }
     }
 
     struct Walker {
         let machine: PickleMachine
-        let budget = Budget()
+        let budget: Budget
+
+        init(machine: PickleMachine) {
+            self.machine = machine
+            budget = Budget(containers: machine.containers.count)
+        }
 
         func fail(_ message: String) -> KilnError {
             KilnError.malformed(message, at: nil, "pickle \(machine.source)")
@@ -77,7 +88,7 @@ struct TorchObjectTree {
         func spend() throws {
             budget.remaining -= 1
             guard budget.remaining >= 0 else {
-                throw fail("the object graph is too large to walk (more than \(Budget.visits) visits: containers shared many times over)")
+                throw fail("the object graph is too large to walk (more than \(budget.visits) visits for \(machine.containers.count) containers: containers shared many times over)")
             }
         }
 
