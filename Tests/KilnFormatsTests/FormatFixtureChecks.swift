@@ -81,6 +81,30 @@ enum FixtureChecks {
         }
     }
 
+    /// Random byte changes (1–3 bytes each, at seeded positions below `region`) give an error or
+    /// a reader whose tensors can all be read — never a crash, a hang or a huge allocation.
+    static func survivesMutation(_ source: String, name: String, region: Int, iterations: Int, seed: UInt64,
+                                 open: (String) throws -> any CheckpointReader) throws {
+        let original = try readFile(source)
+        let directory = TemporaryDirectory()
+        let path = directory.file(name)
+        var random = SeededRandom(seed: seed)
+        let limit = min(region, original.count)
+        for _ in 0..<iterations {
+            var bytes = original
+            for _ in 0..<(1 + Int(random.next() % 3)) {
+                bytes[Int(random.next() % UInt64(limit))] = UInt8(truncatingIfNeeded: random.next())
+            }
+            try writeFile(path, bytes)
+            do {
+                let reader = try open(path)
+                for tensor in reader.sourceTensors { _ = try reader.data(tensor) }
+            } catch is KilnError {
+                continue
+            }
+        }
+    }
+
     /// Expected-JSON metadata as Kiln metadata: ints, floats, bools, strings, arrays, maps.
     static func metadata(_ json: JSONValue) -> MetadataValue? {
         switch json {

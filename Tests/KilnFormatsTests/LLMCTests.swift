@@ -41,6 +41,11 @@ struct LLMCTests {
         FixtureChecks.rejects(Repository.fixture("malformed/llmc/\(name)"), expected) { try FormatRegistry.open($0) }
     }
 
+    @Test func mutatedHeadersNeverCrash() throws {
+        try FixtureChecks.survivesMutation(Repository.fixture("llmc/gpt2_tiny_v5_bf16.bin"), name: "m.bin", region: 32,
+                                           iterations: 1000, seed: 5) { try FormatRegistry.open($0, format: "llmc") }
+    }
+
     @Test func everyTruncationIsRejected() throws {
         try FixtureChecks.survivesTruncation(Repository.fixture("llmc/gpt2_tiny_v3.bin"), name: "cut.bin", step: 101) {
             try FormatRegistry.open($0, format: "llmc")

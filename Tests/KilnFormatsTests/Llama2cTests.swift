@@ -77,6 +77,13 @@ struct Llama2cTests {
         FixtureChecks.rejects(Repository.fixture("malformed/llama2c/\(name)"), expected) { try FormatRegistry.open($0, format: "llama2c") }
     }
 
+    /// Headers with changed bytes: any field may become absurd.
+    @Test(arguments: ["v0_unshared.bin", "v2_q80.bin"])
+    func mutatedHeadersNeverCrash(_ fixture: String) throws {
+        try FixtureChecks.survivesMutation(Repository.fixture("llama2c/\(fixture)"), name: fixture, region: 48,
+                                           iterations: 1000, seed: 3) { try FormatRegistry.open($0, format: "llama2c") }
+    }
+
     @Test(arguments: fixtures)
     func everyTruncationIsRejected(_ fixture: String) throws {
         try FixtureChecks.survivesTruncation(Repository.fixture("llama2c/\(fixture)"), name: fixture, step: 97) {

@@ -86,6 +86,12 @@ struct NumPyTests {
         }
     }
 
+    @Test(arguments: ["v1_f32.npy", "big_endian_i16_fortran.npy", "stored.npz", "deflated.npz"])
+    func mutatedFilesNeverCrash(_ fixture: String) throws {
+        try FixtureChecks.survivesMutation(Repository.fixture("numpy/\(fixture)"), name: fixture, region: Int.max,
+                                           iterations: 800, seed: 11) { try FormatRegistry.open($0, format: "numpy") }
+    }
+
     @Test(arguments: ["v1_f32.npy", "stored.npz", "deflated.npz"])
     func everyTruncationIsRejected(_ fixture: String) throws {
         try FixtureChecks.survivesTruncation(Repository.fixture("numpy/\(fixture)"), name: fixture, step: 7) {

@@ -96,6 +96,15 @@ struct PyTorchTests {
         FixtureChecks.rejects(Repository.fixture("malformed/pytorch/\(name)"), expected) { try FormatRegistry.open($0, format: "pytorch") }
     }
 
+    /// The legacy format has no checksums, so changed bytes reach the pickle machine itself.
+    @Test func mutatedPicklesNeverCrash() throws {
+        try FixtureChecks.survivesMutation(Repository.fixture("pytorch/legacy.pt"), name: "m.pt", region: 2300,
+                                           iterations: 2000, seed: 7) { try FormatRegistry.open($0, format: "pytorch") }
+        // In a zip, the central directory and local headers are what is not checksummed.
+        try FixtureChecks.survivesMutation(Repository.fixture("pytorch/buffer_saved.pt"), name: "z.pt", region: Int.max,
+                                           iterations: 1000, seed: 8) { try FormatRegistry.open($0, format: "pytorch") }
+    }
+
     @Test(arguments: ["state_dict.pt", "legacy.pt"])
     func everyTruncationIsRejected(_ fixture: String) throws {
         try FixtureChecks.survivesTruncation(Repository.fixture("pytorch/\(fixture)"), name: fixture, step: 13) {
