@@ -39,7 +39,7 @@ extension PickleMachine {
     mutating func instantiate(_ cls: PickleValue, _ argsValue: PickleValue, opcode: String) throws -> PickleValue {
         guard case .global(let global) = cls else { throw fail("\(opcode) on a \(cls.typeName), which is not a class") }
         guard global == .orderedDict else {
-            throw refuse(global.qualifiedName, "\(opcode) at byte \(reader.fileOffset): only OrderedDict may be instantiated")
+            throw refuse(global.qualifiedName, "\(opcode) at byte \(opcodeOffset): only OrderedDict may be instantiated")
         }
         guard try tupleItems(argsValue, "\(opcode) arguments").isEmpty else { throw fail("\(opcode) OrderedDict with arguments is not supported") }
         return try newContainer(.orderedDict)
@@ -81,7 +81,7 @@ extension PickleMachine {
         guard numel >= 0 else { throw fail("storage '\(key)' has negative numel \(numel)") }
         if expected == 6, items[5] != .none {
             throw KilnError(.unsupported, "storage '\(key)' is a view of another storage (pre-1.0 torch.save); re-save the checkpoint with a current torch: torch.save(torch.load(path), path)",
-                            location: "pickle \(source)", offset: reader.fileOffset)
+                            location: "pickle \(source)", offset: opcodeOffset)
         }
         if let existing = storageIndex[key] {
             guard storages[existing].type == type, storages[existing].elementCount == numel else {

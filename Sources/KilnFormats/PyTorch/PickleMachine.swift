@@ -38,7 +38,7 @@ struct PickleMachine {
     var storageIndex: [String: Int] = [:]
     var tensors: [TensorRef] = []
     /// File offset of the opcode being run.
-    private var opcodeOffset: UInt64 = 0
+    private(set) var opcodeOffset: UInt64 = 0
 
     init(_ bytes: UnsafeRawBufferPointer, baseOffset: UInt64, source: String, persistentIDs: PersistentIDs) {
         reader = ByteReader(bytes, baseOffset: baseOffset)
