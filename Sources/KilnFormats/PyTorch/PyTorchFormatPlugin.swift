@@ -37,6 +37,10 @@ public struct PyTorchFormatPlugin: FormatPlugin {
                 _ = try machine.run()
                 throw KilnError(.unsupported, "a plain pickle without tensor data, not a torch.save checkpoint; save the tensors with torch.save(state_dict, path)")
             }
+            // torch.save before 0.4 wrote a tar archive ("ustar" at byte 257).
+            if bytes.count > 262, bytes[257..<262].elementsEqual("ustar".utf8) {
+                throw KilnError(.unsupported, "a tar-format torch.save file (PyTorch < 0.4); load it with torch and re-save it with torch.save(obj, path)")
+            }
             throw KilnError.malformed("neither a torch.save zip archive, a legacy torch.save file nor a pickle", at: 0)
         }
     }
