@@ -26,12 +26,19 @@ let package = Package(
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
         ),
+        // zlib from the system: `apt-get install zlib1g-dev` / `brew install zlib`. Inflates
+        // deflated `.npz` members.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
+        ),
         // Small C helpers (hashes); not API.
         .target(name: "CKilnSupport"),
         // Types, the element-type registry, metadata, errors and the `.kiln` reader and writer.
         .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd"]),
         // Readers and writers for other checkpoint layouts.
-        .target(name: "KilnFormats", dependencies: ["KilnCore"]),
+        .target(name: "KilnFormats", dependencies: ["KilnCore", "CZlib"]),
         // Quantisers (q8_0, q4_0, q4_1, kq4), scale search, recipes.
         .target(name: "KilnQuant", dependencies: ["KilnCore"]),
         // GPT-2 / Llama generation, tokenizer, sampling, chat templates, perplexity, calibration.
