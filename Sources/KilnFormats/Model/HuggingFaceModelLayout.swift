@@ -56,7 +56,7 @@ struct HuggingFaceModelLayout: ModelLayout {
                 name: mapped.name, type: source.type, shape: isConv1D ? [source.shape[1], source.shape[0]] : source.shape,
                 source: source, transform: isConv1D ? .transpose : .none))
         }
-        let tied = try tieOutput(&tensors, reader, declared: json["tie_word_embeddings"]?.boolValue ?? true)
+        let tied = try Self.dropTiedOutput(&tensors, reader, declared: json["tie_word_embeddings"]?.boolValue ?? true)
         let config = ModelConfig(
             architecture: "gpt2", family: .gpt2, layers: try int(json, "n_layer", "num_hidden_layers"), embedding: embedding,
             heads: heads, kvHeads: heads, headDim: embedding / max(heads, 1),
@@ -113,7 +113,7 @@ struct HuggingFaceModelLayout: ModelLayout {
             }
             tensors.append(CanonicalTensor(name: mapped, type: source.type, shape: source.shape, source: source, transform: transform))
         }
-        let tied = try tieOutput(&tensors, reader, declared: json["tie_word_embeddings"]?.boolValue ?? false)
+        let tied = try Self.dropTiedOutput(&tensors, reader, declared: json["tie_word_embeddings"]?.boolValue ?? false)
         var config = ModelConfig(
             architecture: modelType, family: .llama, layers: try int(json, "num_hidden_layers"), embedding: embedding,
             heads: heads, kvHeads: kvHeads, headDim: json["head_dim"]?.intValue ?? embedding / max(heads, 1),
@@ -152,7 +152,7 @@ struct HuggingFaceModelLayout: ModelLayout {
 
     /// Drops an `output.weight` that merely repeats the embedding (tied models often save
     /// both); returns whether the head is tied.
-    private func tieOutput(_ tensors: inout [CanonicalTensor], _ reader: any CheckpointReader, declared: Bool) throws -> Bool {
+    static func dropTiedOutput(_ tensors: inout [CanonicalTensor], _ reader: any CheckpointReader, declared: Bool) throws -> Bool {
         guard let outputIndex = tensors.firstIndex(where: { $0.name == "output.weight" }) else { return true }
         guard declared, let embedding = tensors.first(where: { $0.name == "token_embd.weight" }),
               embedding.shape == tensors[outputIndex].shape, embedding.type == tensors[outputIndex].type
