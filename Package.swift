@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "Kiln", targets: ["Kiln"]),
         .executable(name: "kiln", targets: ["kiln"]),
         .executable(name: "kiln-run", targets: ["kiln-run"]),
+        .plugin(name: "KilnCommandPlugin", targets: ["KilnCommandPlugin"]),
+        .plugin(name: "KilnBuildPlugin", targets: ["KilnBuildPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -53,6 +55,15 @@ let package = Package(
             name: "kiln-run",
             dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // `swift package kiln …`: the kiln tool from SwiftPM.
+        .plugin(
+            name: "KilnCommandPlugin",
+            capability: .command(
+                intent: .custom(verb: "kiln", description: "Run kiln (convert, quantize, inspect, verify) in this package"),
+                permissions: [.writeToPackageDirectory(reason: "kiln writes converted and quantised model files")]),
+            dependencies: ["kiln"]),
+        // Converts and quantises the models a target lists in kiln-models.json, at build time.
+        .plugin(name: "KilnBuildPlugin", capability: .buildTool(), dependencies: ["kiln"]),
         // Helpers shared by the test targets: fixture paths, seeded randomness, process runner.
         .target(name: "TestSupport", dependencies: ["KilnCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
