@@ -6,7 +6,7 @@ import PackageDescription
 let package = Package(
     name: "BuildTimeModels",
     platforms: [.macOS(.v13)],
-    dependencies: [.package(path: "../..")],
+    dependencies: [.package(name: "Kiln", path: "../..")],
     targets: [
         .executableTarget(
             name: "ModelInfo",
