@@ -71,5 +71,7 @@ let package = Package(
         .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "TestSupport"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
+        // The real model through the release binaries (Tools/test.sh builds them first).
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

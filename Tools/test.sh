@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 Tools/install-deps.sh
 Tools/fetch-smollm2.sh >/dev/null   # the real model, for end-to-end tests
 python3 Tools/test_kiln_read.py
+swift build -c release --product kiln-run   # the end-to-end tests run the release binary
 swift build --build-tests
 swift test --skip-build
