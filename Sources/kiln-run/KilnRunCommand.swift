@@ -8,7 +8,7 @@ struct KilnRunCommand: ParsableCommand {
         commandName: "kiln-run",
         abstract: "The tiny runner: generate, chat, tokenize, logits, perplexity and benchmarks.",
         version: KilnVersion.current,
-        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Bench.self],
+        subcommands: [Generate.self, Chat.self, Tokenize.self, Logits.self, Perplexity.self, Bench.self],
         defaultSubcommand: Generate.self
     )
 

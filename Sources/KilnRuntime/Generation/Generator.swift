@@ -19,8 +19,10 @@ public struct Generator {
                          emit: (String) -> Bool) throws -> GenerationStatistics {
         var stats = GenerationStatistics()
         guard !prompt.isEmpty else { throw KilnError(.usage, "the prompt is empty") }
-        // Reuse what the cache already holds of this prompt (chat turns share their history).
-        let reusable = min(state.position, prompt.count - 1)
+        // Reuse what the cache already holds of this prompt (chat turns share their history);
+        // at least the last prompt token is run again, for its logits.
+        var reusable = 0
+        while reusable < min(state.tokens.count, prompt.count - 1), state.tokens[reusable] == prompt[reusable] { reusable += 1 }
         state.truncate(to: reusable)
         let fresh = Array(prompt[reusable...])
         stats.promptTokens = fresh.count

@@ -30,8 +30,10 @@ public final class InferenceState {
     public let contextLength: Int
     /// Prompt tokens are processed in chunks of at most this many (matrix × matrix).
     public let maxBatch: Int
+    /// The tokens whose keys and values are in the cache, in order.
+    public private(set) var tokens: [Int] = []
     /// Number of positions already in the cache.
-    public private(set) var position = 0
+    public var position: Int { tokens.count }
     let cache: KVCache
     private let buffers: Buffers
     /// Sees the input of every matrix product (for calibration statistics).
@@ -49,11 +51,11 @@ public final class InferenceState {
     public var kvCacheBytes: Int { cache.bytes }
 
     /// Forgets the sequence so the state can start another.
-    public func reset() { position = 0 }
+    public func reset() { tokens.removeAll(keepingCapacity: true) }
 
     /// Rewinds to `position` tokens (for re-using a shared prompt prefix).
     public func truncate(to newPosition: Int) {
-        position = min(position, max(0, newPosition))
+        tokens.removeLast(tokens.count - min(tokens.count, max(0, newPosition)))
     }
 
     /// Runs `tokens` through the model at the next positions. Returns the logits of the last
@@ -153,7 +155,7 @@ public final class InferenceState {
             addBias(b.h, layer.downBias, rows: t, width: d)
             for i in 0..<(t * d) { b.x[i] += b.h[i] }
         }
-        position += t
+        self.tokens += tokens
 
         guard let logits else { return }
         let first = allRows ? 0 : t - 1
