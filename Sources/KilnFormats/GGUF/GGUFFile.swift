@@ -54,6 +54,11 @@ public final class GGUFFile: CheckpointReader, @unchecked Sendable {
         return TensorData(bytes: UnsafeRawBufferPointer(rebasing: mapping.bytes[extent.offset..<(extent.offset + extent.count)]), owner: mapping)
     }
 
+    public func release(_ tensor: SourceTensor) {
+        guard let extent = extents[tensor.name], extent.count > 0 else { return }
+        mapping.advise(.dontNeed, range: extent.offset..<(extent.offset + extent.count))
+    }
+
     // MARK: Parsing
 
     struct Parsed {

@@ -8,7 +8,7 @@ enum GGUFMetadata {
     static let maxDepth = 16
 
     /// A value's type tag as stored in the file.
-    enum ValueType: UInt32 {
+    enum ValueType: UInt32, Sendable {
         case uint8 = 0, int8, uint16, int16, uint32, int32, float32, bool, string, array, uint64, int64, float64
 
         var name: String {

@@ -75,7 +75,7 @@ public final class CanonicalModel: @unchecked Sendable {
     }
 
     /// Layout recognisers, tried in order; the first that claims the checkpoint wins.
-    public static let layouts: [any ModelLayout] = [KilnModelLayout(), GGUFModelLayout(), HuggingFaceModelLayout()]
+    public static let layouts: [any ModelLayout] = [KilnModelLayout(), GGUFModelLayout(), KilnSafetensorsLayout(), HuggingFaceModelLayout()]
 
     public static func open(_ path: String, format: String? = nil) throws -> CanonicalModel {
         try CanonicalModel(reader: try FormatRegistry.open(path, format: format))

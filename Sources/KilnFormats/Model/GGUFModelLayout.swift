@@ -68,12 +68,14 @@ struct GGUFModelLayout: ModelLayout {
         return config
     }
 
-    /// Keys worth keeping verbatim: everything except what config and tokenizer now hold.
+    /// Keys worth keeping verbatim: everything except what config and tokenizer now hold
+    /// (tokenizer keys the spec does not model, such as scores or add_space_prefix, stay).
     private func carried(_ m: [String: MetadataValue]) -> [String: MetadataValue] {
         var carried: [String: MetadataValue] = [:]
         if let name = m["general.name"] { carried["general.name"] = name }
+        let hasTokenizer = m["tokenizer.ggml.tokens"]?.arrayValue != nil
         let rest = m.filter { key, _ in
-            !key.hasPrefix("tokenizer.ggml.") && key != "tokenizer.chat_template" && key != "general.alignment"
+            !(hasTokenizer && TokenizerSpec.ggufKeys.contains(key)) && key != "general.alignment"
         }
         if !rest.isEmpty { carried["source.metadata"] = .map(rest) }
         return carried
