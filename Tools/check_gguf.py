@@ -31,12 +31,13 @@ import gguf
 
 
 def fields(reader: gguf.GGUFReader) -> dict:
-    """key -> (types, contents), without the GGUF.* pseudo-keys."""
+    """key -> (types, contents, raw value bytes), without the GGUF.* pseudo-keys."""
     out = {}
     for key, field in reader.fields.items():
         if key.startswith("GGUF."):
             continue
-        out[key] = ([int(t) for t in field.types], field.contents())
+        raw = b"".join(field.parts[i].tobytes() for i in field.data)
+        out[key] = ([int(t) for t in field.types], field.contents(), raw)
     return out
 
 
@@ -53,14 +54,14 @@ def check_structure(reader: gguf.GGUFReader, problems: list[str]) -> None:
 
 def check_reference(reader: gguf.GGUFReader, reference: gguf.GGUFReader, allow_extra: set[str], problems: list[str]) -> None:
     got, want = fields(reader), fields(reference)
-    for key, (types, value) in want.items():
+    for key, (types, value, raw) in want.items():
         if key == "general.alignment":
             continue
         if key not in got:
             problems.append(f"key {key} is missing")
         elif got[key][0] != types:
             problems.append(f"key {key} has types {got[key][0]}, reference {types}")
-        elif got[key][1] != value:
+        elif got[key][1] != value and got[key][2] != raw:  # NaNs compare by their bits
             problems.append(f"key {key} is {str(got[key][1])[:60]}, reference {str(value)[:60]}")
     for key in sorted(set(got) - set(want) - allow_extra):
         problems.append(f"key {key} is not in the reference")

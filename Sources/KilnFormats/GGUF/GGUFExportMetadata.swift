@@ -36,7 +36,12 @@ enum GGUFExportMetadata {
         var warnings: [String] = []
         let fromGGUF = plan.originalFormat == "gguf"
         if fromGGUF, let source = plan.model.extraMetadata["source.metadata"]?.mapValue {
-            for (key, value) in source where key != "general.alignment" { values[key] = (knownTypes[key], value) }
+            // The source's own types where recorded, so widths (UINT8, INT16, …) come back as they were.
+            let sourceTypes = plan.model.extraMetadata[GGUFModelLayout.typesKey]?.mapValue ?? [:]
+            for (key, value) in source where key != "general.alignment" {
+                let recorded = sourceTypes[key]?.stringValue.flatMap(GGUFMetadata.type(named:))
+                values[key] = (knownTypes[key] ?? recorded, value)
+            }
         }
         if let name = plan.model.extraMetadata["general.name"] { values["general.name"] = (.string, name) }
 

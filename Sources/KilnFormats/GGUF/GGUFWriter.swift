@@ -27,9 +27,6 @@ public struct GGUFWriter: FormatWriter {
     }
 
     public func check(_ plan: ExportPlan) throws {
-        if plan.layout != .canonical {
-            throw KilnError(.usage, "--layout \(plan.layout.rawValue) applies to safetensors output; GGUF files use canonical (llama.cpp) names")
-        }
         let file = plan.model.reader.paths.first
         for tensor in plan.tensors {
             guard tensor.name.utf8.count < Self.maxNameBytes else {
@@ -76,8 +73,8 @@ public struct GGUFWriter: FormatWriter {
         var offset = 0
         for tensor in tensors {
             out.appendString(tensor.name)
-            // GGUF lists dimensions innermost first; a scalar is stored as one element.
-            let dims = tensor.shape.isEmpty ? [1] : Array(tensor.shape.reversed())
+            // GGUF lists dimensions innermost first (a scalar has none, as gguf-py writes it).
+            let dims = Array(tensor.shape.reversed())
             out.append(UInt32(dims.count))
             for dimension in dims { out.append(UInt64(dimension)) }
             out.append(typeIDs[tensor.type]!)

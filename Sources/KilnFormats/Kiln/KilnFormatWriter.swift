@@ -8,12 +8,6 @@ public struct KilnFormatWriter: FormatWriter {
     public init() {}
     public var formatName: String { "kiln" }
 
-    public func check(_ plan: ExportPlan) throws {
-        if plan.layout != .canonical {
-            throw KilnError(.usage, "--layout \(plan.layout.rawValue) applies to safetensors output; .kiln files hold canonical tensors")
-        }
-    }
-
     public func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
         let hashes = SourceHashes(paths: plan.model.reader.paths)
         let writer = try KilnWriter(path: path)

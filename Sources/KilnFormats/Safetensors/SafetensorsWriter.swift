@@ -17,6 +17,7 @@ import KilnCore
 public struct SafetensorsWriter: FormatWriter {
     public init() {}
     public var formatName: String { "safetensors" }
+    public var layouts: [ExportLayout] { [.canonical, .hf] }
 
     static let dtypeNames: [ElementType: String] = Dictionary(uniqueKeysWithValues: SafetensorsFile.dtypes.map { ($1, $0) })
 

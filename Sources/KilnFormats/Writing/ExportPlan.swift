@@ -56,6 +56,9 @@ public final class ExportPlan: @unchecked Sendable {
         self.layout = layout
         requestedType = dtype
         let file = model.reader.paths.first ?? ""
+        guard writer.layouts.contains(layout) else {
+            throw KilnError(.usage, "--layout \(layout.rawValue) applies to \(layout == .hf ? "safetensors" : "other") output, not \(writer.formatName)")
+        }
         var warnings = model.warnings
         let arranged: [(name: String, shape: [Int], step: ExportStep, canonical: CanonicalTensor)]
         switch layout {

@@ -7,6 +7,8 @@ import KilnCore
 public protocol FormatWriter: Sendable {
     /// The format's short name (`kiln`, `safetensors`, `gguf`).
     var formatName: String { get }
+    /// The tensor layouts the format can be written in (canonical for all).
+    var layouts: [ExportLayout] { get }
     /// The type `tensor` is stored as when the user asked for `requested` (nil: keep types).
     /// Throws, naming the tensor, when the format cannot hold it.
     func storedType(of tensor: CanonicalTensor, requested: ElementType?) throws -> ElementType
@@ -26,6 +28,7 @@ extension FormatWriter {
         Self.defaultStoredType(tensor.type, requested: requested)
     }
 
+    public var layouts: [ExportLayout] { [.canonical] }
     public func check(_ plan: ExportPlan) throws {}
     public func warnings(_ plan: ExportPlan) -> [String] { [] }
 
