@@ -32,6 +32,9 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Compress .kiln tensors with zstd at this level (1–19); 0 stores them raw for zero-copy loading.", valueName: "level"))
     var compress: Int32 = 0
 
+    @Flag(help: .hidden)
+    var noPipeline = false
+
     @Flag(help: "Replace the output (and, for --layout hf, its side files) if it exists.")
     var overwrite = false
 
@@ -55,6 +58,7 @@ struct Convert: ParsableCommand {
             layout: ExportLayout(rawValue: layout)!, overwrite: overwrite)
         let model = try CanonicalModel.open(input, format: from)
         let plan = try ExportPlan(model: model, writer: writer, dtype: options.dtype, layout: options.layout)
+        plan.pipelined = !noPipeline  // hidden: for measuring the overlap (docs/PERFORMANCE.md)
         for warning in plan.warnings { printError("warning: \(warning)") }
         let progress = TerminalProgress("converting", total: plan.totalBytes)
         let summary = try Conversion.write(plan, with: writer, output: output, options: options) { done, _ in progress.update(done) }

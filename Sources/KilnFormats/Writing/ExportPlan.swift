@@ -49,6 +49,9 @@ public final class ExportPlan: @unchecked Sendable {
     /// Config, tokenizer and carried keys in Kiln's canonical form (`.kiln` metadata).
     public let metadata: [String: MetadataValue]
     public private(set) var warnings: [String]
+    /// Prepare the next tensor on another thread while the current one is written (the
+    /// default); off, every step runs in turn on one thread (for measuring what overlap gains).
+    public var pipelined = true
 
     public init(model: CanonicalModel, writer: any FormatWriter, dtype: ElementType? = nil,
                 layout: ExportLayout = .canonical) throws {
@@ -129,6 +132,14 @@ public final class ExportPlan: @unchecked Sendable {
     /// two tensors are in memory; each one's source pages are released once it is written.
     public func stream(_ order: [ExportTensor], _ body: (ExportTensor, TensorData) throws -> Void) throws {
         guard !order.isEmpty else { return }
+        guard pipelined else {
+            for tensor in order {
+                let data = try self.data(tensor)
+                try withExtendedLifetime(data.owner) { try body(tensor, data) }
+                release(tensor)
+            }
+            return
+        }
         var pending = Pending { try self.data(order[0]) }
         for index in order.indices {
             let current = try pending.wait()
