@@ -171,6 +171,10 @@ struct WriterSafetensorsTests {
         #expect(b.tokenizer?.tokens == a.tokenizer?.tokens && b.tokenizer?.merges == a.tokenizer?.merges)
         #expect(b.tokenizer?.eosID == a.tokenizer?.eosID)
 
+        if Writers.pythonTransformers {
+            let check = try runPythonCheck("check_transformers.py", [directory.file("hf"), "--reference", Repository.fixture("models/writer-llama")])
+            #expect(check.status == 0, "transformers loads the folder with the same logits: \(check.output)")
+        }
         // Side files are not replaced silently.
         #expect(throws: KilnError.self) {
             _ = try Writers.convert(gguf, to: SafetensorsWriter(), directory.file("hf/again.safetensors"), layout: .hf)

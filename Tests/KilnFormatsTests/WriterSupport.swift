@@ -36,4 +36,6 @@ enum Writers {
 
     static let pythonGGUF = pythonCanImport(["numpy", "gguf"])
     static let pythonSafetensors = pythonCanImport(["numpy", "safetensors", "gguf"])
+    /// Optional: torch and transformers are not test requirements (too large), but are checked with when present.
+    static let pythonTransformers = pythonCanImport(["torch", "transformers"])
 }
