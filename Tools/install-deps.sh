@@ -13,4 +13,11 @@ elif ! { command -v pkg-config >/dev/null && pkg-config --exists libzstd && pkg-
     $SUDO apt-get install -y -qq libzstd-dev zlib1g-dev pkg-config >/dev/null
 fi
 
+# /usr/bin/time reads a child's peak RSS for the conversion memory test and Tools/bench_convert.sh.
+if [ "$(uname)" != "Darwin" ] && [ ! -x /usr/bin/time ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null \
+        || { $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq time >/dev/null; }
+fi
+
 python3 -m pip install -q --disable-pip-version-check -r Tools/requirements-test.txt 2>&1 | grep -v "Running pip as the 'root' user" || true

@@ -113,3 +113,24 @@ public func writeFile(_ path: String, _ bytes: [UInt8]) throws {
 public func readFile(_ path: String) throws -> [UInt8] {
     [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
 }
+
+/// Whether python3 can import every module in `modules` (the test requirements that
+/// Tools/install-deps.sh installs from Tools/requirements-test.txt).
+public func pythonCanImport(_ modules: [String]) -> Bool {
+    guard let python = python3() else { return false }
+    return (try? run(python, ["-c", "import " + modules.joined(separator: ", ")]))?.status == 0
+}
+
+/// Runs one of the Python checkers in Tools/ (check_gguf.py, check_safetensors.py).
+public func runPythonCheck(_ script: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+    let result = try run(python3() ?? "/usr/bin/python3", [Repository.path("Tools/\(script)")] + arguments)
+    return (result.status, result.stdout + result.stderr)
+}
+
+/// The real test model (Tools/fetch-smollm2.sh), shared by the suites that use it.
+public enum RealModel {
+    public static let path = Repository.path(".models/SmolLM2-135M-Instruct.Q4_1.gguf")
+    public static let skip = ProcessInfo.processInfo.environment["KILN_SKIP_REAL_MODEL"] == "1"
+    public static var isPresent: Bool { FileManager.default.fileExists(atPath: path) }
+    public static let missingMessage = "\(path) is missing: run Tools/fetch-smollm2.sh (or set KILN_SKIP_REAL_MODEL=1 to skip)"
+}

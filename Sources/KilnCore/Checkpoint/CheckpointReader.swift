@@ -44,6 +44,14 @@ public protocol CheckpointReader: AnyObject, Sendable {
     /// Tensors in the order they are stored (so reading them in order streams the file).
     var sourceTensors: [SourceTensor] { get }
     func data(_ tensor: SourceTensor) throws -> TensorData
+    /// Says the tensor's bytes will not be read again soon, so a streaming conversion can drop
+    /// the pages it has finished with and stay bounded by one tensor rather than the file.
+    /// Views handed out earlier stay valid (pages are read again if touched).
+    func release(_ tensor: SourceTensor)
+}
+
+extension CheckpointReader {
+    public func release(_ tensor: SourceTensor) {}
 }
 
 extension KilnFile: CheckpointReader {
@@ -56,7 +64,17 @@ extension KilnFile: CheckpointReader {
         }
     }
 
+    /// Raw tensors are views into the mapping. Compressed ones are decompressed into memory
+    /// owned by the result, not cached in the file, so streaming a compressed file through a
+    /// conversion holds one decompressed tensor at a time.
     public func data(_ tensor: SourceTensor) throws -> TensorData {
-        TensorData(bytes: try bytes(tensor.name), owner: self)
+        let info = try info(tensor.name)
+        guard info.compression != .none else { return TensorData(bytes: storedBytes(info), owner: self) }
+        return TensorData(try decompress(info))
+    }
+
+    public func release(_ tensor: SourceTensor) {
+        guard let info = self.tensor(named: tensor.name), info.storedLength > 0 else { return }
+        mapping.advise(.dontNeed, range: info.offset..<(info.offset + info.storedLength))
     }
 }

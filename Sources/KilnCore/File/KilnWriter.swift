@@ -14,35 +14,19 @@ public final class KilnWriter {
         case zstd(level: Int32)
     }
 
-    public let path: String
-    public let temporaryPath: String
+    public var path: String { output.path }
+    public var temporaryPath: String { output.temporaryPath }
     public var metadata: [String: MetadataValue] = [:]
     public private(set) var tensors: [TensorInfo] = []
-    private var fd: Int32
-    private var position = KilnLayout.preambleSize
+    private let output: AtomicOutputFile
     private var names = Set<String>()
     private var finished = false
 
     /// Creates the temporary file. Fails if the destination's directory is not writable.
     public init(path: String) throws {
-        self.path = path
-        let url = URL(fileURLWithPath: path)
-        let directory = url.deletingLastPathComponent().path
-        temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        Self.removeStaleTemporaries(directory: directory, name: url.lastPathComponent)
-        fd = try SystemCalls.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        output = try AtomicOutputFile(path: path)
         // The placeholder preamble is zeros, so a partially written file is never a valid .kiln.
-        let zeros = [UInt8](repeating: 0, count: KilnLayout.preambleSize)
-        do {
-            try zeros.withUnsafeBytes { try SystemCalls.writeAll(fd, $0, temporaryPath) }
-        } catch {
-            abandon()
-            throw error
-        }
-    }
-
-    deinit {
-        if !finished { abandon() }
+        try output.pad(to: KilnLayout.preambleSize)
     }
 
     /// Writes one tensor. `bytes` must be exactly the tensor's bytes for `type` and `shape`.
@@ -66,10 +50,9 @@ public final class KilnWriter {
         let encoded = try encode(bytes, type: type, storage: storage)
         let stored = encoded.bytes.map { UnsafeRawBufferPointer(start: $0.pointer, count: $0.count) } ?? bytes
 
-        let offset = try Checked.alignUp(position, to: KilnLayout.alignment(forStoredLength: stored.count))
-        try writePadding(upTo: offset)
-        try SystemCalls.writeAll(fd, stored, temporaryPath)
-        position = offset + stored.count
+        let offset = try Checked.alignUp(output.position, to: KilnLayout.alignment(forStoredLength: stored.count))
+        try output.pad(to: offset)
+        try withExtendedLifetime(encoded.bytes) { try output.write(stored) }
 
         let info = TensorInfo(
             name: name, type: type, shape: shape, offset: offset, storedLength: stored.count, length: length,
@@ -82,14 +65,15 @@ public final class KilnWriter {
     /// Writes the header, flushes the file to disk and renames it to `path`.
     public func finish() throws {
         precondition(!finished, "KilnWriter.finish() called twice")
+        finished = true
         do {
-            let headerOffset = try Checked.alignUp(position, to: KilnLayout.headerAlignment)
-            try writePadding(upTo: headerOffset)
+            let headerOffset = try Checked.alignUp(output.position, to: KilnLayout.headerAlignment)
+            try output.pad(to: headerOffset)
             var header = ByteWriter()
             MetadataCodec.encodeEntries(metadata, into: &header)
             header.append(UInt64(tensors.count))
             for info in tensors { Self.encodeRecord(info, into: &header) }
-            try header.bytes.withUnsafeBytes { try SystemCalls.writeAll(fd, $0, temporaryPath) }
+            try output.write(header.bytes)
 
             var preamble = ByteWriter()
             preamble.append(contentsOf: KilnLayout.magic)
@@ -104,47 +88,18 @@ public final class KilnWriter {
             preamble.bytes.withUnsafeBytes { hasher.update($0) }
             header.bytes.withUnsafeBytes { hasher.update($0) }
             preamble.append(hasher.digest())
-            try preamble.bytes.withUnsafeBytes { try SystemCalls.pwriteAll(fd, $0, at: 0, temporaryPath) }
-
-            try SystemCalls.fsync(fd, temporaryPath)
-            SystemCalls.close(fd)
-            fd = -1
-            try SystemCalls.rename(temporaryPath, path)
-            SystemCalls.syncDirectory(URL(fileURLWithPath: path).deletingLastPathComponent().path)
-            finished = true
+            try preamble.bytes.withUnsafeBytes { try output.overwrite($0, at: 0) }
+            try output.commit()
         } catch {
-            abandon()
+            output.abandon()
             throw error
         }
     }
 
     /// Deletes the temporary file. Called automatically when an unfinished writer is dropped.
     public func abandon() {
-        if fd >= 0 { SystemCalls.close(fd); fd = -1 }
-        SystemCalls.unlink(temporaryPath)
+        output.abandon()
         finished = true
-    }
-
-    /// Removes temporary files that earlier writers of the same output left when their process
-    /// was killed (the process id in the name no longer exists).
-    private static func removeStaleTemporaries(directory: String, name: String) {
-        let prefix = "." + name + ".tmp-"
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
-        for entry in entries where entry.hasPrefix(prefix) {
-            let rest = entry.dropFirst(prefix.count)
-            guard let pid = rest.split(separator: "-").first.flatMap({ Int32($0) }), pid > 0 else { continue }
-            if kill(pid, 0) != 0 && errno == ESRCH {
-                SystemCalls.unlink(directory + "/" + entry)
-            }
-        }
-    }
-
-    private func writePadding(upTo offset: Int) throws {
-        let gap = offset - position
-        guard gap > 0 else { return }
-        let zeros = [UInt8](repeating: 0, count: gap)
-        try zeros.withUnsafeBytes { try SystemCalls.writeAll(fd, $0, temporaryPath) }
-        position = offset
     }
 
     private struct Encoded {

@@ -131,21 +131,3 @@ enum MetadataCodec {
         }
     }
 }
-
-/// A growable little-endian byte buffer for building headers.
-struct ByteWriter {
-    var bytes: [UInt8] = []
-
-    mutating func append<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func append(contentsOf other: some Sequence<UInt8>) {
-        bytes.append(contentsOf: other)
-    }
-
-    mutating func appendString(_ string: String) {
-        append(UInt64(string.utf8.count))
-        bytes.append(contentsOf: string.utf8)
-    }
-}

@@ -43,12 +43,16 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     public enum Advice {
-        case sequential, random, willNeed
+        /// `dontNeed` drops the range's pages from this process (they stay in the page cache and
+        /// are faulted in again if touched): streaming a large file through a mapping would
+        /// otherwise keep every page it read resident and counted against the process.
+        case sequential, random, willNeed, dontNeed
         var rawValue: Int32 {
             switch self {
             case .sequential: return MADV_SEQUENTIAL
             case .random: return MADV_RANDOM
             case .willNeed: return MADV_WILLNEED
+            case .dontNeed: return MADV_DONTNEED
             }
         }
     }

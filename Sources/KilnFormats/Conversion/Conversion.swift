@@ -2,23 +2,41 @@ import Dispatch
 import Foundation
 import KilnCore
 
-/// Converts any readable checkpoint into a `.kiln` file, one tensor at a time.
+/// Converts any readable checkpoint into any writable format, one tensor at a time: memory is
+/// bounded by the tensors in flight (sources are mapped, not loaded, and their pages dropped
+/// once written), and the output appears under its name only when complete.
 public enum Conversion {
     public struct Options: Sendable {
-        public var storage: KilnWriter.Storage = .raw
-        public init(storage: KilnWriter.Storage = .raw) { self.storage = storage }
+        /// `.kiln` only: raw or zstd.
+        public var storage: KilnWriter.Storage
+        /// Convert float tensors (and dequantise quantised ones) to this type; nil keeps types.
+        public var dtype: ElementType?
+        public var layout: ExportLayout
+        /// Replace side files (config.json, tokenizer files) that exist.
+        public var overwrite: Bool
+
+        public init(storage: KilnWriter.Storage = .raw, dtype: ElementType? = nil, layout: ExportLayout = .canonical,
+                    overwrite: Bool = false) {
+            self.storage = storage
+            self.dtype = dtype
+            self.layout = layout
+            self.overwrite = overwrite
+        }
     }
 
     public struct Summary: Sendable {
         public var tensors: Int
+        /// Bytes of the source tensors read.
         public var inputBytes: Int
+        /// Size of the file written.
         public var outputBytes: Int
         public var seconds: Double
         public var megabytesPerSecond: Double { seconds > 0 ? Double(inputBytes) / seconds / 1e6 : 0 }
+        public var outputMegabytesPerSecond: Double { seconds > 0 ? Double(outputBytes) / seconds / 1e6 : 0 }
     }
 
-    /// Writes `reader`'s tensors and metadata to `output`, in canonical form when the
-    /// architecture is recognised. See `toKiln(_ model:…)`.
+    /// Writes `reader`'s tensors and metadata to a `.kiln` file, in canonical form when the
+    /// architecture is recognised.
     public static func toKiln(
         _ reader: any CheckpointReader, output: String, options: Options = Options(),
         progress: ((Int, Int) -> Void)? = nil
@@ -26,66 +44,33 @@ public enum Conversion {
         try toKiln(try CanonicalModel(reader: reader), output: output, options: options, progress: progress)
     }
 
-    /// Writes the model's canonical tensors, config, tokenizer and provenance to `output`.
-    /// Memory is bounded by the largest tensor (sources are mapped, not loaded; only tensors
-    /// that need a transform are copied, one at a time); the output appears only when complete.
-    /// `progress` is called with (bytes done, bytes total) after each tensor.
     public static func toKiln(
         _ model: CanonicalModel, output: String, options: Options = Options(),
         progress: ((Int, Int) -> Void)? = nil
     ) throws -> Summary {
+        try convert(model, to: KilnFormatWriter(), output: output, options: options, progress: progress)
+    }
+
+    /// Plans the conversion (which checks every tensor fits the format before a file is made)
+    /// and writes it. `progress` is called with (bytes done, bytes total) after each tensor.
+    public static func convert(
+        _ model: CanonicalModel, to writer: any FormatWriter, output: String, options: Options = Options(),
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> Summary {
+        let plan = try ExportPlan(model: model, writer: writer, dtype: options.dtype, layout: options.layout)
+        return try write(plan, with: writer, output: output, options: options, progress: progress)
+    }
+
+    public static func write(
+        _ plan: ExportPlan, with writer: any FormatWriter, output: String, options: Options = Options(),
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> Summary {
         let start = DispatchTime.now()
-        // Provenance hashes are computed beside the conversion: both read the same pages.
-        let hashes = SourceHashes(paths: model.reader.paths)
-
-        let writer = try KilnWriter(path: output)
-        let total = model.tensors.reduce(0) { $0 + $1.byteCount }
-        var done = 0
-        for tensor in model.tensors {
-            let data = try model.data(tensor)
-            try withExtendedLifetime(data.owner) {
-                _ = try writer.add(name: tensor.name, type: tensor.type, shape: tensor.shape, bytes: data.bytes, storage: options.storage)
-            }
-            done += tensor.byteCount
-            progress?(done, total)
-        }
-        var metadata = model.canonicalMetadata
-        metadata["source.format"] = .string(model.reader.formatName)
-        metadata["provenance.tool"] = .string("kiln \(KilnVersion.current)")
-        metadata["provenance.sources"] = .array(try hashes.wait())
-        writer.metadata = metadata
-        try writer.finish()
-
+        try writer.write(plan, to: output, options: WriteOptions(storage: options.storage, overwrite: options.overwrite),
+                         progress: progress)
         let outputBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        return Summary(tensors: model.tensors.count, inputBytes: total, outputBytes: outputBytes, seconds: seconds)
-    }
-}
-
-/// SHA-256 of each source file, computed on a background thread.
-final class SourceHashes: @unchecked Sendable {
-    // Sendable: `result` is written once before `group` is left and read only after `wait()`.
-    private let group = DispatchGroup()
-    private var result: Result<[MetadataValue], Error> = .success([])
-
-    init(paths: [String]) {
-        DispatchQueue.global().async(group: group) {
-            self.result = Result {
-                try paths.map { path in
-                    let mapping = try MappedFile(path: path)
-                    mapping.advise(.sequential)
-                    return .map([
-                        "name": .string(URL(fileURLWithPath: path).lastPathComponent),
-                        "bytes": .uint(UInt64(mapping.count)),
-                        "sha256": .string(SHA256.hex(mapping.bytes)),
-                    ])
-                }
-            }
-        }
-    }
-
-    func wait() throws -> [MetadataValue] {
-        group.wait()
-        return try result.get()
+        let inputBytes = plan.tensors.reduce(0) { $0 + $1.canonical.byteCount }
+        return Summary(tensors: plan.tensors.count, inputBytes: inputBytes, outputBytes: outputBytes, seconds: seconds)
     }
 }

@@ -22,6 +22,9 @@ public final class GGUFFile: CheckpointReader, @unchecked Sendable {
     public let dataOffset: Int
     /// The GGUF key/value pairs, verbatim, under their GGUF names.
     public let metadata: [String: MetadataValue]
+    /// Each key's GGUF value type as text (`UINT8`, `ARRAY[INT32]`, …): `MetadataValue` keeps
+    /// integers as 64-bit and floats as f64, so this is what lets a writer restore the widths.
+    public let metadataTypes: [String: String]
     /// Tensors in data order, shapes outermost dimension first (GGUF lists them innermost first).
     public let sourceTensors: [SourceTensor]
     /// File offset and byte count of each tensor.
@@ -41,6 +44,7 @@ public final class GGUFFile: CheckpointReader, @unchecked Sendable {
         alignment = parsed.alignment
         dataOffset = parsed.dataOffset
         metadata = parsed.metadata
+        metadataTypes = parsed.metadataTypes
         sourceTensors = parsed.tensors.map(\.tensor)
         extents = Dictionary(uniqueKeysWithValues: parsed.tensors.map { ($0.tensor.name, ($0.offset, $0.tensor.byteCount)) })
     }
@@ -54,6 +58,11 @@ public final class GGUFFile: CheckpointReader, @unchecked Sendable {
         return TensorData(bytes: UnsafeRawBufferPointer(rebasing: mapping.bytes[extent.offset..<(extent.offset + extent.count)]), owner: mapping)
     }
 
+    public func release(_ tensor: SourceTensor) {
+        guard let extent = extents[tensor.name], extent.count > 0 else { return }
+        mapping.advise(.dontNeed, range: extent.offset..<(extent.offset + extent.count))
+    }
+
     // MARK: Parsing
 
     struct Parsed {
@@ -61,6 +70,7 @@ public final class GGUFFile: CheckpointReader, @unchecked Sendable {
         var alignment: Int
         var dataOffset: Int
         var metadata: [String: MetadataValue]
+        var metadataTypes: [String: String]
         var tensors: [(tensor: SourceTensor, offset: Int)]
     }
 
@@ -95,7 +105,11 @@ public final class GGUFFile: CheckpointReader, @unchecked Sendable {
         let alignment = try readAlignment(entries)
         var metadata: [String: MetadataValue] = [:]
         metadata.reserveCapacity(entries.count)
-        for entry in entries { metadata[entry.key] = entry.value }
+        var metadataTypes: [String: String] = [:]
+        for entry in entries {
+            metadata[entry.key] = entry.value
+            metadataTypes[entry.key] = entry.typeName
+        }
 
         var infos: [Info] = []
         infos.reserveCapacity(Int(tensorCount))
@@ -115,7 +129,8 @@ public final class GGUFFile: CheckpointReader, @unchecked Sendable {
         // ggml pads the header to the alignment; the data section starts there.
         let dataOffset = try Checked.alignUp(reader.position, to: alignment)
         let tensors = try place(infos, dataOffset: dataOffset, fileSize: file.count)
-        return Parsed(version: version, alignment: alignment, dataOffset: dataOffset, metadata: metadata, tensors: tensors)
+        return Parsed(version: version, alignment: alignment, dataOffset: dataOffset, metadata: metadata,
+                      metadataTypes: metadataTypes, tensors: tensors)
     }
 
     /// Versions 2 and 3 share their layout on little-endian machines. Version 1 used 32-bit

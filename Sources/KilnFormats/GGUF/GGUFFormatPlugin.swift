@@ -12,6 +12,8 @@ public struct GGUFFormatPlugin: FormatPlugin {
         prefix.count >= 4 && prefix.prefix(4).elementsEqual(GGUFFile.magic)
     }
 
+    public var writer: (any FormatWriter)? { GGUFWriter() }
+
     public func open(_ path: String) throws -> any CheckpointReader {
         try GGUFFile(path: path)
     }

@@ -8,7 +8,7 @@ enum GGUFMetadata {
     static let maxDepth = 16
 
     /// A value's type tag as stored in the file.
-    enum ValueType: UInt32 {
+    enum ValueType: UInt32, Sendable {
         case uint8 = 0, int8, uint16, int16, uint32, int32, float32, bool, string, array, uint64, int64, float64
 
         var name: String {
@@ -42,10 +42,39 @@ enum GGUFMetadata {
         }
     }
 
+    /// An array's type as text, peeked before the array is read (readArray then checks it
+    /// properly): `ARRAY[UINT8]`, and for arrays of arrays the first innermost element type,
+    /// `ARRAY[ARRAY[UINT8]]`; plain `ARRAY` when that cannot be told (empty). Kept so a GGUF
+    /// written back uses the same widths.
+    static func peekArrayType(_ reader: ByteReader) -> String {
+        var position = reader.position, depth = 0
+        while position + 12 <= reader.bytes.count {
+            let raw = reader.bytes.loadUnaligned(fromByteOffset: position, as: UInt32.self)
+            guard let element = ValueType(rawValue: raw) else { break }
+            guard element == .array else {
+                return String(repeating: "ARRAY[", count: depth + 1) + element.name + String(repeating: "]", count: depth + 1)
+            }
+            guard reader.bytes.loadUnaligned(fromByteOffset: position + 4, as: UInt64.self) > 0 else { break }
+            position += 12
+            depth += 1
+        }
+        return "ARRAY"
+    }
+
+    /// The inverse of the type names above; nil for plain `ARRAY` (its type is inferred).
+    static func type(named name: String) -> GGUFType? {
+        if name.hasPrefix("ARRAY["), name.hasSuffix("]") {
+            return type(named: String(name.dropFirst(6).dropLast())).map { .array($0) }
+        }
+        return (0...12).compactMap { ValueType(rawValue: $0) }.first { $0.name == name && $0 != .array }.map { .scalar($0) }
+    }
+
     struct Entry {
         let key: String
         let type: ValueType
         let value: MetadataValue
+        /// The type as text (see `typeName`).
+        let typeName: String
         /// File offset of the entry's key.
         let offset: UInt64
     }
@@ -67,8 +96,9 @@ enum GGUFMetadata {
             do {
                 guard seen.insert(key).inserted else { throw KilnError.malformed("duplicate metadata key", at: offset) }
                 let type = try readType(&reader, "value type")
+                let typeName = type == .array ? peekArrayType(reader) : type.name
                 let value = try readValue(&reader, type: type, depth: 0)
-                entries.append(Entry(key: key, type: type, value: value, offset: offset))
+                entries.append(Entry(key: key, type: type, value: value, typeName: typeName, offset: offset))
             } catch let error as KilnError {
                 throw error.at("metadata key '\(key)'")
             }

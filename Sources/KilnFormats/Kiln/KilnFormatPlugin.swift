@@ -11,6 +11,8 @@ public struct KilnFormatPlugin: FormatPlugin {
         prefix.count >= 4 && prefix.prefix(4).elementsEqual(KilnLayout.magic)
     }
 
+    public var writer: (any FormatWriter)? { KilnFormatWriter() }
+
     public func open(_ path: String) throws -> any CheckpointReader {
         try KilnFile(path: path)
     }

@@ -76,7 +76,8 @@ public final class CanonicalModel: @unchecked Sendable {
 
     /// Layout recognisers, tried in order; the first that claims the checkpoint wins.
     public static let layouts: [any ModelLayout] = [
-        KilnModelLayout(), GGUFModelLayout(), HuggingFaceModelLayout(), NanoGPTModelLayout(), Llama2cModelLayout(), LLMCModelLayout(),
+        KilnModelLayout(), GGUFModelLayout(), KilnSafetensorsLayout(), HuggingFaceModelLayout(), NanoGPTModelLayout(),
+        Llama2cModelLayout(), LLMCModelLayout(),
     ]
 
     public static func open(_ path: String, format: String? = nil) throws -> CanonicalModel {

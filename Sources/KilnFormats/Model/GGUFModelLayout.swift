@@ -3,6 +3,9 @@ import KilnCore
 /// GGUF files from llama.cpp's converters: tensor names are already canonical (Kiln adopted
 /// them) and quantised blocks are kept as they are; the config comes from `<arch>.*` keys.
 struct GGUFModelLayout: ModelLayout {
+    /// Where the GGUF value types of `source.metadata` are kept (see `GGUFFile.metadataTypes`).
+    static let typesKey = "source.gguf_types"
+
     /// Architectures run as the Llama family, with their RoPE pairing (llama.cpp's table).
     static let llamaFamily: [String: ModelConfig.RopeStyle] = [
         "llama": .normal, "mistral": .normal, "granite": .normal, "qwen2": .neox, "qwen3": .neox,
@@ -14,19 +17,19 @@ struct GGUFModelLayout: ModelLayout {
         let tensors = reader.sourceTensors.map { CanonicalTensor(identity: $0) }
         guard let arch = m["general.architecture"]?.stringValue else {
             return .init(config: nil, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors,
-                         extraMetadata: carried(m), warnings: ["GGUF file has no general.architecture"])
+                         extraMetadata: carried(reader), warnings: ["GGUF file has no general.architecture"])
         }
         let family: ModelConfig.Family
         if arch == "gpt2" { family = .gpt2 } else if Self.llamaFamily[arch] != nil { family = .llama } else {
-            return .init(config: nil, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(m),
+            return .init(config: nil, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(reader),
                          warnings: ["architecture '\(arch)' is not one Kiln runs; tensors are kept as they are"])
         }
         do {
             let config = try config(arch, family, m, tensors)
-            return .init(config: config, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(m))
+            return .init(config: config, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(reader))
         } catch let error as KilnError {
             // Incomplete hyper-parameters: still convertible, just not runnable.
-            return .init(config: nil, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(m),
+            return .init(config: nil, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(reader),
                          warnings: ["\(error.message); tensors are kept as they are"])
         }
     }
@@ -68,14 +71,21 @@ struct GGUFModelLayout: ModelLayout {
         return config
     }
 
-    /// Keys worth keeping verbatim: everything except what config and tokenizer now hold.
-    private func carried(_ m: [String: MetadataValue]) -> [String: MetadataValue] {
+    /// Keys worth keeping verbatim: everything except what config and tokenizer now hold
+    /// (tokenizer keys the spec does not model, such as scores or add_space_prefix, stay).
+    private func carried(_ reader: any CheckpointReader) -> [String: MetadataValue] {
+        let m = reader.metadata
         var carried: [String: MetadataValue] = [:]
         if let name = m["general.name"] { carried["general.name"] = name }
+        let hasTokenizer = m["tokenizer.ggml.tokens"]?.arrayValue != nil
         let rest = m.filter { key, _ in
-            !key.hasPrefix("tokenizer.ggml.") && key != "tokenizer.chat_template" && key != "general.alignment"
+            !(hasTokenizer && TokenizerSpec.ggufKeys.contains(key)) && key != "general.alignment"
         }
         if !rest.isEmpty { carried["source.metadata"] = .map(rest) }
+        if let file = reader as? GGUFFile {
+            let types = file.metadataTypes.filter { rest[$0.key] != nil }
+            if !types.isEmpty { carried[Self.typesKey] = .map(types.mapValues(MetadataValue.string)) }
+        }
         return carried
     }
 }

@@ -38,7 +38,9 @@ enum HuggingFaceFiles {
             pre = preTokenizer(json["pre_tokenizer"])
         } else if let vocabPath = file("vocab.json"), let mergesPath = file("merges.txt") {
             (tokens, kinds) = try dense(try idMap(try readJSON(vocabPath), vocabPath), vocabPath)
-            let text = String(decoding: try MappedFile(path: mergesPath).bytes, as: UTF8.self)
+            // The mapping must outlive the decoding: a temporary would be unmapped mid-read.
+            let mapping = try MappedFile(path: mergesPath)
+            let text = withExtendedLifetime(mapping) { String(decoding: mapping.bytes, as: UTF8.self) }
             merges = text.split(separator: "\n", omittingEmptySubsequences: true)
                 .filter { !$0.hasPrefix("#version") }.map { String($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
                 .filter { !$0.isEmpty }

@@ -68,21 +68,24 @@ struct HuggingFaceModelLayout: ModelLayout {
         return .init(config: gpt2Config, tokenizer: tokenizer, tensors: tensors, extraMetadata: extra, warnings: warnings)
     }
 
+    /// GPT-2 names outside the blocks, and inside block `h.N.` (with whether the weight is a
+    /// `Conv1D` stored `[in, out]`). The writer's `--layout hf` inverts these tables.
+    static let gpt2Direct = ["wte.weight": "token_embd.weight", "wpe.weight": "position_embd.weight",
+                             "ln_f.weight": "output_norm.weight", "ln_f.bias": "output_norm.bias", "lm_head.weight": "output.weight"]
+    static let gpt2Block: [String: (name: String, transpose: Bool)] = [
+        "ln_1.weight": ("attn_norm.weight", false), "ln_1.bias": ("attn_norm.bias", false),
+        "attn.c_attn.weight": ("attn_qkv.weight", true), "attn.c_attn.bias": ("attn_qkv.bias", false),
+        "attn.c_proj.weight": ("attn_output.weight", true), "attn.c_proj.bias": ("attn_output.bias", false),
+        "ln_2.weight": ("ffn_norm.weight", false), "ln_2.bias": ("ffn_norm.bias", false),
+        "mlp.c_fc.weight": ("ffn_up.weight", true), "mlp.c_fc.bias": ("ffn_up.bias", false),
+        "mlp.c_proj.weight": ("ffn_down.weight", true), "mlp.c_proj.bias": ("ffn_down.bias", false),
+    ]
+
     static func gpt2Name(_ name: String) -> (name: String, transpose: Bool)? {
-        let direct = ["wte.weight": "token_embd.weight", "wpe.weight": "position_embd.weight",
-                      "ln_f.weight": "output_norm.weight", "ln_f.bias": "output_norm.bias", "lm_head.weight": "output.weight"]
-        if let mapped = direct[name] { return (mapped, false) }
+        if let mapped = gpt2Direct[name] { return (mapped, false) }
         let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
         guard parts.count == 3, parts[0] == "h", let layer = Int(parts[1]) else { return nil }
-        let table: [String: (String, Bool)] = [
-            "ln_1.weight": ("attn_norm.weight", false), "ln_1.bias": ("attn_norm.bias", false),
-            "attn.c_attn.weight": ("attn_qkv.weight", true), "attn.c_attn.bias": ("attn_qkv.bias", false),
-            "attn.c_proj.weight": ("attn_output.weight", true), "attn.c_proj.bias": ("attn_output.bias", false),
-            "ln_2.weight": ("ffn_norm.weight", false), "ln_2.bias": ("ffn_norm.bias", false),
-            "mlp.c_fc.weight": ("ffn_up.weight", true), "mlp.c_fc.bias": ("ffn_up.bias", false),
-            "mlp.c_proj.weight": ("ffn_down.weight", true), "mlp.c_proj.bias": ("ffn_down.bias", false),
-        ]
-        guard let (suffix, transpose) = table[parts[2]] else { return nil }
+        guard let (suffix, transpose) = gpt2Block[parts[2]] else { return nil }
         return ("blk.\(layer).\(suffix)", transpose)
     }
 
@@ -133,21 +136,24 @@ struct HuggingFaceModelLayout: ModelLayout {
         return .init(config: config, tokenizer: tokenizer, tensors: tensors, extraMetadata: extra, warnings: warnings)
     }
 
+    /// Llama names (after the `model.` prefix) outside the layers, and inside `layers.N.`.
+    static let llamaDirect = ["embed_tokens.weight": "token_embd.weight", "norm.weight": "output_norm.weight",
+                              "lm_head.weight": "output.weight"]
+    static let llamaBlock = [
+        "input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
+        "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
+        "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
+        "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias",
+        "self_attn.v_proj.bias": "attn_v.bias", "self_attn.o_proj.bias": "attn_output.bias",
+        "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
+        "mlp.down_proj.weight": "ffn_down.weight",
+    ]
+
     static func llamaName(_ name: String) -> String? {
-        let direct = ["embed_tokens.weight": "token_embd.weight", "norm.weight": "output_norm.weight", "lm_head.weight": "output.weight"]
-        if let mapped = direct[name] { return mapped }
+        if let mapped = llamaDirect[name] { return mapped }
         let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
         guard parts.count == 3, parts[0] == "layers", let layer = Int(parts[1]) else { return nil }
-        let table = [
-            "input_layernorm.weight": "attn_norm.weight", "post_attention_layernorm.weight": "ffn_norm.weight",
-            "self_attn.q_proj.weight": "attn_q.weight", "self_attn.k_proj.weight": "attn_k.weight",
-            "self_attn.v_proj.weight": "attn_v.weight", "self_attn.o_proj.weight": "attn_output.weight",
-            "self_attn.q_proj.bias": "attn_q.bias", "self_attn.k_proj.bias": "attn_k.bias",
-            "self_attn.v_proj.bias": "attn_v.bias", "self_attn.o_proj.bias": "attn_output.bias",
-            "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
-            "mlp.down_proj.weight": "ffn_down.weight",
-        ]
-        return table[parts[2]].map { "blk.\(layer).\($0)" }
+        return llamaBlock[parts[2]].map { "blk.\(layer).\($0)" }
     }
 
     /// Drops an `output.weight` that merely repeats the embedding (tied models often save

@@ -18,20 +18,7 @@ enum TensorTransforms {
                 throw KilnError(.unsupported, "cannot transpose '\(tensor.source.name)' (\(tensor.type.name), shape \(tensor.source.shape))")
             }
             let rows = tensor.source.shape[0], cols = tensor.source.shape[1]
-            let output = OwnedBytes(count: source.bytes.count)
-            let input = source.bytes.baseAddress!, out = output.pointer
-            // Blocked so both sides stay in cache for large matrices.
-            let tile = 32
-            for r0 in stride(from: 0, to: rows, by: tile) {
-                for c0 in stride(from: 0, to: cols, by: tile) {
-                    for r in r0..<min(r0 + tile, rows) {
-                        for c in c0..<min(c0 + tile, cols) {
-                            (out + (c * rows + r) * width).copyMemory(from: input + (r * cols + c) * width, byteCount: width)
-                        }
-                    }
-                }
-            }
-            return TensorData(output)
+            return TensorData(Rearrange.transpose(source.bytes, rows: rows, cols: cols, width: width))
         case .interleaveHeads(let heads):
             let rows = tensor.shape.first ?? 1
             guard heads > 0, rows % heads == 0, (rows / heads) % 2 == 0 else {

@@ -101,6 +101,14 @@ public struct TokenizerSpec: Sendable, Equatable {
         try validate()
     }
 
+    /// The GGUF keys `init(gguf:)` reads (and `ggufMetadata` writes).
+    public static let ggufKeys: Set<String> = [
+        "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.merges",
+        "tokenizer.ggml.token_type", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+        "tokenizer.ggml.eot_token_id", "tokenizer.ggml.padding_token_id", "tokenizer.ggml.unknown_token_id",
+        "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token", "tokenizer.chat_template",
+    ]
+
     /// GGUF's key names for the same data, for writing GGUF files.
     public var ggufMetadata: [String: MetadataValue] {
         var m: [String: MetadataValue] = [

@@ -1,3 +1,4 @@
+import Foundation
 import KilnCore
 
 /// A checkpoint layout Kiln can read (and perhaps write). Each plugin lives in its own folder
@@ -13,6 +14,12 @@ public protocol FormatPlugin: Sendable {
     func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool
     /// Opens a checkpoint: lists tensors and metadata without reading tensor data.
     func open(_ path: String) throws -> any CheckpointReader
+    /// The format's writer; nil when Kiln only reads it.
+    var writer: (any FormatWriter)? { get }
+}
+
+extension FormatPlugin {
+    public var writer: (any FormatWriter)? { nil }
 }
 
 /// The formats Kiln knows, and how a file is matched to one: an explicit name first, then the
@@ -31,6 +38,23 @@ public enum FormatRegistry {
 
     public static func plugin(named name: String) -> (any FormatPlugin)? {
         builtin.first { $0.name == name.lowercased() }
+    }
+
+    /// The plugin that writes `format`, or, without a name, the one whose extension `path` has.
+    public static func writer(for path: String, format: String? = nil) throws -> any FormatWriter {
+        let writable = builtin.filter { $0.writer != nil }
+        let known = writable.map(\.name).joined(separator: ", ")
+        if let format {
+            guard let writer = plugin(named: format)?.writer else {
+                throw KilnError(.usage, "Kiln cannot write '\(format)'; it writes \(known)")
+            }
+            return writer
+        }
+        let ext = URL(fileURLWithPath: path).pathExtension.lowercased()
+        guard let writer = writable.first(where: { $0.fileExtensions.contains(ext) })?.writer else {
+            throw KilnError(.usage, "cannot tell the output format from the extension '.\(ext)'; pass --to (\(known))", file: path)
+        }
+        return writer
     }
 
     /// Finds the plugin for `path` (or uses `format` when given) and opens the file.

@@ -50,6 +50,11 @@ public final class SafetensorsFile: CheckpointReader, @unchecked Sendable {
         return TensorData(copy)
     }
 
+    public func release(_ tensor: SourceTensor) {
+        guard let offset = offsets[tensor.name], tensor.byteCount > 0 else { return }
+        mapping.advise(.dontNeed, range: offset..<(offset + tensor.byteCount))
+    }
+
     // MARK: Parsing
 
     /// safetensors dtype names mapped to Kiln element types.

@@ -19,6 +19,8 @@ public struct SafetensorsFormatPlugin: FormatPlugin {
         return false
     }
 
+    public var writer: (any FormatWriter)? { SafetensorsWriter() }
+
     public func open(_ path: String) throws -> any CheckpointReader {
         try SafetensorsFile(path: path)
     }

@@ -1,0 +1,66 @@
+import Foundation
+import KilnCore
+
+/// Writes `.kiln` files through `KilnWriter`: canonical tensors, the model config, tokenizer
+/// and carried keys as typed metadata, and provenance (tool, and each source file's SHA-256,
+/// hashed on another thread while the tensors are written).
+public struct KilnFormatWriter: FormatWriter {
+    public init() {}
+    public var formatName: String { "kiln" }
+
+    public func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
+        let hashes = SourceHashes(paths: plan.model.reader.paths)
+        let writer = try KilnWriter(path: path)
+        let total = plan.totalBytes
+        var done = 0
+        try plan.stream(plan.tensors) { tensor, data in
+            try writer.add(name: tensor.name, type: tensor.type, shape: tensor.shape, bytes: data.bytes, storage: options.storage)
+            done += tensor.byteCount
+            progress?(done, total)
+        }
+        var metadata = plan.metadata
+        metadata["source.format"] = .string(plan.model.reader.formatName)
+        metadata["provenance.tool"] = .string("kiln \(KilnVersion.current)")
+        metadata["provenance.sources"] = .array(try hashes.wait())
+        writer.metadata = metadata
+        try writer.finish()
+    }
+}
+
+/// SHA-256 of each source file, computed on a background thread in chunks whose pages are
+/// dropped once hashed, so hashing a large source does not keep it resident.
+final class SourceHashes: @unchecked Sendable {
+    // Sendable: `result` is written once before `group` is left and read only after `wait()`.
+    private let group = DispatchGroup()
+    private var result: Result<[MetadataValue], Error> = .success([])
+    static let chunk = 64 << 20
+
+    init(paths: [String]) {
+        DispatchQueue.global().async(group: group) {
+            self.result = Result {
+                try paths.map { path in
+                    let mapping = try MappedFile(path: path)
+                    mapping.advise(.sequential)
+                    var hasher = SHA256()
+                    var offset = 0
+                    while offset < mapping.count {
+                        let end = min(offset + Self.chunk, mapping.count)
+                        hasher.update(UnsafeRawBufferPointer(rebasing: mapping.bytes[offset..<end]))
+                        mapping.advise(.dontNeed, range: offset..<end)
+                        offset = end
+                    }
+                    return .map([
+                        "name": .string(URL(fileURLWithPath: path).lastPathComponent),
+                        "bytes": .uint(UInt64(mapping.count)),
+                        "sha256": .string(hasher.finalize()),
+                    ])
+                }
+            }
+        }
+    }
+
+    func wait() throws -> [MetadataValue] {
+        group.wait()
+        return try result.get()
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+import KilnCore
+
+/// The inverse of `HuggingFaceModelLayout`: canonical tensors under Hugging Face names and
+/// arrangement (GPT-2 `Conv1D` weights transposed back to `[in, out]`, Llama q/k rows back in
+/// rotate-half order), and the `config.json`, `vocab.json`, `merges.txt` and
+/// `tokenizer_config.json` that let transformers (and Kiln's own HF reader) load the folder.
+enum HuggingFaceExport {
+    typealias Arranged = (name: String, shape: [Int], step: ExportStep, canonical: CanonicalTensor)
+
+    static func arrange(_ model: CanonicalModel) throws -> (tensors: [Arranged], warnings: [String]) {
+        guard let config = model.config else {
+            throw KilnError(.usage, "--layout hf needs a recognised architecture (gpt2 or the llama family); use --layout canonical",
+                            file: model.reader.paths.first)
+        }
+        var warnings: [String] = []
+        let tensors: [Arranged] = model.tensors.map { tensor in
+            if let arranged = config.family == .gpt2 ? gpt2(tensor) : llama(tensor, config) { return arranged }
+            warnings.append("tensor '\(tensor.name)' has no Hugging Face name; written under its canonical name")
+            return (tensor.name, tensor.shape, .none, tensor)
+        }
+        return (tensors, warnings)
+    }
+
+    private static let gpt2Direct = Dictionary(uniqueKeysWithValues: HuggingFaceModelLayout.gpt2Direct.map { ($1, $0) })
+    private static let gpt2Block = Dictionary(uniqueKeysWithValues: HuggingFaceModelLayout.gpt2Block.map { ($1.name, ($0, $1.transpose)) })
+    private static let llamaDirect = Dictionary(uniqueKeysWithValues: HuggingFaceModelLayout.llamaDirect.map { ($1, $0) })
+    private static let llamaBlock = Dictionary(uniqueKeysWithValues: HuggingFaceModelLayout.llamaBlock.map { ($1, $0) })
+
+    /// `blk.N.rest` split into N and rest.
+    private static func block(_ name: String) -> (layer: Int, rest: String)? {
+        let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
+        guard parts.count == 3, parts[0] == "blk", let layer = Int(parts[1]) else { return nil }
+        return (layer, parts[2])
+    }
+
+    private static func gpt2(_ tensor: CanonicalTensor) -> Arranged? {
+        if let name = gpt2Direct[tensor.name] { return (name, tensor.shape, .none, tensor) }
+        guard let (layer, rest) = block(tensor.name), let (suffix, transpose) = gpt2Block[rest] else { return nil }
+        let name = "h.\(layer).\(suffix)"
+        guard transpose, tensor.shape.count == 2 else { return (name, tensor.shape, .none, tensor) }
+        return (name, [tensor.shape[1], tensor.shape[0]], .transpose, tensor)
+    }
+
+    private static func llama(_ tensor: CanonicalTensor, _ config: ModelConfig) -> Arranged? {
+        if let name = llamaDirect[tensor.name] {
+            return (name == "lm_head.weight" ? name : "model." + name, tensor.shape, .none, tensor)
+        }
+        guard let (layer, rest) = block(tensor.name), let suffix = llamaBlock[rest] else { return nil }
+        var step = ExportStep.none
+        if config.ropeStyle == .normal {
+            if rest.hasPrefix("attn_q.") { step = .deinterleaveHeads(heads: config.heads) }
+            if rest.hasPrefix("attn_k.") { step = .deinterleaveHeads(heads: config.kvHeads) }
+        }
+        return ("model.layers.\(layer).\(suffix)", tensor.shape, step, tensor)
+    }
+
+    // MARK: Side files
+
+    /// The files written beside the safetensors file, by name.
+    static func sideFiles(_ plan: ExportPlan) throws -> [(name: String, contents: String)] {
+        guard let config = plan.model.config else { return [] }
+        var files = [("config.json", configJSON(config, plan).serialized(pretty: true) + "\n")]
+        if let tokenizer = plan.model.tokenizer {
+            var vocabulary: [String: JSONValue] = [:]
+            for (id, token) in tokenizer.tokens.enumerated() where vocabulary[token] == nil { vocabulary[token] = .int(Int64(id)) }
+            files.append(("vocab.json", JSONValue.object(vocabulary).serialized() + "\n"))
+            files.append(("merges.txt", "#version: 0.2\n" + tokenizer.merges.map { $0 + "\n" }.joined()))
+            files.append(("tokenizer_config.json", tokenizerConfig(tokenizer, config).serialized(pretty: true) + "\n"))
+        }
+        return files
+    }
+
+    private static let architectures = [
+        "gpt2": "GPT2LMHeadModel", "llama": "LlamaForCausalLM", "mistral": "MistralForCausalLM",
+        "qwen2": "Qwen2ForCausalLM", "qwen3": "Qwen3ForCausalLM", "granite": "GraniteForCausalLM",
+    ]
+
+    static func configJSON(_ config: ModelConfig, _ plan: ExportPlan) -> JSONValue {
+        func int(_ v: Int) -> JSONValue { .int(Int64(v)) }
+        var json: [String: JSONValue] = [
+            "architectures": .array([.string(architectures[config.architecture] ?? "LlamaForCausalLM")]),
+            "model_type": .string(config.family == .gpt2 ? "gpt2" : config.architecture),
+            "vocab_size": int(config.vocabulary),
+            "tie_word_embeddings": .bool(config.tiedEmbeddings),
+        ]
+        // The dtype most weight bytes are stored in, as transformers names it.
+        var bytesByType: [ElementType: Int] = [:]
+        for tensor in plan.tensors { bytesByType[tensor.type, default: 0] += tensor.byteCount }
+        if let dominant = bytesByType.max(by: { $0.value < $1.value })?.key {
+            json["torch_dtype"] = .string([ElementType.f16: "float16", .bf16: "bfloat16"][dominant] ?? "float32")
+        }
+        if let bos = plan.model.tokenizer?.bosID { json["bos_token_id"] = int(bos) }
+        if let eos = plan.model.tokenizer?.eosID { json["eos_token_id"] = int(eos) }
+        switch config.family {
+        case .gpt2:
+            json.merge([
+                "n_embd": int(config.embedding), "n_head": int(config.heads), "n_layer": int(config.layers),
+                "n_positions": int(config.context), "n_ctx": int(config.context), "n_inner": int(config.feedForward),
+                "layer_norm_epsilon": .double(config.normEpsilon), "activation_function": .string("gelu_new"),
+            ]) { _, new in new }
+        case .llama:
+            json.merge([
+                "hidden_size": int(config.embedding), "intermediate_size": int(config.feedForward),
+                "num_hidden_layers": int(config.layers), "num_attention_heads": int(config.heads),
+                "num_key_value_heads": int(config.kvHeads), "head_dim": int(config.headDim),
+                "max_position_embeddings": int(config.context), "rms_norm_eps": .double(config.normEpsilon),
+                "rope_theta": .double(config.ropeBase), "hidden_act": .string("silu"), "attention_bias": .bool(config.attentionBias),
+                "mlp_bias": .bool(false),
+            ]) { _, new in new }
+            if config.ropeScale != 1 {
+                json["rope_scaling"] = .object(["type": .string("linear"), "rope_type": .string("linear"), "factor": .double(config.ropeScale)])
+            }
+        }
+        return .object(json)
+    }
+
+    private static func tokenizerConfig(_ tokenizer: TokenizerSpec, _ config: ModelConfig) -> JSONValue {
+        var json: [String: JSONValue] = [
+            "tokenizer_class": .string("GPT2Tokenizer"), "model_max_length": .int(Int64(config.context)),
+            "add_bos_token": .bool(tokenizer.addBOS), "add_eos_token": .bool(tokenizer.addEOS),
+            "add_prefix_space": .bool(false), "clean_up_tokenization_spaces": .bool(false),
+        ]
+        for (key, id) in [("bos_token", tokenizer.bosID), ("eos_token", tokenizer.eosID), ("pad_token", tokenizer.padID),
+                          ("unk_token", tokenizer.unknownID)] {
+            if let id { json[key] = .string(tokenizer.tokens[id]) }
+        }
+        if let template = tokenizer.chatTemplate { json["chat_template"] = .string(template) }
+        return .object(json)
+    }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import KilnCore
+
+/// One tensor as a writer stores it: its name in the output, stored type and shape, and the
+/// canonical tensor it is made from.
+public struct ExportTensor: Sendable, Equatable {
+    public let name: String
+    public let type: ElementType
+    public let shape: [Int]
+    public let byteCount: Int
+    public let canonical: CanonicalTensor
+    /// Rearrangement from the canonical layout to the output's (Hugging Face layout only).
+    public let step: ExportStep
+
+    public var elementCount: Int { canonical.elementCount }
+    /// Whether the bytes are converted to another element type on the way.
+    public var isConverted: Bool { type != canonical.type }
+}
+
+/// How a canonical tensor is rearranged for an output layout: the inverses of `TensorTransform`.
+public enum ExportStep: Sendable, Equatable {
+    case none
+    /// A 2-D matrix transposed back (GPT-2's `Conv1D` stores `[in, out]`).
+    case transpose
+    /// GGUF's interleaved q/k rows regrouped back into Hugging Face's rotate-half order within
+    /// each of `heads` heads: row `2j + i` becomes row `i·d/2 + j`.
+    case deinterleaveHeads(heads: Int)
+}
+
+/// Which tensor names and arrangement an output uses.
+public enum ExportLayout: String, Sendable, CaseIterable {
+    /// Kiln's canonical names (llama.cpp's) and arrangement.
+    case canonical
+    /// Hugging Face transformers' names and arrangement, with config.json beside the file.
+    case hf
+}
+
+/// Everything a `FormatWriter` needs: the tensors with their output names and types, the
+/// model description, and the bytes of each tensor on demand (one at a time, converted as
+/// needed). Building the plan checks that the writer can hold every tensor, so a conversion
+/// that cannot succeed fails before any file is created.
+public final class ExportPlan: @unchecked Sendable {
+    // Sendable: immutable after init; `model` is Sendable.
+    public let model: CanonicalModel
+    public let tensors: [ExportTensor]
+    public let layout: ExportLayout
+    /// The `--dtype` asked for, if any.
+    public let requestedType: ElementType?
+    /// Config, tokenizer and carried keys in Kiln's canonical form (`.kiln` metadata).
+    public let metadata: [String: MetadataValue]
+    public private(set) var warnings: [String]
+    /// Prepare the next tensor on another thread while the current one is written (the
+    /// default); off, every step runs in turn on one thread (for measuring what overlap gains).
+    public var pipelined = true
+
+    public init(model: CanonicalModel, writer: any FormatWriter, dtype: ElementType? = nil,
+                layout: ExportLayout = .canonical) throws {
+        self.model = model
+        self.layout = layout
+        requestedType = dtype
+        let file = model.reader.paths.first ?? ""
+        guard writer.layouts.contains(layout) else {
+            throw KilnError(.usage, "--layout \(layout.rawValue) applies to \(layout == .hf ? "safetensors" : "other") output, not \(writer.formatName)")
+        }
+        var warnings = model.warnings
+        let arranged: [(name: String, shape: [Int], step: ExportStep, canonical: CanonicalTensor)]
+        switch layout {
+        case .canonical:
+            arranged = model.tensors.map { ($0.name, $0.shape, ExportStep.none, $0) }
+        case .hf:
+            let mapping = try HuggingFaceExport.arrange(model)
+            arranged = mapping.tensors
+            warnings += mapping.warnings
+        }
+        tensors = try arranged.map { entry in
+            try withFileContext(file) {
+                do {
+                    let type = try writer.storedType(of: entry.canonical, requested: dtype)
+                    let byteCount = try type.byteCount(shape: entry.shape)
+                    return ExportTensor(name: entry.name, type: type, shape: entry.shape, byteCount: byteCount,
+                                        canonical: entry.canonical, step: entry.step)
+                } catch let error as KilnError {
+                    throw error.at("tensor '\(entry.canonical.name)'")
+                }
+            }
+        }
+        var names = Set<String>()
+        for tensor in tensors where !names.insert(tensor.name).inserted {
+            throw KilnError(.usage, "two tensors would be written as '\(tensor.name)'", file: file)
+        }
+        metadata = model.canonicalMetadata
+        self.warnings = warnings
+        try writer.check(self)
+        self.warnings += writer.warnings(self)
+    }
+
+    public var totalBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
+    /// Whether any tensor changes element type on the way (so the source's own file type no
+    /// longer describes the output).
+    public var convertsTypes: Bool { tensors.contains { $0.isConverted } }
+    /// The format the model originally came from, looking through a `.kiln` conversion.
+    public var originalFormat: String {
+        model.extraMetadata["source.format"]?.stringValue ?? model.reader.formatName
+    }
+
+    /// The tensor's bytes as stored in the output: a view into the source when nothing
+    /// changes, owned memory otherwise. Errors name the source file and the tensor.
+    public func data(_ tensor: ExportTensor) throws -> TensorData {
+        let file = model.reader.paths.first ?? ""
+        return try withFileContext(file) {
+            do {
+                let canonical = try model.data(tensor.canonical)
+                let arranged = try withExtendedLifetime(canonical.owner) { try ExportSteps.apply(tensor, to: canonical) }
+                guard tensor.isConverted else { return arranged }
+                return try withExtendedLifetime(arranged.owner) {
+                    try TypeConversion.convert(arranged.bytes, from: tensor.canonical.type, to: tensor.type,
+                                               elements: tensor.elementCount)
+                }
+            } catch let error as KilnError {
+                throw error.at("tensor '\(tensor.canonical.name)'")
+            }
+        }
+    }
+
+    /// Drops the source pages of a tensor that has been written (see `CheckpointReader.release`).
+    public func release(_ tensor: ExportTensor) {
+        model.reader.release(tensor.canonical.source)
+    }
+
+    /// Calls `body` with each tensor of `order` and its bytes, preparing the next tensor (reading,
+    /// rearranging, converting) on another thread while `body` writes the current one. At most
+    /// two tensors are in memory; each one's source pages are released once it is written.
+    public func stream(_ order: [ExportTensor], _ body: (ExportTensor, TensorData) throws -> Void) throws {
+        guard !order.isEmpty else { return }
+        guard pipelined else {
+            for tensor in order {
+                let data = try self.data(tensor)
+                try withExtendedLifetime(data.owner) { try body(tensor, data) }
+                release(tensor)
+            }
+            return
+        }
+        var pending = Pending { try self.data(order[0]) }
+        for index in order.indices {
+            let current = try pending.wait()
+            if index + 1 < order.count {
+                let next = order[index + 1]
+                pending = Pending { try self.data(next) }
+            }
+            do {
+                try withExtendedLifetime(current.owner) { try body(order[index], current) }
+            } catch {
+                _ = try? pending.wait()  // let the background work finish before unwinding
+                throw error
+            }
+            release(order[index])
+        }
+    }
+}
+
+/// A value computed on a background thread.
+private final class Pending: @unchecked Sendable {
+    // Sendable: `result` is written once before `group` is left and read only after `wait()`.
+    private let group = DispatchGroup()
+    private var result: Result<TensorData, Error>?
+
+    init(_ work: @escaping @Sendable () throws -> TensorData) {
+        DispatchQueue.global(qos: .userInitiated).async(group: group) { self.result = Result { try work() } }
+    }
+
+    func wait() throws -> TensorData {
+        group.wait()
+        return try result!.get()
+    }
+}
