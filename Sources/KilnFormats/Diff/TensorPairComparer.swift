@@ -1,0 +1,167 @@
+import Dispatch
+import Foundation
+import KilnCore
+
+/// Compares one matched pair of canonical tensors of the same shape, a chunk of elements at a
+/// time, on a few threads. Memory is a few chunk-sized scratch buffers per thread; mapped
+/// pages are given back once compared, so the resident size stays bounded on any model size.
+struct TensorPairComparer {
+    let a: CanonicalTensorSource
+    let b: CanonicalTensorSource
+    let tolerance: TensorComparison.Tolerance
+    let threads: Int
+    /// Elements per chunk (rounded to what both sides' blocks and rows allow).
+    let chunkElements: Int
+    /// Called with bytes (of both sides) finished, from any thread.
+    let progress: @Sendable (Int) -> Void
+
+    private var elements: Int { a.tensor.elementCount }
+
+    /// Chunk boundaries: multiples of both sides' granules, about `chunkElements` long.
+    private var chunk: Int {
+        let unit = leastCommonMultiple(a.granule, b.granule)
+        return max(unit, chunkElements / unit * unit)
+    }
+
+    private var chunkCount: Int { elements == 0 ? 0 : (elements + chunk - 1) / chunk }
+
+    private func range(_ index: Int) -> Range<Int> {
+        index * chunk..<min((index + 1) * chunk, elements)
+    }
+
+    /// Whether both tensors hold the same bytes (same element type required). Stops at the
+    /// first differing chunk.
+    func bytesEqual() -> Bool {
+        precondition(a.type == b.type)
+        let different = Flag()
+        let chunkBytes = (a.byteCount(chunk) + 63) & ~63
+        forEachChunk(scratchBytes: 2 * chunkBytes) { index, scratch in
+            guard !different.isSet else { return false }
+            let r = range(index)
+            let x = a.bytes(r, scratch: scratch), y = b.bytes(r, scratch: scratch + chunkBytes)
+            if memcmp(x.baseAddress!, y.baseAddress!, x.count) != 0 {
+                different.set()
+                return false
+            }
+            a.release(r)
+            b.release(r)
+            progress(x.count + y.count)
+            return true
+        }
+        a.releaseAll()
+        b.releaseAll()
+        return !different.isSet
+    }
+
+    /// The statistics over every element, compared in `Double` whatever the two types.
+    func statistics() -> TensorComparison {
+        let n = chunk
+        // Per-chunk results, merged in chunk order afterwards so the sums do not depend on
+        // which thread took which chunk: the same inputs always give the same bits.
+        let results = ChunkResults(count: chunkCount, tolerance: tolerance)
+        // Two f32/f16/bf16 sides compare as Float (exact for them); anything else as Double.
+        let asFloats = ValueDecoding.isFloatExact(a.type) && ValueDecoding.isFloatExact(b.type)
+        // Scratch layout, each part 64-byte aligned: A's gathered bytes, B's, A's values, B's
+        // values (Float or Double), and Floats for block decoding.
+        func aligned(_ bytes: Int) -> Int { (bytes + 63) & ~63 }
+        let valueBytes = aligned(n * (asFloats ? MemoryLayout<Float>.stride : MemoryLayout<Double>.stride))
+        let offsetB = aligned(a.byteCount(n)), offsetValuesA = offsetB + aligned(b.byteCount(n))
+        let offsetValuesB = offsetValuesA + valueBytes, offsetFloats = offsetValuesB + valueBytes
+        let scratchBytes = offsetFloats + n * MemoryLayout<Float>.stride
+        forEachChunk(scratchBytes: scratchBytes) { index, scratch in
+            let r = range(index)
+            let x = a.bytes(r, scratch: scratch), y = b.bytes(r, scratch: scratch + offsetB)
+            var comparison = TensorComparison(tolerance: tolerance)
+            if asFloats {
+                let valuesA = ValueDecoding.floats(a.type, x.baseAddress!, count: r.count,
+                                                   scratch: (scratch + offsetValuesA).bindMemory(to: Float.self, capacity: n))
+                let valuesB = ValueDecoding.floats(b.type, y.baseAddress!, count: r.count,
+                                                   scratch: (scratch + offsetValuesB).bindMemory(to: Float.self, capacity: n))
+                comparison.add(UnsafeBufferPointer(start: valuesA, count: r.count), UnsafeBufferPointer(start: valuesB, count: r.count))
+            } else {
+                let valuesA = (scratch + offsetValuesA).bindMemory(to: Double.self, capacity: n)
+                let valuesB = (scratch + offsetValuesB).bindMemory(to: Double.self, capacity: n)
+                let floats = (scratch + offsetFloats).bindMemory(to: Float.self, capacity: n)
+                ValueDecoding.doubles(a.type, x.baseAddress!, count: r.count, into: valuesA, floats: floats)
+                ValueDecoding.doubles(b.type, y.baseAddress!, count: r.count, into: valuesB, floats: floats)
+                comparison.add(UnsafeBufferPointer(start: valuesA, count: r.count), UnsafeBufferPointer(start: valuesB, count: r.count))
+            }
+            results.store(comparison, at: index)
+            a.release(r)
+            b.release(r)
+            progress(x.count + y.count)
+            return true
+        }
+        a.releaseAll()
+        b.releaseAll()
+        return results.merged()
+    }
+
+    /// Runs `body(chunk index, scratch)` over every chunk on up to `threads` threads, each with
+    /// its own 64-byte-aligned scratch of `scratchBytes`. A body returning false stops its thread.
+    private func forEachChunk(scratchBytes: Int, _ body: (Int, UnsafeMutableRawPointer) -> Bool) {
+        let count = chunkCount
+        guard count > 0 else { return }
+        let next = Counter()
+        let workers = max(1, min(threads, count))
+        withoutActuallyEscaping(body) { body in
+            let work = UncheckedBox(body)
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+                let scratch = OwnedBytes(count: scratchBytes)
+                withExtendedLifetime(scratch) {
+                    while true {
+                        let index = next.take()
+                        guard index < count, work.value(index, scratch.pointer) else { return }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A value handed to other threads whose safety the caller guarantees (disjoint chunks).
+private struct UncheckedBox<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}
+
+private final class Counter: @unchecked Sendable {
+    // Sendable: guarded by `lock`.
+    private let lock = NSLock()
+    private var value = 0
+    /// Returns the next index.
+    func take() -> Int {
+        lock.lock(); defer { lock.unlock() }
+        value += 1
+        return value - 1
+    }
+}
+
+private final class Flag: @unchecked Sendable {
+    // Sendable: guarded by `lock`.
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+    func set() { lock.lock(); value = true; lock.unlock() }
+}
+
+private final class ChunkResults: @unchecked Sendable {
+    // Sendable: each slot is written by one thread, under `lock`, and read after all finish.
+    private let lock = NSLock()
+    private var slots: [TensorComparison]
+    private let tolerance: TensorComparison.Tolerance
+
+    init(count: Int, tolerance: TensorComparison.Tolerance) {
+        slots = Array(repeating: TensorComparison(tolerance: tolerance), count: count)
+        self.tolerance = tolerance
+    }
+
+    func store(_ comparison: TensorComparison, at index: Int) {
+        lock.lock(); slots[index] = comparison; lock.unlock()
+    }
+
+    func merged() -> TensorComparison {
+        lock.lock(); defer { lock.unlock() }
+        return slots.reduce(into: TensorComparison(tolerance: tolerance)) { $0.merge($1) }
+    }
+}
