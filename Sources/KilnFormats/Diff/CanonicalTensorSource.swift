@@ -81,24 +81,16 @@ struct CanonicalTensorSource: @unchecked Sendable {
         case .none, .slice:
             return UnsafeRawBufferPointer(start: base + byteCount(range.lowerBound), count: length)
         case .interleaveHeads(let heads):
-            // Canonical row 2j + i of a head is source row i·d/2 + j (TensorTransforms).
-            let headRows = (tensor.shape.first ?? 1) / heads, half = headRows / 2
-            let rowBytes = byteCount(rowElements)
+            let headRows = (tensor.shape.first ?? 1) / heads, rowBytes = byteCount(rowElements)
             for (slot, row) in (range.lowerBound / rowElements..<range.upperBound / rowElements).enumerated() {
-                let head = row / headRows, within = row % headRows
-                let sourceRow = head * headRows + (within % 2) * half + within / 2
+                let sourceRow = TensorTransforms.interleavedSourceRow(row, headRows: headRows)
                 (scratch + slot * rowBytes).copyMemory(from: base + sourceRow * rowBytes, byteCount: rowBytes)
             }
         case .transpose:
             // Canonical row c is source column c of a [rows, cols] matrix.
-            let width = type.blockBytes, rows = tensor.source.shape[0], cols = tensor.source.shape[1]
-            var out = scratch
-            for column in range.lowerBound / rowElements..<range.upperBound / rowElements {
-                for r in 0..<rows {
-                    out.copyMemory(from: base + (r * cols + column) * width, byteCount: width)
-                    out += width
-                }
-            }
+            TensorTransforms.gatherTransposed(
+                base, rows: tensor.source.shape[0], cols: tensor.source.shape[1], width: type.blockBytes,
+                columns: range.lowerBound / rowElements..<range.upperBound / rowElements, into: scratch)
         }
         return UnsafeRawBufferPointer(start: scratch, count: length)
     }

@@ -42,8 +42,9 @@ enum MetadataComparison {
         }
         differences += compareMaps(otherA, otherB)
 
-        let ignored = differences.filter { d in patterns.contains { Glob.matches($0, d.key) } }.count
+        let before = differences.count
         differences.removeAll { d in patterns.contains { Glob.matches($0, d.key) } }
+        let ignored = before - differences.count
         if ignored > 0 {
             notes.append("\(ignored) metadata difference\(ignored == 1 ? "" : "s") ignored (\(patterns.joined(separator: ", ")))")
         }

@@ -33,14 +33,14 @@ struct TensorPairComparer {
     /// first differing chunk.
     func bytesEqual() -> Bool {
         precondition(a.type == b.type)
-        let different = Flag()
+        let differences = LockedCounter()
         let chunkBytes = (a.byteCount(chunk) + 63) & ~63
         forEachChunk(scratchBytes: 2 * chunkBytes) { index, scratch in
-            guard !different.isSet else { return false }
+            guard differences.value == 0 else { return false }
             let r = range(index)
             let x = a.bytes(r, scratch: scratch), y = b.bytes(r, scratch: scratch + chunkBytes)
             if memcmp(x.baseAddress!, y.baseAddress!, x.count) != 0 {
-                different.set()
+                differences.add(1)
                 return false
             }
             a.release(r)
@@ -50,7 +50,7 @@ struct TensorPairComparer {
         }
         a.releaseAll()
         b.releaseAll()
-        return !different.isSet
+        return differences.value == 0
     }
 
     /// The statistics over every element, compared in `Double` whatever the two types.
@@ -102,7 +102,7 @@ struct TensorPairComparer {
     private func forEachChunk(scratchBytes: Int, _ body: (Int, UnsafeMutableRawPointer) -> Bool) {
         let count = chunkCount
         guard count > 0 else { return }
-        let next = Counter()
+        let next = LockedCounter()
         let workers = max(1, min(threads, count))
         withoutActuallyEscaping(body) { body in
             let work = UncheckedBox(body)
@@ -110,7 +110,7 @@ struct TensorPairComparer {
                 let scratch = OwnedBytes(count: scratchBytes)
                 withExtendedLifetime(scratch) {
                     while true {
-                        let index = next.take()
+                        let index = next.add(1) - 1
                         guard index < count, work.value(index, scratch.pointer) else { return }
                     }
                 }
@@ -123,26 +123,6 @@ struct TensorPairComparer {
 private struct UncheckedBox<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
-}
-
-private final class Counter: @unchecked Sendable {
-    // Sendable: guarded by `lock`.
-    private let lock = NSLock()
-    private var value = 0
-    /// Returns the next index.
-    func take() -> Int {
-        lock.lock(); defer { lock.unlock() }
-        value += 1
-        return value - 1
-    }
-}
-
-private final class Flag: @unchecked Sendable {
-    // Sendable: guarded by `lock`.
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
-    func set() { lock.lock(); value = true; lock.unlock() }
 }
 
 private final class ChunkResults: @unchecked Sendable {
