@@ -95,17 +95,20 @@ struct CanonicalTensorSource: @unchecked Sendable {
         return UnsafeRawBufferPointer(start: scratch, count: length)
     }
 
-    /// Linux maps up to 64 KiB of cached pages around each page fault ("fault-around"), so
-    /// reading a chunk can map the end of the chunk before it again after that was released.
-    static let faultAround = 64 << 10
+    /// Linux maps cached file pages around a faulting one: 64 KiB of "fault-around", or a whole
+    /// large folio of the page cache, up to 2 MiB (measured: releasing with a 64 KiB margin
+    /// still left ~7% of a 1 GiB tensor resident). Reading a range can thus map up to this many
+    /// bytes before it again after they were released.
+    static let faultAround = 2 << 20
 
-    /// Gives back the mapped pages of a compared range, and of the `faultAround` bytes before
-    /// it (contiguous tensors only; the others read rows from all over the tensor and are
-    /// released whole by `releaseAll`).
+    /// Gives back the mapped pages of `range`, done by every thread, and again those of the
+    /// `faultAround` bytes before it, which reading `range` may have mapped (contiguous
+    /// tensors only; the others read rows from all over the tensor and are released whole by
+    /// `releaseAll`). Pages after it are released with the ranges that follow.
     func release(_ range: Range<Int>) {
         guard isContiguous, let mapping else { return }
-        let start = max(0, byteCount(range.lowerBound) - Self.faultAround), end = byteCount(range.upperBound)
-        mapping.release(UnsafeRawBufferPointer(rebasing: data.bytes[start..<end]))
+        let start = max(0, byteCount(range.lowerBound) - Self.faultAround)
+        mapping.release(UnsafeRawBufferPointer(rebasing: data.bytes[start..<byteCount(range.upperBound)]))
     }
 
     func releaseAll() {

@@ -43,13 +43,9 @@ struct TensorPairComparer {
                 differences.add(1)
                 return false
             }
-            a.release(r)
-            b.release(r)
             progress(x.count + y.count)
             return true
         }
-        a.releaseAll()
-        b.releaseAll()
         return differences.value == 0
     }
 
@@ -87,35 +83,93 @@ struct TensorPairComparer {
                 comparison.add(UnsafeBufferPointer(start: valuesA, count: r.count), UnsafeBufferPointer(start: valuesB, count: r.count))
             }
             results.store(comparison, at: index)
-            a.release(r)
-            b.release(r)
             progress(x.count + y.count)
             return true
         }
-        a.releaseAll()
-        b.releaseAll()
         return results.merged()
     }
 
-    /// Runs `body(chunk index, scratch)` over every chunk on up to `threads` threads, each with
-    /// its own 64-byte-aligned scratch of `scratchBytes`. A body returning false stops its thread.
+    /// Runs `body(chunk index, scratch)` over every chunk, in increasing order, on up to
+    /// `threads` threads, each with its own 64-byte-aligned scratch of `scratchBytes`. A body
+    /// returning false stops its thread. Mapped pages are given back as the chunks below every
+    /// thread's current one are done, and all of them at the end.
     private func forEachChunk(scratchBytes: Int, _ body: (Int, UnsafeMutableRawPointer) -> Bool) {
         let count = chunkCount
         guard count > 0 else { return }
-        let next = LockedCounter()
         let workers = max(1, min(threads, count))
+        // At most ~8 MiB per side read ahead of what can be released.
+        let frontier = ChunkFrontier(workers: workers, maxLead: (8 << 20) / max(1, a.byteCount(chunk), b.byteCount(chunk)))
         withoutActuallyEscaping(body) { body in
             let work = UncheckedBox(body)
-            DispatchQueue.concurrentPerform(iterations: workers) { _ in
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 let scratch = OwnedBytes(count: scratchBytes)
                 withExtendedLifetime(scratch) {
                     while true {
-                        let index = next.add(1) - 1
-                        guard index < count, work.value(index, scratch.pointer) else { return }
+                        let index = frontier.take(worker)
+                        guard index < count, work.value(index, scratch.pointer) else {
+                            frontier.stop(worker)
+                            return
+                        }
+                        if let done = frontier.finish(worker) {
+                            let elements = done.lowerBound * chunk..<min(done.upperBound * chunk, elements)
+                            a.release(elements)
+                            b.release(elements)
+                        }
                     }
                 }
             }
         }
+        a.releaseAll()
+        b.releaseAll()
+    }
+}
+
+/// Hands out chunk indices in order and tracks which are in flight, so that everything below the
+/// lowest one in flight (finished by every thread) can have its pages released exactly once.
+/// A thread may run at most `maxLead` chunks ahead of the lowest one in flight: when another
+/// thread is descheduled (a busy machine), the pages read meanwhile could not be released, and
+/// would pile up without that limit.
+private final class ChunkFrontier: @unchecked Sendable {
+    // Sendable: all state is guarded by `condition`.
+    private let condition = NSCondition()
+    private let maxLead: Int
+    private var next = 0
+    /// The chunk each worker is on; Int.max when it has none.
+    private var current: [Int]
+    /// Chunks below this have been handed to `finish`'s caller for release.
+    private var released = 0
+
+    init(workers: Int, maxLead: Int) {
+        current = Array(repeating: .max, count: workers)
+        self.maxLead = max(maxLead, workers + 1)
+    }
+
+    private var lowest: Int { min(current.min() ?? next, next) }
+
+    func take(_ worker: Int) -> Int {
+        condition.lock(); defer { condition.unlock() }
+        while next - lowest >= maxLead { condition.wait() }
+        current[worker] = next
+        next += 1
+        return current[worker]
+    }
+
+    func stop(_ worker: Int) {
+        condition.lock(); defer { condition.unlock() }
+        current[worker] = .max
+        condition.broadcast()
+    }
+
+    /// Marks the worker's chunk done; returns chunks that no thread still reads and that were
+    /// not returned before.
+    func finish(_ worker: Int) -> Range<Int>? {
+        condition.lock(); defer { condition.unlock() }
+        current[worker] = .max
+        condition.broadcast()
+        let low = lowest
+        guard low > released else { return nil }
+        defer { released = low }
+        return released..<low
     }
 }
 
