@@ -3,16 +3,18 @@ import Foundation
 import KilnCore
 
 /// How far a quantised tensor is from the original: computed by decoding the result exactly
-/// as every reader will.
+/// as every reader will, with the same statistics `kiln diff` reports (`TensorComparison`),
+/// so a diff of the source against the quantised file repeats these numbers.
 public struct QuantizationError: Sendable, Equatable {
-    public var rmse: Double
-    public var maxAbs: Double
-    /// 10·log10(Σx² / Σ(x − x̂)²); infinite when exact.
-    public var snrDecibels: Double
+    /// Original (A) against decoded (B).
+    public var comparison: TensorComparison
     /// Importance-weighted mean squared error (equals the MSE with uniform importance).
     public var weightedMSE: Double
 
-    public static let exact = QuantizationError(rmse: 0, maxAbs: 0, snrDecibels: .infinity, weightedMSE: 0)
+    public var rmse: Double { comparison.rmse }
+    public var maxAbs: Double { comparison.maxAbs }
+    /// 10·log10(Σx² / Σ(x − x̂)²); infinite when exact.
+    public var snrDecibels: Double { comparison.snrDB }
 }
 
 /// Quantises whole matrices, rows spread over threads. Each row is quantised independently,
@@ -31,7 +33,7 @@ public enum TensorQuantizer {
         }
         let chunk = max(1, 16_384 / max(cols, 1))
         let chunks = (rows + chunk - 1) / chunk
-        let partials = UnsafeMutablePointer<(Double, Double, Double, Double, Double)>.allocate(capacity: max(chunks, 1))
+        let partials = UnsafeMutablePointer<(TensorComparison, Double, Double)>.allocate(capacity: max(chunks, 1))
         defer { partials.deallocate() }
         let quantizer = scheme.quantizer
         let out = UncheckedBox(output.pointer), weightsPointer = UncheckedBox(values), partialsBox = UncheckedBox(partials)
@@ -40,7 +42,8 @@ public enum TensorQuantizer {
             let work = { (c: Int) in
                 let decoded = UnsafeMutablePointer<Float>.allocate(capacity: cols)
                 defer { decoded.deallocate() }
-                var sumSquares = 0.0, sumError = 0.0, weightedError = 0.0, weightTotal = 0.0, maxAbs = 0.0
+                var comparison = TensorComparison()
+                var weightedError = 0.0, weightTotal = 0.0
                 for r in (c * chunk)..<min(rows, (c + 1) * chunk) {
                     let x = weightsPointer.value + r * cols
                     let destination = out.value + r * rowBytes
@@ -54,17 +57,15 @@ public enum TensorQuantizer {
                         destination.copyMemory(from: x, byteCount: cols * 4)
                     }
                     type.decodeBlocks(destination, blocks: cols / type.blockElements, into: decoded)
+                    comparison.add(UnsafeBufferPointer(start: x, count: cols), UnsafeBufferPointer(start: decoded, count: cols))
                     for i in 0..<cols {
-                        let original = Double(x[i]), difference = original - Double(decoded[i])
+                        let difference = Double(x[i]) - Double(decoded[i])
                         let w = Double(importanceBox.value?[i] ?? 1)
-                        sumSquares += original * original
-                        sumError += difference * difference
                         weightedError += w * difference * difference
                         weightTotal += w
-                        maxAbs = max(maxAbs, abs(difference))
                     }
                 }
-                partialsBox.value[c] = (sumSquares, sumError, weightedError, weightTotal, maxAbs)
+                partialsBox.value.advanced(by: c).initialize(to: (comparison, weightedError, weightTotal))
             }
             if threads > 1 && chunks > 1 {
                 parallelFor(chunks, work)
@@ -72,18 +73,15 @@ public enum TensorQuantizer {
                 for c in 0..<chunks { work(c) }
             }
         }
-        // Summed in chunk order, so the report is the same for any thread count.
-        var sumSquares = 0.0, sumError = 0.0, weightedError = 0.0, weightTotal = 0.0, maxAbs = 0.0
+        // Merged in chunk order, so the report is the same for any thread count.
+        var comparison = TensorComparison(), weightedError = 0.0, weightTotal = 0.0
         for c in 0..<chunks {
-            let p = partials[c]
-            sumSquares += p.0; sumError += p.1; weightedError += p.2; weightTotal += p.3; maxAbs = max(maxAbs, p.4)
+            comparison.merge(partials[c].0)
+            weightedError += partials[c].1
+            weightTotal += partials[c].2
         }
-        let count = Double(rows * cols)
-        let error = QuantizationError(
-            rmse: count > 0 ? (sumError / count).squareRoot() : 0, maxAbs: maxAbs,
-            snrDecibels: sumError > 0 ? 10 * log10(sumSquares / sumError) : .infinity,
-            weightedMSE: weightTotal > 0 ? weightedError / weightTotal : 0)
-        return (output, error)
+        partials.deinitialize(count: chunks)
+        return (output, QuantizationError(comparison: comparison, weightedMSE: weightTotal > 0 ? weightedError / weightTotal : 0))
     }
 }
 

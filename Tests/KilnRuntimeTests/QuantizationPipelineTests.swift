@@ -70,3 +70,27 @@ struct QuantizationPipelineTests {
         #expect(!Glob.matches("blk.?.ffn_*", "blk.13.ffn_down.weight"))
     }
 }
+
+/// `kiln diff` of a model against its quantised copy repeats, tensor for tensor, the errors
+/// `kiln quantize` reported (both use `TensorComparison`).
+struct QuantizationDiffAgreementTests {
+    @Test func diffRepeatsTheQuantisationReport() throws {
+        let directory = TemporaryDirectory()
+        let source = Repository.fixture("models/tiny-llama/model.safetensors")
+        let output = directory.file("q.kiln")
+        let report = try Quantization.quantize(try CanonicalModel.open(source), output: output,
+                                               options: .init(recipe: QuantRecipe.preset("q4-mixed", layers: 2)!, threads: 2))
+        let diff = try ModelDiff.compare(source, output)
+        var checked = 0
+        for entry in report.entries {
+            guard let error = entry.error else { continue }
+            let difference = try #require(diff.tensors.first { $0.name == entry.name }, "\(entry.name) matched by name")
+            let comparison = try #require(difference.comparison, "\(entry.name) compared")
+            #expect(abs(comparison.rmse - error.rmse) <= 1e-9 * max(error.rmse, 1e-30), "\(entry.name) rmse")
+            #expect(comparison.maxAbs == error.maxAbs, "\(entry.name) max abs")
+            #expect(abs(comparison.snrDB - error.snrDecibels) <= 1e-9 * abs(error.snrDecibels), "\(entry.name) SNR")
+            checked += 1
+        }
+        #expect(checked >= 14)
+    }
+}

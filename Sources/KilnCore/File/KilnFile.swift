@@ -63,6 +63,14 @@ public final class KilnFile: @unchecked Sendable {
         try bytes(try info(name))
     }
 
+    /// The tensor's bytes for one pass over them (comparing, hashing): a view into the mapping
+    /// when stored raw, or freshly decompressed memory that is freed with the result rather
+    /// than kept in this file's cache, so streaming over a compressed file stays bounded.
+    public func transientData(_ info: TensorInfo) throws -> TensorData {
+        guard info.compression != .none else { return TensorData(bytes: storedBytes(info), owner: self) }
+        return TensorData(try decompress(info))
+    }
+
     /// An f32 tensor's values, without copying.
     public func floats(_ name: String) throws -> UnsafeBufferPointer<Float> {
         try typedView(name, .f32, as: Float.self)

@@ -65,28 +65,3 @@ extension KilnFile {
         return nil
     }
 }
-
-/// Small lock-protected helpers for work spread over threads.
-final class LockedCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = 0
-    /// Adds `amount` and returns the new total.
-    func add(_ amount: Int) -> Int {
-        lock.lock(); defer { lock.unlock() }
-        value += amount
-        return value
-    }
-}
-
-final class LockedArray<Element>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var storage: [Element] = []
-    func append(_ element: Element) {
-        lock.lock(); defer { lock.unlock() }
-        storage.append(element)
-    }
-    var values: [Element] {
-        lock.lock(); defer { lock.unlock() }
-        return storage
-    }
-}

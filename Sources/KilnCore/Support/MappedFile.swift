@@ -42,6 +42,30 @@ public final class MappedFile: @unchecked Sendable {
         _ = madvise(UnsafeMutableRawPointer(mutating: base + start), length, advice.rawValue)
     }
 
+    /// Gives back this process's copies of the pages holding `range` (bytes of the file), so a
+    /// reader streaming through files larger than memory keeps its resident size bounded. The
+    /// data stays in the page cache and is faulted in again if touched. The range is rounded
+    /// outwards to whole pages: the mapping is read-only and never written, so dropping a
+    /// neighbour's page (even while another thread reads it) costs at most a re-fault, and
+    /// rounding inwards would leave a page resident at every boundary of a chunked scan.
+    public func release(_ range: Range<Int>) {
+        guard let base = bytes.baseAddress, range.lowerBound >= 0, range.upperBound <= count, !range.isEmpty else { return }
+        let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let address = Int(bitPattern: base)
+        // mmap returns a page-aligned base, so the rounded range stays inside the mapping.
+        let start = (address + range.lowerBound) & ~(pageSize - 1)
+        let end = min((address + range.upperBound + pageSize - 1) & ~(pageSize - 1), address + count)
+        guard end > start else { return }
+        _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, MADV_DONTNEED)
+    }
+
+    /// `release` for a view into this mapping; does nothing for memory outside it.
+    public func release(_ view: UnsafeRawBufferPointer) {
+        guard let base = bytes.baseAddress, let start = view.baseAddress, start >= base,
+              start + view.count <= base + count else { return }
+        release((start - base)..<(start - base + view.count))
+    }
+
     public enum Advice {
         /// `dontNeed` drops the range's pages from this process (they stay in the page cache and
         /// are faulted in again if touched): streaming a large file through a mapping would

@@ -64,6 +64,12 @@ enum HuggingFaceFiles {
         if chatTemplate == nil, let named = tokenizerConfig?["chat_template"]?.arrayValue {
             chatTemplate = named.first { $0["name"]?.stringValue == "default" }?["template"]?.stringValue
         }
+        // Recent transformers releases save the template in its own file, not in tokenizer_config.json.
+        if chatTemplate == nil, let path = file("chat_template.jinja") {
+            let mapping = try MappedFile(path: path)
+            guard mapping.count <= maxSize else { throw KilnError(.unsupported, "is larger than \(maxSize >> 20) MiB", file: path) }
+            chatTemplate = String(decoding: mapping.bytes, as: UTF8.self)
+        }
         let spec = TokenizerSpec(
             model: "gpt2", pre: pre, tokens: tokens, merges: merges, kinds: kinds,
             bosID: special("bos_token"), eosID: special("eos_token"), padID: special("pad_token"), unknownID: special("unk_token"),

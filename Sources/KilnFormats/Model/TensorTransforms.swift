@@ -25,19 +25,37 @@ enum TensorTransforms {
                 throw KilnError(.malformed, "'\(tensor.source.name)' has \(rows) rows, which do not split into \(heads) heads of even size")
             }
             let rowBytes = source.bytes.count / max(rows, 1)
-            let headRows = rows / heads, half = headRows / 2
             let output = OwnedBytes(count: source.bytes.count)
             let input = source.bytes.baseAddress!
-            for h in 0..<heads {
-                for i in 0..<2 {
-                    for j in 0..<half {
-                        let from = h * headRows + i * half + j
-                        let to = h * headRows + 2 * j + i
-                        (output.pointer + to * rowBytes).copyMemory(from: input + from * rowBytes, byteCount: rowBytes)
+            for row in 0..<rows {
+                let from = interleavedSourceRow(row, headRows: rows / heads)
+                (output.pointer + row * rowBytes).copyMemory(from: input + from * rowBytes, byteCount: rowBytes)
+            }
+            return TensorData(output)
+        }
+    }
+
+    /// The source row of canonical row `row` under `.interleaveHeads`: within each head of
+    /// `headRows` rows (d), canonical row 2j + i is source row i·d/2 + j.
+    static func interleavedSourceRow(_ row: Int, headRows: Int) -> Int {
+        let head = row / headRows, within = row % headRows
+        return head * headRows + (within % 2) * (headRows / 2) + within / 2
+    }
+
+    /// Writes rows `columns` of the transpose of a `[rows, cols]` matrix of `width`-byte
+    /// elements (that is, those source columns, each now a row of `rows` elements) to `out`.
+    /// Blocked so both sides stay in cache for large matrices.
+    static func gatherTransposed(_ input: UnsafeRawPointer, rows: Int, cols: Int, width: Int, columns: Range<Int>,
+                                 into out: UnsafeMutableRawPointer) {
+        let tile = 32
+        for r0 in stride(from: 0, to: rows, by: tile) {
+            for c0 in stride(from: columns.lowerBound, to: columns.upperBound, by: tile) {
+                for r in r0..<min(r0 + tile, rows) {
+                    for c in c0..<min(c0 + tile, columns.upperBound) {
+                        (out + ((c - columns.lowerBound) * rows + r) * width).copyMemory(from: input + (r * cols + c) * width, byteCount: width)
                     }
                 }
             }
-            return TensorData(output)
         }
     }
 }
