@@ -57,8 +57,17 @@ struct ModelBenchmark {
     }
 }
 
-/// The process's peak resident set size in bytes.
+/// The process's peak resident set size in bytes. On Linux this is VmHWM from /proc: unlike
+/// getrusage's ru_maxrss, it belongs to this program's address space and is not inherited
+/// from a large parent across fork and exec.
 func peakResidentBytes() -> Int {
+    #if os(Linux)
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+       let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+       let kilobytes = Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") {
+        return kilobytes * 1024
+    }
+    #endif
     var usage = rusage()
     #if canImport(Glibc)
     getrusage(RUSAGE_SELF.rawValue, &usage)
