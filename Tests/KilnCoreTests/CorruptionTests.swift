@@ -20,17 +20,7 @@ struct CorruptionTests {
     }
 
     static func openError(_ bytes: [UInt8], in directory: TemporaryDirectory) -> KilnError? {
-        let path = directory.file("case-\(UUID().uuidString).kiln")
-        try? writeFile(path, bytes)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        do {
-            _ = try KilnFile(path: path)
-            return nil
-        } catch let error as KilnError {
-            return error
-        } catch {
-            return KilnError(.io, "unexpected error type \(error)")
-        }
+        openKilnError(bytes, in: directory.path)
     }
 
     @Test func everyFlippedHeaderByteIsDetected() throws {

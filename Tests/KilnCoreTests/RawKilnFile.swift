@@ -67,16 +67,22 @@ struct RawKilnFile {
 
     /// Writes the file and opens it, returning the error `KilnFile` throws (or nil).
     func openError(in directory: String) -> KilnError? {
-        let path = directory + "/raw-\(UUID().uuidString).kiln"
-        try? writeFile(path, bytes())
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        do {
-            _ = try KilnFile(path: path)
-            return nil
-        } catch let error as KilnError {
-            return error
-        } catch {
-            return KilnError(.io, "unexpected error type: \(error)")
-        }
+        openKilnError(bytes(), in: directory)
+    }
+}
+
+/// Writes `bytes` to a fresh file in `directory`, opens it as `.kiln`, and returns the error
+/// (nil when it opened).
+func openKilnError(_ bytes: [UInt8], in directory: String) -> KilnError? {
+    let path = directory + "/case-\(UUID().uuidString).kiln"
+    try? writeFile(path, bytes)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    do {
+        _ = try KilnFile(path: path)
+        return nil
+    } catch let error as KilnError {
+        return error
+    } catch {
+        return KilnError(.io, "unexpected error type: \(error)")
     }
 }
