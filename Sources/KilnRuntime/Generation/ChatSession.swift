@@ -1,8 +1,11 @@
+import Foundation
 import KilnCore
 
 /// A conversation with a model: messages rendered through the model's own chat template, the
 /// KV cache kept between turns so each turn only processes its new tokens.
-public final class ChatSession {
+/// Sendable: turns are serialised by a lock, so a session can be handed between tasks.
+public final class ChatSession: @unchecked Sendable {
+    private let lock = NSLock()
     public let model: LanguageModel
     public private(set) var messages: [ChatMessage] = []
     public var options: GenerationOptions
@@ -33,6 +36,7 @@ public final class ChatSession {
     /// Adds the user's message, generates the reply (streamed to `emit`) and records it.
     @discardableResult
     public func send(_ text: String, emit: (String) -> Bool) throws -> GenerationStatistics {
+        lock.lock(); defer { lock.unlock() }
         messages.append(ChatMessage(role: "user", content: text))
         let prompt = model.promptTokens(try renderedPrompt())
         var reply = ""

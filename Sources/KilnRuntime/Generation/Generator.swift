@@ -3,7 +3,7 @@ import KilnCore
 
 /// The generation loop: prompt in, tokens out one at a time, each turned into text only when
 /// its UTF-8 is complete, stopping at EOS, stop strings, the token limit or a full context.
-public struct Generator {
+public struct Generator: Sendable {
     public let transformer: Transformer
     public let tokenizer: BPETokenizer
 

@@ -25,7 +25,11 @@ public final class Transformer: @unchecked Sendable {
 
 /// One sequence being generated or scored: the KV cache and scratch memory, reused across
 /// calls so that decoding allocates nothing.
-public final class InferenceState {
+///
+/// Sendable so it can move between tasks; its lock keeps concurrent calls memory-safe, but one
+/// sequence is one conversation: use a state from one generation at a time.
+public final class InferenceState: @unchecked Sendable {
+    private let lock = NSLock()
     public let transformer: Transformer
     public let contextLength: Int
     /// Prompt tokens are processed in chunks of at most this many (matrix × matrix).
@@ -51,16 +55,21 @@ public final class InferenceState {
     public var kvCacheBytes: Int { cache.bytes }
 
     /// Forgets the sequence so the state can start another.
-    public func reset() { tokens.removeAll(keepingCapacity: true) }
+    public func reset() {
+        lock.lock(); defer { lock.unlock() }
+        tokens.removeAll(keepingCapacity: true)
+    }
 
     /// Rewinds to `position` tokens (for re-using a shared prompt prefix).
     public func truncate(to newPosition: Int) {
+        lock.lock(); defer { lock.unlock() }
         tokens.removeLast(tokens.count - min(tokens.count, max(0, newPosition)))
     }
 
     /// Runs `tokens` through the model at the next positions. Returns the logits of the last
     /// token, or of every token (`[tokens.count × vocabulary]`) when `allLogits`.
     public func forward(_ tokens: [Int], allLogits: Bool = false) throws -> [Float] {
+        lock.lock(); defer { lock.unlock() }
         let vocabulary = transformer.config.vocabulary
         guard !tokens.isEmpty else { return [] }
         guard position + tokens.count <= contextLength else {
