@@ -30,10 +30,21 @@ let package = Package(
         .target(name: "CKilnSupport"),
         // Types, the element-type registry, metadata, errors and the `.kiln` reader and writer.
         .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd"]),
+        // The hot loops in C: a portable tier, AVX2+FMA+F16C and NEON/dotprod tiers in functions
+        // with `__attribute__((target(...)))`, the CPU probe and the thread pool.
+        .target(
+            name: "CKilnKernels",
+            linkerSettings: [
+                .linkedLibrary("m", .when(platforms: [.linux])),
+                .linkedLibrary("pthread", .when(platforms: [.linux])),
+            ]
+        ),
+        // The kernels' Swift face: scalar references, the tier table chosen at start-up, the API.
+        .target(name: "KilnKernels", dependencies: ["CKilnKernels", "KilnCore"]),
         // Readers and writers for other checkpoint layouts.
         .target(name: "KilnFormats", dependencies: ["KilnCore"]),
         // The public face: re-exports the modules an app needs.
-        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats"]),
+        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnKernels"]),
         .executableTarget(
             name: "kiln",
             dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -47,5 +58,6 @@ let package = Package(
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats", "KilnCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
+        .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "KilnCore", "TestSupport"]),
     ]
 )

@@ -22,9 +22,15 @@ extension ElementType {
     public static let q5_0 = ElementType(id: 67, name: "q5_0", category: .quantized, blockElements: 32, blockBytes: 22, decode: BlockDecoders.q5_0)
     public static let q5_1 = ElementType(id: 68, name: "q5_1", category: .quantized, blockElements: 32, blockBytes: 24, decode: BlockDecoders.q5_1)
 
+    /// The kernels' interleaved layouts: the blocks of 8 rows stored together (docs/FORMAT.md §7.2).
+    public static let q8_0x8 = ElementType(id: 96, name: "q8_0x8", interleaving: q8_0, rows: 8, headerBytes: 2)
+    public static let q4_0x8 = ElementType(id: 97, name: "q4_0x8", interleaving: q4_0, rows: 8, headerBytes: 2)
+    public static let q4_1x8 = ElementType(id: 98, name: "q4_1x8", interleaving: q4_1, rows: 8, headerBytes: 4)
+
     public static let registry: [ElementType] = [
         f32, f16, bf16, f64, i8, i16, i32, i64, u8, u16, u32, u64, bool,
         q8_0, q4_0, q4_1, q5_0, q5_1,
+        q8_0x8, q4_0x8, q4_1x8,
     ]
 
     private static func plain<T>(
