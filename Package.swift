@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats", "KilnCore", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
-        .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "KilnCore", "TestSupport"]),
+        .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "CKilnKernels", "KilnCore", "TestSupport"]),
     ]
 )

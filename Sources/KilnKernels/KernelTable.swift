@@ -130,12 +130,23 @@ public struct KernelTable: @unchecked Sendable {
         }
     }
 
-    /// f32 → f16 or bf16 bit patterns, rounding to nearest even (as `HalfPrecision`).
+    /// f32 → f16 or bf16 bit patterns, rounding to nearest even (as `HalfPrecision`). The f16 → f32
+    /// direction is exact too, except that the SIMD tiers return a signalling NaN quieted.
     public func convert(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<UInt16>, as format: HalfFormat, count: Int) {
         guard let ops else { return Reference.convert(source, into: destination, as: format, count: count) }
         switch format {
         case .f16: kiln_f32_to_f16(ops, source, destination, Int64(count))
         case .bf16: kiln_f32_to_bf16(ops, source, destination, Int64(count))
         }
+    }
+
+    // MARK: bandwidth probe
+
+    /// Sums `bytes` of floats (a multiple of 128; `data` 64-byte aligned), split over the pool:
+    /// the streaming-read bandwidth the benchmark compares the products with.
+    public func streamRead(_ data: UnsafePointer<Float>, bytes: Int) -> Float {
+        precondition(bytes % 128 == 0 && Int(bitPattern: data) % 64 == 0, "the probe reads aligned 128-byte units")
+        guard let ops else { return (0..<(bytes / 4)).reduce(0) { $0 + data[$1] } }
+        return kiln_stream_read(ops, data, Int64(bytes))
     }
 }

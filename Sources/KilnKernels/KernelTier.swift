@@ -26,7 +26,7 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
 
     /// The choice rule, separate from the process environment so it can be tested. A forced tier
     /// the machine cannot run is reported through `warn` and the fastest supported one is used.
-    static func select(environment: [String: String], warn: (String) -> Void) -> KernelTier {
+    public static func select(environment: [String: String], warn: (String) -> Void) -> KernelTier {
         let fastest = supported.last!
         guard let forced = environment[environmentVariable], !forced.isEmpty else { return fastest }
         guard let tier = KernelTier(rawValue: forced.lowercased()) else {
