@@ -23,10 +23,12 @@ struct KernelBenchmark {
         var bandwidth: [Int: Double] = [:]
         for n in Set([1, 2, threads]).sorted() { bandwidth[n] = measureBandwidth(threads: n) }
         Kernels.setThreads(threads)
+        let dispatch = dispatchMicroseconds()
         if log {
             for (n, gbps) in bandwidth.sorted(by: { $0.key < $1.key }) {
                 print(String(format: "streaming read, %d thread%@: %.1f GB/s", n, n == 1 ? "" : "s", gbps))
             }
+            print(String(format: "thread pool dispatch (%d threads, empty tasks): %.2f µs median", threads, dispatch))
             print("kernel   tier      rows ×  cols batch thr    time      GB/s  GFLOP/s  of bandwidth")
         }
         var results: [JSONValue] = []
@@ -59,8 +61,17 @@ struct KernelBenchmark {
             "read_bandwidth_gbps": .double(bandwidth[threads]!),
             "read_bandwidth_gbps_by_threads": .object(Dictionary(uniqueKeysWithValues: bandwidth.map { (String($0.key), .double($0.value)) })),
             "threads": .int(Int64(threads)),
+            "pool_dispatch_microseconds": .double(dispatch),
             "results": .array(results),
         ])
+    }
+
+    /// What one parallel call costs beyond its work: `threads` empty tasks, back to back as
+    /// decode issues them (~200 products per token).
+    private func dispatchMicroseconds() -> Double {
+        var times: [Double] = []
+        for _ in 0..<20_000 { times.append(timed { Kernels.parallelFor(threads) { _ in } }) }
+        return median(times) * 1e6
     }
 
     /// Median over 15 sums of a 512 MiB buffer with the fastest tier's streaming loop.

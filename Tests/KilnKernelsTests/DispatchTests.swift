@@ -57,6 +57,16 @@ struct DispatchTests {
         }
     }
 
+    @Test func parallelForVisitsEveryIndexOnce() {
+        let counts = UnsafeMutablePointer<Int>.allocate(capacity: 1000)
+        defer { counts.deallocate() }
+        for n in [0, 1, 2, 7, 1000] {
+            counts.initialize(repeating: 0, count: 1000)
+            Kernels.parallelFor(n) { counts[$0] += 1 }
+            #expect((0..<1000).allSatisfy { counts[$0] == ($0 < n ? 1 : 0) }, "n = \(n)")
+        }
+    }
+
     @Test func threadCountIsSettable() {
         let initial = Kernels.threads
         defer { Kernels.setThreads(initial) }
