@@ -165,33 +165,54 @@ AVX2 static inline __m256i nibbles(const uint8_t *qs) {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
 }
 
+// One row against NX activation rows (1, or 4 for prompt batches: each block's weights are
+// unpacked once for all four). out[i] gets activation row xrow[i]'s dot product.
+AVX2 static KILN_ALWAYS_INLINE void quant_tile(const uint8_t *row, int64_t nb, const kiln_matmul_args *a, const int64_t *xrow,
+                                               int NX, int32_t type, float *out) {
+    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
+    const __m256i ones = _mm256_set1_epi16(1);
+    __m256 acc[4];
+    float minimum_terms[4] = {0};
+    for (int i = 0; i < NX; i++) acc[i] = _mm256_setzero_ps();
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const uint8_t *block = row + blk * block_bytes;
+        const float d = half(block);
+        __m256i w, magnitude;
+        if (type == KILN_WEIGHT_Q8_0) {
+            w = _mm256_loadu_si256((const __m256i *)(block + 2));
+            magnitude = _mm256_abs_epi8(w);
+        } else {
+            w = magnitude = nibbles(block + (type == KILN_WEIGHT_Q4_0 ? 2 : 4));
+        }
+        for (int i = 0; i < NX; i++) {
+            const int64_t at = xrow[i] * nb + blk;
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(a->xq + at * KILN_BLOCK));
+            __m256i dot = type == KILN_WEIGHT_Q8_0 ? _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(x, w)) : _mm256_maddubs_epi16(w, x);
+            dot = _mm256_madd_epi16(dot, ones);
+            if (type == KILN_WEIGHT_Q4_0) dot = _mm256_sub_epi32(dot, _mm256_setr_epi32(8 * a->xsum[at], 0, 0, 0, 0, 0, 0, 0));
+            if (type == KILN_WEIGHT_Q4_1) minimum_terms[i] += half(block + 2) * (a->xd[at] * (float)a->xsum[at]);
+            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d * a->xd[at]), acc[i]);
+        }
+    }
+    for (int i = 0; i < NX; i++) out[i] = hsum(acc[i]) + minimum_terms[i];
+}
+
 AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
     const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
-    const __m256i ones = _mm256_set1_epi16(1);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * nb) * block_bytes;
-        for (int64_t b = 0; b < a->batch; b++) {
-            const int8_t *xq = a->xq + b * a->cols;
-            const float *xd = a->xd + b * nb;
-            const int32_t *xs = a->xsum + b * nb;
-            __m256 acc = _mm256_setzero_ps();
-            float minimum_terms = 0;
-            for (int64_t i = 0; i < nb; i++) {
-                const uint8_t *block = row + i * block_bytes;
-                const __m256i x = _mm256_loadu_si256((const __m256i *)(xq + i * KILN_BLOCK));
-                __m256i dot;
-                if (type == KILN_WEIGHT_Q8_0) {
-                    const __m256i q = _mm256_loadu_si256((const __m256i *)(block + 2));
-                    dot = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_abs_epi8(q), _mm256_sign_epi8(x, q)), ones);
-                } else {
-                    dot = _mm256_madd_epi16(_mm256_maddubs_epi16(nibbles(block + (type == KILN_WEIGHT_Q4_0 ? 2 : 4)), x), ones);
-                    if (type == KILN_WEIGHT_Q4_0) dot = _mm256_sub_epi32(dot, _mm256_setr_epi32(8 * xs[i], 0, 0, 0, 0, 0, 0, 0));
-                    else minimum_terms += half(block + 2) * (xd[i] * (float)xs[i]);
-                }
-                acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(half(block) * xd[i]), acc);
-            }
-            a->y[b * a->rows + r] = hsum(acc) + minimum_terms;
+        if (a->batch == 1) {
+            const int64_t xrow[1] = {0};
+            quant_tile(row, nb, a, xrow, 1, type, a->y + r);
+            continue;
+        }
+        for (int64_t b = 0; b < a->batch; b += 4) {
+            int64_t xrow[4];
+            float out[4];
+            for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
+            quant_tile(row, nb, a, xrow, 4, type, out);
+            for (int i = 0; i < 4 && b + i < a->batch; i++) a->y[(b + i) * a->rows + r] = out[i];
         }
     }
 }
