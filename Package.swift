@@ -15,6 +15,8 @@ let package = Package(
         .library(name: "Kiln", targets: ["Kiln"]),
         .executable(name: "kiln", targets: ["kiln"]),
         .executable(name: "kiln-run", targets: ["kiln-run"]),
+        .plugin(name: "KilnCommandPlugin", targets: ["KilnCommandPlugin"]),
+        .plugin(name: "KilnBuildPlugin", targets: ["KilnBuildPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -25,6 +27,13 @@ let package = Package(
             name: "CZstd",
             pkgConfig: "libzstd",
             providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]
+        ),
+        // zlib from the system: `apt-get install zlib1g-dev` / `brew install zlib`. Inflates
+        // deflated `.npz` members.
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
         // Small C helpers (hashes); not API.
         .target(name: "CKilnSupport"),
@@ -42,9 +51,13 @@ let package = Package(
         // The kernels' Swift face: scalar references, the tier table chosen at start-up, the API.
         .target(name: "KilnKernels", dependencies: ["CKilnKernels", "KilnCore"]),
         // Readers and writers for other checkpoint layouts.
-        .target(name: "KilnFormats", dependencies: ["KilnCore"]),
+        .target(name: "KilnFormats", dependencies: ["KilnCore", "CZlib"]),
+        // Quantisers (q8_0, q4_0, q4_1, kq4), scale search, recipes.
+        .target(name: "KilnQuant", dependencies: ["KilnCore"]),
+        // GPT-2 / Llama generation, tokenizer, sampling, chat templates, perplexity, calibration.
+        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant"]),
         // The public face: re-exports the modules an app needs.
-        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnKernels"]),
+        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnKernels", "KilnQuant", "KilnRuntime"]),
         .executableTarget(
             name: "kiln",
             dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -53,10 +66,21 @@ let package = Package(
             name: "kiln-run",
             dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // `swift package kiln …`: the kiln tool from SwiftPM.
+        .plugin(
+            name: "KilnCommandPlugin",
+            capability: .command(
+                intent: .custom(verb: "kiln", description: "Run kiln (convert, quantize, inspect, verify) in this package"),
+                permissions: [.writeToPackageDirectory(reason: "kiln writes converted and quantised model files")]),
+            dependencies: ["kiln"]),
+        // Converts and quantises the models a target lists in kiln-models.json, at build time.
+        .plugin(name: "KilnBuildPlugin", capability: .buildTool(), dependencies: ["kiln"]),
         // Helpers shared by the test targets: fixture paths, seeded randomness, process runner.
         .target(name: "TestSupport", dependencies: ["KilnCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats", "KilnCore", "TestSupport"]),
+        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "TestSupport"]),
+        .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "CKilnKernels", "KilnCore", "TestSupport"]),
     ]

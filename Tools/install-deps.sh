@@ -5,12 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ "$(uname)" = "Darwin" ]; then
-    command -v pkg-config >/dev/null && pkg-config --exists libzstd || brew install zstd pkg-config
-elif ! { command -v pkg-config >/dev/null && pkg-config --exists libzstd; }; then
+    command -v pkg-config >/dev/null && pkg-config --exists libzstd && pkg-config --exists zlib || brew install zstd zlib pkg-config
+elif ! { command -v pkg-config >/dev/null && pkg-config --exists libzstd && pkg-config --exists zlib; }; then
     SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
     export DEBIAN_FRONTEND=noninteractive
     $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq libzstd-dev pkg-config >/dev/null
+    $SUDO apt-get install -y -qq libzstd-dev zlib1g-dev pkg-config >/dev/null
 fi
 
 python3 -m pip install -q --disable-pip-version-check -r Tools/requirements-test.txt 2>&1 | grep -v "Running pip as the 'root' user" || true

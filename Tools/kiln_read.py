@@ -177,7 +177,7 @@ class ElementType:
     block_values: int  # B (1 for plain types)
     block_bytes: int  # b (element size s for plain types)
     dtype: str | None  # numpy dtype of a plain type's stored values
-    group_rows: int = 1  # G: rows stored together by an interleaved type (§7.2)
+    group_rows: int = 1  # G: rows stored together by an interleaved type (§7.4)
     base: str | None = None  # the §7.1 type an interleaved type rearranges
 
     @property
@@ -206,6 +206,13 @@ ELEMENT_TYPES: dict[int, ElementType] = {
         ElementType(66, "q4_1", 32, 20, None),
         ElementType(67, "q5_0", 32, 22, None),
         ElementType(68, "q5_1", 32, 24, None),
+        ElementType(72, "kq4", 32, 18, None),
+        ElementType(80, "q2_k", 256, 84, None),
+        ElementType(81, "q3_k", 256, 110, None),
+        ElementType(82, "q4_k", 256, 144, None),
+        ElementType(83, "q5_k", 256, 176, None),
+        ElementType(84, "q6_k", 256, 210, None),
+        ElementType(85, "q8_k", 256, 292, None),
         ElementType(96, "q8_0x8", 32, 34, None, 8, "q8_0"),
         ElementType(97, "q4_0x8", 32, 18, None, 8, "q4_0"),
         ElementType(98, "q4_1x8", 32, 20, None, 8, "q4_1"),
@@ -218,9 +225,40 @@ _BLOCK_DTYPES = {
     "q4_1": np.dtype([("d", "<f2"), ("m", "<f2"), ("qs", "u1", (16,))]),
     "q5_0": np.dtype([("d", "<f2"), ("qh", "<u4"), ("qs", "u1", (16,))]),
     "q5_1": np.dtype([("d", "<f2"), ("m", "<f2"), ("qh", "<u4"), ("qs", "u1", (16,))]),
+    "kq4": np.dtype([("e0", "u1"), ("e1", "u1"), ("qs", "u1", (16,))]),
+    "q2_k": np.dtype([("scales", "u1", (16,)), ("qs", "u1", (64,)), ("d", "<f2"), ("dmin", "<f2")]),
+    "q3_k": np.dtype([("hmask", "u1", (32,)), ("qs", "u1", (64,)), ("scales", "u1", (12,)), ("d", "<f2")]),
+    "q4_k": np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", (12,)), ("qs", "u1", (128,))]),
+    "q5_k": np.dtype([("d", "<f2"), ("dmin", "<f2"), ("scales", "u1", (12,)), ("qh", "u1", (32,)), ("qs", "u1", (128,))]),
+    "q6_k": np.dtype([("ql", "u1", (128,)), ("qh", "u1", (64,)), ("scales", "i1", (16,)), ("d", "<f2")]),
+    "q8_k": np.dtype([("d", "<f4"), ("qs", "i1", (256,)), ("bsums", "<i2", (16,))]),
 }
 for _name, _dt in _BLOCK_DTYPES.items():
     assert _dt.itemsize == next(t.block_bytes for t in ELEMENT_TYPES.values() if t.name == _name)
+
+# kq4 (§7.3). grid[level]: the integers, exactly in binary32.
+_KQ4_GRID = np.array(
+    [-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127], dtype=np.float32
+)
+# M[k]: the binary32 values given in §7.3 (each exactly representable; checked below).
+_KQ4_M_HEX = (
+    "0x1.000000p+0", "0x1.172b84p+0", "0x1.306fe0p+0", "0x1.4bfdaep+0",
+    "0x1.6a09e6p+0", "0x1.8ace54p+0", "0x1.ae89fap+0", "0x1.d5818ep+0",
+)  # fmt: skip
+_KQ4_M = np.array([float.fromhex(h) for h in _KQ4_M_HEX], dtype=np.float32)
+assert all(float(m) == float.fromhex(h) for m, h in zip(_KQ4_M, _KQ4_M_HEX))
+
+
+def _kq4_scale_table() -> np.ndarray:
+    """scale(e) = M[e mod 8] x 2^(floor(e / 8) - 28) for every byte e, in binary32. ldexp on a
+    binary32 mantissa is exact here: every result (2^-28 .. M[7] x 2^3) is a normal binary32."""
+    e = np.arange(256, dtype=np.intc)
+    s = np.ldexp(_KQ4_M[e % 8], (e // 8 - 28).astype(np.intc))
+    assert s.dtype == np.float32
+    return s
+
+
+_KQ4_SCALE = _kq4_scale_table()
 
 # --------------------------------------------------------------------------------------------
 # Metadata (§5)
@@ -617,7 +655,7 @@ class KilnFile:
                     f"{et.block_values}",
                     dpos,
                 )
-            if et.group_rows > 1:  # §7.2: rows padded to whole groups
+            if et.group_rows > 1:  # §7.4: rows padded to whole groups
                 rows = 1
                 for d in dims[:-1]:
                     rows *= d
@@ -817,7 +855,7 @@ class KilnFile:
         return a
 
     def dequantize(self, name: str) -> np.ndarray:
-        """The tensor as float32, for every element type (quantised blocks decoded per §7.1)."""
+        """The tensor as float32, for every element type (quantised blocks decoded per §7.1–§7.4)."""
         t = self._info(name)
         et = t.element_type
         if not et.is_block:
@@ -874,8 +912,19 @@ def _bf16_to_f32(a: np.ndarray) -> np.ndarray:
     return (a.astype(np.uint32) << np.uint32(16)).view(np.float32)
 
 
+def _dequantize_kq4(b: np.ndarray) -> np.ndarray:
+    """kq4 blocks (§7.3): element j is grid[level] x scale(e), one binary32 multiplication
+    (round to nearest even), e = e0 for j < 16 and e1 otherwise. Arrays are indexed [block, j]."""
+    qs = b["qs"]
+    level = np.concatenate([qs & 15, qs >> 4], axis=1)  # j < 16: low nibble of qs[j]; j >= 16: high of qs[j-16]
+    e = np.concatenate([np.repeat(b["e0"][:, None], 16, axis=1), np.repeat(b["e1"][:, None], 16, axis=1)], axis=1)
+    out = _KQ4_GRID[level] * _KQ4_SCALE[e]  # float32 x float32 -> float32
+    assert out.dtype == np.float32
+    return out
+
+
 def _ungroup(et: ElementType, data: bytes, shape: tuple) -> np.ndarray:
-    """§7.2: reassemble the base blocks of an interleaved tensor, row-major, padding dropped."""
+    """§7.4: reassemble the base blocks of an interleaved tensor, row-major, padding dropped."""
     g = et.group_rows
     k = shape[-1] if shape else 0
     rows = 1
@@ -898,6 +947,10 @@ def _ungroup(et: ElementType, data: bytes, shape: tuple) -> np.ndarray:
 
 def _dequantize_blocks(kind: str, b: np.ndarray) -> np.ndarray:
     f32 = np.float32
+    if kind == "kq4":
+        return _dequantize_kq4(b)
+    if kind.endswith("_k"):
+        return _dequantize_k(kind, b)
     d = b["d"].astype(f32)[:, None]
     if kind == "q8_0":
         return d * b["q"].astype(f32)
@@ -915,6 +968,57 @@ def _dequantize_blocks(kind: str, b: np.ndarray) -> np.ndarray:
         return d * (q - 16).astype(f32)
     m = b["m"].astype(f32)[:, None]
     return d * q.astype(f32) + m  # q4_1, q5_1 (multiply then add, each rounded to f32)
+
+
+def _dequantize_k(kind: str, b: np.ndarray) -> np.ndarray:
+    """K-quant super-blocks of 256 values (§7.2). Arrays are indexed [block, j]."""
+    f32 = np.float32
+    n_blocks = len(b)
+    j = np.arange(256)
+    d = b["d"].astype(f32)[:, None]
+    if kind == "q8_k":
+        return d * b["qs"].astype(f32)
+    if kind in ("q2_k", "q3_k", "q6_k"):
+        n, i, l = j // 128, (j // 32) % 4, j % 32  # j = 128n + 32i + l
+        sub = 8 * n + 2 * i + l // 16
+    if kind == "q2_k":
+        q = (b["qs"][:, 32 * n + l] >> (2 * i)) & 3
+        sc = (b["scales"][:, sub] & 15).astype(f32)
+        mn = (b["scales"][:, sub] >> 4).astype(f32)
+        return (d * sc) * q.astype(f32) - b["dmin"].astype(f32)[:, None] * mn
+    if kind == "q3_k":
+        low = ((b["qs"][:, 32 * n + l] >> (2 * i)) & 3).astype(np.int32)
+        high_set = (b["hmask"][:, l] >> (4 * n + i)) & 1
+        q = np.where(high_set == 1, low, low - 4)
+        s = np.arange(16)
+        lo4 = (b["scales"][:, s % 8] >> (4 * (s // 8))) & 15
+        hi2 = (b["scales"][:, 8 + s % 4] >> (2 * (s // 4))) & 3
+        scales = (lo4 | (hi2 << 4)).astype(np.int32) - 32
+        return (d * scales[:, sub].astype(f32)) * q.astype(f32)
+    if kind == "q6_k":
+        low = (b["ql"][:, 64 * n + 32 * (i % 2) + l] >> (4 * (i // 2))) & 15
+        high = (b["qh"][:, 32 * n + l] >> (2 * i)) & 3
+        q = (low | (high << 4)).astype(np.int32) - 32
+        return (d * b["scales"][:, sub].astype(f32)) * q.astype(f32)
+    # q4_k, q5_k: j = 64c + 32h + l, sub-block t = 2c + h
+    c, h, l = j // 64, (j // 32) % 2, j % 32
+    t = 2 * c + h
+    qs = b["qs"][:, 32 * c + l]
+    q = np.where(h == 0, qs & 15, qs >> 4).astype(np.int32)
+    if kind == "q5_k":
+        q = q + 16 * ((b["qh"][:, l] >> t) & 1)
+    sc_bytes = b["scales"].astype(np.int32)
+    sc = np.empty((n_blocks, 8), dtype=np.int32)
+    mn = np.empty((n_blocks, 8), dtype=np.int32)
+    for k in range(8):
+        if k < 4:
+            sc[:, k] = sc_bytes[:, k] & 63
+            mn[:, k] = sc_bytes[:, k + 4] & 63
+        else:
+            sc[:, k] = (sc_bytes[:, k + 4] & 15) | ((sc_bytes[:, k - 4] >> 6) << 4)
+            mn[:, k] = (sc_bytes[:, k + 4] >> 4) | ((sc_bytes[:, k] >> 6) << 4)
+    dmin = b["dmin"].astype(f32)[:, None]
+    return (d * sc[:, t].astype(f32)) * q.astype(f32) - dmin * mn[:, t].astype(f32)
 
 
 def read(path) -> KilnFile:

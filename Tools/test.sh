@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Tools/install-deps.sh
+Tools/fetch-smollm2.sh >/dev/null   # the real model, for end-to-end tests
 python3 Tools/test_kiln_read.py
 swift build --build-tests
 swift test --skip-build

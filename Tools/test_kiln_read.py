@@ -43,7 +43,7 @@ TAGS = {"bool": 1, "int": 2, "uint": 3, "float": 4, "string": 5, "bytes": 6, "ar
 TYPE_IDS = {
     "f32": 0, "f16": 1, "bf16": 2, "f64": 3, "i8": 16, "i16": 17, "i32": 18, "i64": 19,
     "u8": 20, "u16": 21, "u32": 22, "u64": 23, "bool": 24,
-    "q8_0": 64, "q4_0": 65, "q4_1": 66, "q5_0": 67, "q5_1": 68,
+    "q8_0": 64, "q4_0": 65, "q4_1": 66, "q5_0": 67, "q5_1": 68, "kq4": 72,
 }  # fmt: skip
 
 
@@ -192,6 +192,40 @@ def ref_dequant_block(kind, blk):
 
 def h16(x):
     return np.float16(x).tobytes()
+
+
+# ------------------------------------------------------------------------------------------
+# kq4 (§7.3): a writer and a per-element reference, both from the spec text
+# ------------------------------------------------------------------------------------------
+
+KQ4_GRID = [-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127]
+KQ4_M = [float.fromhex(h) for h in ("0x1.000000p+0", "0x1.172b84p+0", "0x1.306fe0p+0", "0x1.4bfdaep+0",
+                                    "0x1.6a09e6p+0", "0x1.8ace54p+0", "0x1.ae89fap+0", "0x1.d5818ep+0")]
+
+
+def kq4_block(e0: int, e1: int, levels) -> bytes:
+    """One 18-byte kq4 block: e0, e1, then qs[i] = level[i] | level[i + 16] << 4."""
+    assert len(levels) == 32 and all(0 <= v < 16 for v in levels)
+    return bytes([e0, e1]) + bytes(levels[i] | (levels[i + 16] << 4) for i in range(16))
+
+
+def to_f32(x: float) -> float:
+    """Round a Python float (binary64) to binary32, nearest even, via struct."""
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def ref_kq4_block(blk: bytes) -> list:
+    """Element by element, in Python floats: scale(e) is exact in binary64 (math.ldexp of a
+    24-bit mantissa), grid x scale is exact in binary64 (7 x 24 bits < 53), so one rounding to
+    binary32 gives the correctly rounded binary32 product."""
+    out = []
+    for j in range(32):
+        e = blk[0] if j < 16 else blk[1]
+        level = blk[2 + j] & 15 if j < 16 else blk[2 + j - 16] >> 4
+        scale = math.ldexp(KQ4_M[e % 8], e // 8 - 28)
+        assert to_f32(scale) == scale  # a binary32, as §7.3 says
+        out.append(to_f32(KQ4_GRID[level] * scale))
+    return out
 
 
 # ------------------------------------------------------------------------------------------
@@ -526,6 +560,83 @@ class TestTensors(Base):
             got = f.dequantize("w")
             self.assertEqual(got.shape, (3, 64))
             np.testing.assert_array_equal(got.ravel(), np.array(ref, np.float32), err_msg=kind)
+
+    def test_kq4_constants(self):
+        # M[k] as printed in §7.3 is the binary32 nearest to 2^(k/8) (checked with 60-digit decimals).
+        from decimal import Decimal, getcontext
+        getcontext().prec = 60
+        for k, m in enumerate(KQ4_M):
+            exact = Decimal(2) ** (Decimal(k) / 8) * 2**23  # 1 <= 2^(k/8) < 2: 23 fraction bits
+            self.assertEqual(m * 2**23, int(exact.to_integral_value()), k)
+            self.assertEqual(to_f32(m), m)
+        self.assertEqual(kr.ELEMENT_TYPES[72].name, "kq4")
+        self.assertEqual((kr.ELEMENT_TYPES[72].block_values, kr.ELEMENT_TYPES[72].block_bytes), (32, 18))
+
+    def test_kq4_hand_computed(self):
+        # e0 = 224: scale 2^0 = 1 exactly; e1 = 8: scale 2^-27. levels 0..15, then 15..0.
+        levels = list(range(16)) + list(range(15, -1, -1))
+        blk = kq4_block(224, 8, levels)
+        self.assertEqual(blk[2], 0xF0)  # qs[0]: level 0 low, level 15 high
+        exp = [float(g) for g in KQ4_GRID] + [math.ldexp(g, -27) for g in reversed(KQ4_GRID)]
+        # named exponents with level 15 (127) and level 7 (-6)
+        named = kq4_block(0, 7, [15] * 16 + [7] * 16) + kq4_block(223, 255, [15] * 16 + [7] * 16)
+        f = self.open(build(tensors=[dict(name="k", type="kq4", shape=(32,), data=blk),
+                                     dict(name="n", type="kq4", shape=(2, 32), data=named)]))
+        got = f.dequantize("k")
+        self.assertEqual((got.shape, got.dtype), ((32,), np.float32))
+        self.assertEqual(got.tolist(), exp)
+        n = f.dequantize("n")
+        self.assertEqual(n[0, 0], np.float32(math.ldexp(127, -28)))  # e = 0: 127 x 2^-28, exact
+        # e = 7 and e = 255: -6 x M[7] x 2^k is exact in binary64 and needs rounding in binary32
+        self.assertEqual(n[0, 16], np.float32(to_f32(-6 * math.ldexp(KQ4_M[7], -28))))
+        self.assertEqual(n[1, 16], np.float32(to_f32(-6 * KQ4_M[7] * 8)))
+        self.assertNotEqual(-6 * KQ4_M[7], to_f32(-6 * KQ4_M[7]))
+        self.assertEqual(n[1, 0], np.float32(to_f32(127 * KQ4_M[7] / 2)))  # e = 223: needs rounding
+        self.assertNotEqual(127 * KQ4_M[7] / 2, to_f32(127 * KQ4_M[7] / 2))
+        self.assertEqual(f.tensors["n"].length, 36)
+        with self.assertRaises(TypeError):
+            f.array("k")
+        f.verify()
+
+    def test_kq4_every_exponent_and_level_vs_reference(self):
+        # Block b: e0 = b, e1 = 255 - b, low nibbles levels rotated by b, high nibbles reversed:
+        # every (exponent, level) pair occurs in both halves of a block.
+        blocks = []
+        for b in range(256):
+            lo = [(i + b) % 16 for i in range(16)]
+            hi = [(15 - i + b) % 16 for i in range(16)]
+            blocks.append(kq4_block(b, 255 - b, lo + hi))
+        rng = np.random.default_rng(11)
+        for _ in range(64):  # random blocks too
+            blocks.append(rng.integers(0, 256, 18, dtype=np.uint8).tobytes())
+        raw = b"".join(blocks)  # 320 blocks
+        pairs = {(blk[0] if j < 16 else blk[1], blk[2 + j % 16] & 15 if j < 16 else blk[2 + j % 16] >> 4)
+                 for blk in blocks for j in range(32)}
+        self.assertEqual(len(pairs), 256 * 16)
+        for e in (0, 7, 8, 223, 224, 255):
+            self.assertTrue(all((e, lv) in pairs for lv in range(16)))
+        tensors = [dict(name="w", type="kq4", shape=(4, 10, 256), data=raw),
+                   dict(name="empty", type="kq4", shape=(3, 0, 64), data=b"")]
+        if zstandard:
+            tensors.append(dict(name="z", type="kq4", shape=(320 * 32,), data=raw, compression=1))
+        f = self.open(build(tensors=tensors))
+        ref = np.array([x for blk in blocks for x in ref_kq4_block(blk)], np.float32)
+        got = f.dequantize("w")
+        self.assertEqual((got.shape, got.dtype), ((4, 10, 256), np.float32))
+        np.testing.assert_array_equal(got.ravel().view(np.uint32), ref.view(np.uint32))  # bit for bit
+        self.assertEqual(f.dequantize("empty").shape, (3, 0, 64))
+        if zstandard:
+            np.testing.assert_array_equal(f.dequantize("z").view(np.uint32), ref.view(np.uint32))
+        f.verify()
+        # each row of 256 is 8 blocks, in order
+        self.assertEqual(got[0, 1, 0], ref[256])
+        # block-type rules apply to kq4
+        self.reject(build(tensors=[dict(name="q", type="kq4", shape=(2, 48), data=bytes(54))]),
+                    "multiple of the kq4 block size")
+        self.reject(build(tensors=[dict(name="q", type="kq4", shape=(), data=bytes(18))]), "at least one dimension")
+        if zstandard:
+            self.reject(build(tensors=[dict(name="q", type="kq4", shape=(32,), data=bytes(18), compression=1,
+                                            filter=1)]), "byte-shuffle")
 
     @unittest.skipIf(zstandard is None, "zstandard not installed")
     def test_compressed_and_shuffled(self):

@@ -2,7 +2,7 @@
 // every arm64 CPU; the quantised kernels need SDOT (FEAT_DotProd, `target("dotprod")`), and on a
 // CPU without it the tier uses the portable C for them (`kiln_ops_neon`).
 //
-// The interleaved layouts (docs/FORMAT.md §7.2) fit SDOT exactly: a 16-byte load holds 4 quant
+// The interleaved layouts (docs/FORMAT.md §7.4) fit SDOT exactly: a 16-byte load holds 4 quant
 // bytes of each of 4 rows, and `vdotq_laneq_s32` against one 4-byte lane of the activations
 // leaves each row's partial dot in its own lane, as `maddubs` does on AVX2.
 #if defined(__aarch64__)

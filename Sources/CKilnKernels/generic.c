@@ -106,7 +106,7 @@ void kiln_rows_generic_q8_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
 void kiln_rows_generic_q4_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_0); }
 void kiln_rows_generic_q4_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_1); }
 
-// ---- quantised weights, interleaved groups of 8 rows (docs/FORMAT.md §7.2) ---------------------
+// ---- quantised weights, interleaved groups of 8 rows (docs/FORMAT.md §7.4) ---------------------
 // A group block: header fields (d, then m for q4_1) as 8 f16 each, then the quants in 4-byte
 // chunks, chunk t of row r at (t·8 + r)·4.
 

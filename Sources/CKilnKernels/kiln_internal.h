@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define KILN_BLOCK 32         // values per quantised block (q8_0, q4_0, q4_1 and activations)
-#define KILN_GROUP_ROWS 8     // rows per group block of the interleaved layouts (docs/FORMAT.md §7.2)
+#define KILN_GROUP_ROWS 8     // rows per group block of the interleaved layouts (docs/FORMAT.md §7.4)
 #define KILN_ALWAYS_INLINE __attribute__((always_inline)) inline
 
 // One matrix product, as the driver hands it to a tier's row kernel.

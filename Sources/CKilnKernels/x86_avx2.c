@@ -1,7 +1,7 @@
 // The AVX2 + FMA + F16C tier's matrix kernels (x86-64). Every function carries the target
 // attribute, so the file builds with no flags and runs only after kiln_cpu_features() said yes.
 //
-// The default quantised layouts are the interleaved groups of 8 rows (docs/FORMAT.md §7.2):
+// The default quantised layouts are the interleaved groups of 8 rows (docs/FORMAT.md §7.4):
 // one 32-byte load holds 4 quant bytes of each of 8 rows, so `maddubs` against 4 activation
 // bytes broadcast to every lane leaves each row's partial dot in its own 32-bit lane — no
 // horizontal sums, one f16→f32 conversion for 8 rows' scales, and the activations' int8 codes

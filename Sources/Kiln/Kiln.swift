@@ -2,3 +2,5 @@
 @_exported import KilnCore
 @_exported import KilnFormats
 @_exported import KilnKernels
+@_exported import KilnRuntime
+@_exported import KilnQuant

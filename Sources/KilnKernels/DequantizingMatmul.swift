@@ -24,7 +24,7 @@ enum DequantizingMatmul {
         while r0 < w.rows {
             let n = min(chunk, w.rows - r0)
             for r in 0..<n {
-                Reference.withRow(w, r0 + r, scratch: scratch) { base.decode($0, count: w.cols, into: values + r * w.cols) }
+                Reference.withRow(w, r0 + r, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: values + r * w.cols) }
             }
             kiln_matmul(ops, Int32(KILN_WEIGHT_F32), values, Int64(n), Int64(w.cols), x, Int64(batch), results)
             for b in 0..<batch {

@@ -4,7 +4,7 @@ extension Kernels {
     /// The layout the kernels stream fastest for `source`, written by the converter: `q8_0x8`,
     /// `q4_0x8` or `q4_1x8` for a 2-D q8_0, q4_0 or q4_1 matrix with at least 8 rows (smaller ones
     /// would only gain padding). Returns nil when the type has no interleaved layout. Rows that
-    /// are not a multiple of 8 are padded with zero blocks (docs/FORMAT.md §7.2).
+    /// are not a multiple of 8 are padded with zero blocks (docs/FORMAT.md §7.4).
     public static func interleave(_ source: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) -> (ElementType, OwnedBytes)? {
         guard let target = source.interleavedVariant, let interleaving = target.interleaving, rows >= interleaving.rows,
               cols > 0, cols % source.blockElements == 0, let count = try? target.byteCount(shape: [rows, cols])
@@ -31,6 +31,6 @@ extension Kernels {
         let base = w.type.interleaving?.base ?? w.type
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, w.cols / base.blockElements * base.blockBytes), alignment: 16)
         defer { scratch.deallocate() }
-        Reference.withRow(w, row, scratch: scratch) { base.decode($0, count: w.cols, into: destination) }
+        Reference.withRow(w, row, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: destination) }
     }
 }

@@ -3,7 +3,7 @@ import KilnCore
 
 /// A row-major `[rows, cols]` weight matrix in any element type, viewed in place (usually in a
 /// mapped `.kiln` file). Blocks tile each row; interleaved types store groups of 8 rows together
-/// (docs/FORMAT.md §7.2) and need no other handling by callers.
+/// (docs/FORMAT.md §7.4) and need no other handling by callers.
 public struct WeightMatrix: @unchecked Sendable {
     // Sendable: a read-only view; the caller keeps the bytes alive and unchanged while in use.
     public let type: ElementType

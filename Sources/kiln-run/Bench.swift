@@ -4,7 +4,7 @@ import Kiln
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Kiln: file open time and verify throughput, compression of a model's float tensors, or the compute kernels.",
+        abstract: "Measure Kiln: a model's speed, file open time and verify throughput, compression of float tensors, or the compute kernels.",
         discussion: """
             --file-io writes a 10 MiB and a 2 GiB .kiln file (in --dir, default the system's temporary \
             directory), then times opening each (median of many opens) and verifying the large one.
@@ -15,6 +15,18 @@ struct Bench: ParsableCommand {
             64, with weights cold (rotating over 256 MiB of copies), and reports GB/s of weights \
             streamed, GFLOP/s and the fraction of the measured bandwidth.
             """)
+
+    @Argument(help: "A model to benchmark: prompt processing and generation speed, load time, peak memory.")
+    var model: String?
+
+    @Option(name: .short, help: "Prompt tokens for the model benchmark.")
+    var p: Int = 128
+
+    @Option(name: .short, help: "Tokens to generate for the model benchmark.")
+    var n: Int = 64
+
+    @Option(help: "Threads for the model and kernel benchmarks (default: all cores).")
+    var threads: Int?
 
     @Flag(help: "Benchmark opening and verifying .kiln files.")
     var fileIO = false
@@ -37,9 +49,6 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Batch sizes for --kernels, comma-separated.", valueName: "sizes"))
     var batches: String = "1,64"
 
-    @Option(help: "Threads for --kernels (default: every online CPU).")
-    var threads: Int?
-
     @Option(help: "zstd level for --compression.")
     var level: Int32 = 3
 
@@ -53,12 +62,21 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard fileIO || compression != nil || kernels else { throw ValidationError("choose --file-io, --compression FILE or --kernels") }
+        guard model != nil || fileIO || compression != nil || kernels else {
+            throw ValidationError("give a MODEL, or choose --file-io, --compression FILE or --kernels")
+        }
+        guard p >= 1, n >= 1 else { throw ValidationError("-p and -n must be at least 1") }
         _ = try kernelBenchmark()
     }
 
     func run() throws {
         var results: [String: JSONValue] = [:]
+        if let model {
+            let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, log: !json).run()
+            // The model benchmark alone prints its flat object, as documented.
+            if json && !fileIO && compression == nil { print(result.serialized(pretty: true)); return }
+            results["model"] = result
+        }
         if fileIO { results["file_io"] = try FileIOBenchmark(directory: dir, largeMiB: largeMiB, log: !json).run() }
         if let compression {
             results["compression"] = try CompressionBenchmark(path: compression, level: level, log: !json).run()

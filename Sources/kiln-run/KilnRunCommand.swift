@@ -6,9 +6,10 @@ import Kiln
 struct KilnRunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln-run",
-        abstract: "The tiny runner: benchmarks today; generation, chat and perplexity as the runtime lands.",
+        abstract: "The tiny runner: generate, chat, tokenize, logits, perplexity and benchmarks.",
         version: KilnVersion.current,
-        subcommands: [Bench.self]
+        subcommands: [Generate.self, Tokenize.self, Logits.self, Perplexity.self, Bench.self],
+        defaultSubcommand: Generate.self
     )
 
     static func main() {

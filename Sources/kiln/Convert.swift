@@ -30,11 +30,12 @@ struct Convert: ParsableCommand {
         if !overwrite, FileManager.default.fileExists(atPath: output) {
             throw KilnError(.usage, "already exists; choose another path or pass --overwrite", file: output)
         }
-        let reader = try FormatRegistry.open(input, format: from)
-        let total = reader.sourceTensors.reduce(0) { $0 + $1.byteCount }
+        let model = try CanonicalModel.open(input, format: from)
+        for warning in model.warnings { printError("warning: \(warning)") }
+        let total = model.tensors.reduce(0) { $0 + $1.byteCount }
         let progress = TerminalProgress("converting", total: total)
         let options = Conversion.Options(storage: compress > 0 ? .zstd(level: compress) : .raw)
-        let summary = try Conversion.toKiln(reader, output: output, options: options) { done, _ in progress.update(done) }
+        let summary = try Conversion.toKiln(model, output: output, options: options) { done, _ in progress.update(done) }
         progress.finish()
         printError(
             "wrote \(output): \(summary.tensors) tensors, \(Inspection.bytes(summary.inputBytes)) in → \(Inspection.bytes(summary.outputBytes)) out, "

@@ -6,13 +6,13 @@ import Kiln
 struct KilnCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kiln",
-        abstract: "Convert, inspect and verify model checkpoints.",
+        abstract: "Convert, quantise, inspect and verify model checkpoints.",
         discussion: """
             Exit status: 0 on success; 1 when an input is malformed, unsupported or fails \
             verification; 2 for usage and I/O errors.
             """,
         version: KilnVersion.current,
-        subcommands: [Convert.self, Inspect.self, Verify.self, Formats.self]
+        subcommands: [Convert.self, Quantize.self, Inspect.self, Verify.self, Formats.self]
     )
 
     /// Runs the command with Kiln's exit codes (ArgumentParser's own would use 64 for usage errors).

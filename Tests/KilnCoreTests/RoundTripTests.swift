@@ -7,7 +7,8 @@ import Testing
 /// shapes, every metadata value type and nesting, raw and compressed storage.
 struct RoundTripTests {
     static let plainShapes: [[Int]] = [[], [0], [0, 3], [1], [17], [3, 5, 7], [2, 1, 3], [1000]]
-    static let blockShapes: [[Int]] = [[32], [0, 32], [3, 64], [2, 3, 96]]
+    /// Shapes for a block type of `block` values per block (32 for q4_0…, 256 for the K-quants).
+    static func blockShapes(_ block: Int) -> [[Int]] { [[block], [0, block], [3, 2 * block], [2, 3, 3 * block]] }
 
     static let richMetadata: [String: MetadataValue] = [
         "general.architecture": "llama",
@@ -33,7 +34,7 @@ struct RoundTripTests {
 
     static func cases() -> [(ElementType, [Int])] {
         ElementType.registry.flatMap { type in
-            (type.blockElements == 1 ? plainShapes : blockShapes).map { (type, $0) }
+            (type.blockElements == 1 ? plainShapes : blockShapes(type.blockElements)).map { (type, $0) }
         }
     }
 

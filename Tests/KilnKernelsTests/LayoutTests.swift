@@ -4,7 +4,7 @@ import KilnKernels
 import TestSupport
 import Testing
 
-/// The interleaved layouts (docs/FORMAT.md §7.2): byte positions, padding, round trips, and
+/// The interleaved layouts (docs/FORMAT.md §7.4): byte positions, padding, round trips, and
 /// decoding through the registry.
 struct LayoutTests {
     /// A hand-built example of the spec: row r's block at column c has d = bytes (r, c) and quant
@@ -53,7 +53,7 @@ struct LayoutTests {
         }
     }
 
-    /// `Tools/kiln_read.py` decodes the interleaved types from docs/FORMAT.md §7.2 alone (numpy,
+    /// `Tools/kiln_read.py` decodes the interleaved types from docs/FORMAT.md §7.4 alone (numpy,
     /// its own code) to the same values as the registry: the spec is complete.
     @Test func independentReaderDecodesInterleavedLayouts() throws {
         let python = try #require(python3(), "python3 with numpy is needed (Tools/requirements-fixtures.txt)")

@@ -3,7 +3,7 @@
 // CPU). Run through check.sh; exits non-zero on any mismatch.
 //
 // Quantised weights are made row-major here and interleaved by this file's own reading of
-// docs/FORMAT.md §7.2, independently of the Swift code.
+// docs/FORMAT.md §7.4, independently of the Swift code.
 #include "CKilnKernels.h"
 #include <math.h>
 #include <stdio.h>
@@ -45,7 +45,7 @@ static int block_bytes(int type) {
     }
 }
 
-// §7.2: header fields 8 at a time, then 4-byte chunks chunk-major, row-minor; padding rows zero.
+// §7.4: header fields 8 at a time, then 4-byte chunks chunk-major, row-minor; padding rows zero.
 static uint8_t *interleave(const uint8_t *src, int rows, int cols, int base_bytes, int header) {
     const int nb = cols / 32, groups = (rows + 7) / 8;
     uint8_t *out = calloc((size_t)groups * 8 * nb * base_bytes, 1);

@@ -17,11 +17,12 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     public let blockElements: Int
     /// Bytes per block.
     public let blockBytes: Int
-    /// For the interleaved kernel layouts, how groups of rows are stored (docs/FORMAT.md §7.2);
+    /// For the interleaved kernel layouts, how groups of rows are stored (docs/FORMAT.md §7.4);
     /// nil for row-major types, whose blocks tile each row from its start.
     public let interleaving: RowInterleaving?
     /// Decodes `blocks` whole blocks from `source` into `blocks * blockElements` floats.
     /// Interleaved types decode their base type's row-major blocks here.
+    @usableFromInline
     let decode: @Sendable (_ source: UnsafeRawPointer, _ blocks: Int, _ destination: UnsafeMutablePointer<Float>) -> Void
 
     init(
@@ -78,12 +79,12 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
         return try Checked.multiply(elements / blockElements, blockBytes, "byte length of shape \(shape) as \(name)")
     }
 
-    /// Decodes `count` values (whole blocks) of row-major data into `destination`, without
-    /// allocating: for kernels that dequantise a row at a time. For interleaved types the bytes
-    /// must be in the base type's row-major layout (`RowInterleaving.extractRow` gives one row).
-    public func decode(_ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>) {
-        precondition(count >= 0 && count % blockElements == 0, "\(count) values are not whole \(name) blocks")
-        decode(source, count / blockElements, destination)
+    /// Decodes `blocks` whole blocks at `source` into `blocks × blockElements` floats (a row of
+    /// a matrix, an embedding). The caller guarantees the memory is there. For interleaved types
+    /// the bytes must be in the base type's row-major layout (`RowInterleaving.extractRow`).
+    @inlinable
+    public func decodeBlocks(_ source: UnsafeRawPointer, blocks: Int, into destination: UnsafeMutablePointer<Float>) {
+        decode(source, blocks, destination)
     }
 
     /// Decodes a whole tensor of this shape to f32 values (row-major, padding rows dropped).

@@ -22,14 +22,28 @@ extension ElementType {
     public static let q5_0 = ElementType(id: 67, name: "q5_0", category: .quantized, blockElements: 32, blockBytes: 22, decode: BlockDecoders.q5_0)
     public static let q5_1 = ElementType(id: 68, name: "q5_1", category: .quantized, blockElements: 32, blockBytes: 24, decode: BlockDecoders.q5_1)
 
-    /// The kernels' interleaved layouts: the blocks of 8 rows stored together (docs/FORMAT.md §7.2).
+    /// Kiln's own 4-bit type: 4.5 bits per weight, a log-scaled 8-bit scale per 16 values and
+    /// a non-uniform 16-level grid; works for any row length that is a multiple of 32
+    /// (docs/FORMAT.md §7.3).
+    public static let kq4 = ElementType(id: 72, name: "kq4", category: .quantized, blockElements: 32, blockBytes: 18, decode: KQ4.decode)
+
+    /// GGUF-compatible "K-quant" super-block types, 256 values a block (docs/FORMAT.md §7.2).
+    public static let q2_k = ElementType(id: 80, name: "q2_k", category: .quantized, blockElements: 256, blockBytes: 84, decode: KQuantDecoders.q2_K)
+    public static let q3_k = ElementType(id: 81, name: "q3_k", category: .quantized, blockElements: 256, blockBytes: 110, decode: KQuantDecoders.q3_K)
+    public static let q4_k = ElementType(id: 82, name: "q4_k", category: .quantized, blockElements: 256, blockBytes: 144, decode: KQuantDecoders.q4_K)
+    public static let q5_k = ElementType(id: 83, name: "q5_k", category: .quantized, blockElements: 256, blockBytes: 176, decode: KQuantDecoders.q5_K)
+    public static let q6_k = ElementType(id: 84, name: "q6_k", category: .quantized, blockElements: 256, blockBytes: 210, decode: KQuantDecoders.q6_K)
+    public static let q8_k = ElementType(id: 85, name: "q8_k", category: .quantized, blockElements: 256, blockBytes: 292, decode: KQuantDecoders.q8_K)
+
+    /// The kernels' interleaved layouts: the blocks of 8 rows stored together (docs/FORMAT.md §7.4).
     public static let q8_0x8 = ElementType(id: 96, name: "q8_0x8", interleaving: q8_0, rows: 8, headerBytes: 2)
     public static let q4_0x8 = ElementType(id: 97, name: "q4_0x8", interleaving: q4_0, rows: 8, headerBytes: 2)
     public static let q4_1x8 = ElementType(id: 98, name: "q4_1x8", interleaving: q4_1, rows: 8, headerBytes: 4)
 
     public static let registry: [ElementType] = [
         f32, f16, bf16, f64, i8, i16, i32, i64, u8, u16, u32, u64, bool,
-        q8_0, q4_0, q4_1, q5_0, q5_1,
+        q8_0, q4_0, q4_1, q5_0, q5_1, kq4,
+        q2_k, q3_k, q4_k, q5_k, q6_k, q8_k,
         q8_0x8, q4_0x8, q4_1x8,
     ]
 

@@ -1,5 +1,5 @@
 /// The layout of the interleaved kernel types (`q8_0x8`, `q4_0x8`, `q4_1x8`; docs/FORMAT.md
-/// §7.2): the same blocks as their row-major `base` type, but `rows` consecutive rows are stored
+/// §7.4): the same blocks as their row-major `base` type, but `rows` consecutive rows are stored
 /// together, one block column at a time, with the fields of those rows' blocks regrouped so a
 /// SIMD kernel reads `rows` rows' scales with one load and `rows` rows' quants with another.
 /// The matrix-vector kernels stream exactly these bytes; nothing is repacked at load time.

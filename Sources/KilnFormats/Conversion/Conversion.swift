@@ -17,50 +17,48 @@ public enum Conversion {
         public var megabytesPerSecond: Double { seconds > 0 ? Double(inputBytes) / seconds / 1e6 : 0 }
     }
 
-    /// Writes `reader`'s tensors and metadata to `output`. Memory is bounded by the largest
-    /// tensor (source tensors are mapped, not loaded); the output appears only when complete.
-    /// `progress` is called with (bytes done, bytes total) after each tensor.
+    /// Writes `reader`'s tensors and metadata to `output`, in canonical form when the
+    /// architecture is recognised. See `toKiln(_ model:…)`.
     public static func toKiln(
         _ reader: any CheckpointReader, output: String, options: Options = Options(),
         progress: ((Int, Int) -> Void)? = nil
     ) throws -> Summary {
+        try toKiln(try CanonicalModel(reader: reader), output: output, options: options, progress: progress)
+    }
+
+    /// Writes the model's canonical tensors, config, tokenizer and provenance to `output`.
+    /// Memory is bounded by the largest tensor (sources are mapped, not loaded; only tensors
+    /// that need a transform are copied, one at a time); the output appears only when complete.
+    /// `progress` is called with (bytes done, bytes total) after each tensor.
+    public static func toKiln(
+        _ model: CanonicalModel, output: String, options: Options = Options(),
+        progress: ((Int, Int) -> Void)? = nil
+    ) throws -> Summary {
         let start = DispatchTime.now()
         // Provenance hashes are computed beside the conversion: both read the same pages.
-        let hashes = SourceHashes(paths: reader.paths)
+        let hashes = SourceHashes(paths: model.reader.paths)
 
         let writer = try KilnWriter(path: output)
-        let tensors = reader.sourceTensors
-        let total = tensors.reduce(0) { $0 + $1.byteCount }
+        let total = model.tensors.reduce(0) { $0 + $1.byteCount }
         var done = 0
-        for tensor in tensors {
-            let data = try reader.data(tensor)
+        for tensor in model.tensors {
+            let data = try model.data(tensor)
             try withExtendedLifetime(data.owner) {
                 _ = try writer.add(name: tensor.name, type: tensor.type, shape: tensor.shape, bytes: data.bytes, storage: options.storage)
             }
             done += tensor.byteCount
             progress?(done, total)
         }
-        writer.metadata = try metadata(for: reader, sources: hashes.wait())
+        var metadata = model.canonicalMetadata
+        metadata["source.format"] = .string(model.reader.formatName)
+        metadata["provenance.tool"] = .string("kiln \(KilnVersion.current)")
+        metadata["provenance.sources"] = .array(try hashes.wait())
+        writer.metadata = metadata
         try writer.finish()
 
         let outputBytes = (try? FileManager.default.attributesOfItem(atPath: output)[.size] as? Int) ?? 0
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        return Summary(tensors: tensors.count, inputBytes: total, outputBytes: outputBytes, seconds: seconds)
-    }
-
-    /// The output's metadata: what the source said (kept verbatim) and where it came from.
-    static func metadata(for reader: any CheckpointReader, sources: [MetadataValue]) throws -> [String: MetadataValue] {
-        var metadata: [String: MetadataValue] = [:]
-        if reader is KilnFile {
-            // Re-encoding a .kiln file keeps its metadata; only provenance is written anew.
-            metadata = reader.metadata.filter { !$0.key.hasPrefix("provenance.") }
-        } else if !reader.metadata.isEmpty {
-            metadata["source.metadata"] = .map(reader.metadata)
-        }
-        metadata["source.format"] = .string(reader.formatName)
-        metadata["provenance.tool"] = .string("kiln \(KilnVersion.current)")
-        metadata["provenance.sources"] = .array(sources)
-        return metadata
+        return Summary(tensors: model.tensors.count, inputBytes: total, outputBytes: outputBytes, seconds: seconds)
     }
 }
 

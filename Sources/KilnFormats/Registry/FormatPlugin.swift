@@ -20,7 +20,13 @@ public protocol FormatPlugin: Sendable {
 public enum FormatRegistry {
     public static let builtin: [any FormatPlugin] = [
         KilnFormatPlugin(),
+        ShardedSafetensorsFormatPlugin(),
         SafetensorsFormatPlugin(),
+        GGUFFormatPlugin(),
+        NumPyFormatPlugin(),
+        PyTorchFormatPlugin(),
+        LLMCFormatPlugin(),
+        Llama2cFormatPlugin(),
     ]
 
     public static func plugin(named name: String) -> (any FormatPlugin)? {
@@ -39,8 +45,8 @@ public enum FormatRegistry {
             }
             return plugin
         }
-        let prefix = try readPrefix(path, count: 64)
-        if let plugin = prefix.withUnsafeBytes({ bytes in builtin.first { $0.sniff(bytes) } }) {
+        let (prefix, fileSize) = try readPrefix(path, count: 64)
+        if let plugin = prefix.withUnsafeBytes({ bytes in builtin.first { $0.claims(path: path, prefix: bytes, fileSize: fileSize) } }) {
             return plugin
         }
         let ext = path.split(separator: ".").last.map { String($0).lowercased() } ?? ""
@@ -52,8 +58,8 @@ public enum FormatRegistry {
             file: path)
     }
 
-    private static func readPrefix(_ path: String, count: Int) throws -> [UInt8] {
+    private static func readPrefix(_ path: String, count: Int) throws -> ([UInt8], Int) {
         let mapping = try MappedFile(path: path)
-        return Array(mapping.bytes.prefix(count))
+        return (Array(mapping.bytes.prefix(count)), mapping.count)
     }
 }

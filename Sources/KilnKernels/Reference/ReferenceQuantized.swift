@@ -92,7 +92,7 @@ enum Reference {
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, w.cols / base.blockElements * base.blockBytes), alignment: 16)
         defer { scratch.deallocate() }
         for r in 0..<w.rows {
-            withRow(w, r, scratch: scratch) { base.decode($0, count: w.cols, into: values) }
+            withRow(w, r, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: values) }
             for b in 0..<batch {
                 var total = 0.0
                 for k in 0..<w.cols { total += Double(values[k]) * Double(x[b * w.cols + k]) }

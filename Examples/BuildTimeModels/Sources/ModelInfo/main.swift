@@ -1,0 +1,10 @@
+import Foundation
+import Kiln
+
+// The plugin built tiny_gpt2.kiln from the safetensors file and bundled it.
+guard let url = Bundle.module.url(forResource: "tiny_gpt2", withExtension: "kiln") else {
+    fatalError("tiny_gpt2.kiln was not bundled")
+}
+let file = try KilnFile(path: url.path)
+let types = Set(file.tensors.map(\.type.name)).sorted()
+print("\(url.lastPathComponent): \(file.tensors.count) tensors, types \(types.joined(separator: ", ")), sound: \(file.verify().isSound)")

@@ -1,0 +1,148 @@
+import KilnCore
+
+/// A byte-level BPE tokenizer as stored in a model file, in Kiln's canonical form
+/// (`tokenizer.*` keys in `.kiln`, docs/FORMAT.md §12): vocabulary, merges, token kinds,
+/// special tokens and chat template. Read from GGUF `tokenizer.ggml.*`, Hugging Face
+/// `tokenizer.json` / `vocab.json` + `merges.txt`, or `.kiln`.
+public struct TokenizerSpec: Sendable, Equatable {
+    /// Token kinds, with GGUF's numbering.
+    public enum TokenKind: Int, Sendable {
+        case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+    }
+
+    /// `gpt2` for byte-level BPE (the only model kind Kiln runs today).
+    public var model: String
+    /// The pre-tokeniser: `gpt-2`, `smollm`, `starcoder`, `llama-bpe`, `qwen2`, …
+    public var pre: String
+    /// Tokens by id, in the byte-to-unicode alphabet (`Ġ` for space).
+    public var tokens: [String]
+    /// Merge rules by rank, each `"left right"`.
+    public var merges: [String]
+    /// Kind of each token (empty means all normal).
+    public var kinds: [TokenKind]
+    public var bosID: Int?
+    public var eosID: Int?
+    /// End of turn, for chat models whose turns end with a token other than EOS.
+    public var eotID: Int?
+    public var padID: Int?
+    public var unknownID: Int?
+    public var addBOS: Bool
+    public var addEOS: Bool
+    /// Jinja chat template as the model ships it.
+    public var chatTemplate: String?
+
+    public init(model: String, pre: String, tokens: [String], merges: [String], kinds: [TokenKind] = [],
+                bosID: Int? = nil, eosID: Int? = nil, eotID: Int? = nil, padID: Int? = nil, unknownID: Int? = nil,
+                addBOS: Bool = false, addEOS: Bool = false, chatTemplate: String? = nil) {
+        self.model = model
+        self.pre = pre
+        self.tokens = tokens
+        self.merges = merges
+        self.kinds = kinds
+        self.bosID = bosID
+        self.eosID = eosID
+        self.eotID = eotID
+        self.padID = padID
+        self.unknownID = unknownID
+        self.addBOS = addBOS
+        self.addEOS = addEOS
+        self.chatTemplate = chatTemplate
+    }
+
+    // MARK: Canonical metadata
+
+    public var metadata: [String: MetadataValue] {
+        var m: [String: MetadataValue] = [
+            "tokenizer.model": .string(model),
+            "tokenizer.pre": .string(pre),
+            "tokenizer.tokens": .array(tokens.map(MetadataValue.string)),
+            "tokenizer.merges": .array(merges.map(MetadataValue.string)),
+            "tokenizer.add_bos": .bool(addBOS),
+            "tokenizer.add_eos": .bool(addEOS),
+        ]
+        if !kinds.isEmpty { m["tokenizer.token_kinds"] = .array(kinds.map { .int(Int64($0.rawValue)) }) }
+        for (key, value) in [("bos_id", bosID), ("eos_id", eosID), ("eot_id", eotID), ("pad_id", padID), ("unknown_id", unknownID)] {
+            if let value { m["tokenizer.\(key)"] = .int(Int64(value)) }
+        }
+        if let chatTemplate { m["tokenizer.chat_template"] = .string(chatTemplate) }
+        return m
+    }
+
+    /// Reads the canonical keys; nil when the metadata holds no tokenizer.
+    public init?(canonical m: [String: MetadataValue]) throws {
+        guard let tokens = m["tokenizer.tokens"]?.arrayValue else { return nil }
+        self.init(
+            model: m["tokenizer.model"]?.stringValue ?? "gpt2", pre: m["tokenizer.pre"]?.stringValue ?? "gpt-2",
+            tokens: try Self.strings(tokens, "tokenizer.tokens"),
+            merges: try Self.strings(m["tokenizer.merges"]?.arrayValue ?? [], "tokenizer.merges"),
+            kinds: try Self.kinds(m["tokenizer.token_kinds"]?.arrayValue ?? [], "tokenizer.token_kinds"),
+            bosID: m["tokenizer.bos_id"]?.intValue, eosID: m["tokenizer.eos_id"]?.intValue, eotID: m["tokenizer.eot_id"]?.intValue,
+            padID: m["tokenizer.pad_id"]?.intValue, unknownID: m["tokenizer.unknown_id"]?.intValue,
+            addBOS: m["tokenizer.add_bos"]?.boolValue ?? false, addEOS: m["tokenizer.add_eos"]?.boolValue ?? false,
+            chatTemplate: m["tokenizer.chat_template"]?.stringValue)
+        try validate()
+    }
+
+    /// Reads GGUF's `tokenizer.ggml.*` keys; nil when the file has no tokenizer.
+    public init?(gguf m: [String: MetadataValue]) throws {
+        guard let tokens = m["tokenizer.ggml.tokens"]?.arrayValue else { return nil }
+        self.init(
+            model: m["tokenizer.ggml.model"]?.stringValue ?? "gpt2", pre: m["tokenizer.ggml.pre"]?.stringValue ?? "default",
+            tokens: try Self.strings(tokens, "tokenizer.ggml.tokens"),
+            merges: try Self.strings(m["tokenizer.ggml.merges"]?.arrayValue ?? [], "tokenizer.ggml.merges"),
+            kinds: try Self.kinds(m["tokenizer.ggml.token_type"]?.arrayValue ?? [], "tokenizer.ggml.token_type"),
+            bosID: m["tokenizer.ggml.bos_token_id"]?.intValue, eosID: m["tokenizer.ggml.eos_token_id"]?.intValue,
+            eotID: m["tokenizer.ggml.eot_token_id"]?.intValue, padID: m["tokenizer.ggml.padding_token_id"]?.intValue,
+            unknownID: m["tokenizer.ggml.unknown_token_id"]?.intValue,
+            // llama.cpp adds BOS for "gpt2"-model vocabularies only when the file asks.
+            addBOS: m["tokenizer.ggml.add_bos_token"]?.boolValue ?? false,
+            addEOS: m["tokenizer.ggml.add_eos_token"]?.boolValue ?? false,
+            chatTemplate: m["tokenizer.chat_template"]?.stringValue)
+        try validate()
+    }
+
+    /// GGUF's key names for the same data, for writing GGUF files.
+    public var ggufMetadata: [String: MetadataValue] {
+        var m: [String: MetadataValue] = [
+            "tokenizer.ggml.model": .string(model), "tokenizer.ggml.pre": .string(pre),
+            "tokenizer.ggml.tokens": .array(tokens.map(MetadataValue.string)),
+            "tokenizer.ggml.merges": .array(merges.map(MetadataValue.string)),
+            "tokenizer.ggml.add_bos_token": .bool(addBOS), "tokenizer.ggml.add_eos_token": .bool(addEOS),
+        ]
+        if !kinds.isEmpty { m["tokenizer.ggml.token_type"] = .array(kinds.map { .int(Int64($0.rawValue)) }) }
+        for (key, value) in [("bos_token_id", bosID), ("eos_token_id", eosID), ("eot_token_id", eotID),
+                             ("padding_token_id", padID), ("unknown_token_id", unknownID)] {
+            if let value { m["tokenizer.ggml.\(key)"] = .uint(UInt64(value)) }
+        }
+        if let chatTemplate { m["tokenizer.chat_template"] = .string(chatTemplate) }
+        return m
+    }
+
+    public func validate() throws {
+        guard !tokens.isEmpty else { throw KilnError(.malformed, "tokenizer has an empty vocabulary") }
+        guard kinds.isEmpty || kinds.count == tokens.count else {
+            throw KilnError(.malformed, "tokenizer has \(kinds.count) token kinds for \(tokens.count) tokens")
+        }
+        for (name, id) in [("BOS", bosID), ("EOS", eosID), ("EOT", eotID), ("padding", padID), ("unknown", unknownID)] {
+            if let id, !(0..<tokens.count).contains(id) {
+                throw KilnError(.malformed, "tokenizer \(name) token id \(id) is outside the vocabulary of \(tokens.count)")
+            }
+        }
+    }
+
+    private static func strings(_ values: [MetadataValue], _ key: String) throws -> [String] {
+        try values.enumerated().map { index, value in
+            guard let s = value.stringValue else { throw KilnError(.malformed, "\(key)[\(index)] is not a string") }
+            return s
+        }
+    }
+
+    private static func kinds(_ values: [MetadataValue], _ key: String) throws -> [TokenKind] {
+        try values.enumerated().map { index, value in
+            guard let raw = value.intValue, let kind = TokenKind(rawValue: raw) else {
+                throw KilnError(.malformed, "\(key)[\(index)] is not a known token kind (1–6)")
+            }
+            return kind
+        }
+    }
+}

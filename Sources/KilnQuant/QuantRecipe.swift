@@ -1,0 +1,114 @@
+import KilnCore
+
+/// Which scheme each tensor gets. Rules are tried in order (first match wins) on canonical
+/// tensor names with shell-style globs; matrices no rule matches get `defaultScheme`; vectors
+/// (norms, biases) are never quantised. A recipe is a preset or a JSON file:
+///
+///     {"name": "mine", "method": "search", "default": "kq4",
+///      "rules": [{"match": "token_embd.weight", "scheme": "q8_0"},
+///                {"match": "blk.*.attn_v.weight", "scheme": "q8_0"}]}
+public struct QuantRecipe: Sendable, Equatable {
+    public struct Rule: Sendable, Equatable {
+        public var pattern: String
+        public var scheme: QuantScheme
+        public init(_ pattern: String, _ scheme: QuantScheme) {
+            self.pattern = pattern
+            self.scheme = scheme
+        }
+    }
+
+    public var name: String
+    public var defaultScheme: QuantScheme
+    public var rules: [Rule]
+    public var method: QuantMethod
+
+    public init(name: String, defaultScheme: QuantScheme, rules: [Rule] = [], method: QuantMethod = .search) {
+        self.name = name
+        self.defaultScheme = defaultScheme
+        self.rules = rules
+        self.method = method
+    }
+
+    /// The presets. `q4` keeps the token embedding / output head at 8 bits, as llama.cpp's Q4_0
+    /// does for row lengths K-quants cannot take; `q4-mixed` also keeps the value and
+    /// down-projections of the first and last blocks (the most sensitive, by llama.cpp's and
+    /// our own measurements) at 8 bits and uses Kiln's kq4 for the rest.
+    public static func preset(_ name: String, layers: Int) -> QuantRecipe? {
+        let heads = [Rule("token_embd.weight", .q8_0), Rule("output.weight", .q8_0)]
+        switch name {
+        case "q8", "q8_0": return QuantRecipe(name: "q8", defaultScheme: .q8_0)
+        case "q4", "q4_0": return QuantRecipe(name: "q4", defaultScheme: .q4_0, rules: heads)
+        case "q4_1": return QuantRecipe(name: "q4_1", defaultScheme: .q4_1, rules: heads)
+        case "kq4": return QuantRecipe(name: "kq4", defaultScheme: .kq4, rules: heads)
+        case "q4-mixed":
+            var rules = heads
+            for layer in Set([0, max(0, layers - 1)]).sorted() {
+                rules.append(Rule("blk.\(layer).attn_v.weight", .q8_0))
+                rules.append(Rule("blk.\(layer).ffn_down.weight", .q8_0))
+            }
+            return QuantRecipe(name: "q4-mixed", defaultScheme: .kq4, rules: rules)
+        default: return nil
+        }
+    }
+
+    public static let presetNames = ["q8", "q4", "q4_1", "kq4", "q4-mixed"]
+
+    public init(json: JSONValue) throws {
+        guard case .object = json else { throw KilnError(.malformed, "recipe: expected a JSON object") }
+        guard let defaultName = json["default"]?.stringValue, let scheme = QuantScheme.named(defaultName) else {
+            throw KilnError(.malformed, "recipe: \"default\" must name a scheme (\(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")))")
+        }
+        var rules: [Rule] = []
+        for (index, rule) in (json["rules"]?.arrayValue ?? []).enumerated() {
+            guard let pattern = rule["match"]?.stringValue, let schemeName = rule["scheme"]?.stringValue,
+                  let scheme = QuantScheme.named(schemeName)
+            else { throw KilnError(.malformed, "recipe: rules[\(index)] needs \"match\" and a known \"scheme\"") }
+            rules.append(Rule(pattern, scheme))
+        }
+        let methodName = json["method"]?.stringValue ?? "search"
+        guard let method = QuantMethod(rawValue: methodName) else {
+            throw KilnError(.malformed, "recipe: \"method\" must be \"search\" or \"rtn\"")
+        }
+        self.init(name: json["name"]?.stringValue ?? "custom", defaultScheme: scheme, rules: rules, method: method)
+    }
+
+    /// The scheme for a tensor, or nil to keep it as it is.
+    public func scheme(for name: String, shape: [Int]) -> QuantScheme? {
+        guard shape.count == 2 else { return nil }
+        let scheme = rules.first { Glob.matches($0.pattern, name) }?.scheme ?? defaultScheme
+        // Block schemes need whole blocks in every row; such tensors fall back to 8 bits, then f16.
+        let cols = shape[1]
+        if cols % scheme.type.blockElements != 0 {
+            return cols % 32 == 0 ? .q8_0 : .f16
+        }
+        return scheme
+    }
+
+    public var metadata: MetadataValue {
+        .map([
+            "name": .string(name), "default": .string(defaultScheme.rawValue), "method": .string(method.rawValue),
+            "rules": .array(rules.map { .map(["match": .string($0.pattern), "scheme": .string($0.scheme.rawValue)]) }),
+        ])
+    }
+}
+
+/// Shell-style globs: `*` any run of characters, `?` one character.
+public enum Glob {
+    public static func matches(_ pattern: String, _ text: String) -> Bool {
+        let p = Array(pattern.utf8), t = Array(text.utf8)
+        var pi = 0, ti = 0, star = -1, mark = 0
+        while ti < t.count {
+            if pi < p.count, p[pi] == UInt8(ascii: "?") || p[pi] == t[ti] {
+                pi += 1; ti += 1
+            } else if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                star = pi; mark = ti; pi += 1
+            } else if star >= 0 {
+                pi = star + 1; mark += 1; ti = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+}

@@ -1,0 +1,99 @@
+import Dispatch
+import Foundation
+import KilnCore
+
+/// How far a quantised tensor is from the original: computed by decoding the result exactly
+/// as every reader will.
+public struct QuantizationError: Sendable, Equatable {
+    public var rmse: Double
+    public var maxAbs: Double
+    /// 10·log10(Σx² / Σ(x − x̂)²); infinite when exact.
+    public var snrDecibels: Double
+    /// Importance-weighted mean squared error (equals the MSE with uniform importance).
+    public var weightedMSE: Double
+
+    public static let exact = QuantizationError(rmse: 0, maxAbs: 0, snrDecibels: .infinity, weightedMSE: 0)
+}
+
+/// Quantises whole matrices, rows spread over threads. Each row is quantised independently,
+/// so the result does not depend on the thread count.
+public enum TensorQuantizer {
+    /// Quantises `values` (`rows × cols`, row-major f32) to `scheme`. `importance` has `cols`
+    /// entries (one per input column) or is nil for uniform weighting.
+    public static func quantize(_ values: UnsafePointer<Float>, rows: Int, cols: Int, scheme: QuantScheme,
+                                importance: [Float]?, method: QuantMethod, threads: Int) throws -> (OwnedBytes, QuantizationError) {
+        let type = scheme.type
+        let byteCount = try type.byteCount(shape: [rows, cols])
+        let output = OwnedBytes(count: byteCount)
+        let rowBytes = byteCount / max(rows, 1)
+        if let importance, importance.count != cols {
+            throw KilnError(.usage, "importance has \(importance.count) entries for \(cols) columns")
+        }
+        let chunk = max(1, 16_384 / max(cols, 1))
+        let chunks = (rows + chunk - 1) / chunk
+        let partials = UnsafeMutablePointer<(Double, Double, Double, Double, Double)>.allocate(capacity: max(chunks, 1))
+        defer { partials.deallocate() }
+        let quantizer = scheme.quantizer
+        let out = UncheckedBox(output.pointer), weightsPointer = UncheckedBox(values), partialsBox = UncheckedBox(partials)
+        importance.withUnsafeBufferPointerOptional { importanceBuffer in
+            let importanceBox = UncheckedBox(importanceBuffer)
+            let work = { (c: Int) in
+                let decoded = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+                defer { decoded.deallocate() }
+                var sumSquares = 0.0, sumError = 0.0, weightedError = 0.0, weightTotal = 0.0, maxAbs = 0.0
+                for r in (c * chunk)..<min(rows, (c + 1) * chunk) {
+                    let x = weightsPointer.value + r * cols
+                    let destination = out.value + r * rowBytes
+                    if let quantizer {
+                        quantizer.quantize(x, count: cols, importance: importanceBox.value?.baseAddress, method: method, into: destination)
+                    } else if scheme == .f16 {
+                        for i in 0..<cols {
+                            destination.storeBytes(of: HalfPrecision.halfFromFloat(x[i]).littleEndian, toByteOffset: 2 * i, as: UInt16.self)
+                        }
+                    } else {
+                        destination.copyMemory(from: x, byteCount: cols * 4)
+                    }
+                    type.decodeBlocks(destination, blocks: cols / type.blockElements, into: decoded)
+                    for i in 0..<cols {
+                        let original = Double(x[i]), difference = original - Double(decoded[i])
+                        let w = Double(importanceBox.value?[i] ?? 1)
+                        sumSquares += original * original
+                        sumError += difference * difference
+                        weightedError += w * difference * difference
+                        weightTotal += w
+                        maxAbs = max(maxAbs, abs(difference))
+                    }
+                }
+                partialsBox.value[c] = (sumSquares, sumError, weightedError, weightTotal, maxAbs)
+            }
+            if threads > 1 && chunks > 1 {
+                parallelFor(chunks, work)
+            } else {
+                for c in 0..<chunks { work(c) }
+            }
+        }
+        // Summed in chunk order, so the report is the same for any thread count.
+        var sumSquares = 0.0, sumError = 0.0, weightedError = 0.0, weightTotal = 0.0, maxAbs = 0.0
+        for c in 0..<chunks {
+            let p = partials[c]
+            sumSquares += p.0; sumError += p.1; weightedError += p.2; weightTotal += p.3; maxAbs = max(maxAbs, p.4)
+        }
+        let count = Double(rows * cols)
+        let error = QuantizationError(
+            rmse: count > 0 ? (sumError / count).squareRoot() : 0, maxAbs: maxAbs,
+            snrDecibels: sumError > 0 ? 10 * log10(sumSquares / sumError) : .infinity,
+            weightedMSE: weightTotal > 0 ? weightedError / weightTotal : 0)
+        return (output, error)
+    }
+}
+
+typealias UncheckedBox = UncheckedSendable
+
+extension Optional where Wrapped == [Float] {
+    func withUnsafeBufferPointerOptional<R>(_ body: (UnsafeBufferPointer<Float>?) throws -> R) rethrows -> R {
+        switch self {
+        case .some(let array): return try array.withUnsafeBufferPointer { try body($0) }
+        case .none: return try body(nil)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// What a generation produces and when it stops.
+public struct GenerationOptions: Sendable, Equatable {
+    /// The most tokens to generate.
+    public var maxTokens: Int = 128
+    public var sampling = SamplingOptions()
+    /// Text that ends the generation when it appears (it is not emitted).
+    public var stopStrings: [String] = []
+    /// Stop at the model's end-of-sequence / end-of-turn tokens.
+    public var stopAtEOS = true
+    /// Positions the KV cache holds (prompt + generated); nil uses min(model context, 4096).
+    public var contextLength: Int?
+
+    public init(maxTokens: Int = 128, sampling: SamplingOptions = SamplingOptions(), stopStrings: [String] = [],
+                stopAtEOS: Bool = true, contextLength: Int? = nil) {
+        self.maxTokens = maxTokens
+        self.sampling = sampling
+        self.stopStrings = stopStrings
+        self.stopAtEOS = stopAtEOS
+        self.contextLength = contextLength
+    }
+}
+
+/// Why a generation ended.
+public enum StopReason: String, Sendable {
+    case maxTokens, endOfSequence, stopString, contextFull
+}
+
+/// Counts and timings of one generation.
+public struct GenerationStatistics: Sendable {
+    public var promptTokens = 0
+    public var generatedTokens = 0
+    public var promptSeconds = 0.0
+    public var generationSeconds = 0.0
+    public var stopReason = StopReason.maxTokens
+
+    public var promptTokensPerSecond: Double { promptSeconds > 0 ? Double(promptTokens) / promptSeconds : 0 }
+    /// Decode speed: tokens after the first, over the time spent producing them.
+    public var generatedTokensPerSecond: Double { generationSeconds > 0 ? Double(generatedTokens) / generationSeconds : 0 }
+}

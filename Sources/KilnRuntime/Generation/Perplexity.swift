@@ -1,0 +1,53 @@
+import Foundation
+import KilnCore
+
+/// Perplexity computed the way llama.cpp's `perplexity` tool does, so the numbers compare:
+/// the text is cut into windows of `context` tokens; each window is evaluated from an empty
+/// cache (with BOS replacing its first token when the model adds BOS), and only the second
+/// half of each window is scored, so every scored token has at least context/2 of history.
+public struct PerplexityResult: Sendable {
+    public var perplexity: Double
+    public var scoredTokens: Int
+    public var windows: Int
+    public var seconds: Double
+}
+
+extension LanguageModel {
+    public func perplexity(text: String, context: Int = 512,
+                           progress: ((Int, Int, Double) -> Void)? = nil) throws -> PerplexityResult {
+        guard context >= 8 else { throw KilnError(.usage, "--ctx must be at least 8") }
+        let tokens = promptTokens(text)
+        let windows = tokens.count / context
+        guard windows > 0 else {
+            throw KilnError(.usage, "the text has \(tokens.count) tokens, fewer than one window of \(context)")
+        }
+        let start = DispatchTime.now()
+        let state = makeState(contextLength: context)
+        let first = context / 2
+        let vocabulary = config.vocabulary
+        var negativeLogLikelihood = 0.0
+        var count = 0
+        for window in 0..<windows {
+            var chunk = Array(tokens[(window * context)..<((window + 1) * context)])
+            if tokenizer.spec.addBOS, let bos = tokenizer.spec.bosID { chunk[0] = bos }
+            state.reset()
+            let logits = try state.forward(chunk, allLogits: true)
+            for position in first..<(context - 1) {
+                let row = logits[(position * vocabulary)..<((position + 1) * vocabulary)]
+                negativeLogLikelihood -= Self.logSoftmax(row, at: chunk[position + 1])
+                count += 1
+            }
+            progress?(window + 1, windows, exp(negativeLogLikelihood / Double(count)))
+        }
+        return PerplexityResult(perplexity: exp(negativeLogLikelihood / Double(count)), scoredTokens: count,
+                                windows: windows, seconds: seconds(since: start))
+    }
+
+    /// log softmax(row)[target], in double precision.
+    static func logSoftmax(_ row: ArraySlice<Float>, at target: Int) -> Double {
+        let maximum = Double(row.max() ?? 0)
+        var sum = 0.0
+        for value in row { sum += exp(Double(value) - maximum) }
+        return Double(row[row.startIndex + target]) - maximum - log(sum)
+    }
+}

@@ -1,0 +1,259 @@
+import Dispatch
+import Foundation
+import KilnCore
+import KilnFormats
+
+/// A decoder-only transformer (GPT-2 or Llama family) over weights mapped from a model file.
+/// Immutable and shareable: every generation keeps its own `InferenceState`.
+public final class Transformer: @unchecked Sendable {
+    // Sendable: weights are read-only views; nothing mutates after init.
+    public let config: ModelConfig
+    let weights: ModelWeights
+    /// Keeps the mapping (and any converted tensors) alive.
+    let model: CanonicalModel
+
+    public init(model: CanonicalModel) throws {
+        guard let config = model.config else {
+            throw KilnError(.unsupported, "the model's architecture is not one Kiln runs (GPT-2 or Llama family)",
+                            file: model.reader.paths.first)
+        }
+        self.model = model
+        self.config = config
+        weights = try ModelWeights(model: model, config: config)
+    }
+}
+
+/// One sequence being generated or scored: the KV cache and scratch memory, reused across
+/// calls so that decoding allocates nothing.
+public final class InferenceState {
+    public let transformer: Transformer
+    public let contextLength: Int
+    /// Prompt tokens are processed in chunks of at most this many (matrix × matrix).
+    public let maxBatch: Int
+    /// Number of positions already in the cache.
+    public private(set) var position = 0
+    let cache: KVCache
+    private let buffers: Buffers
+    /// Sees the input of every matrix product (for calibration statistics).
+    public var observer: ActivationObserver?
+
+    public init(transformer: Transformer, contextLength: Int, maxBatch: Int = 64) {
+        self.transformer = transformer
+        self.contextLength = contextLength
+        self.maxBatch = maxBatch
+        let c = transformer.config
+        cache = KVCache(layers: c.layers, capacity: contextLength, rowWidth: c.kvHeads * c.headDim)
+        buffers = Buffers(config: c, batch: maxBatch, context: contextLength)
+    }
+
+    public var kvCacheBytes: Int { cache.bytes }
+
+    /// Forgets the sequence so the state can start another.
+    public func reset() { position = 0 }
+
+    /// Rewinds to `position` tokens (for re-using a shared prompt prefix).
+    public func truncate(to newPosition: Int) {
+        position = min(position, max(0, newPosition))
+    }
+
+    /// Runs `tokens` through the model at the next positions. Returns the logits of the last
+    /// token, or of every token (`[tokens.count × vocabulary]`) when `allLogits`.
+    public func forward(_ tokens: [Int], allLogits: Bool = false) throws -> [Float] {
+        let vocabulary = transformer.config.vocabulary
+        guard !tokens.isEmpty else { return [] }
+        guard position + tokens.count <= contextLength else {
+            throw KilnError(.usage, "context is full: \(position) + \(tokens.count) tokens exceed \(contextLength); use a larger --ctx")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabulary }) {
+            throw KilnError(.usage, "token id \(bad) is outside the vocabulary of \(vocabulary)")
+        }
+        var logits = [Float](repeating: 0, count: allLogits ? tokens.count * vocabulary : vocabulary)
+        var start = 0
+        while start < tokens.count {
+            let chunk = Array(tokens[start..<min(tokens.count, start + maxBatch)])
+            let isLast = start + chunk.count == tokens.count
+            try logits.withUnsafeMutableBufferPointer { out in
+                try run(chunk, logits: allLogits ? out.baseAddress! + start * vocabulary : (isLast ? out.baseAddress! : nil),
+                        allRows: allLogits)
+            }
+            start += chunk.count
+        }
+        return logits
+    }
+
+    // MARK: The forward pass
+
+    private func run(_ tokens: [Int], logits: UnsafeMutablePointer<Float>?, allRows: Bool) throws {
+        let c = transformer.config, w = transformer.weights, b = buffers
+        let t = tokens.count, d = c.embedding
+        let eps = Float(c.normEpsilon)
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+
+        for (row, token) in tokens.enumerated() {
+            Self.embed(w.tokenEmbedding, row: token, into: b.x + row * d)
+            if let positions = w.positionEmbedding {
+                guard position + row < positions.rows else {
+                    throw KilnError(.usage, "position \(position + row) is beyond the model's \(positions.rows) learned positions")
+                }
+                Self.embed(positions, row: position + row, into: b.h + row * d)
+                for i in 0..<d { b.x[row * d + i] += b.h[row * d + i] }
+            }
+        }
+
+        for (index, layer) in w.layers.enumerated() {
+            // Attention block.
+            normalize(b.x, into: b.h, rows: t, weight: layer.attentionNorm, bias: layer.attentionNormBias, eps: eps)
+            if let qkv = layer.qkv {
+                matmul(qkv, b.h, batch: t, b.qkv)
+                addBias(b.qkv, layer.qkvBias, rows: t, width: 3 * d)
+                for row in 0..<t {
+                    let fused = b.qkv + row * 3 * d
+                    (b.q + row * qWidth).update(from: fused, count: d)
+                    (b.k + row * kvWidth).update(from: fused + d, count: d)
+                    (b.v + row * kvWidth).update(from: fused + 2 * d, count: d)
+                }
+            } else {
+                matmul(layer.query!, b.h, batch: t, b.q)
+                matmul(layer.key!, b.h, batch: t, b.k)
+                matmul(layer.value!, b.h, batch: t, b.v)
+                addBias(b.q, layer.queryBias, rows: t, width: qWidth)
+                addBias(b.k, layer.keyBias, rows: t, width: kvWidth)
+                addBias(b.v, layer.valueBias, rows: t, width: kvWidth)
+            }
+            for row in 0..<t {
+                let pos = position + row
+                if c.ropeDimensions > 0 {
+                    let neox = c.ropeStyle == .neox
+                    let scale = Float(1 / c.ropeScale), base = Float(c.ropeBase)
+                    Ops.rope(b.q + row * qWidth, heads: c.heads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
+                             position: pos, base: base, freqScale: scale, neox: neox)
+                    Ops.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
+                             position: pos, base: base, freqScale: scale, neox: neox)
+                }
+                cache.keyRow(layer: index, position: pos).update(from: b.k + row * kvWidth, count: kvWidth)
+                cache.valueRow(layer: index, position: pos).update(from: b.v + row * kvWidth, count: kvWidth)
+            }
+            attend(layer: index, rows: t)
+            matmul(layer.output, b.attention, batch: t, b.h)
+            addBias(b.h, layer.outputBias, rows: t, width: d)
+            for i in 0..<(t * d) { b.x[i] += b.h[i] }
+
+            // Feed-forward block.
+            normalize(b.x, into: b.h, rows: t, weight: layer.ffnNorm, bias: layer.ffnNormBias, eps: eps)
+            matmul(layer.up, b.h, batch: t, b.up)
+            addBias(b.up, layer.upBias, rows: t, width: c.feedForward)
+            if let gate = layer.gate {
+                matmul(gate, b.h, batch: t, b.gate)
+                Ops.swiglu(gate: b.gate, up: b.up, count: t * c.feedForward)
+                matmul(layer.down, b.gate, batch: t, b.h)
+            } else {
+                Ops.gelu(b.up, count: t * c.feedForward)
+                matmul(layer.down, b.up, batch: t, b.h)
+            }
+            addBias(b.h, layer.downBias, rows: t, width: d)
+            for i in 0..<(t * d) { b.x[i] += b.h[i] }
+        }
+        position += t
+
+        guard let logits else { return }
+        let first = allRows ? 0 : t - 1
+        let rows = t - first
+        normalize(b.x + first * d, into: b.h, rows: rows, weight: w.outputNorm, bias: w.outputNormBias, eps: eps)
+        matmul(w.outputHead, b.h, batch: rows, logits)
+    }
+
+    private func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
+        observer?.observe(weight: w.name, inputs: x, rows: batch, columns: w.cols)
+        Ops.matmul(w, x, batch: batch, y)
+    }
+
+    private func normalize(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int,
+                           weight: Vector, bias: Vector?, eps: Float) {
+        let d = transformer.config.embedding
+        for row in 0..<rows {
+            if transformer.config.family == .gpt2 {
+                Ops.layerNorm(x + row * d, weight: weight.values, bias: bias?.values, count: d, eps: eps, into: out + row * d)
+            } else {
+                Ops.rmsNorm(x + row * d, weight: weight.values, count: d, eps: eps, into: out + row * d)
+            }
+        }
+    }
+
+    private func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: Vector?, rows: Int, width: Int) {
+        guard let bias else { return }
+        for row in 0..<rows {
+            let r = x + row * width
+            for i in 0..<width { r[i] += bias.values[i] }
+        }
+    }
+
+    /// Causal attention of each new row over the cache, every query head reading the key/value
+    /// head of its group (grouped-query attention).
+    private func attend(layer: Int, rows: Int) {
+        let c = transformer.config, b = buffers
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        let group = c.heads / c.kvHeads
+        let scale = 1 / Float(c.headDim).squareRoot()
+        let base = position
+        let work = { (item: Int) in
+            let row = item / c.heads, head = item % c.heads
+            let kvHead = head / group
+            let scratch = b.scores + item % b.scoreSlots * self.contextLength
+            Ops.attention(
+                query: b.q + row * qWidth + head * c.headDim,
+                keys: self.cache.keyRow(layer: layer, position: 0) + kvHead * c.headDim,
+                values: self.cache.valueRow(layer: layer, position: 0) + kvHead * c.headDim,
+                stride: kvWidth, positions: base + row + 1, headDim: c.headDim, scale: scale,
+                scratch: scratch, into: b.attention + row * qWidth + head * c.headDim)
+        }
+        let items = rows * c.heads
+        if items >= b.scoreSlots && Ops.threads > 1 && (base + rows) * items > 1 << 14 {
+            // Each concurrent item needs its own score row: process in waves of `scoreSlots`.
+            for start in stride(from: 0, to: items, by: b.scoreSlots) {
+                parallelFor(min(b.scoreSlots, items - start)) { work(start + $0) }
+            }
+        } else {
+            for item in 0..<items { work(item) }
+        }
+    }
+
+    /// Decodes one embedding row (any element type) to f32.
+    private static func embed(_ table: Matrix, row: Int, into out: UnsafeMutablePointer<Float>) {
+        table.type.decodeBlocks(table.data + row * table.rowBytes, blocks: table.cols / table.type.blockElements, into: out)
+    }
+}
+
+/// Receives the activations entering each weight matrix: `rows` vectors of `columns` floats.
+public protocol ActivationObserver: AnyObject {
+    func observe(weight: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int)
+}
+
+/// Scratch memory for one chunk of up to `batch` tokens.
+final class Buffers {
+    let x, h, q, k, v, qkv, attention, up, gate, scores: UnsafeMutablePointer<Float>
+    /// Score rows available for attention items running at once.
+    let scoreSlots: Int
+    private var all: [UnsafeMutablePointer<Float>] = []
+
+    init(config c: ModelConfig, batch: Int, context: Int) {
+        func make(_ count: Int) -> UnsafeMutablePointer<Float> {
+            let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+            p.initialize(repeating: 0, count: max(count, 1))
+            return p
+        }
+        x = make(batch * c.embedding)
+        h = make(batch * max(c.embedding, c.heads * c.headDim))
+        q = make(batch * c.heads * c.headDim)
+        k = make(batch * c.kvHeads * c.headDim)
+        v = make(batch * c.kvHeads * c.headDim)
+        qkv = make(c.family == .gpt2 ? batch * 3 * c.embedding : 1)
+        attention = make(batch * c.heads * c.headDim)
+        up = make(batch * c.feedForward)
+        gate = make(batch * c.feedForward)
+        scoreSlots = 2 * c.heads
+        scores = make(scoreSlots * context)
+        all = [x, h, q, k, v, qkv, attention, up, gate, scores]
+    }
+
+    deinit { for p in all { p.deallocate() } }
+}

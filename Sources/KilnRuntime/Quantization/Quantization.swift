@@ -1,0 +1,121 @@
+import Dispatch
+import Foundation
+import KilnCore
+import KilnFormats
+import KilnQuant
+
+/// What `kiln quantize` did to each tensor and to the model as a whole.
+public struct QuantizationReport: Sendable {
+    public struct Entry: Sendable {
+        public var name: String
+        /// The scheme written, or the source type when the tensor was kept.
+        public var type: String
+        public var parameters: Int
+        public var bytes: Int
+        /// nil when the tensor was copied unchanged.
+        public var error: QuantizationError?
+    }
+
+    public var recipe: QuantRecipe
+    public var entries: [Entry]
+    public var calibrationTokens: Int
+    public var calibrationSHA256: String?
+    public var seconds: Double
+    /// f32 bytes of the quantised tensors' inputs, for throughput.
+    public var quantizedInputBytes: Int
+
+    public var parameters: Int { entries.reduce(0) { $0 + $1.parameters } }
+    public var bytes: Int { entries.reduce(0) { $0 + $1.bytes } }
+    public var bitsPerWeight: Double { parameters > 0 ? Double(bytes * 8) / Double(parameters) : 0 }
+    public var megabytesPerSecond: Double { seconds > 0 ? Double(quantizedInputBytes) / seconds / 1e6 : 0 }
+
+    /// The report as metadata for the output's provenance.
+    public var metadata: MetadataValue {
+        var map: [String: MetadataValue] = [
+            "recipe": recipe.metadata, "bits_per_weight": .float(bitsPerWeight),
+            "tensors": .array(entries.filter { $0.error != nil }.map { entry in
+                .map(["name": .string(entry.name), "scheme": .string(entry.type),
+                      "rmse": .float(entry.error!.rmse), "max_abs": .float(entry.error!.maxAbs),
+                      "snr_db": .float(entry.error!.snrDecibels.isFinite ? entry.error!.snrDecibels : 999)])
+            }),
+        ]
+        if let calibrationSHA256 {
+            map["calibration"] = .map(["sha256": .string(calibrationSHA256), "tokens": .int(Int64(calibrationTokens))])
+        }
+        return .map(map)
+    }
+}
+
+/// Quantises a model of any format into a `.kiln` file, tensor by tensor.
+public enum Quantization {
+    public struct Options: Sendable {
+        public var recipe: QuantRecipe
+        /// A text whose activations weight the quantisation error (imatrix-style).
+        public var calibrationText: String?
+        public var calibrationSHA256: String?
+        public var threads: Int
+        public init(recipe: QuantRecipe, calibrationText: String? = nil, calibrationSHA256: String? = nil,
+                    threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+            self.recipe = recipe
+            self.calibrationText = calibrationText
+            self.calibrationSHA256 = calibrationSHA256
+            self.threads = threads
+        }
+    }
+
+    public static func quantize(_ model: CanonicalModel, output: String, options: Options,
+                                progress: ((Int, Int) -> Void)? = nil) throws -> QuantizationReport {
+        let start = DispatchTime.now()
+        var importance: [String: [Float]] = [:]
+        var calibrationTokens = 0
+        if let text = options.calibrationText {
+            let language = try LanguageModel(model: model)
+            let calibration = try Calibration.collect(transformer: language.transformer, tokenizer: language.tokenizer, text: text)
+            importance = calibration.importance
+            calibrationTokens = calibration.tokens
+        }
+
+        let writer = try KilnWriter(path: output)
+        var entries: [QuantizationReport.Entry] = []
+        var quantizedInputBytes = 0
+        for (index, tensor) in model.tensors.enumerated() {
+            let data = try model.data(tensor)
+            let entry: QuantizationReport.Entry = try withExtendedLifetime(data.owner) {
+                guard let scheme = options.recipe.scheme(for: tensor.name, shape: tensor.shape),
+                      tensor.type.category == .float || tensor.type.isQuantized
+                else {
+                    try writer.add(name: tensor.name, type: tensor.type, shape: tensor.shape, bytes: data.bytes)
+                    return .init(name: tensor.name, type: tensor.type.name, parameters: tensor.elementCount,
+                                 bytes: data.bytes.count, error: nil)
+                }
+                let values = try tensor.type.dequantize(data.bytes, elementCount: tensor.elementCount)
+                let weights = importance[tensor.name]
+                let (bytes, error) = try values.withUnsafeBufferPointer {
+                    try TensorQuantizer.quantize($0.baseAddress!, rows: tensor.shape[0], cols: tensor.shape[1], scheme: scheme,
+                                                 importance: weights, method: options.recipe.method, threads: options.threads)
+                }
+                try bytes.withBytes { _ = try writer.add(name: tensor.name, type: scheme.type, shape: tensor.shape, bytes: $0) }
+                quantizedInputBytes += values.count * 4
+                return .init(name: tensor.name, type: scheme.rawValue, parameters: tensor.elementCount, bytes: bytes.count, error: error)
+            }
+            entries.append(entry)
+            progress?(index + 1, model.tensors.count)
+        }
+        var report = QuantizationReport(
+            recipe: options.recipe, entries: entries, calibrationTokens: calibrationTokens,
+            calibrationSHA256: options.calibrationSHA256, seconds: 0, quantizedInputBytes: quantizedInputBytes)
+        var metadata = model.canonicalMetadata
+        metadata["source.format"] = .string(model.reader.formatName)
+        metadata["provenance.tool"] = .string("kiln \(KilnVersion.current)")
+        metadata["provenance.sources"] = .array(try model.reader.paths.map { path in
+            let mapping = try MappedFile(path: path)
+            return .map(["name": .string(URL(fileURLWithPath: path).lastPathComponent), "bytes": .uint(UInt64(mapping.count)),
+                         "sha256": .string(SHA256.hex(mapping.bytes))])
+        })
+        metadata["provenance.quantization"] = report.metadata
+        writer.metadata = metadata
+        try writer.finish()
+        report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        return report
+    }
+}

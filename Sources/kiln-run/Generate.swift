@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import Kiln
+
+struct Generate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue a prompt (the default command): text on stdout, statistics on stderr.")
+
+    @Argument(help: "The model file.")
+    var model: String
+
+    @Option(name: .shortAndLong, help: "The prompt.")
+    var prompt: String
+
+    @OptionGroup var sampling: SamplingArguments
+    @OptionGroup var runtime: RuntimeOptions
+
+    func run() throws {
+        let loaded = try runtime.load(model)
+        let language = try LanguageModel(model: loaded.model)
+        let options = sampling.options
+        let state = language.makeState(contextLength: options.contextLength)
+        let stats = try Generator(transformer: language.transformer, tokenizer: language.tokenizer).generate(
+            prompt: language.promptTokens(prompt), state: state, options: options
+        ) { piece in
+            FileHandle.standardOutput.write(piece.data(using: .utf8)!)
+            return true
+        }
+        print()
+        printError(String(format: "load %.2f s · prompt %d tokens, %.1f tok/s · generated %d tokens, %.1f tok/s · stop: %@",
+                          loaded.loadSeconds, stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens,
+                          stats.generatedTokensPerSecond, stats.stopReason.rawValue))
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+}

@@ -1,0 +1,73 @@
+import Foundation
+import Kiln
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// llama-bench's measurement: prompt processing of `promptTokens` tokens as one batch, then
+/// `generatedTokens` single-token decode steps (greedy, never stopping early); plus load time
+/// and the process's peak resident memory.
+struct ModelBenchmark {
+    let path: String
+    let promptTokens: Int
+    let generatedTokens: Int
+    let threads: Int?
+    let log: Bool
+
+    func run() throws -> JSONValue {
+        if let threads { RuntimeSettings.setThreads(threads) }
+        var clock = DispatchTime.now()
+        let transformer = try Transformer(model: try CanonicalModel.open(path))
+        let loadSeconds = elapsed(since: clock)
+        let config = transformer.config
+        let context = promptTokens + generatedTokens
+        let state = InferenceState(transformer: transformer, contextLength: context)
+        // Fixed pseudo-random prompt (as llama-bench uses random tokens), the same every run.
+        var random = SplitMix(seed: 42)
+        let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(config.vocabulary)) }
+
+        clock = DispatchTime.now()
+        var logits = try state.forward(prompt)
+        let promptSeconds = elapsed(since: clock)
+        clock = DispatchTime.now()
+        for _ in 0..<generatedTokens {
+            logits = try state.forward([Sampler.argmax(logits)])
+        }
+        let generateSeconds = elapsed(since: clock)
+        let peak = peakResidentBytes()
+        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        let result: [String: JSONValue] = [
+            "model": .string(path), "threads": .int(Int64(threads ?? ProcessInfo.processInfo.activeProcessorCount)),
+            "prompt_tokens": .int(Int64(promptTokens)), "generated_tokens": .int(Int64(generatedTokens)),
+            "prompt_tokens_per_second": .double(Double(promptTokens) / promptSeconds),
+            "generated_tokens_per_second": .double(Double(generatedTokens) / generateSeconds),
+            "load_seconds": .double(loadSeconds), "peak_rss_bytes": .int(Int64(peak)),
+            "model_file_bytes": .int(Int64(fileBytes)), "kv_cache_bytes": .int(Int64(state.kvCacheBytes)),
+        ]
+        if log {
+            print(String(format: "prompt:   %d tokens in %.3f s = %.1f tok/s", promptTokens, promptSeconds, Double(promptTokens) / promptSeconds))
+            print(String(format: "generate: %d tokens in %.3f s = %.1f tok/s", generatedTokens, generateSeconds,
+                         Double(generatedTokens) / generateSeconds))
+            print(String(format: "load %.3f s · peak RSS %.1f MiB (file %.1f MiB + KV cache %.1f MiB)", loadSeconds,
+                         Double(peak) / 1_048_576, Double(fileBytes) / 1_048_576, Double(state.kvCacheBytes) / 1_048_576))
+        }
+        return .object(result)
+    }
+}
+
+/// The process's peak resident set size in bytes.
+func peakResidentBytes() -> Int {
+    var usage = rusage()
+    #if canImport(Glibc)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    #else
+    getrusage(RUSAGE_SELF, &usage)
+    #endif
+    #if canImport(Darwin)
+    return Int(usage.ru_maxrss)  // bytes on Darwin
+    #else
+    return Int(usage.ru_maxrss) * 1024  // kilobytes on Linux
+    #endif
+}

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Kiln
+import KilnQuant
+
+struct Quantize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Quantise a model (any format Kiln reads) into a .kiln file.",
+        discussion: """
+            Schemes: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")). Presets (--scheme): \
+            \(QuantRecipe.presetNames.joined(separator: ", ")). A recipe file is JSON: \
+            {"default": "kq4", "rules": [{"match": "blk.*.attn_v.weight", "scheme": "q8_0"}]}. \
+            Prints each tensor's scheme, RMSE, max abs error and SNR, and the model's bits per weight.
+            """)
+
+    @Argument(help: "The model to quantise.")
+    var input: String
+
+    @Option(name: .shortAndLong, help: "The .kiln file to write.")
+    var output: String
+
+    @OptionGroup var quantization: QuantizationArguments
+
+    @Flag(help: "Replace the output if it exists.")
+    var overwrite = false
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    @Option(help: "Input format, when it cannot be recognised from the file.")
+    var from: String?
+
+    func validate() throws { try quantization.check() }
+
+    func run() throws {
+        if !overwrite, FileManager.default.fileExists(atPath: output) {
+            throw KilnError(.usage, "already exists; choose another path or pass --overwrite", file: output)
+        }
+        let model = try CanonicalModel.open(input, format: from)
+        let report = try quantization.run(model, output: output)
+        print(json ? QuantizeReportFormat.json(report).serialized(pretty: true) : QuantizeReportFormat.text(report))
+    }
+}
+
+/// Options shared by `kiln quantize` and `kiln convert --quantize`.
+struct QuantizationArguments: ParsableArguments {
+    @Option(help: "A scheme or preset for every matrix.")
+    var scheme: String?
+
+    @Option(help: "A JSON recipe file (glob → scheme).")
+    var recipe: String?
+
+    @Option(help: "A text file whose activations weight the error (importance, like llama.cpp's imatrix).")
+    var calibration: String?
+
+    @Option(help: "How scales are chosen: search (default) or rtn (reference rounding).")
+    var method: String?
+
+    @Option(help: "Threads (default: all cores).")
+    var threads: Int?
+
+    func check() throws {
+        guard (scheme == nil) != (recipe == nil) else { throw ValidationError("give exactly one of --scheme NAME or --recipe FILE") }
+        if let method, QuantMethod(rawValue: method) == nil { throw ValidationError("--method is search or rtn") }
+    }
+
+    func run(_ model: CanonicalModel, output: String) throws -> QuantizationReport {
+        var recipe: QuantRecipe
+        if let path = self.recipe {
+            let json = try withFileContext(path) { try JSONValue.parse(try String(contentsOfFile: path, encoding: .utf8)) }
+            recipe = try withFileContext(path) { try QuantRecipe(json: json) }
+        } else {
+            let name = scheme!
+            if let preset = QuantRecipe.preset(name, layers: model.config?.layers ?? 1) {
+                recipe = preset
+            } else if let single = QuantScheme.named(name) {
+                recipe = QuantRecipe(name: name, defaultScheme: single)
+            } else {
+                throw KilnError(.usage, "unknown scheme '\(name)'; schemes: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")); presets: \(QuantRecipe.presetNames.joined(separator: ", "))")
+            }
+        }
+        if let method { recipe.method = QuantMethod(rawValue: method)! }
+        var text: String?, hash: String?
+        if let calibration {
+            let mapping = try MappedFile(path: calibration)
+            text = String(decoding: mapping.bytes, as: UTF8.self)
+            hash = SHA256.hex(mapping.bytes)
+        }
+        let options = Quantization.Options(recipe: recipe, calibrationText: text, calibrationSHA256: hash,
+                                           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let progress = TerminalProgress("quantizing", total: model.tensors.count)
+        defer { progress.finish() }
+        return try Quantization.quantize(model, output: output, options: options) { done, _ in progress.update(done) }
+    }
+}
+
+enum QuantizeReportFormat {
+    static func text(_ report: QuantizationReport) -> String {
+        var lines = ["tensor".padding(toLength: 28, withPad: " ", startingAt: 0) + "scheme        rmse     max abs   SNR dB"]
+        for entry in report.entries {
+            let name = entry.name.padding(toLength: max(28, entry.name.count + 1), withPad: " ", startingAt: 0)
+            if let error = entry.error {
+                lines.append(name + entry.type.padding(toLength: 6, withPad: " ", startingAt: 0)
+                    + String(format: " %11.3e %11.3e %8.2f", error.rmse, error.maxAbs, error.snrDecibels))
+            } else {
+                lines.append(name + entry.type.padding(toLength: 6, withPad: " ", startingAt: 0) + "   (kept)")
+            }
+        }
+        lines.append("\(report.recipe.name): " + String(format: "%.3f bits per weight, ", report.bitsPerWeight) + Inspection.bytes(report.bytes)
+            + String(format: ", %.1f s, %.0f MB/s of weights quantised", report.seconds, report.megabytesPerSecond))
+        if report.calibrationTokens > 0 { lines.append("calibrated on \(report.calibrationTokens) tokens") }
+        return lines.joined(separator: "\n")
+    }
+
+    static func json(_ report: QuantizationReport) -> JSONValue {
+        .object([
+            "recipe": .string(report.recipe.name), "bits_per_weight": .double(report.bitsPerWeight),
+            "bytes": .int(Int64(report.bytes)), "parameters": .int(Int64(report.parameters)), "seconds": .double(report.seconds),
+            "megabytes_per_second": .double(report.megabytesPerSecond), "calibration_tokens": .int(Int64(report.calibrationTokens)),
+            "tensors": .array(report.entries.map { entry in
+                var object: [String: JSONValue] = ["name": .string(entry.name), "scheme": .string(entry.type),
+                                                   "parameters": .int(Int64(entry.parameters)), "bytes": .int(Int64(entry.bytes))]
+                if let error = entry.error {
+                    object["rmse"] = .double(error.rmse)
+                    object["max_abs"] = .double(error.maxAbs)
+                    object["snr_db"] = error.snrDecibels.isFinite ? .double(error.snrDecibels) : .null
+                }
+                return .object(object)
+            }),
+        ])
+    }
+}
