@@ -14,7 +14,10 @@ import Testing
 struct MatmulTests {
     static let tolerance = 1e-5
 
-    static let quantizedTypes: [ElementType] = [.q8_0, .q4_0, .q4_1, .q8_0x8, .q4_0x8, .q4_1x8, .q5_0, .q5_1]
+    /// The types with kernels, then types served by the dequantising fallback (a row decoded
+    /// through the registry, then the f32 kernel): q5, Kiln's kq4, the GGUF K-quants.
+    static let quantizedTypes: [ElementType] = [.q8_0, .q4_0, .q4_1, .q8_0x8, .q4_0x8, .q4_1x8, .q5_0, .q5_1, .kq4]
+    static let superBlockTypes: [ElementType] = [.q2_k, .q3_k, .q4_k, .q5_k, .q6_k, .q8_k]
     static let floatTypes: [ElementType] = [.f32, .f16, .bf16]
 
     /// (rows, cols, batch): rows around the 8-row group and 4-row tile, batches around the 4-wide
@@ -22,14 +25,24 @@ struct MatmulTests {
     static let quantizedShapes: [(Int, Int, Int)] = [
         (1, 32, 1), (3, 96, 2), (8, 64, 1), (13, 160, 3), (16, 256, 5), (67, 544, 4), (9, 32, 9), (24, 1024, 1), (5, 224, 7),
     ]
+    static let superBlockShapes: [(Int, Int, Int)] = [(1, 256, 1), (3, 512, 2), (13, 256, 5), (9, 768, 3)]
     static let floatShapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 7, 2), (5, 33, 3), (8, 100, 1), (13, 257, 5), (4, 16, 4), (67, 64, 2), (2, 1000, 7),
     ]
 
-    @Test(arguments: quantizedTypes + floatTypes)
+    static func shapes(_ type: ElementType) -> [(Int, Int, Int)] {
+        type.blockElements == 256 ? superBlockShapes : type.isQuantized ? quantizedShapes : floatShapes
+    }
+
+    /// Whether products with this type quantise the activations (the kernels' q8_0/q4_0/q4_1 families).
+    static func quantizesActivations(_ type: ElementType) -> Bool {
+        [ElementType.q8_0, .q4_0, .q4_1].contains(type.interleaving?.base ?? type)
+    }
+
+    @Test(arguments: quantizedTypes + superBlockTypes + floatTypes)
     func everyTierMatchesTheReference(type: ElementType) {
         var random = SeededRandom(seed: UInt64(type.id) &+ 17)
-        let shapes = type.isQuantized ? Self.quantizedShapes : Self.floatShapes
+        let shapes = Self.shapes(type)
         for (rows, cols, batch) in shapes {
             let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
             let x = random.activations(batch * cols)
@@ -49,10 +62,10 @@ struct MatmulTests {
     /// weights with the unquantised activations. For quantised weights the only difference is the
     /// activations' int8 rounding, at most d_x/2 per value, so |Δ| ≤ Σ_blocks (d_x/2)·Σ|w| (plus
     /// 1e-6 of the magnitudes for f32 rounding of decoded values and of the result).
-    @Test(arguments: quantizedTypes + floatTypes)
+    @Test(arguments: quantizedTypes + superBlockTypes + floatTypes)
     func referenceMatchesDoublePrecisionDot(type: ElementType) {
         var random = SeededRandom(seed: UInt64(type.id) &+ 99)
-        for (rows, cols, batch) in [(5, 96, 2), (16, 256, 1)] {
+        for (rows, cols, batch) in type.blockElements == 256 ? [(5, 256, 2), (3, 512, 1)] : [(5, 96, 2), (16, 256, 1)] {
             let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
             let x = random.activations(batch * cols)
             let y = product(reference, matrix, x, batch: batch)
@@ -66,7 +79,7 @@ struct MatmulTests {
                         let amax = (block..<end).map { Double(abs(x[b * cols + $0])) }.max()!
                         for k in block..<end {
                             exact += Double(w[r * cols + k]) * Double(x[b * cols + k])
-                            if type.isQuantized && type != .q5_0 && type != .q5_1 {
+                            if Self.quantizesActivations(type) {
                                 quantizationError += abs(Double(w[r * cols + k])) * amax / 127 / 2
                             }
                         }

@@ -90,14 +90,26 @@ struct TestMatrix {
         case .bf16: values.forEach { append16(HalfPrecision.bfloatFromFloat($0)) }
         default:
             for _ in 0..<(rows * cols / type.blockElements) {
-                let d = random.uniform(0.001, 0.05) * (random.next() % 2 == 0 ? 1 : -1)
                 var block = random.bytes(type.blockBytes)
-                block[0] = UInt8(HalfPrecision.halfFromFloat(d) & 0xFF)
-                block[1] = UInt8(HalfPrecision.halfFromFloat(d) >> 8)
-                if type == .q4_1 || type == .q5_1 {
-                    let m = HalfPrecision.halfFromFloat(-8 * abs(d) * random.uniform(0.5, 1.5))
-                    block[2] = UInt8(m & 0xFF)
-                    block[3] = UInt8(m >> 8)
+                func put(_ value: UInt16, at offset: Int) {
+                    block[offset] = UInt8(value & 0xFF)
+                    block[offset + 1] = UInt8(value >> 8)
+                }
+                let d = random.uniform(0.001, 0.05) * (random.next() % 2 == 0 ? 1 : -1)
+                switch type {
+                case .q4_1, .q5_1:
+                    put(HalfPrecision.halfFromFloat(d), at: 0)
+                    put(HalfPrecision.halfFromFloat(-8 * abs(d) * random.uniform(0.5, 1.5)), at: 2)
+                case .q2_k, .q4_k, .q5_k:  // d and dmin; 16-bit at 80 for q2_k, at 0 for q4_k/q5_k
+                    put(HalfPrecision.halfFromFloat(abs(d) / 8), at: type == .q2_k ? 80 : 0)
+                    put(HalfPrecision.halfFromFloat(abs(d) / 8), at: type == .q2_k ? 82 : 2)
+                case .q3_k: put(HalfPrecision.halfFromFloat(d / 8), at: 108)
+                case .q6_k: put(HalfPrecision.halfFromFloat(d / 8), at: 208)
+                case .q8_k: block.replaceSubrange(0..<4, with: withUnsafeBytes(of: d.bitPattern.littleEndian, Array.init))
+                case .kq4:  // scale exponents: scale(e) = 2^(e/8 − 28), so 150…190 gives about 2^−9…2^−4
+                    block[0] = UInt8(150 + random.next() % 40)
+                    block[1] = UInt8(150 + random.next() % 40)
+                default: put(HalfPrecision.halfFromFloat(d), at: 0)  // q8_0, q4_0, q5_0
                 }
                 bytes += block
             }
