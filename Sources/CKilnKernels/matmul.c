@@ -111,12 +111,14 @@ void kiln_quantize_activations(const kiln_ops *ops, const float *x, int64_t cols
 
 // ---- streaming-read probe -----------------------------------------------------------------------
 
+#define KILN_STREAM_TASKS 64
+
 typedef struct {
     const kiln_ops *ops;
     const float *data;
     int64_t per_task; // floats, a multiple of 32
     int64_t total;
-    float sums[64];
+    float sums[KILN_STREAM_TASKS];
 } stream_job;
 
 static void stream_task(void *context, int64_t task) {
@@ -126,9 +128,11 @@ static void stream_task(void *context, int64_t task) {
     job->sums[task] = n > 0 ? job->ops->stream_sum(job->data + start, n) : 0;
 }
 
+// Split like the products (contiguous chunks claimed dynamically), so a thread that another
+// process delays costs the probe what it costs a product, no more.
 float kiln_stream_read(const kiln_ops *ops, const float *data, int64_t bytes) {
     stream_job job = {.ops = ops, .data = data, .total = bytes / 4};
-    const int64_t tasks = kiln_pool_threads();
+    const int64_t tasks = KILN_STREAM_TASKS;
     job.per_task = ((job.total + tasks - 1) / tasks + 31) / 32 * 32;
     kiln_pool_run(stream_task, &job, tasks);
     float total = 0;

@@ -7,6 +7,11 @@ import Kiln
 ///
 /// Weights are "cold": each product reads a different copy, rotating over at least 256 MiB
 /// (8× a 32 MiB L3), so they come from DRAM as a model's weights do when it decodes.
+///
+/// On a shared machine other processes take memory bandwidth and CPU time, so each kernel's
+/// samples alternate with streaming-read samples (rounds of ≥ 10 ms of each), and its
+/// `bandwidth_fraction` is its median GB/s over the median streaming GB/s of those same rounds
+/// (`paired_read_gbps`). On a quiet machine that equals the start-up `read_bandwidth_gbps`.
 struct KernelBenchmark {
     var tiers: [KernelTier]
     var types: [ElementType]
@@ -28,9 +33,10 @@ struct KernelBenchmark {
             for (n, gbps) in bandwidth.sorted(by: { $0.key < $1.key }) {
                 print(String(format: "streaming read, %d thread%@: %.1f GB/s", n, n == 1 ? "" : "s", gbps))
             }
-            print(String(format: "thread pool dispatch (%d threads, empty tasks): %.2f µs median", threads, dispatch))
-            print("kernel   tier      rows ×  cols batch thr    time      GB/s  GFLOP/s  of bandwidth")
+            print(String(format: "thread pool dispatch (%d threads, beyond the work): %.2f µs median", threads, dispatch))
+            print("kernel   tier       rows ×  cols batch thr       time     GB/s  GFLOP/s  of paired read GB/s")
         }
+        let probe = StreamProbe()
         var results: [JSONValue] = []
         for tier in tiers {
             guard let table = KernelTable(tier: tier) else { continue }
@@ -39,19 +45,21 @@ struct KernelBenchmark {
                     guard shape.cols % type.blockElements == 0 else { continue }
                     let weights = ColdWeights(type: type, rows: shape.rows, cols: shape.cols)
                     for batch in batches {
-                        let seconds = weights.medianSeconds(table: table, batch: batch)
+                        let (seconds, paired) = weights.medianSeconds(table: table, batch: batch, probe: probe)
                         let gbps = Double(weights.matrixBytes) / seconds / 1e9
                         let gflops = 2 * Double(shape.rows * shape.cols * batch) / seconds / 1e9
-                        let fraction = gbps / bandwidth[threads]!
+                        let fraction = gbps / paired
                         if log {
-                            print(String(format: "%-8@ %-8@ %6d × %5d %5d %3d %8.3f ms %7.2f %8.1f  %5.1f%%", type.name, tier.rawValue,
-                                         shape.rows, shape.cols, batch, threads, seconds * 1e3, gbps, gflops, fraction * 100))
+                            let name = type.name.padding(toLength: 8, withPad: " ", startingAt: 0)
+                            let tierName = tier.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                            print(String(format: "%@ %@ %6d × %5d %5d %3d %9.3f ms %7.2f %8.1f  %5.1f%% of %.1f", name, tierName,
+                                         shape.rows, shape.cols, batch, threads, seconds * 1e3, gbps, gflops, fraction * 100, paired))
                         }
                         results.append(.object([
                             "kernel": .string(type.name), "tier": .string(tier.rawValue), "rows": .int(Int64(shape.rows)),
                             "cols": .int(Int64(shape.cols)), "batch": .int(Int64(batch)), "threads": .int(Int64(threads)),
                             "seconds": .double(seconds), "gbps": .double(gbps), "gflops": .double(gflops),
-                            "bandwidth_fraction": .double(fraction),
+                            "bandwidth_fraction": .double(fraction), "paired_read_gbps": .double(paired),
                         ]))
                     }
                 }
@@ -66,28 +74,50 @@ struct KernelBenchmark {
         ])
     }
 
-    /// What one parallel call costs beyond its work: `threads` empty tasks, back to back as
-    /// decode issues them (~200 products per token).
+    /// What one parallel call costs beyond its work, back to back as decode issues them (~200
+    /// products per token): `threads` tasks of 2 µs each (so every thread must take part), minus
+    /// the 2 µs. Empty tasks would measure less: the caller would run them all before a worker woke.
     private func dispatchMicroseconds() -> Double {
+        let work = 2e-6
         var times: [Double] = []
-        for _ in 0..<20_000 { times.append(timed { Kernels.parallelFor(threads) { _ in } }) }
-        return median(times) * 1e6
+        for _ in 0..<20_000 {
+            times.append(timed {
+                Kernels.parallelFor(threads) { _ in
+                    let start = DispatchTime.now().uptimeNanoseconds
+                    while Double(DispatchTime.now().uptimeNanoseconds - start) < work * 1e9 {}
+                }
+            })
+        }
+        return (median(times) - work) * 1e6
     }
 
-    /// Median over 15 sums of a 512 MiB buffer with the fastest tier's streaming loop.
+    /// Median of 15 streaming reads of 512 MiB at `threads` threads.
     private func measureBandwidth(threads: Int) -> Double {
         Kernels.setThreads(threads)
-        let bytes = 512 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
-        defer { buffer.deallocate() }
-        let floats = buffer.bindMemory(to: Float.self, capacity: bytes / 4)
+        let probe = StreamProbe(bytes: 512 << 20)
+        return median((0..<15).map { _ in probe.sample() })
+    }
+}
+
+/// The streaming-read probe: a sum over a buffer four times the L3, in the fastest tier's loop,
+/// on the pool's current threads. `sample()` returns GB/s.
+private final class StreamProbe {
+    let bytes: Int
+    let floats: UnsafeMutablePointer<Float>
+    private var sink: Float = 0
+
+    init(bytes: Int = 128 << 20) {
+        self.bytes = bytes
+        floats = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096).bindMemory(to: Float.self, capacity: bytes / 4)
         floats.initialize(repeating: 1, count: bytes / 4)
-        var sink: Float = 0
-        let times = (0..<15).map { _ in
-            timed { sink += Kernels.table.streamRead(floats, bytes: bytes) }
-        }
+    }
+
+    deinit { floats.deallocate() }
+
+    func sample() -> Double {
+        let seconds = timed { sink += Kernels.table.streamRead(floats, bytes: bytes) }
         precondition(sink > 0)
-        return Double(bytes) / median(times) / 1e9
+        return Double(bytes) / seconds / 1e9
     }
 }
 
@@ -147,8 +177,10 @@ private final class ColdWeights {
         }
     }
 
-    /// The median of at least 5 products (more while under 0.3 s), each on the next copy.
-    func medianSeconds(table: KernelTable, batch: Int) -> Double {
+    /// Products in rounds, each round one streaming-read sample and then products for ≥ 10 ms
+    /// (each on the next copy); at least 5 rounds and 0.3 s of products. Returns the median
+    /// product time and the median streaming GB/s of the same rounds.
+    func medianSeconds(table: KernelTable, batch: Int, probe: StreamProbe) -> (seconds: Double, readGBps: Double) {
         let x = UnsafeMutablePointer<Float>.allocate(capacity: batch * cols)
         let y = UnsafeMutablePointer<Float>.allocate(capacity: batch * rows)
         defer { x.deallocate(); y.deallocate() }
@@ -159,14 +191,19 @@ private final class ColdWeights {
             next = (next + 1) % copies
         }
         product()  // warm-up: page faults, pool start, scratch growth
-        var times: [Double] = []
+        var times: [Double] = [], reads: [Double] = []
         var total = 0.0
-        while times.count < 5 || (total < 0.3 && times.count < 2000) {
-            let t = timed(product)
-            times.append(t)
-            total += t
+        while reads.count < 5 || total < 0.3 {
+            reads.append(probe.sample())
+            var round = 0.0
+            repeat {
+                let t = timed(product)
+                times.append(t)
+                round += t
+            } while round < 0.01
+            total += round
         }
-        return median(times)
+        return (median(times), median(reads))
     }
 }
 

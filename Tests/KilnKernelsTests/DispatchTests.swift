@@ -67,6 +67,18 @@ struct DispatchTests {
         }
     }
 
+    /// The bandwidth probe reads every byte once: the sum of 2^20 + 96 ones (not a multiple of
+    /// the chunking) is exact in f32 partial sums.
+    @Test func streamReadSumsEverything() {
+        let count = (1 << 20) + 96
+        let buffer = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+        defer { buffer.deallocate() }
+        buffer.initialize(repeating: 1, count: count)
+        for table in allTables where table.tier != .reference {
+            #expect(table.streamRead(buffer, bytes: count * 4) == Float(count), "\(table.tier)")
+        }
+    }
+
     @Test func threadCountIsSettable() {
         let initial = Kernels.threads
         defer { Kernels.setThreads(initial) }
