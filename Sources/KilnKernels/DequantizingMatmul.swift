@@ -10,7 +10,7 @@ enum DequantizingMatmul {
     static func chunkRows(cols: Int) -> Int { max(1, (1 << 16) / max(1, cols)) }
 
     static func run(_ w: WeightMatrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>, ops: OpaquePointer) {
-        let base = w.type.interleaving?.base ?? w.type
+        let base = w.rowMajorType
         let chunk = min(w.rows, chunkRows(cols: w.cols))
         let values = UnsafeMutablePointer<Float>.allocate(capacity: max(1, chunk * w.cols))
         let results = UnsafeMutablePointer<Float>.allocate(capacity: max(1, chunk * batch))
@@ -24,7 +24,7 @@ enum DequantizingMatmul {
         while r0 < w.rows {
             let n = min(chunk, w.rows - r0)
             for r in 0..<n {
-                Reference.withRow(w, r0 + r, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: values + r * w.cols) }
+                w.withRowMajorRow(r0 + r, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: values + r * w.cols) }
             }
             kiln_matmul(ops, Int32(KILN_WEIGHT_F32), values, Int64(n), Int64(w.cols), x, Int64(batch), results)
             for b in 0..<batch {

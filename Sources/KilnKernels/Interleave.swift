@@ -28,9 +28,9 @@ extension Kernels {
     /// Row `row` of `w` decoded to f32 (an embedding lookup), whatever the layout.
     public static func dequantizeRow(_ w: WeightMatrix, row: Int, into destination: UnsafeMutablePointer<Float>) {
         precondition(row >= 0 && row < w.rows, "row \(row) outside 0..<\(w.rows)")
-        let base = w.type.interleaving?.base ?? w.type
+        let base = w.rowMajorType
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, w.cols / base.blockElements * base.blockBytes), alignment: 16)
         defer { scratch.deallocate() }
-        Reference.withRow(w, row, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: destination) }
+        w.withRowMajorRow(row, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: destination) }
     }
 }

@@ -23,6 +23,17 @@ public struct WeightMatrix: @unchecked Sendable {
     /// The bytes the matrix occupies (interleaved types: padded to whole row groups).
     public var byteCount: Int { (try? type.byteCount(shape: [rows, cols])) ?? 0 }
 
+    /// The base type of an interleaved layout, else the type itself.
+    var rowMajorType: ElementType { type.interleaving?.base ?? type }
+
+    /// Runs `body` with row `r`'s bytes in the row-major layout of `rowMajorType`: in place, or
+    /// gathered from its row group into `scratch` (one row's bytes).
+    func withRowMajorRow<R>(_ r: Int, scratch: UnsafeMutableRawPointer, _ body: (UnsafeRawPointer) -> R) -> R {
+        guard let interleaving = type.interleaving else { return body(data + r * (cols / type.blockElements * type.blockBytes)) }
+        interleaving.extractRow(data, row: r, cols: cols, into: scratch)
+        return body(scratch)
+    }
+
     /// The C kernels' code for this layout, nil when only the dequantising fallback handles it.
     var kernelCode: Int32? {
         switch type {

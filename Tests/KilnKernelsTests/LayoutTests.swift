@@ -109,8 +109,3 @@ struct LayoutTests {
         }
     }
 }
-
-extension OwnedBytes {
-    /// Test convenience: tuples with OwnedBytes compare by type only.
-    static func == (_: OwnedBytes, _: OwnedBytes) -> Bool { true }
-}

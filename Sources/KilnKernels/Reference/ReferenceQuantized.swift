@@ -26,19 +26,11 @@ enum Reference {
     }
 
     static func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
-        let base = w.type.interleaving?.base ?? w.type
+        let base = w.rowMajorType
         switch base {
         case .q8_0, .q4_0, .q4_1: quantizedMatmul(w, base: base, x, batch: batch, y)
         default: dequantizingMatmul(w, x, batch: batch, y)
         }
-    }
-
-    /// Row `r`'s bytes in the base type's row-major layout: in place, or gathered from its group.
-    static func withRow<R>(_ w: WeightMatrix, _ r: Int, scratch: UnsafeMutableRawPointer, _ body: (UnsafeRawPointer) -> R) -> R {
-        let rowBytes = w.cols / w.type.blockElements * w.type.blockBytes
-        guard let interleaving = w.type.interleaving else { return body(w.data + r * rowBytes) }
-        interleaving.extractRow(w.data, row: r, cols: w.cols, into: scratch)
-        return body(scratch)
     }
 
     private static func quantizedMatmul(
@@ -52,7 +44,7 @@ enum Reference {
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, nb * base.blockBytes), alignment: 16)
         defer { scratch.deallocate() }
         for r in 0..<w.rows {
-            withRow(w, r, scratch: scratch) { row in
+            w.withRowMajorRow(r, scratch: scratch) { row in
                 for b in 0..<batch {
                     var total = 0.0
                     for i in 0..<nb {
@@ -88,11 +80,11 @@ enum Reference {
     private static func dequantizingMatmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
         let values = UnsafeMutablePointer<Float>.allocate(capacity: max(1, w.cols))
         defer { values.deallocate() }
-        let base = w.type.interleaving?.base ?? w.type
+        let base = w.rowMajorType
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, w.cols / base.blockElements * base.blockBytes), alignment: 16)
         defer { scratch.deallocate() }
         for r in 0..<w.rows {
-            withRow(w, r, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: values) }
+            w.withRowMajorRow(r, scratch: scratch) { base.decodeBlocks($0, blocks: w.cols / base.blockElements, into: values) }
             for b in 0..<batch {
                 var total = 0.0
                 for k in 0..<w.cols { total += Double(values[k]) * Double(x[b * w.cols + k]) }
