@@ -39,14 +39,25 @@ let package = Package(
         .target(name: "CKilnSupport"),
         // Types, the element-type registry, metadata, errors and the `.kiln` reader and writer.
         .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd"]),
+        // The hot loops in C: a portable tier, AVX2+FMA+F16C and NEON/dotprod tiers in functions
+        // with `__attribute__((target(...)))`, the CPU probe and the thread pool.
+        .target(
+            name: "CKilnKernels",
+            linkerSettings: [
+                .linkedLibrary("m", .when(platforms: [.linux])),
+                .linkedLibrary("pthread", .when(platforms: [.linux])),
+            ]
+        ),
+        // The kernels' Swift face: scalar references, the tier table chosen at start-up, the API.
+        .target(name: "KilnKernels", dependencies: ["CKilnKernels", "KilnCore"]),
         // Readers and writers for other checkpoint layouts.
         .target(name: "KilnFormats", dependencies: ["KilnCore", "CZlib"]),
         // Quantisers (q8_0, q4_0, q4_1, kq4), scale search, recipes.
         .target(name: "KilnQuant", dependencies: ["KilnCore"]),
         // GPT-2 / Llama generation, tokenizer, sampling, chat templates, perplexity, calibration.
-        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant"]),
+        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant", "KilnKernels"]),
         // The public face: re-exports the modules an app needs.
-        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnQuant", "KilnRuntime"]),
+        .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnKernels", "KilnQuant", "KilnRuntime"]),
         .executableTarget(
             name: "kiln",
             dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
@@ -71,6 +82,7 @@ let package = Package(
         .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "TestSupport"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
+        .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "CKilnKernels", "KilnCore", "TestSupport"]),
         // The real model through the release binaries (Tools/test.sh builds them first).
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]

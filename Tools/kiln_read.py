@@ -177,6 +177,8 @@ class ElementType:
     block_values: int  # B (1 for plain types)
     block_bytes: int  # b (element size s for plain types)
     dtype: str | None  # numpy dtype of a plain type's stored values
+    group_rows: int = 1  # G: rows stored together by an interleaved type (§7.4)
+    base: str | None = None  # the §7.1 type an interleaved type rearranges
 
     @property
     def is_block(self) -> bool:
@@ -211,6 +213,9 @@ ELEMENT_TYPES: dict[int, ElementType] = {
         ElementType(83, "q5_k", 256, 176, None),
         ElementType(84, "q6_k", 256, 210, None),
         ElementType(85, "q8_k", 256, 292, None),
+        ElementType(96, "q8_0x8", 32, 34, None, 8, "q8_0"),
+        ElementType(97, "q4_0x8", 32, 18, None, 8, "q4_0"),
+        ElementType(98, "q4_1x8", 32, 20, None, 8, "q4_1"),
     ]
 }
 
@@ -650,7 +655,14 @@ class KilnFile:
                     f"{et.block_values}",
                     dpos,
                 )
-            length = (n // et.block_values) * et.block_bytes
+            if et.group_rows > 1:  # §7.4: rows padded to whole groups
+                rows = 1
+                for d in dims[:-1]:
+                    rows *= d
+                groups = -(-rows // et.group_rows)
+                length = groups * et.group_rows * (dims[-1] // et.block_values) * et.block_bytes
+            else:
+                length = (n // et.block_values) * et.block_bytes
         else:
             length = n * et.block_bytes
         if length > U64_MAX:
@@ -843,13 +855,16 @@ class KilnFile:
         return a
 
     def dequantize(self, name: str) -> np.ndarray:
-        """The tensor as float32, for every element type (quantised blocks decoded per §7.1, §7.2, §7.3)."""
+        """The tensor as float32, for every element type (quantised blocks decoded per §7.1–§7.4)."""
         t = self._info(name)
         et = t.element_type
         if not et.is_block:
             if et.name == "bf16":
                 return self.array(name, bf16="float32")
             return self.array(name).astype(np.float32)
+        if et.group_rows > 1:
+            blocks = _ungroup(et, self.raw_bytes(name), t.shape)
+            return _dequantize_blocks(et.base, blocks).reshape(t.shape)
         blocks = np.frombuffer(self.raw_bytes(name), dtype=_BLOCK_DTYPES[et.name])
         return _dequantize_blocks(et.name, blocks).reshape(t.shape)
 
@@ -906,6 +921,28 @@ def _dequantize_kq4(b: np.ndarray) -> np.ndarray:
     out = _KQ4_GRID[level] * _KQ4_SCALE[e]  # float32 x float32 -> float32
     assert out.dtype == np.float32
     return out
+
+
+def _ungroup(et: ElementType, data: bytes, shape: tuple) -> np.ndarray:
+    """§7.4: reassemble the base blocks of an interleaved tensor, row-major, padding dropped."""
+    g = et.group_rows
+    k = shape[-1] if shape else 0
+    rows = 1
+    for d in shape[:-1]:
+        rows *= d
+    columns = k // et.block_values
+    groups = -(-rows // g)
+    header = 4 if et.base == "q4_1" else 2  # bytes of f16 fields in one base block
+    quant = et.block_bytes - header
+    raw = np.frombuffer(data, dtype=np.uint8).reshape(groups, columns, g * et.block_bytes)
+    base = np.empty((groups, g, columns, et.block_bytes), dtype=np.uint8)
+    for f in range(header // 2):  # field f of row i is at 2*g*f + 2*i
+        fields = raw[:, :, 2 * g * f : 2 * g * (f + 1)].reshape(groups, columns, g, 2)
+        base[:, :, :, 2 * f : 2 * f + 2] = fields.transpose(0, 2, 1, 3)
+    chunks = raw[:, :, header * g :].reshape(groups, columns, quant // 4, g, 4)  # [chunk][row][4]
+    base[:, :, :, header:] = chunks.transpose(0, 3, 1, 2, 4).reshape(groups, g, columns, quant)
+    flat = base.reshape(groups * g, columns * et.block_bytes)[:rows].tobytes()
+    return np.frombuffer(flat, dtype=_BLOCK_DTYPES[et.base])
 
 
 def _dequantize_blocks(kind: str, b: np.ndarray) -> np.ndarray:

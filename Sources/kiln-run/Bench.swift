@@ -4,12 +4,16 @@ import Kiln
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Kiln: file open time and verify throughput, or compression of a model's float tensors.",
+        abstract: "Measure Kiln: a model's speed, file open time and verify throughput, compression of float tensors, or the compute kernels.",
         discussion: """
             --file-io writes a 10 MiB and a 2 GiB .kiln file (in --dir, default the system's temporary \
             directory), then times opening each (median of many opens) and verifying the large one.
             --compression FILE compresses every float tensor of FILE with zstd, with and without the \
             byte-plane shuffle, and reports the ratios.
+            --kernels measures this machine's streaming read bandwidth (1 and 2 threads), then times \
+            every matrix-product kernel on every tier at SmolLM2-135M and Llama-7B shapes, batch 1 and \
+            64, with weights cold (rotating over 256 MiB of copies), and reports GB/s of weights \
+            streamed, GFLOP/s and the fraction of the measured bandwidth.
             """)
 
     @Argument(help: "A model to benchmark: prompt processing and generation speed, load time, peak memory.")
@@ -21,7 +25,7 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Tokens to generate for the model benchmark.")
     var n: Int = 64
 
-    @Option(help: "Threads for the model benchmark (default: all cores).")
+    @Option(help: "Threads for the model and kernel benchmarks (default: all cores).")
     var threads: Int?
 
     @Flag(help: "Benchmark opening and verifying .kiln files.")
@@ -29,6 +33,21 @@ struct Bench: ParsableCommand {
 
     @Option(help: ArgumentHelp("Benchmark zstd compression of this model's float tensors.", valueName: "file"))
     var compression: String?
+
+    @Flag(help: "Benchmark the matrix-product kernels against the memory bandwidth.")
+    var kernels = false
+
+    @Option(help: ArgumentHelp("Tiers for --kernels, comma-separated (default: every C tier this machine runs).", valueName: "tiers"))
+    var tiers: String?
+
+    @Option(help: ArgumentHelp("Weight types for --kernels, comma-separated (default: f32,f16,bf16,q8_0,q4_0,q4_1,q8_0x8,q4_0x8,q4_1x8).", valueName: "types"))
+    var types: String?
+
+    @Option(help: ArgumentHelp("Shapes for --kernels, comma-separated ROWSxCOLS (default: the six standard shapes).", valueName: "shapes"))
+    var shapes: String?
+
+    @Option(help: ArgumentHelp("Batch sizes for --kernels, comma-separated.", valueName: "sizes"))
+    var batches: String = "1,64"
 
     @Option(help: "zstd level for --compression.")
     var level: Int32 = 3
@@ -43,10 +62,11 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard model != nil || fileIO || compression != nil else {
-            throw ValidationError("give a MODEL, or choose --file-io or --compression FILE")
+        guard model != nil || fileIO || compression != nil || kernels else {
+            throw ValidationError("give a MODEL, or choose --file-io, --compression FILE or --kernels")
         }
         guard p >= 1, n >= 1 else { throw ValidationError("-p and -n must be at least 1") }
+        _ = try kernelBenchmark()
     }
 
     func run() throws {
@@ -61,6 +81,32 @@ struct Bench: ParsableCommand {
         if let compression {
             results["compression"] = try CompressionBenchmark(path: compression, level: level, log: !json).run()
         }
+        if kernels { results["kernels"] = try kernelBenchmark().run() }
         if json { print(JSONValue.object(results).serialized(pretty: true)) }
+    }
+
+    private func kernelBenchmark() throws -> KernelBenchmark {
+        func list(_ text: String?) -> [String]? { text?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
+        let tierList = try list(tiers)?.map { name in
+            guard let tier = KernelTier(rawValue: name), tier.isSupported else {
+                throw ValidationError("unknown or unsupported tier '\(name)'; this machine runs \(KernelTier.supported.map(\.rawValue))")
+            }
+            return tier
+        } ?? KernelTier.supported.filter { $0 != .reference }
+        let typeList = try list(types)?.map { name in
+            guard let type = ElementType.named(name) else { throw ValidationError("unknown element type '\(name)'") }
+            return type
+        } ?? KernelBenchmark.defaultTypes
+        let shapeList = try list(shapes)?.map { text in
+            let parts = text.lowercased().split(separator: "x").compactMap { Int($0) }
+            guard parts.count == 2, parts[0] > 0, parts[1] > 0 else { throw ValidationError("shape '\(text)' is not ROWSxCOLS") }
+            return (rows: parts[0], cols: parts[1])
+        } ?? KernelBenchmark.defaultShapes
+        let batchList = try list(batches)!.map { text in
+            guard let n = Int(text), n > 0 else { throw ValidationError("batch '\(text)' is not a positive integer") }
+            return n
+        }
+        return KernelBenchmark(tiers: tierList, types: typeList, shapes: shapeList, batches: batchList,
+                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, log: !json)
     }
 }

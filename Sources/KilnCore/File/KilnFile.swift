@@ -88,7 +88,7 @@ public final class KilnFile: @unchecked Sendable {
     /// Any tensor's values decoded to f32 (a copy).
     public func dequantized(_ name: String) throws -> [Float] {
         let info = try info(name)
-        return try info.type.dequantize(try bytes(info), elementCount: info.elementCount)
+        return try info.type.dequantize(try bytes(info), shape: info.shape)
     }
 
     private func typedView<T>(_ name: String, _ type: ElementType, as: T.Type) throws -> UnsafeBufferPointer<T> {

@@ -17,9 +17,33 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     public let blockElements: Int
     /// Bytes per block.
     public let blockBytes: Int
+    /// For the interleaved kernel layouts, how groups of rows are stored (docs/FORMAT.md §7.4);
+    /// nil for row-major types, whose blocks tile each row from its start.
+    public let interleaving: RowInterleaving?
     /// Decodes `blocks` whole blocks from `source` into `blocks * blockElements` floats.
+    /// Interleaved types decode their base type's row-major blocks here.
     @usableFromInline
     let decode: @Sendable (_ source: UnsafeRawPointer, _ blocks: Int, _ destination: UnsafeMutablePointer<Float>) -> Void
+
+    init(
+        id: UInt32, name: String, category: Category, blockElements: Int, blockBytes: Int, interleaving: RowInterleaving? = nil,
+        decode: @escaping @Sendable (_ source: UnsafeRawPointer, _ blocks: Int, _ destination: UnsafeMutablePointer<Float>) -> Void
+    ) {
+        self.id = id
+        self.name = name
+        self.category = category
+        self.blockElements = blockElements
+        self.blockBytes = blockBytes
+        self.interleaving = interleaving
+        self.decode = decode
+    }
+
+    /// An interleaved type storing `base`'s blocks `rows` rows at a time.
+    init(id: UInt32, name: String, interleaving base: ElementType, rows: Int, headerBytes: Int) {
+        self.init(
+            id: id, name: name, category: base.category, blockElements: base.blockElements, blockBytes: base.blockBytes,
+            interleaving: RowInterleaving(base: base, rows: rows, headerBytes: headerBytes), decode: base.decode)
+    }
 
     public var description: String { name }
     public var isQuantized: Bool { category == .quantized }
@@ -31,7 +55,8 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 
     /// The byte length of a tensor of this type and shape (outermost dimension first).
-    /// Block types need the innermost dimension to be a whole number of blocks.
+    /// Block types need the innermost dimension to be a whole number of blocks. Interleaved
+    /// types store the rows (the product of the outer dimensions) rounded up to whole groups.
     public func byteCount(shape: [Int]) throws -> Int {
         var elements = 1
         for dimension in shape {
@@ -45,18 +70,47 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
                     "type \(name) stores blocks of \(blockElements) values, so the innermost dimension must be a multiple of \(blockElements); shape is \(shape)")
             }
         }
+        if let interleaving {
+            let rows = try shape.dropLast().reduce(1) { try Checked.multiply($0, $1, "row count of shape \(shape)") }
+            let storedRows = try Checked.multiply((rows + interleaving.rows - 1) / interleaving.rows, interleaving.rows, "rows of shape \(shape)")
+            let blocks = try Checked.multiply(storedRows, shape.last! / blockElements, "block count of shape \(shape)")
+            return try Checked.multiply(blocks, blockBytes, "byte length of shape \(shape) as \(name)")
+        }
         return try Checked.multiply(elements / blockElements, blockBytes, "byte length of shape \(shape) as \(name)")
     }
 
     /// Decodes `blocks` whole blocks at `source` into `blocks × blockElements` floats (a row of
-    /// a matrix, an embedding). The caller guarantees the memory is there.
+    /// a matrix, an embedding). The caller guarantees the memory is there. For interleaved types
+    /// the bytes must be in the base type's row-major layout (`RowInterleaving.extractRow`).
     @inlinable
     public func decodeBlocks(_ source: UnsafeRawPointer, blocks: Int, into destination: UnsafeMutablePointer<Float>) {
         decode(source, blocks, destination)
     }
 
-    /// Decodes a whole tensor's bytes to f32 values.
+    /// Decodes a whole tensor of this shape to f32 values (row-major, padding rows dropped).
+    public func dequantize(_ bytes: UnsafeRawBufferPointer, shape: [Int]) throws -> [Float] {
+        guard let interleaving else { return try dequantize(bytes, elementCount: shape.reduce(1, *)) }
+        guard try byteCount(shape: shape) == bytes.count else {
+            throw KilnError(.usage, "\(bytes.count) bytes do not hold a \(name) tensor of shape \(shape)")
+        }
+        let cols = shape.last!
+        let rows = cols == 0 ? 0 : shape.reduce(1, *) / cols
+        guard rows > 0, cols > 0 else { return [] }
+        let rowMajor = UnsafeMutableRawPointer.allocate(byteCount: rows * (cols / blockElements) * blockBytes, alignment: 16)
+        defer { rowMajor.deallocate() }
+        interleaving.deinterleave(bytes.baseAddress!, rows: rows, cols: cols, into: rowMajor)
+        return [Float](unsafeUninitializedCapacity: rows * cols) { buffer, initialized in
+            decode(rowMajor, rows * cols / blockElements, buffer.baseAddress!)
+            initialized = rows * cols
+        }
+    }
+
+    /// Decodes a whole tensor's bytes to f32 values. Interleaved types need the shape:
+    /// use `dequantize(_:shape:)`.
     public func dequantize(_ bytes: UnsafeRawBufferPointer, elementCount: Int) throws -> [Float] {
+        guard interleaving == nil else {
+            throw KilnError(.usage, "\(name) stores rows in groups; dequantizing it needs the tensor's shape")
+        }
         guard elementCount % blockElements == 0, (elementCount / blockElements) * blockBytes == bytes.count else {
             throw KilnError(.usage, "\(bytes.count) bytes do not hold \(elementCount) values of type \(name)")
         }
@@ -71,6 +125,8 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
 extension ElementType {
     public static func named(_ name: String) -> ElementType? { byName[name.lowercased()] }
     public static func withID(_ id: UInt32) -> ElementType? { byID[id] }
+    /// The interleaved layout that stores this row-major block type, if the registry has one.
+    public var interleavedVariant: ElementType? { Self.registry.first { $0.interleaving?.base == self } }
 
     private static let byName: [String: ElementType] = Dictionary(uniqueKeysWithValues: registry.map { ($0.name, $0) })
     private static let byID: [UInt32: ElementType] = Dictionary(uniqueKeysWithValues: registry.map { ($0.id, $0) })

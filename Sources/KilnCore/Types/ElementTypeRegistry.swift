@@ -35,10 +35,16 @@ extension ElementType {
     public static let q6_k = ElementType(id: 84, name: "q6_k", category: .quantized, blockElements: 256, blockBytes: 210, decode: KQuantDecoders.q6_K)
     public static let q8_k = ElementType(id: 85, name: "q8_k", category: .quantized, blockElements: 256, blockBytes: 292, decode: KQuantDecoders.q8_K)
 
+    /// The kernels' interleaved layouts: the blocks of 8 rows stored together (docs/FORMAT.md §7.4).
+    public static let q8_0x8 = ElementType(id: 96, name: "q8_0x8", interleaving: q8_0, rows: 8, headerBytes: 2)
+    public static let q4_0x8 = ElementType(id: 97, name: "q4_0x8", interleaving: q4_0, rows: 8, headerBytes: 2)
+    public static let q4_1x8 = ElementType(id: 98, name: "q4_1x8", interleaving: q4_1, rows: 8, headerBytes: 4)
+
     public static let registry: [ElementType] = [
         f32, f16, bf16, f64, i8, i16, i32, i64, u8, u16, u32, u64, bool,
         q8_0, q4_0, q4_1, q5_0, q5_1, kq4,
         q2_k, q3_k, q4_k, q5_k, q6_k, q8_k,
+        q8_0x8, q4_0x8, q4_1x8,
     ]
 
     private static func plain<T>(

@@ -2,6 +2,6 @@
 public enum RuntimeSettings {
     /// Threads the matrix products use (default: every core).
     public static func setThreads(_ count: Int) {
-        Ops.threads = max(1, count)
+        Ops.setThreads(max(1, count))
     }
 }

@@ -218,7 +218,7 @@ public final class InferenceState: @unchecked Sendable {
                 scratch: scratch, into: b.attention + row * qWidth + head * c.headDim)
         }
         let items = rows * c.heads
-        if items >= b.scoreSlots && Ops.threads > 1 && (base + rows) * items > 1 << 14 {
+        if items >= b.scoreSlots && (base + rows) * items > 1 << 14 {
             // Each concurrent item needs its own score row: process in waves of `scoreSlots`.
             for start in stride(from: 0, to: items, by: b.scoreSlots) {
                 parallelFor(min(b.scoreSlots, items - start)) { work(start + $0) }
@@ -230,7 +230,7 @@ public final class InferenceState: @unchecked Sendable {
 
     /// Decodes one embedding row (any element type) to f32.
     private static func embed(_ table: Matrix, row: Int, into out: UnsafeMutablePointer<Float>) {
-        table.type.decodeBlocks(table.data + row * table.rowBytes, blocks: table.cols / table.type.blockElements, into: out)
+        table.decodeRow(row, into: out)
     }
 }
 

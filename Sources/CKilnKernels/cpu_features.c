@@ -1,0 +1,72 @@
+// What this CPU and OS can run, probed once: cpuid + XGETBV on x86-64 (the OS must save YMM
+// state, which cpuid alone does not say), getauxval hwcaps on Linux arm64, sysctlbyname on Apple.
+#include "kiln_internal.h"
+
+#if defined(__x86_64__)
+#include <cpuid.h>
+
+static uint32_t probe(void) {
+    unsigned eax, ebx, ecx, edx;
+    if (!__get_cpuid(1, &eax, &ebx, &ecx, &edx)) return 0;
+    const int fma = (ecx >> 12) & 1, osxsave = (ecx >> 27) & 1, avx = (ecx >> 28) & 1, f16c = (ecx >> 29) & 1;
+    if (!(fma && osxsave && avx && f16c)) return 0;
+    unsigned xcr0_lo, xcr0_hi;
+    __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
+    if ((xcr0_lo & 0x6) != 0x6) return 0; // XMM and YMM state enabled by the OS
+    if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
+    return ((ebx >> 5) & 1) ? KILN_CPU_AVX2 : 0;
+}
+
+#elif defined(__aarch64__) && defined(__APPLE__)
+#include <sys/sysctl.h>
+
+static uint32_t probe(void) {
+    int value = 0;
+    size_t size = sizeof value;
+    uint32_t features = KILN_CPU_NEON;
+    if (sysctlbyname("hw.optional.arm.FEAT_DotProd", &value, &size, NULL, 0) == 0 && value) features |= KILN_CPU_DOTPROD;
+    return features;
+}
+
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+
+static uint32_t probe(void) {
+    uint32_t features = KILN_CPU_NEON;
+    if (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) features |= KILN_CPU_DOTPROD;
+    return features;
+}
+
+#elif defined(__aarch64__)
+static uint32_t probe(void) { return KILN_CPU_NEON; }
+
+#else
+static uint32_t probe(void) { return 0; }
+#endif
+
+uint32_t kiln_cpu_features(void) {
+    static _Atomic uint32_t cached = 0xFFFFFFFFu;
+    uint32_t value = cached;
+    if (value == 0xFFFFFFFFu) {
+        value = probe();
+        cached = value;
+    }
+    return value;
+}
+
+const kiln_ops *kiln_ops_for_tier(int32_t tier) {
+    const uint32_t features = kiln_cpu_features();
+    switch (tier) {
+    case KILN_TIER_PORTABLE: return &kiln_ops_generic;
+#if defined(__x86_64__)
+    case KILN_TIER_AVX2: return (features & KILN_CPU_AVX2) ? &kiln_ops_avx2 : NULL;
+#endif
+#if defined(__aarch64__)
+    case KILN_TIER_NEON: return (features & KILN_CPU_DOTPROD) ? &kiln_ops_neon_dotprod : &kiln_ops_neon;
+#endif
+    default: (void)features; return NULL;
+    }
+}

@@ -1,0 +1,105 @@
+// CKilnKernels: Kiln's hot loops in C. Each tier (portable C, AVX2+FMA+F16C, NEON) is a table
+// of function pointers (`kiln_ops`); the Swift module `KilnKernels` picks one at start-up from
+// `kiln_cpu_features()` and calls the entry points below with it. ISA-specific code sits in
+// functions with `__attribute__((target(...)))`, so the package needs no compiler flags.
+// Everything here is internal API for KilnKernels; apps use the Swift `Kernels` enum.
+#ifndef CKILNKERNELS_H
+#define CKILNKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// ---- CPU features and tiers -------------------------------------------------------------
+
+enum {
+    KILN_CPU_AVX2 = 1u << 0,    // x86-64: AVX2 + FMA + F16C, and the OS saves YMM state
+    KILN_CPU_NEON = 1u << 1,    // arm64: Advanced SIMD (always present)
+    KILN_CPU_DOTPROD = 1u << 2, // arm64: SDOT/UDOT (FEAT_DotProd)
+};
+uint32_t kiln_cpu_features(void);
+
+enum {
+    KILN_TIER_PORTABLE = 1, // the generic C, compiled with no ISA flags
+    KILN_TIER_AVX2 = 2,
+    KILN_TIER_NEON = 3,
+};
+
+typedef struct kiln_ops kiln_ops;
+// The table of a tier, or NULL when it is not compiled for this architecture or the CPU lacks it.
+const kiln_ops *kiln_ops_for_tier(int32_t tier);
+
+// ---- matrix products ----------------------------------------------------------------------
+
+// Weight layouts with kernels. Any other element type goes through the Swift fallback
+// (dequantise a row, then the f32 kernel).
+enum {
+    KILN_WEIGHT_F32 = 0,
+    KILN_WEIGHT_F16,
+    KILN_WEIGHT_BF16,
+    KILN_WEIGHT_Q8_0,
+    KILN_WEIGHT_Q4_0,
+    KILN_WEIGHT_Q4_1,
+    KILN_WEIGHT_Q8_0X8,
+    KILN_WEIGHT_Q4_0X8,
+    KILN_WEIGHT_Q4_1X8,
+    KILN_WEIGHT_COUNT
+};
+
+// Y[batch][rows] = X[batch][cols] · W[rows][cols]ᵀ, all row-major. Quantised types need cols a
+// multiple of 32; their activations are quantised to int8 blocks of 32 first. Runs on the pool.
+void kiln_matmul(const kiln_ops *ops, int32_t weight_type, const void *w, int64_t rows, int64_t cols,
+                 const float *x, int64_t batch, float *y);
+
+// Activation quantisation as the quantised kernels do it (exposed for the tests): per block of
+// 32, d = max|x| / 127, q = round-to-nearest-even(x * (127 / max|x|)) (0 when max|x| = 0),
+// sum = Σq.
+void kiln_quantize_activations(const kiln_ops *ops, const float *x, int64_t cols, int8_t *q, float *d, int32_t *sum);
+
+// ---- other hot loops (single-threaded; the vectors are small) -------------------------------
+
+void kiln_rms_norm(const kiln_ops *ops, const float *x, const float *weight, int64_t n, float eps, float *out);
+void kiln_layer_norm(const kiln_ops *ops, const float *x, const float *weight, const float *bias, int64_t n, float eps,
+                     float *out);
+void kiln_softmax(const kiln_ops *ops, float *x, int64_t n);
+enum { KILN_ROPE_NORMAL = 0, KILN_ROPE_NEOX = 1 };
+void kiln_rope(const kiln_ops *ops, float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, int64_t position,
+               float base, float freq_scale, int32_t mode);
+void kiln_gelu(const kiln_ops *ops, float *x, int64_t n);
+void kiln_silu(const kiln_ops *ops, float *x, int64_t n);
+void kiln_swiglu(const kiln_ops *ops, float *gate, const float *up, int64_t n);
+
+enum { KILN_KV_F32 = 0, KILN_KV_F16 = 1 };
+// out[head_dim] = Σ_t softmax_t(scale · q·k_t) v_t over t < positions; row t of the keys starts
+// at element t * key_stride. scratch holds `positions` floats.
+void kiln_attention(const kiln_ops *ops, const float *query, const void *keys, int64_t key_stride, int32_t key_type,
+                    const void *values, int64_t value_stride, int32_t value_type, int64_t positions, int64_t head_dim,
+                    float scale, float *scratch, float *out);
+
+void kiln_f16_to_f32(const kiln_ops *ops, const uint16_t *src, float *dst, int64_t n);
+void kiln_f32_to_f16(const kiln_ops *ops, const float *src, uint16_t *dst, int64_t n);
+void kiln_bf16_to_f32(const kiln_ops *ops, const uint16_t *src, float *dst, int64_t n);
+void kiln_f32_to_bf16(const kiln_ops *ops, const float *src, uint16_t *dst, int64_t n);
+
+// Reads `bytes` (a multiple of 128, 64-byte aligned) as floats and returns their sum, split
+// over the pool: the streaming-read bandwidth probe of the kernel benchmark.
+float kiln_stream_read(const kiln_ops *ops, const float *data, int64_t bytes);
+
+// ---- thread pool --------------------------------------------------------------------------
+
+// One process-wide pool of persistent threads: the caller plus threads-1 workers that spin
+// briefly after a job and then sleep. Default: the number of online CPUs.
+void kiln_pool_set_threads(int32_t threads);
+int32_t kiln_pool_threads(void);
+typedef void (*kiln_task_fn)(void *context, int64_t task);
+// Runs fn(context, i) for every i < tasks across the pool and returns when all are done. If
+// another thread is using the pool, runs them all on the calling thread instead.
+void kiln_pool_run(kiln_task_fn fn, void *context, int64_t tasks);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

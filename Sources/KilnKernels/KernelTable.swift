@@ -1,0 +1,152 @@
+import CKilnKernels
+import KilnCore
+
+/// Every kernel of one tier. `Kernels` holds the table chosen at start-up; tests and the
+/// benchmark make one per supported tier and hold each to the reference.
+public struct KernelTable: @unchecked Sendable {
+    // Sendable: `ops` points at a constant table inside the C library.
+    public let tier: KernelTier
+    /// The C tier's table; nil for the Swift reference.
+    let ops: OpaquePointer?
+
+    /// The table for `tier`, or nil when this machine cannot run it.
+    public init?(tier: KernelTier) {
+        self.tier = tier
+        if let cTier = tier.cTier {
+            guard let ops = kiln_ops_for_tier(cTier) else { return nil }
+            self.ops = ops
+        } else {
+            ops = nil
+        }
+    }
+
+    // MARK: matrix products
+
+    /// y[rows] = W · x[cols].
+    public func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+        matmul(w, x, batch: 1, y)
+    }
+
+    /// Y[batch, rows] = X[batch, cols] · Wᵀ, all row-major: one product per activation row.
+    public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
+        precondition(batch >= 0, "negative batch")
+        guard w.rows > 0, batch > 0 else { return }
+        guard let ops else { return Reference.matmul(w, x, batch: batch, y) }
+        if let code = w.kernelCode {
+            kiln_matmul(ops, code, w.data, Int64(w.rows), Int64(w.cols), x, Int64(batch), y)
+        } else {
+            DequantizingMatmul.run(w, x, batch: batch, y, ops: ops)
+        }
+    }
+
+    /// The activation quantisation the quantised products start with (identical bits on every
+    /// tier): per block of 32 values, int8 codes `q`, scale `d` and code sum `sum`.
+    public func quantizeActivations(
+        _ x: UnsafePointer<Float>, cols: Int, q: UnsafeMutablePointer<Int8>, d: UnsafeMutablePointer<Float>,
+        sum: UnsafeMutablePointer<Int32>
+    ) {
+        precondition(cols % 32 == 0, "activations are quantised in blocks of 32; cols is \(cols)")
+        guard let ops else { return Reference.quantize(x, cols: cols, q: q, d: d, sum: sum) }
+        kiln_quantize_activations(ops, x, Int64(cols), q, d, sum)
+    }
+
+    // MARK: normalisation and activations
+
+    public func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count: Int, eps: Float, into out: UnsafeMutablePointer<Float>) {
+        guard count > 0 else { return }
+        guard let ops else { return Reference.rmsNorm(x, weight: weight, count: count, eps: eps, into: out) }
+        kiln_rms_norm(ops, x, weight, Int64(count), eps, out)
+    }
+
+    public func layerNorm(
+        _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count: Int, eps: Float,
+        into out: UnsafeMutablePointer<Float>
+    ) {
+        guard count > 0 else { return }
+        guard let ops else { return Reference.layerNorm(x, weight: weight, bias: bias, count: count, eps: eps, into: out) }
+        kiln_layer_norm(ops, x, weight, bias, Int64(count), eps, out)
+    }
+
+    public func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        guard let ops else { return Reference.softmax(x, count: count) }
+        kiln_softmax(ops, x, Int64(count))
+    }
+
+    /// Rotates the first `rotaryDims` elements of each head of `x` ([heads, headDim]) in place by
+    /// the angles position · freqScale · base^(−2i/rotaryDims), pairs chosen by `mode`.
+    public func rope(
+        _ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, rotaryDims: Int, position: Int, base: Float, freqScale: Float,
+        mode: RopeMode
+    ) {
+        precondition(rotaryDims <= headDim && rotaryDims % 2 == 0, "rotaryDims \(rotaryDims) must be even and ≤ headDim \(headDim)")
+        guard let ops else {
+            return Reference.rope(x, heads: heads, headDim: headDim, rotaryDims: rotaryDims, position: position, base: base,
+                                  freqScale: freqScale, mode: mode)
+        }
+        kiln_rope(ops, x, Int64(heads), Int64(headDim), Int64(rotaryDims), Int64(position), base, freqScale,
+                  mode == .neox ? Int32(KILN_ROPE_NEOX) : Int32(KILN_ROPE_NORMAL))
+    }
+
+    public func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        guard let ops else { return Reference.gelu(x, count: count) }
+        kiln_gelu(ops, x, Int64(count))
+    }
+
+    public func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+        guard let ops else { return Reference.silu(x, count: count) }
+        kiln_silu(ops, x, Int64(count))
+    }
+
+    /// gate = silu(gate) · up.
+    public func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+        guard let ops else { return Reference.swiglu(gate: gate, up: up, count: count) }
+        kiln_swiglu(ops, gate, up, Int64(count))
+    }
+
+    // MARK: attention
+
+    /// One query against `positions` cached keys and values: scores = scale · q·k_t, softmax,
+    /// out = Σ_t p_t v_t. `scratch` holds `positions` floats.
+    public func attention(
+        query: UnsafePointer<Float>, keys: KVView, values: KVView, positions: Int, headDim: Int, scale: Float,
+        scratch: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
+    ) {
+        guard let ops else {
+            return Reference.attention(query: query, keys: keys, values: values, positions: positions, headDim: headDim,
+                                       scale: scale, into: out)
+        }
+        kiln_attention(ops, query, keys.base, Int64(keys.rowStride), keys.cType, values.base, Int64(values.rowStride), values.cType,
+                       Int64(positions), Int64(headDim), scale, scratch, out)
+    }
+
+    // MARK: conversion
+
+    /// f16 or bf16 bit patterns → f32 (exact).
+    public func convert(_ source: UnsafePointer<UInt16>, from format: HalfFormat, into destination: UnsafeMutablePointer<Float>, count: Int) {
+        guard let ops else { return Reference.convert(source, from: format, into: destination, count: count) }
+        switch format {
+        case .f16: kiln_f16_to_f32(ops, source, destination, Int64(count))
+        case .bf16: kiln_bf16_to_f32(ops, source, destination, Int64(count))
+        }
+    }
+
+    /// f32 → f16 or bf16 bit patterns, rounding to nearest even (as `HalfPrecision`). The f16 → f32
+    /// direction is exact too, except that the SIMD tiers return a signalling NaN quieted.
+    public func convert(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<UInt16>, as format: HalfFormat, count: Int) {
+        guard let ops else { return Reference.convert(source, into: destination, as: format, count: count) }
+        switch format {
+        case .f16: kiln_f32_to_f16(ops, source, destination, Int64(count))
+        case .bf16: kiln_f32_to_bf16(ops, source, destination, Int64(count))
+        }
+    }
+
+    // MARK: bandwidth probe
+
+    /// Sums `bytes` of floats (a multiple of 128; `data` 64-byte aligned), split over the pool:
+    /// the streaming-read bandwidth the benchmark compares the products with.
+    public func streamRead(_ data: UnsafePointer<Float>, bytes: Int) -> Float {
+        precondition(bytes % 128 == 0 && Int(bitPattern: data) % 64 == 0, "the probe reads aligned 128-byte units")
+        guard let ops else { return (0..<(bytes / 4)).reduce(0) { $0 + data[$1] } }
+        return kiln_stream_read(ops, data, Int64(bytes))
+    }
+}

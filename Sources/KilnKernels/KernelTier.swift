@@ -1,0 +1,52 @@
+import CKilnKernels
+import Foundation
+
+/// One implementation of every kernel. `reference` is scalar Swift, the oracle the others are
+/// tested against; `portable` is the C target's generic code built with no ISA flags; `avx2`
+/// (x86-64 with AVX2, FMA and F16C) and `neon` (arm64; SDOT used when the CPU has it) are the C
+/// target's SIMD code in functions with per-function target attributes.
+public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible {
+    case reference, portable, avx2, neon
+
+    public var description: String { rawValue }
+
+    /// The environment variable that forces a tier: `KILN_KERNEL_TIER=reference|portable|avx2|neon`.
+    public static let environmentVariable = "KILN_KERNEL_TIER"
+
+    /// The tiers this machine can run, slowest first.
+    public static let supported: [KernelTier] = allCases.filter(\.isSupported)
+
+    /// Whether this build and CPU can run the tier.
+    public var isSupported: Bool { self == .reference || cTier.flatMap { kiln_ops_for_tier($0) } != nil }
+
+    /// The tier `Kernels` uses: the one the environment forces, else the fastest supported.
+    public static let selected: KernelTier = select(environment: ProcessInfo.processInfo.environment) { message in
+        FileHandle.standardError.write(Data("kiln: \(message)\n".utf8))
+    }
+
+    /// The choice rule, separate from the process environment so it can be tested. A forced tier
+    /// the machine cannot run is reported through `warn` and the fastest supported one is used.
+    public static func select(environment: [String: String], warn: (String) -> Void) -> KernelTier {
+        let fastest = supported.last!
+        guard let forced = environment[environmentVariable], !forced.isEmpty else { return fastest }
+        guard let tier = KernelTier(rawValue: forced.lowercased()) else {
+            warn("\(environmentVariable)=\(forced) is not a tier (reference, portable, avx2, neon); using \(fastest)")
+            return fastest
+        }
+        guard tier.isSupported else {
+            warn("\(environmentVariable)=\(forced): this machine cannot run that tier; using \(fastest)")
+            return fastest
+        }
+        return tier
+    }
+
+    /// The C tier number, nil for the Swift reference.
+    var cTier: Int32? {
+        switch self {
+        case .reference: return nil
+        case .portable: return Int32(KILN_TIER_PORTABLE)
+        case .avx2: return Int32(KILN_TIER_AVX2)
+        case .neon: return Int32(KILN_TIER_NEON)
+        }
+    }
+}

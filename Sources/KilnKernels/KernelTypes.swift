@@ -1,0 +1,94 @@
+import CKilnKernels
+import KilnCore
+
+/// A row-major `[rows, cols]` weight matrix in any element type, viewed in place (usually in a
+/// mapped `.kiln` file). Blocks tile each row; interleaved types store groups of 8 rows together
+/// (docs/FORMAT.md §7.4) and need no other handling by callers.
+public struct WeightMatrix: @unchecked Sendable {
+    // Sendable: a read-only view; the caller keeps the bytes alive and unchanged while in use.
+    public let type: ElementType
+    public let rows: Int
+    public let cols: Int
+    public let data: UnsafeRawPointer
+
+    public init(type: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) {
+        precondition(rows >= 0 && cols >= 0, "negative matrix shape [\(rows), \(cols)]")
+        precondition(cols % type.blockElements == 0, "\(type.name) rows must be whole blocks of \(type.blockElements); cols is \(cols)")
+        self.type = type
+        self.rows = rows
+        self.cols = cols
+        self.data = data
+    }
+
+    /// The bytes the matrix occupies (interleaved types: padded to whole row groups).
+    public var byteCount: Int { (try? type.byteCount(shape: [rows, cols])) ?? 0 }
+
+    /// The base type of an interleaved layout, else the type itself.
+    var rowMajorType: ElementType { type.interleaving?.base ?? type }
+
+    /// Runs `body` with row `r`'s bytes in the row-major layout of `rowMajorType`: in place, or
+    /// gathered from its row group into `scratch` (one row's bytes).
+    func withRowMajorRow<R>(_ r: Int, scratch: UnsafeMutableRawPointer, _ body: (UnsafeRawPointer) -> R) -> R {
+        guard let interleaving = type.interleaving else { return body(data + r * (cols / type.blockElements * type.blockBytes)) }
+        interleaving.extractRow(data, row: r, cols: cols, into: scratch)
+        return body(scratch)
+    }
+
+    /// The C kernels' code for this layout, nil when only the dequantising fallback handles it.
+    var kernelCode: Int32? {
+        switch type {
+        case .f32: return Int32(KILN_WEIGHT_F32)
+        case .f16: return Int32(KILN_WEIGHT_F16)
+        case .bf16: return Int32(KILN_WEIGHT_BF16)
+        case .q8_0: return Int32(KILN_WEIGHT_Q8_0)
+        case .q4_0: return Int32(KILN_WEIGHT_Q4_0)
+        case .q4_1: return Int32(KILN_WEIGHT_Q4_1)
+        case .q8_0x8: return Int32(KILN_WEIGHT_Q8_0X8)
+        case .q4_0x8: return Int32(KILN_WEIGHT_Q4_0X8)
+        case .q4_1x8: return Int32(KILN_WEIGHT_Q4_1X8)
+        default: return nil
+        }
+    }
+}
+
+/// Which elements RoPE rotates together (llama.cpp's modes): `normal` rotates adjacent pairs
+/// (2i, 2i+1) (Llama as GGUF stores it); `neox` rotates (i, i + rotaryDims/2) (GPT-NeoX, and
+/// Llama as Hugging Face stores it).
+public enum RopeMode: Sendable {
+    case normal, neox
+}
+
+/// The 16-bit float formats the conversions handle.
+public enum HalfFormat: Sendable {
+    case f16, bf16
+}
+
+/// One head's keys or values in a KV cache: row `t` (position t) starts `t * rowStride`
+/// elements after `base` and holds `headDim` elements, f32 or f16.
+public struct KVView: @unchecked Sendable {
+    // Sendable: a view; the caller keeps the cache alive while in use.
+    public enum Precision: Sendable { case f32, f16 }
+
+    public let base: UnsafeRawPointer
+    public let rowStride: Int
+    public let precision: Precision
+
+    public init(base: UnsafeRawPointer, rowStride: Int, precision: Precision) {
+        self.base = base
+        self.rowStride = rowStride
+        self.precision = precision
+    }
+
+    public init(_ f32: UnsafePointer<Float>, rowStride: Int) { self.init(base: f32, rowStride: rowStride, precision: .f32) }
+    public init(f16 bits: UnsafePointer<UInt16>, rowStride: Int) { self.init(base: bits, rowStride: rowStride, precision: .f16) }
+
+    var cType: Int32 { precision == .f16 ? Int32(KILN_KV_F16) : Int32(KILN_KV_F32) }
+
+    func element(_ t: Int, _ i: Int) -> Float {
+        let index = t * rowStride + i
+        switch precision {
+        case .f32: return base.load(fromByteOffset: index * 4, as: Float.self)
+        case .f16: return HalfPrecision.floatFromHalf(base.load(fromByteOffset: index * 2, as: UInt16.self))
+        }
+    }
+}

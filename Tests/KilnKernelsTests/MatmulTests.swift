@@ -1,0 +1,178 @@
+import KilnCore
+import KilnKernels
+import TestSupport
+import Testing
+
+/// Every tier's products against the Swift reference, on random weights and activations, with
+/// shapes that are not multiples of the SIMD width, the 8-row group or the 4-row batch tile.
+///
+/// Tolerance: |y − y_ref| ≤ 1e-5 · Σ_k |w_k|·|x_k| (for q4_1 |w| widened to |d·n| + |m|, see
+/// `TestMatrix.magnitudes`). Both sides compute the same exact integer block dots; what differs
+/// is f32 rounding of scale products and the order of f32 sums, whose error is at most a few
+/// ulps of that sum of magnitudes per block summed (≤ 2e-6 of it for the sizes here). A wrong
+/// block, row, nibble or scale is off by orders of magnitude more.
+struct MatmulTests {
+    static let tolerance = 1e-5
+
+    /// The types with kernels, then types served by the dequantising fallback (a row decoded
+    /// through the registry, then the f32 kernel): q5, Kiln's kq4, the GGUF K-quants.
+    static let quantizedTypes: [ElementType] = [.q8_0, .q4_0, .q4_1, .q8_0x8, .q4_0x8, .q4_1x8, .q5_0, .q5_1, .kq4]
+    static let superBlockTypes: [ElementType] = [.q2_k, .q3_k, .q4_k, .q5_k, .q6_k, .q8_k]
+    static let floatTypes: [ElementType] = [.f32, .f16, .bf16]
+
+    /// (rows, cols, batch): rows around the 8-row group and 4-row tile, batches around the 4-wide
+    /// batch tile, cols from one block up.
+    static let quantizedShapes: [(Int, Int, Int)] = [
+        (1, 32, 1), (3, 96, 2), (8, 64, 1), (13, 160, 3), (16, 256, 5), (67, 544, 4), (9, 32, 9), (24, 1024, 1), (5, 224, 7),
+    ]
+    static let superBlockShapes: [(Int, Int, Int)] = [(1, 256, 1), (3, 512, 2), (13, 256, 5), (9, 768, 3)]
+    static let floatShapes: [(Int, Int, Int)] = [
+        (1, 1, 1), (3, 7, 2), (5, 33, 3), (8, 100, 1), (13, 257, 5), (4, 16, 4), (67, 64, 2), (2, 1000, 7),
+    ]
+
+    static func shapes(_ type: ElementType) -> [(Int, Int, Int)] {
+        type.blockElements == 256 ? superBlockShapes : type.isQuantized ? quantizedShapes : floatShapes
+    }
+
+    /// Whether products with this type quantise the activations (the kernels' q8_0/q4_0/q4_1 families).
+    static func quantizesActivations(_ type: ElementType) -> Bool {
+        [ElementType.q8_0, .q4_0, .q4_1].contains(type.interleaving?.base ?? type)
+    }
+
+    @Test(arguments: quantizedTypes + superBlockTypes + floatTypes)
+    func everyTierMatchesTheReference(type: ElementType) {
+        var random = SeededRandom(seed: UInt64(type.id) &+ 17)
+        let shapes = Self.shapes(type)
+        for (rows, cols, batch) in shapes {
+            let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
+            let x = random.activations(batch * cols)
+            let expected = product(reference, matrix, x, batch: batch)
+            let bound = matrix.magnitudes(x, batch: batch)
+            for table in allTables where table.tier != .reference {
+                let y = product(table, matrix, x, batch: batch)
+                for i in y.indices {
+                    #expect(abs(Double(y[i]) - Double(expected[i])) <= Self.tolerance * bound[i] + 1e-30,
+                            "\(type) \(table.tier) [\(rows)×\(cols)] batch \(batch): y[\(i)] = \(y[i]), reference \(expected[i])")
+                }
+            }
+        }
+    }
+
+    /// The reference against an independent computation: a Double dot of the registry-decoded
+    /// weights with the unquantised activations. For quantised weights the only difference is the
+    /// activations' int8 rounding, at most d_x/2 per value, so |Δ| ≤ Σ_blocks (d_x/2)·Σ|w| (plus
+    /// 1e-6 of the magnitudes for f32 rounding of decoded values and of the result).
+    @Test(arguments: quantizedTypes + superBlockTypes + floatTypes)
+    func referenceMatchesDoublePrecisionDot(type: ElementType) {
+        var random = SeededRandom(seed: UInt64(type.id) &+ 99)
+        for (rows, cols, batch) in type.blockElements == 256 ? [(5, 256, 2), (3, 512, 1)] : [(5, 96, 2), (16, 256, 1)] {
+            let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
+            let x = random.activations(batch * cols)
+            let y = product(reference, matrix, x, batch: batch)
+            let w = matrix.dequantized()
+            let bound = matrix.magnitudes(x, batch: batch)
+            for b in 0..<batch {
+                for r in 0..<rows {
+                    var exact = 0.0, quantizationError = 0.0
+                    for block in stride(from: 0, to: cols, by: 32) {
+                        let end = min(cols, block + 32)
+                        let amax = (block..<end).map { Double(abs(x[b * cols + $0])) }.max()!
+                        for k in block..<end {
+                            exact += Double(w[r * cols + k]) * Double(x[b * cols + k])
+                            if Self.quantizesActivations(type) {
+                                quantizationError += abs(Double(w[r * cols + k])) * amax / 127 / 2
+                            }
+                        }
+                    }
+                    let allowed = quantizationError * 1.0001 + 1e-6 * bound[b * rows + r] + 1e-30
+                    #expect(abs(Double(y[b * rows + r]) - exact) <= allowed, "\(type) row \(r) batch \(b): \(y[b * rows + r]) vs \(exact)")
+                }
+            }
+        }
+    }
+
+    /// An interleaved matrix gives the products of the row-major matrix it was made from.
+    @Test(arguments: [ElementType.q8_0x8, .q4_0x8, .q4_1x8])
+    func interleavedMatchesRowMajor(type: ElementType) {
+        var random = SeededRandom(seed: 5)
+        let matrix = TestMatrix.random(type, rows: 21, cols: 128, &random)
+        let rowMajor = TestMatrix.deinterleaved(matrix)
+        let x = random.activations(3 * 128)
+        #expect(product(reference, matrix, x, batch: 3) == product(reference, rowMajor, x, batch: 3))
+        let bound = matrix.magnitudes(x, batch: 3)
+        for table in allTables {
+            let a = product(table, matrix, x, batch: 3), b = product(table, rowMajor, x, batch: 3)
+            for i in a.indices { #expect(abs(Double(a[i]) - Double(b[i])) <= Self.tolerance * bound[i], "\(table.tier) y[\(i)]") }
+        }
+    }
+
+    /// Large enough to be split over the pool: the rows are divided, never the arithmetic inside
+    /// a row, so the result is bit-identical for any thread count.
+    @Test func threadCountDoesNotChangeResults() {
+        var random = SeededRandom(seed: 8)
+        let matrix = TestMatrix.random(.q4_0x8, rows: 1000, cols: 512, &random)
+        let x = random.activations(3 * 512)
+        let initial = Kernels.threads
+        defer { Kernels.setThreads(initial) }
+        for table in allTables where table.tier != .reference {
+            Kernels.setThreads(1)
+            let one = product(table, matrix, x, batch: 3)
+            Kernels.setThreads(2)
+            let two = product(table, matrix, x, batch: 3)
+            Kernels.setThreads(3)
+            let three = product(table, matrix, x, batch: 3)
+            #expect(one == two && two == three, "\(table.tier)")
+        }
+    }
+
+    /// A realistic-sized product through the shared pool, against the reference.
+    @Test func largeProductMatchesReference() {
+        var random = SeededRandom(seed: 21)
+        for type in [ElementType.q8_0x8, .q4_1, .f16] {
+            let matrix = TestMatrix.random(type, rows: 264, cols: 1536, &random)
+            let x = random.activations(2 * 1536)
+            let expected = product(reference, matrix, x, batch: 2)
+            let bound = matrix.magnitudes(x, batch: 2)
+            for table in allTables where table.tier != .reference {
+                let y = product(table, matrix, x, batch: 2)
+                let bad = y.indices.filter { abs(Double(y[$0]) - Double(expected[$0])) > Self.tolerance * bound[$0] }
+                #expect(bad.isEmpty, "\(type) \(table.tier): \(bad.count) results off, first \(bad.first.map { "\(y[$0]) vs \(expected[$0])" } ?? "")")
+            }
+        }
+    }
+
+    @Test func emptyProductsDoNothing() {
+        var y: [Float] = [7]
+        let x: [Float] = [1]
+        for table in allTables {
+            x.withUnsafeBufferPointer { xs in
+                y.withUnsafeMutableBufferPointer { ys in
+                    table.matmul(WeightMatrix(type: .f32, rows: 0, cols: 1, data: xs.baseAddress!), xs.baseAddress!, batch: 1, ys.baseAddress!)
+                    table.matmul(WeightMatrix(type: .f32, rows: 1, cols: 1, data: xs.baseAddress!), xs.baseAddress!, batch: 0, ys.baseAddress!)
+                }
+            }
+        }
+        #expect(y == [7])
+    }
+
+    /// Activation quantisation is bit-identical on every tier (so the integer dots agree), and
+    /// matches its definition on hand-picked values.
+    @Test func activationQuantizationIsIdenticalOnEveryTier() {
+        var random = SeededRandom(seed: 4)
+        var x = random.activations(32 * 40)
+        for j in 64..<96 { x[j] = 0 }
+        x[96] = 127; x[97] = -127; x[98] = 0.5; x[99] = 1.5; x[100] = -0.5  // amax 127: exact halves round to even
+        func run(_ table: KernelTable) -> ([Int8], [Float], [Int32]) {
+            var q = [Int8](repeating: 0, count: x.count), d = [Float](repeating: 0, count: 40), s = [Int32](repeating: 0, count: 40)
+            table.quantizeActivations(x, cols: x.count, q: &q, d: &d, sum: &s)
+            return (q, d, s)
+        }
+        let (q, d, s) = run(reference)
+        #expect(Array(q[96..<101]) == [127, -127, 0, 2, 0])
+        #expect(d[2] == 0 && s[2] == 0 && q[64..<96].allSatisfy { $0 == 0 })
+        for table in allTables {
+            let (q2, d2, s2) = run(table)
+            #expect(q2 == q && d2 == d && s2 == s, "\(table.tier)")
+        }
+    }
+}

@@ -1,0 +1,226 @@
+// Holds every SIMD tier of CKilnKernels to the portable C on random inputs, in plain C, so the
+// NEON tier can be checked under qemu-user on an x86 machine (the Swift tests need the real
+// CPU). Run through check.sh; exits non-zero on any mismatch.
+//
+// Quantised weights are made row-major here and interleaved by this file's own reading of
+// docs/FORMAT.md §7.4, independently of the Swift code.
+#include "CKilnKernels.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t state = 1;
+static uint32_t next32(void) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(state >> 33);
+}
+static float uniform(float lo, float hi) { return lo + (hi - lo) * (float)(next32() & 0xFFFFFF) / 16777216.0f; }
+
+static uint16_t to_half(float f) { // values here are below 65504; tiny ones flush to zero, the rest truncate
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if (((x >> 23) & 0xFF) < 113) return (uint16_t)((x >> 16) & 0x8000);
+    return (uint16_t)(((x >> 16) & 0x8000) | ((((x >> 23) & 0xFF) - 112) << 10) | ((x >> 13) & 0x3FF));
+}
+static float from_half(uint16_t h) {
+    uint32_t x = ((uint32_t)(h & 0x8000) << 16) | ((((h >> 10) & 0x1F) + 112) << 23) | ((uint32_t)(h & 0x3FF) << 13);
+    if ((h & 0x7FFF) == 0) x = (uint32_t)(h & 0x8000) << 16;
+    float f;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+static int failures = 0;
+static void fail(const char *what, const char *tier, int i, double got, double want) {
+    if (failures++ < 20) printf("FAIL %s [%s] at %d: %.9g vs %.9g\n", what, tier, i, got, want);
+}
+
+// Block sizes of the row-major base types; interleaved groups are 8 of them.
+static int block_bytes(int type) {
+    switch (type) {
+    case KILN_WEIGHT_Q8_0: case KILN_WEIGHT_Q8_0X8: return 34;
+    case KILN_WEIGHT_Q4_0: case KILN_WEIGHT_Q4_0X8: return 18;
+    default: return 20;
+    }
+}
+
+// §7.4: header fields 8 at a time, then 4-byte chunks chunk-major, row-minor; padding rows zero.
+static uint8_t *interleave(const uint8_t *src, int rows, int cols, int base_bytes, int header) {
+    const int nb = cols / 32, groups = (rows + 7) / 8;
+    uint8_t *out = calloc((size_t)groups * 8 * nb * base_bytes, 1);
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < nb; c++) {
+            const uint8_t *b = src + ((size_t)r * nb + c) * base_bytes;
+            uint8_t *g = out + ((size_t)(r / 8) * nb + c) * 8 * base_bytes;
+            for (int f = 0; f < header / 2; f++) memcpy(g + 16 * f + 2 * (r % 8), b + 2 * f, 2);
+            for (int t = 0; t < (base_bytes - header) / 4; t++) memcpy(g + 8 * header + (t * 8 + r % 8) * 4, b + header + 4 * t, 4);
+        }
+    return out;
+}
+
+static void check_matmul(const kiln_ops *tier, const kiln_ops *portable, const char *name, int type, int rows, int cols, int batch) {
+    size_t bytes;
+    uint8_t *w;
+    float *magnitude_w = malloc(sizeof(float) * rows * cols); // |w| (+2|m| for q4_1) for the tolerance
+    if (type <= KILN_WEIGHT_BF16) {
+        bytes = (size_t)rows * cols * (type == KILN_WEIGHT_F32 ? 4 : 2);
+        w = malloc(bytes);
+        for (int i = 0; i < rows * cols; i++) {
+            const float v = uniform(-1, 1);
+            magnitude_w[i] = fabsf(v);
+            if (type == KILN_WEIGHT_F32) memcpy(w + 4 * i, &v, 4);
+            else {
+                uint32_t x;
+                memcpy(&x, &v, 4);
+                uint16_t h = type == KILN_WEIGHT_F16 ? to_half(v) : (uint16_t)(x >> 16);
+                memcpy(w + 2 * i, &h, 2);
+            }
+        }
+    } else {
+        const int bb = block_bytes(type), nb = cols / 32;
+        const int q41 = type == KILN_WEIGHT_Q4_1 || type == KILN_WEIGHT_Q4_1X8, q8 = bb == 34;
+        uint8_t *rm = malloc((size_t)rows * nb * bb);
+        for (int i = 0; i < rows * nb; i++) {
+            uint8_t *b = rm + (size_t)i * bb;
+            for (int j = 0; j < bb; j++) b[j] = (uint8_t)next32();
+            const float d = uniform(0.001f, 0.05f) * (next32() & 1 ? 1 : -1), m = -8 * fabsf(d) * uniform(0.5f, 1.5f);
+            const uint16_t dh = to_half(d), mh = to_half(m);
+            memcpy(b, &dh, 2);
+            if (q41) memcpy(b + 2, &mh, 2);
+            for (int j = 0; j < 32; j++) {
+                const int q = q8 ? (int8_t)b[2 + j] : (j < 16 ? b[(q41 ? 4 : 2) + j] & 15 : b[(q41 ? 4 : 2) + j - 16] >> 4);
+                magnitude_w[i * 32 + j] = fabsf(from_half(dh)) * (float)abs(q8 || q41 ? q : q - 8) + (q41 ? 2 * fabsf(from_half(mh)) : 0);
+            }
+        }
+        if (type >= KILN_WEIGHT_Q8_0X8) {
+            w = interleave(rm, rows, cols, bb, q41 ? 4 : 2);
+            free(rm);
+        } else {
+            w = rm;
+        }
+    }
+    float *x = malloc(sizeof(float) * batch * cols), *y = malloc(sizeof(float) * batch * rows), *want = malloc(sizeof(float) * batch * rows);
+    for (int i = 0; i < batch * cols; i++) x[i] = uniform(-2, 2) * (i % 97 == 0 ? 20 : 1);
+    kiln_matmul(portable, type, w, rows, cols, x, batch, want);
+    kiln_matmul(tier, type, w, rows, cols, x, batch, y);
+    for (int b = 0; b < batch; b++)
+        for (int r = 0; r < rows; r++) {
+            double magnitude = 0;
+            for (int k = 0; k < cols; k++) magnitude += (double)magnitude_w[r * cols + k] * fabs(x[b * cols + k]);
+            const int i = b * rows + r;
+            if (!(fabs((double)y[i] - want[i]) <= 2e-5 * magnitude)) fail(name, "matmul", i, y[i], want[i]);
+        }
+    free(w); free(x); free(y); free(want); free(magnitude_w);
+}
+
+static void close_enough(const char *what, const float *got, const float *want, int n, double rtol, double atol) {
+    for (int i = 0; i < n; i++)
+        if (!(fabs((double)got[i] - want[i]) <= atol + rtol * fabs(want[i]))) fail(what, "op", i, got[i], want[i]);
+}
+
+static void check_ops(const kiln_ops *tier, const kiln_ops *portable) {
+    static const int lengths[] = {1, 3, 4, 7, 9, 16, 33, 100, 1001};
+    for (size_t li = 0; li < sizeof lengths / sizeof *lengths; li++) {
+        const int n = lengths[li];
+        float x[1001], w[1001], bias[1001], a[1001], b[1001], up[1001];
+        for (int i = 0; i < n; i++) { x[i] = uniform(-8, 8); w[i] = uniform(0.5f, 1.5f); bias[i] = uniform(-1, 1); up[i] = uniform(-2, 2); }
+        if (n > 4) { x[0] = -100; x[1] = 100; x[2] = 0; }
+        kiln_rms_norm(tier, x, w, n, 1e-5f, a); kiln_rms_norm(portable, x, w, n, 1e-5f, b); close_enough("rms_norm", a, b, n, 1e-5, 1e-6);
+        kiln_layer_norm(tier, x, w, bias, n, 1e-5f, a); kiln_layer_norm(portable, x, w, bias, n, 1e-5f, b); close_enough("layer_norm", a, b, n, 1e-5, 1e-6);
+        memcpy(a, x, sizeof(float) * n); memcpy(b, x, sizeof(float) * n);
+        kiln_softmax(tier, a, n); kiln_softmax(portable, b, n); close_enough("softmax", a, b, n, 1e-5, 1e-30);
+        memcpy(a, x, sizeof(float) * n); memcpy(b, x, sizeof(float) * n);
+        kiln_gelu(tier, a, n); kiln_gelu(portable, b, n); close_enough("gelu", a, b, n, 1e-5, 1e-6);
+        memcpy(a, x, sizeof(float) * n); memcpy(b, x, sizeof(float) * n);
+        kiln_silu(tier, a, n); kiln_silu(portable, b, n); close_enough("silu", a, b, n, 1e-5, 1e-6);
+        memcpy(a, x, sizeof(float) * n); memcpy(b, x, sizeof(float) * n);
+        kiln_swiglu(tier, a, up, n); kiln_swiglu(portable, b, up, n); close_enough("swiglu", a, b, n, 1e-5, 1e-6);
+    }
+    for (int mode = 0; mode < 2; mode++) {
+        static const int shapes[][3] = {{1, 2, 2}, {3, 8, 8}, {2, 64, 64}, {5, 80, 32}, {2, 18, 14}};
+        for (int s = 0; s < 5; s++) {
+            float a[400], b[400];
+            const int heads = shapes[s][0], dim = shapes[s][1], rot = shapes[s][2];
+            for (int i = 0; i < heads * dim; i++) a[i] = b[i] = uniform(-2, 2);
+            kiln_rope(tier, a, heads, dim, rot, 4097, 10000, 0.5f, mode);
+            kiln_rope(portable, b, heads, dim, rot, 4097, 10000, 0.5f, mode);
+            close_enough(mode ? "rope neox" : "rope normal", a, b, heads * dim, 0, 4e-6);
+        }
+    }
+    for (int kv = 0; kv < 2; kv++) {
+        static const int shapes[][3] = {{1, 64, 64}, {7, 64, 192}, {33, 80, 80}, {100, 17, 40}};
+        for (int s = 0; s < 4; s++) {
+            const int positions = shapes[s][0], dim = shapes[s][1], stride = shapes[s][2];
+            float q[128], keys[8000], values[8000], scratch[100], a[128], b[128];
+            uint16_t k16[8000], v16[8000];
+            for (int i = 0; i < dim; i++) q[i] = uniform(-1, 1);
+            for (int i = 0; i < positions * stride; i++) {
+                keys[i] = uniform(-1, 1); values[i] = uniform(-1, 1);
+                k16[i] = to_half(keys[i]); v16[i] = to_half(values[i]);
+            }
+            const void *k = kv ? (const void *)k16 : keys, *v = kv ? (const void *)v16 : values;
+            kiln_attention(tier, q, k, stride, kv, v, stride, kv, positions, dim, 0.5f, scratch, a);
+            kiln_attention(portable, q, k, stride, kv, v, stride, kv, positions, dim, 0.5f, scratch, b);
+            close_enough(kv ? "attention f16" : "attention f32", a, b, dim, 0, 1e-5);
+        }
+    }
+    uint16_t h[1003], h2[1003], h3[1003];
+    float f[1003], g[1003];
+    for (int i = 0; i < 1003; i++) {
+        h[i] = (uint16_t)next32();
+        const uint32_t bits = next32();
+        memcpy(&f[i], &bits, 4);
+    }
+    for (int fmt = 0; fmt < 2; fmt++) {
+        float wide1[1003], wide2[1003];
+        if (fmt) { kiln_bf16_to_f32(tier, h, wide1, 1003); kiln_bf16_to_f32(portable, h, wide2, 1003); }
+        else { kiln_f16_to_f32(tier, h, wide1, 1003); kiln_f16_to_f32(portable, h, wide2, 1003); }
+        for (int i = 0; i < 1003; i++) {
+            uint32_t p, q;
+            memcpy(&p, &wide1[i], 4); memcpy(&q, &wide2[i], 4);
+            if ((isnan(wide2[i]) ? (p | 0x400000) != (q | 0x400000) : p != q)) fail(fmt ? "bf16->f32" : "f16->f32", "op", i, p, q);
+        }
+        if (fmt) { kiln_f32_to_bf16(tier, f, h2, 1003); kiln_f32_to_bf16(portable, f, h3, 1003); }
+        else { kiln_f32_to_f16(tier, f, h2, 1003); kiln_f32_to_f16(portable, f, h3, 1003); }
+        for (int i = 0; i < 1003; i++) if (h2[i] != h3[i]) fail(fmt ? "f32->bf16" : "f32->f16", "op", i, h2[i], h3[i]);
+    }
+    (void)g;
+}
+
+static void check_quantize(const kiln_ops *tier, const kiln_ops *portable) {
+    float x[32 * 20];
+    for (int i = 0; i < 32 * 20; i++) x[i] = uniform(-3, 3) * (i % 53 == 0 ? 30 : 1);
+    for (int i = 64; i < 96; i++) x[i] = 0;
+    int8_t q1[640], q2[640];
+    float d1[20], d2[20];
+    int32_t s1[20], s2[20];
+    kiln_quantize_activations(tier, x, 640, q1, d1, s1);
+    kiln_quantize_activations(portable, x, 640, q2, d2, s2);
+    if (memcmp(q1, q2, sizeof q1) || memcmp(d1, d2, sizeof d1) || memcmp(s1, s2, sizeof s1)) fail("quantize", "bits", 0, 0, 0);
+}
+
+int main(void) {
+    const kiln_ops *portable = kiln_ops_for_tier(KILN_TIER_PORTABLE);
+    const uint32_t features = kiln_cpu_features();
+    printf("cpu features: avx2=%d neon=%d dotprod=%d; pool threads %d\n", !!(features & KILN_CPU_AVX2),
+           !!(features & KILN_CPU_NEON), !!(features & KILN_CPU_DOTPROD), kiln_pool_threads());
+    static const char *names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q8_0x8", "q4_0x8", "q4_1x8"};
+    static const int shapes[][3] = {{1, 32, 1}, {3, 96, 2}, {13, 160, 3}, {16, 256, 5}, {67, 544, 4}, {9, 32, 9}, {264, 1536, 2}};
+    int tiers = 0;
+    for (int t = KILN_TIER_AVX2; t <= KILN_TIER_NEON; t++) {
+        const kiln_ops *tier = kiln_ops_for_tier(t);
+        if (!tier) continue;
+        tiers++;
+        printf("checking tier %s against portable\n", t == KILN_TIER_AVX2 ? "avx2" : "neon");
+        check_quantize(tier, portable);
+        for (int type = 0; type < KILN_WEIGHT_COUNT; type++)
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+                const int cols = type <= KILN_WEIGHT_BF16 && s % 2 ? shapes[s][1] + 3 : shapes[s][1]; // odd float rows
+                check_matmul(tier, portable, names[type], type, shapes[s][0], cols, shapes[s][2]);
+            }
+        check_ops(tier, portable);
+    }
+    printf("%d SIMD tier(s) checked: %s\n", tiers, failures ? "FAILED" : "all match");
+    return failures ? 1 : (tiers ? 0 : 2);
+}
