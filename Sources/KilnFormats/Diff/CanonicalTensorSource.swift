@@ -14,7 +14,9 @@ struct CanonicalTensorSource: @unchecked Sendable {
     /// Elements per canonical row for transformed tensors (ranges must be whole rows); 1 otherwise.
     let rowElements: Int
 
-    var type: ElementType { tensor.type }
+    /// The element type the bytes in `data` hold: the tensor's own, or for a kernel-interleaved
+    /// layout its row-major base (the bytes are de-interleaved once, at init).
+    let type: ElementType
     var isContiguous: Bool {
         switch tensor.transform {
         case .none, .slice: return true
@@ -33,7 +35,6 @@ struct CanonicalTensorSource: @unchecked Sendable {
         } else {
             data = try reader.data(tensor.source)
         }
-        mapping = (data.owner as? MappedFile) ?? (data.owner as? KilnFile)?.mapping
         guard data.bytes.count == tensor.source.byteCount else {
             throw KilnError(.malformed, "source tensor '\(tensor.source.name)' has \(data.bytes.count) bytes, expected \(tensor.source.byteCount)",
                             file: file, location: "tensor '\(tensor.name)'")
@@ -65,6 +66,19 @@ struct CanonicalTensorSource: @unchecked Sendable {
             }
             rowElements = tensor.source.shape[0]
         }
+        // Kernel layouts interleave rows in groups: compared in row-major order, so de-interleave.
+        if let interleaving = tensor.type.interleaving, tensor.shape.count == 2 {
+            let rows = tensor.shape[0], cols = tensor.shape[1]
+            let rowMajor = OwnedBytes(count: try interleaving.base.byteCount(shape: tensor.shape))
+            withExtendedLifetime(data.owner) {
+                interleaving.deinterleave(data.bytes.baseAddress!, rows: rows, cols: cols, into: rowMajor.pointer)
+            }
+            data = TensorData(rowMajor)
+            type = interleaving.base
+        } else {
+            type = tensor.type
+        }
+        mapping = (data.owner as? MappedFile) ?? (data.owner as? KilnFile)?.mapping
         self.data = data
     }
 

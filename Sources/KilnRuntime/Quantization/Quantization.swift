@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import KilnCore
 import KilnFormats
+import KilnKernels
 import KilnQuant
 
 /// What `kiln quantize` did to each tensor and to the model as a whole.
@@ -94,7 +95,13 @@ public enum Quantization {
                     try TensorQuantizer.quantize($0.baseAddress!, rows: tensor.shape[0], cols: tensor.shape[1], scheme: scheme,
                                                  importance: weights, method: options.recipe.method, threads: options.threads)
                 }
-                try bytes.withBytes { _ = try writer.add(name: tensor.name, type: scheme.type, shape: tensor.shape, bytes: $0) }
+                // Stored in the layout the kernels stream (rows interleaved in groups of 8, when the
+                // scheme has one): a lossless repack, done once here so nothing repacks at load.
+                if let (type, interleaved) = Kernels.interleave(scheme.type, rows: tensor.shape[0], cols: tensor.shape[1], data: bytes.pointer) {
+                    try interleaved.withBytes { _ = try writer.add(name: tensor.name, type: type, shape: tensor.shape, bytes: $0) }
+                } else {
+                    try bytes.withBytes { _ = try writer.add(name: tensor.name, type: scheme.type, shape: tensor.shape, bytes: $0) }
+                }
                 quantizedInputBytes += values.count * 4
                 return .init(name: tensor.name, type: scheme.rawValue, parameters: tensor.elementCount, bytes: bytes.count, error: error)
             }
