@@ -3,7 +3,7 @@
 // Kiln: convert, quantise, inspect, diff and run model checkpoints through one
 // memory-mapped file format.
 //
-// No target here uses `unsafeFlags`: Kiln must stay usable as a versioned
+// No target here sets unsafe compiler flags: Kiln must stay usable as a versioned
 // dependency. CPU-specific code lives in C targets with per-function
 // `__attribute__((target(...)))` and run-time dispatch instead of build flags.
 import PackageDescription
