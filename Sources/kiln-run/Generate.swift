@@ -19,7 +19,7 @@ struct Generate: ParsableCommand {
         let loaded = try runtime.load(model)
         let language = try LanguageModel(model: loaded.model)
         let options = sampling.options
-        let state = language.makeState(contextLength: options.contextLength)
+        let state = language.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
         let stats = try Generator(transformer: language.transformer, tokenizer: language.tokenizer).generate(
             prompt: language.promptTokens(prompt), state: state, options: options
         ) { piece in

@@ -27,6 +27,9 @@ struct SamplingArguments: ParsableArguments {
     @Option(help: "Context length (KV cache positions); default min(model context, 4096).")
     var ctx: Int?
 
+    @Flag(help: "Keep the KV cache in f16 (half the memory).")
+    var kvF16 = false
+
     @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable).")
     var stopStrings: [String] = []
 
@@ -43,6 +46,6 @@ struct SamplingArguments: ParsableArguments {
             maxTokens: n,
             sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, minP: minP,
                                       repetitionPenalty: repeatPenalty, seed: seed),
-            stopStrings: stopStrings, contextLength: ctx)
+            stopStrings: stopStrings, contextLength: ctx, halfPrecisionKVCache: kvF16)
     }
 }

@@ -67,3 +67,22 @@ struct ReferenceLogitsTests {
         #expect(a == b)
     }
 }
+
+/// The f16 KV cache gives the f32 cache's logits up to f16 rounding of keys and values.
+struct HalfPrecisionCacheTests {
+    @Test func f16CacheMatchesF32Cache() throws {
+        let transformer = try Transformer(model: try CanonicalModel.open(Repository.fixture("models/tiny-llama/model.safetensors")))
+        let ids = [5, 17, 2, 9, 250, 31, 8, 100, 3, 77]
+        let full = InferenceState(transformer: transformer, contextLength: ids.count)
+        let half = InferenceState(transformer: transformer, contextLength: ids.count, halfPrecisionCache: true)
+        #expect(half.kvCacheBytes * 2 == full.kvCacheBytes)
+        var maximum: Float = 0, scale: Float = 0
+        for id in ids {
+            let a = try full.forward([id]), b = try half.forward([id])
+            for i in a.indices { maximum = max(maximum, abs(a[i] - b[i])); scale = max(scale, abs(a[i])) }
+            #expect(Sampler.argmax(a) == Sampler.argmax(b))
+        }
+        #expect(maximum > 0, "the f16 path must actually be taken")
+        #expect(maximum <= 5e-3 * scale, "f16 cache moved logits by \(maximum) (scale \(scale))")
+    }
+}

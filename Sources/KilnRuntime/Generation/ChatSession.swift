@@ -21,7 +21,7 @@ public final class ChatSession: @unchecked Sendable {
         } else {
             template = ChatTemplate.chatML
         }
-        state = model.makeState(contextLength: options.contextLength)
+        state = model.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
     }
 

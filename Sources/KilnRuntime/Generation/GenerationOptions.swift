@@ -9,14 +9,17 @@ public struct GenerationOptions: Sendable, Equatable {
     public var stopAtEOS = true
     /// Positions the KV cache holds (prompt + generated); nil uses min(model context, 4096).
     public var contextLength: Int?
+    /// Keep the KV cache in f16 (half the memory) instead of f32.
+    public var halfPrecisionKVCache = false
 
     public init(maxTokens: Int = 128, sampling: SamplingOptions = SamplingOptions(), stopStrings: [String] = [],
-                stopAtEOS: Bool = true, contextLength: Int? = nil) {
+                stopAtEOS: Bool = true, contextLength: Int? = nil, halfPrecisionKVCache: Bool = false) {
         self.maxTokens = maxTokens
         self.sampling = sampling
         self.stopStrings = stopStrings
         self.stopAtEOS = stopAtEOS
         self.contextLength = contextLength
+        self.halfPrecisionKVCache = halfPrecisionKVCache
     }
 }
 

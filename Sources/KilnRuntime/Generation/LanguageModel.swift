@@ -30,8 +30,9 @@ public final class LanguageModel: Sendable {
     }
 
     /// A fresh KV cache for one sequence.
-    public func makeState(contextLength: Int? = nil) -> InferenceState {
-        InferenceState(transformer: transformer, contextLength: contextLength ?? min(config.context, 4096))
+    public func makeState(contextLength: Int? = nil, halfPrecisionKVCache: Bool = false) -> InferenceState {
+        InferenceState(transformer: transformer, contextLength: contextLength ?? min(config.context, 4096),
+                       halfPrecisionCache: halfPrecisionKVCache)
     }
 
     /// Generates text after `prompt`, streamed as pieces of complete UTF-8 text.
@@ -39,7 +40,7 @@ public final class LanguageModel: Sendable {
         AsyncThrowingStream { continuation in
             let task = Task.detached { [self] in
                 do {
-                    let state = makeState(contextLength: options.contextLength)
+                    let state = makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
                     try Generator(transformer: transformer, tokenizer: tokenizer).generate(
                         prompt: promptTokens(prompt), state: state, options: options
                     ) { piece in

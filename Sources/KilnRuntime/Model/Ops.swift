@@ -58,11 +58,11 @@ enum Ops {
         Kernels.swiglu(gate: gate, up: up, count: count)
     }
 
-    /// One query head against `positions` cached keys/values (row stride `stride` floats).
-    static func attention(query: UnsafePointer<Float>, keys: UnsafePointer<Float>, values: UnsafePointer<Float>, stride: Int,
+    /// One query head against `positions` cached keys/values (f32 or f16).
+    static func attention(query: UnsafePointer<Float>, keys: KVView, values: KVView,
                           positions: Int, headDim: Int, scale: Float, scratch: UnsafeMutablePointer<Float>,
                           into out: UnsafeMutablePointer<Float>) {
-        Kernels.attention(query: query, keys: KVView(keys, rowStride: stride), values: KVView(values, rowStride: stride),
-                          positions: positions, headDim: headDim, scale: scale, scratch: scratch, into: out)
+        Kernels.attention(query: query, keys: keys, values: values, positions: positions, headDim: headDim, scale: scale,
+                          scratch: scratch, into: out)
     }
 }

@@ -43,12 +43,14 @@ public final class InferenceState: @unchecked Sendable {
     /// Sees the input of every matrix product (for calibration statistics).
     public var observer: ActivationObserver?
 
-    public init(transformer: Transformer, contextLength: Int, maxBatch: Int = 64) {
+    /// `halfPrecisionCache` stores keys and values as f16: half the memory, for long contexts.
+    public init(transformer: Transformer, contextLength: Int, maxBatch: Int = 64, halfPrecisionCache: Bool = false) {
         self.transformer = transformer
         self.contextLength = contextLength
         self.maxBatch = maxBatch
         let c = transformer.config
-        cache = KVCache(layers: c.layers, capacity: contextLength, rowWidth: c.kvHeads * c.headDim)
+        cache = KVCache(layers: c.layers, capacity: contextLength, rowWidth: c.kvHeads * c.headDim,
+                        precision: halfPrecisionCache ? .f16 : .f32)
         buffers = Buffers(config: c, batch: maxBatch, context: contextLength)
     }
 
@@ -141,8 +143,7 @@ public final class InferenceState: @unchecked Sendable {
                     Ops.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
                              position: pos, base: base, freqScale: scale, neox: neox)
                 }
-                cache.keyRow(layer: index, position: pos).update(from: b.k + row * kvWidth, count: kvWidth)
-                cache.valueRow(layer: index, position: pos).update(from: b.v + row * kvWidth, count: kvWidth)
+                cache.store(layer: index, position: pos, keys: b.k + row * kvWidth, values: b.v + row * kvWidth)
             }
             attend(layer: index, rows: t)
             matmul(layer.output, b.attention, batch: t, b.h)
@@ -202,7 +203,7 @@ public final class InferenceState: @unchecked Sendable {
     /// head of its group (grouped-query attention).
     private func attend(layer: Int, rows: Int) {
         let c = transformer.config, b = buffers
-        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        let qWidth = c.heads * c.headDim
         let group = c.heads / c.kvHeads
         let scale = 1 / Float(c.headDim).squareRoot()
         let base = position
@@ -210,11 +211,10 @@ public final class InferenceState: @unchecked Sendable {
             let row = item / c.heads, head = item % c.heads
             let kvHead = head / group
             let scratch = b.scores + item % b.scoreSlots * self.contextLength
+            let (keys, values) = self.cache.views(layer: layer, headOffset: kvHead * c.headDim)
             Ops.attention(
-                query: b.q + row * qWidth + head * c.headDim,
-                keys: self.cache.keyRow(layer: layer, position: 0) + kvHead * c.headDim,
-                values: self.cache.valueRow(layer: layer, position: 0) + kvHead * c.headDim,
-                stride: kvWidth, positions: base + row + 1, headDim: c.headDim, scale: scale,
+                query: b.q + row * qWidth + head * c.headDim, keys: keys, values: values,
+                positions: base + row + 1, headDim: c.headDim, scale: scale,
                 scratch: scratch, into: b.attention + row * qWidth + head * c.headDim)
         }
         let items = rows * c.heads
