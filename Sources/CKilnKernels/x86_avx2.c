@@ -81,12 +81,31 @@ AVX2 static KILN_ALWAYS_INLINE float load1(const void *w, int64_t k, int32_t typ
     return ((const float *)w)[k];
 }
 
-// Four rows against one or two activation rows: every weight load feeds `nx` FMAs.
+// Four rows against one or two activation rows: every weight load feeds `nx` FMAs. Each FMA
+// chain waits 4 cycles for the previous one, so with one activation row the loop runs two
+// chains per weight row (the b registers) — one chain per row caps f16 at 16 bytes a cycle.
 AVX2 static KILN_ALWAYS_INLINE void float_tile(const uint8_t *w, size_t row_bytes, int64_t cols, const float *x0,
                                                const float *x1, int nx, int32_t type, float *out0, float *out1) {
     const uint8_t *w0 = w, *w1 = w + row_bytes, *w2 = w + 2 * row_bytes, *w3 = w + 3 * row_bytes;
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     int64_t k = 0;
+    if (nx == 1) {
+        for (; k + 16 <= cols; k += 16) {
+            const __m256 x = _mm256_loadu_ps(x0 + k), y = _mm256_loadu_ps(x0 + k + 8);
+            a0 = _mm256_fmadd_ps(load8(w0, k, type), x, a0);
+            a1 = _mm256_fmadd_ps(load8(w1, k, type), x, a1);
+            a2 = _mm256_fmadd_ps(load8(w2, k, type), x, a2);
+            a3 = _mm256_fmadd_ps(load8(w3, k, type), x, a3);
+            b0 = _mm256_fmadd_ps(load8(w0, k + 8, type), y, b0);
+            b1 = _mm256_fmadd_ps(load8(w1, k + 8, type), y, b1);
+            b2 = _mm256_fmadd_ps(load8(w2, k + 8, type), y, b2);
+            b3 = _mm256_fmadd_ps(load8(w3, k + 8, type), y, b3);
+        }
+        a0 = _mm256_add_ps(a0, b0);
+        a1 = _mm256_add_ps(a1, b1);
+        a2 = _mm256_add_ps(a2, b2);
+        a3 = _mm256_add_ps(a3, b3);
+    }
     for (; k + 8 <= cols; k += 8) {
         const __m256 v0 = load8(w0, k, type), v1 = load8(w1, k, type), v2 = load8(w2, k, type), v3 = load8(w3, k, type);
         const __m256 x = _mm256_loadu_ps(x0 + k);
@@ -165,36 +184,75 @@ AVX2 static inline __m256i nibbles(const uint8_t *qs) {
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
 }
 
-// One row against NX activation rows (1, or 4 for prompt batches: each block's weights are
-// unpacked once for all four). out[i] gets activation row xrow[i]'s dot product.
-AVX2 static KILN_ALWAYS_INLINE void quant_tile(const uint8_t *row, int64_t nb, const kiln_matmul_args *a, const int64_t *xrow,
-                                               int NX, int32_t type, float *out) {
+// One block's contribution for one activation block `at`: the 8 int32 partial dots as floats,
+// to be multiplied by `*scale`; q4_1's minimum term (a scalar) is added to `*minimum`.
+AVX2 static KILN_ALWAYS_INLINE __m256 quant_block(const uint8_t *block, __m256i w, __m256i magnitude, const kiln_matmul_args *a,
+                                                  int64_t at, int32_t type, __m256 *scale, float *minimum) {
+    const __m256i x = _mm256_loadu_si256((const __m256i *)(a->xq + at * KILN_BLOCK));
+    __m256i dot = type == KILN_WEIGHT_Q8_0 ? _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(x, w)) : _mm256_maddubs_epi16(w, x);
+    dot = _mm256_madd_epi16(dot, _mm256_set1_epi16(1));
+    if (type == KILN_WEIGHT_Q4_0) dot = _mm256_sub_epi32(dot, _mm256_setr_epi32(8 * a->xsum[at], 0, 0, 0, 0, 0, 0, 0));
+    if (type == KILN_WEIGHT_Q4_1) *minimum += half(block + 2) * (a->xd[at] * (float)a->xsum[at]);
+    *scale = _mm256_set1_ps(half(block) * a->xd[at]);
+    return _mm256_cvtepi32_ps(dot);
+}
+
+// A block's weights, unpacked once: int8 codes (q8_0) with their magnitudes, or nibbles.
+AVX2 static KILN_ALWAYS_INLINE __m256i quant_weights(const uint8_t *block, int32_t type, __m256i *magnitude) {
+    if (type == KILN_WEIGHT_Q8_0) {
+        const __m256i w = _mm256_loadu_si256((const __m256i *)(block + 2));
+        *magnitude = _mm256_abs_epi8(w);
+        return w;
+    }
+    *magnitude = nibbles(block + (type == KILN_WEIGHT_Q4_0 ? 2 : 4));
+    return *magnitude;
+}
+
+// One row against one activation row. Two blocks per step into two accumulators: each FMA
+// waits 4 cycles for the one before it, and a single chain would cap a q4_0 row at 18 bytes
+// per 4 cycles.
+AVX2 static KILN_ALWAYS_INLINE float quant_dot(const uint8_t *row, int64_t nb, const kiln_matmul_args *a, int32_t type) {
     const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
-    const __m256i ones = _mm256_set1_epi16(1);
-    __m256 acc[4];
-    float minimum_terms[4] = {0};
-    for (int i = 0; i < NX; i++) acc[i] = _mm256_setzero_ps();
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, scale;
+    float minimum = 0;
+    int64_t blk = 0;
+    for (; blk + 2 <= nb; blk += 2) {
+        const uint8_t *b0 = row + blk * block_bytes, *b1 = b0 + block_bytes;
+        __m256i m0, m1;
+        const __m256i w0 = quant_weights(b0, type, &m0), w1 = quant_weights(b1, type, &m1);
+        const __m256 d0 = quant_block(b0, w0, m0, a, blk, type, &scale, &minimum);
+        acc0 = _mm256_fmadd_ps(d0, scale, acc0);
+        const __m256 d1 = quant_block(b1, w1, m1, a, blk + 1, type, &scale, &minimum);
+        acc1 = _mm256_fmadd_ps(d1, scale, acc1);
+    }
+    if (blk < nb) {
+        const uint8_t *b0 = row + blk * block_bytes;
+        __m256i m0;
+        const __m256i w0 = quant_weights(b0, type, &m0);
+        const __m256 d0 = quant_block(b0, w0, m0, a, blk, type, &scale, &minimum);
+        acc0 = _mm256_fmadd_ps(d0, scale, acc0);
+    }
+    return hsum(_mm256_add_ps(acc0, acc1)) + minimum;
+}
+
+// One row against 4 activation rows (prompt batches): each block's weights are unpacked once
+// for all four; the four accumulators are independent chains. out[i] gets row xrow[i]'s dot.
+AVX2 static KILN_ALWAYS_INLINE void quant_tile4(const uint8_t *row, int64_t nb, const kiln_matmul_args *a, const int64_t *xrow,
+                                                int32_t type, float *out) {
+    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
+    __m256 acc[4], scale;
+    float minimum[4] = {0};
+    for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
     for (int64_t blk = 0; blk < nb; blk++) {
         const uint8_t *block = row + blk * block_bytes;
-        const float d = half(block);
-        __m256i w, magnitude;
-        if (type == KILN_WEIGHT_Q8_0) {
-            w = _mm256_loadu_si256((const __m256i *)(block + 2));
-            magnitude = _mm256_abs_epi8(w);
-        } else {
-            w = magnitude = nibbles(block + (type == KILN_WEIGHT_Q4_0 ? 2 : 4));
-        }
-        for (int i = 0; i < NX; i++) {
-            const int64_t at = xrow[i] * nb + blk;
-            const __m256i x = _mm256_loadu_si256((const __m256i *)(a->xq + at * KILN_BLOCK));
-            __m256i dot = type == KILN_WEIGHT_Q8_0 ? _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(x, w)) : _mm256_maddubs_epi16(w, x);
-            dot = _mm256_madd_epi16(dot, ones);
-            if (type == KILN_WEIGHT_Q4_0) dot = _mm256_sub_epi32(dot, _mm256_setr_epi32(8 * a->xsum[at], 0, 0, 0, 0, 0, 0, 0));
-            if (type == KILN_WEIGHT_Q4_1) minimum_terms[i] += half(block + 2) * (a->xd[at] * (float)a->xsum[at]);
-            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_set1_ps(d * a->xd[at]), acc[i]);
+        __m256i magnitude;
+        const __m256i w = quant_weights(block, type, &magnitude);
+        for (int i = 0; i < 4; i++) {
+            const __m256 d = quant_block(block, w, magnitude, a, xrow[i] * nb + blk, type, &scale, &minimum[i]);
+            acc[i] = _mm256_fmadd_ps(d, scale, acc[i]);
         }
     }
-    for (int i = 0; i < NX; i++) out[i] = hsum(acc[i]) + minimum_terms[i];
+    for (int i = 0; i < 4; i++) out[i] = hsum(acc[i]) + minimum[i];
 }
 
 AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
@@ -203,15 +261,14 @@ AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * nb) * block_bytes;
         if (a->batch == 1) {
-            const int64_t xrow[1] = {0};
-            quant_tile(row, nb, a, xrow, 1, type, a->y + r);
+            a->y[r] = quant_dot(row, nb, a, type);
             continue;
         }
         for (int64_t b = 0; b < a->batch; b += 4) {
             int64_t xrow[4];
             float out[4];
             for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
-            quant_tile(row, nb, a, xrow, 4, type, out);
+            quant_tile4(row, nb, a, xrow, type, out);
             for (int i = 0; i < 4 && b + i < a->batch; i++) a->y[(b + i) * a->rows + r] = out[i];
         }
     }
