@@ -13,7 +13,7 @@ OUT=.models/SmolLM2-135M-Instruct.kiln
 QUANT=.models/SmolLM2-135M-Instruct.q4-mixed.kiln
 
 echo "== kiln inspect $MODEL"
-$KILN inspect "$MODEL" | head -32
+$KILN inspect "$MODEL" | sed -n 1,32p   # sed reads to the end: no SIGPIPE under pipefail
 echo "== kiln convert $MODEL -o $OUT   (Q4_1 and Q8_0 blocks carried over as they are)"
 $KILN convert "$MODEL" -o "$OUT" --overwrite
 echo "== kiln verify $OUT"

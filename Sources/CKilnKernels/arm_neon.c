@@ -316,6 +316,9 @@ const kiln_ops kiln_ops_neon_dotprod = {
         [KILN_WEIGHT_Q8_0X8] = rows_q8_0x8,
         [KILN_WEIGHT_Q4_0X8] = rows_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = rows_q4_1x8,
+        [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0,
+        [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,
+        [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4,
     },
     KILN_NEON_COMMON,
 };
@@ -333,6 +336,9 @@ const kiln_ops kiln_ops_neon = {
         [KILN_WEIGHT_Q8_0X8] = kiln_rows_generic_q8_0x8,
         [KILN_WEIGHT_Q4_0X8] = kiln_rows_generic_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = kiln_rows_generic_q4_1x8,
+        [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0,
+        [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,
+        [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4,
     },
     KILN_NEON_COMMON,
 };

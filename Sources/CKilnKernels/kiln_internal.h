@@ -69,6 +69,20 @@ void kiln_rows_generic_q4_1(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q8_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q4_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+// The second wave's row kernels: one pair of files per family (generic_*.c, x86_avx2_*.c).
+#define KILN_DECLARE_ROW_KERNELS(tier)                                                             \
+    void kiln_rows_##tier##_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
+    void kiln_rows_##tier##_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
+    void kiln_rows_##tier##_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1);                \
+    void kiln_rows_##tier##_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
+    void kiln_rows_##tier##_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
+    void kiln_rows_##tier##_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
+    void kiln_rows_##tier##_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
+    void kiln_rows_##tier##_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+KILN_DECLARE_ROW_KERNELS(generic)
+#if defined(__x86_64__)
+KILN_DECLARE_ROW_KERNELS(avx2)
+#endif
 void kiln_rms_norm_generic(const float *x, const float *weight, int64_t n, float eps, float *out);
 void kiln_layer_norm_generic(const float *x, const float *weight, const float *bias, int64_t n, float eps, float *out);
 void kiln_softmax_generic(float *x, int64_t n);

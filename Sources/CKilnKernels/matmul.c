@@ -61,8 +61,14 @@ static void quantize_task(void *context, int64_t b) {
 static int is_quantized(int32_t type) { return type >= KILN_WEIGHT_Q8_0 && type < KILN_WEIGHT_COUNT; }
 
 static size_t weight_bytes(int32_t type, int64_t rows, int64_t cols) {
-    static const double bytes_per_value[KILN_WEIGHT_COUNT] = {4, 2, 2, 34 / 32.0, 18 / 32.0, 20 / 32.0,
-                                                              34 / 32.0, 18 / 32.0, 20 / 32.0};
+    static const double bytes_per_value[KILN_WEIGHT_COUNT] = {
+        [KILN_WEIGHT_F32] = 4,          [KILN_WEIGHT_F16] = 2,          [KILN_WEIGHT_BF16] = 2,
+        [KILN_WEIGHT_Q8_0] = 34 / 32.0, [KILN_WEIGHT_Q4_0] = 18 / 32.0, [KILN_WEIGHT_Q4_1] = 20 / 32.0,
+        [KILN_WEIGHT_Q8_0X8] = 34 / 32.0, [KILN_WEIGHT_Q4_0X8] = 18 / 32.0, [KILN_WEIGHT_Q4_1X8] = 20 / 32.0,
+        [KILN_WEIGHT_Q5_0] = 22 / 32.0, [KILN_WEIGHT_Q5_1] = 24 / 32.0, [KILN_WEIGHT_KQ4] = 18 / 32.0,
+        [KILN_WEIGHT_Q2_K] = 84 / 256.0, [KILN_WEIGHT_Q3_K] = 110 / 256.0, [KILN_WEIGHT_Q4_K] = 144 / 256.0,
+        [KILN_WEIGHT_Q5_K] = 176 / 256.0, [KILN_WEIGHT_Q6_K] = 210 / 256.0,
+    };
     return (size_t)((double)rows * (double)cols * bytes_per_value[type]);
 }
 
@@ -103,6 +109,10 @@ void kiln_matmul(const kiln_ops *ops, int32_t type, const void *w, int64_t rows,
     tasks = (groups + groups_per_task - 1) / groups_per_task;
     rows_job job = {.fn = fn, .args = &args, .rows_per_task = groups_per_task * KILN_GROUP_ROWS};
     kiln_pool_run(rows_task, &job, tasks);
+}
+
+int32_t kiln_has_kernel(const kiln_ops *ops, int32_t type) {
+    return type >= 0 && type < KILN_WEIGHT_COUNT && ops->rows[type] != NULL;
 }
 
 void kiln_quantize_activations(const kiln_ops *ops, const float *x, int64_t cols, int8_t *q, float *d, int32_t *sum) {

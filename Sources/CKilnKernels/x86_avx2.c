@@ -32,8 +32,6 @@ AVX2 static inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
 
 AVX2 static inline __m256i broadcast4(const int8_t *p) { return _mm256_set1_epi32(kiln_load_i32(p)); }
 
-AVX2 static inline float half(const uint8_t *p) { return _cvtsh_ss(kiln_load_u16(p)); }
-
 // ---- activation quantisation ------------------------------------------------------------------
 
 AVX2 static void quantize(const float *x, int64_t cols, int8_t *q, float *d, int32_t *sum) {
@@ -90,7 +88,16 @@ AVX2 static KILN_ALWAYS_INLINE void float_tile(const uint8_t *w, size_t row_byte
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;
     int64_t k = 0;
     if (nx == 1) {
+        // Decode streams the matrix once. With short rows (576 f16 values are 18 cache lines)
+        // the hardware prefetchers see four streams that end before they are trained, so each
+        // row of the next tile is requested while this one is read.
+        const size_t element = type == KILN_WEIGHT_F32 ? 4 : 2, ahead = 4 * row_bytes;
         for (; k + 16 <= cols; k += 16) {
+            const size_t at = (size_t)k * element + ahead;
+            _mm_prefetch((const char *)w0 + at, _MM_HINT_T0);
+            _mm_prefetch((const char *)w1 + at, _MM_HINT_T0);
+            _mm_prefetch((const char *)w2 + at, _MM_HINT_T0);
+            _mm_prefetch((const char *)w3 + at, _MM_HINT_T0);
             const __m256 x = _mm256_loadu_ps(x0 + k), y = _mm256_loadu_ps(x0 + k + 8);
             a0 = _mm256_fmadd_ps(load8(w0, k, type), x, a0);
             a1 = _mm256_fmadd_ps(load8(w1, k, type), x, a1);
@@ -177,99 +184,148 @@ AVX2 static void rows_f16(const kiln_matmul_args *a, int64_t r0, int64_t r1) { f
 AVX2 static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) { float_rows(a, r0, r1, KILN_WEIGHT_BF16); }
 
 // ---- quantised weights, row-major blocks (GGUF layouts) ------------------------------------------
-// One row at a time, the classic way; the interleaved layouts below are the fast path.
+// Eight rows at a time, computed exactly as the interleaved kernels below compute them: each row's
+// integer block dot is exact (here reduced across lanes by a tree of hadds, there accumulated in
+// its own lane), then converted and scaled by the same f32 operations in the same order. So a GGUF
+// run directly and its interleaved `.kiln` conversion give bit-identical results. That matters
+// because the activations are quantised to int8 at every layer: a last-bit difference in a
+// product now and then flips a code at a rounding boundary, and over 30 layers such flips move
+// perplexity by ±0.3% — noise, but it made a lossless conversion look lossy.
 
 AVX2 static inline __m256i nibbles(const uint8_t *qs) {
     const __m128i v = _mm_loadu_si128((const __m128i *)qs);
     return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
 }
 
-// One block's contribution for one activation block `at`: the 8 int32 partial dots as floats,
-// to be multiplied by `*scale`; q4_1's minimum term (a scalar) is added to `*minimum`.
-AVX2 static KILN_ALWAYS_INLINE __m256 quant_block(const uint8_t *block, __m256i w, __m256i magnitude, const kiln_matmul_args *a,
-                                                  int64_t at, int32_t type, __m256 *scale, float *minimum) {
-    const __m256i x = _mm256_loadu_si256((const __m256i *)(a->xq + at * KILN_BLOCK));
-    __m256i dot = type == KILN_WEIGHT_Q8_0 ? _mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(x, w)) : _mm256_maddubs_epi16(w, x);
-    dot = _mm256_madd_epi16(dot, _mm256_set1_epi16(1));
-    if (type == KILN_WEIGHT_Q4_0) dot = _mm256_sub_epi32(dot, _mm256_setr_epi32(8 * a->xsum[at], 0, 0, 0, 0, 0, 0, 0));
-    if (type == KILN_WEIGHT_Q4_1) *minimum += half(block + 2) * (a->xd[at] * (float)a->xsum[at]);
-    *scale = _mm256_set1_ps(half(block) * a->xd[at]);
-    return _mm256_cvtepi32_ps(dot);
+// Block sizes of the row-major types these kernels take.
+static inline size_t row_block_bytes(int32_t type) {
+    switch (type) {
+    case KILN_WEIGHT_Q8_0: return 34;
+    case KILN_WEIGHT_Q4_0: return 18;
+    case KILN_WEIGHT_Q4_1: return 20;
+    case KILN_WEIGHT_Q5_0: return 22;
+    default: return 24; // q5_1
+    }
 }
 
-// A block's weights, unpacked once: int8 codes (q8_0) with their magnitudes, or nibbles.
-AVX2 static KILN_ALWAYS_INLINE __m256i quant_weights(const uint8_t *block, int32_t type, __m256i *magnitude) {
-    if (type == KILN_WEIGHT_Q8_0) {
-        const __m256i w = _mm256_loadu_si256((const __m256i *)(block + 2));
-        *magnitude = _mm256_abs_epi8(w);
-        return w;
-    }
-    *magnitude = nibbles(block + (type == KILN_WEIGHT_Q4_0 ? 2 : 4));
-    return *magnitude;
+// q5's fifth bits: bit j of the 32-bit `qh` at p becomes 0x10 in byte j (the order of nibbles()).
+AVX2 static inline __m256i high_bits(const uint8_t *p) {
+    const __m256i bytes = _mm256_shuffle_epi8(_mm256_set1_epi32(kiln_load_i32(p)),
+                                              _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
+    const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
+    return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), _mm256_set1_epi8(0x10));
 }
 
-// One row against one activation row. Two blocks per step into two accumulators: each FMA
-// waits 4 cycles for the one before it, and a single chain would cap a q4_0 row at 18 bytes
-// per 4 cycles.
-AVX2 static KILN_ALWAYS_INLINE float quant_dot(const uint8_t *row, int64_t nb, const kiln_matmul_args *a, int32_t type) {
-    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
-    __m256 acc0 = _mm256_setzero_ps(), acc1 = acc0, scale;
-    float minimum = 0;
-    int64_t blk = 0;
-    for (; blk + 2 <= nb; blk += 2) {
-        const uint8_t *b0 = row + blk * block_bytes, *b1 = b0 + block_bytes;
-        __m256i m0, m1;
-        const __m256i w0 = quant_weights(b0, type, &m0), w1 = quant_weights(b1, type, &m1);
-        const __m256 d0 = quant_block(b0, w0, m0, a, blk, type, &scale, &minimum);
-        acc0 = _mm256_fmadd_ps(d0, scale, acc0);
-        const __m256 d1 = quant_block(b1, w1, m1, a, blk + 1, type, &scale, &minimum);
-        acc1 = _mm256_fmadd_ps(d1, scale, acc1);
-    }
-    if (blk < nb) {
-        const uint8_t *b0 = row + blk * block_bytes;
-        __m256i m0;
-        const __m256i w0 = quant_weights(b0, type, &m0);
-        const __m256 d0 = quant_block(b0, w0, m0, a, blk, type, &scale, &minimum);
-        acc0 = _mm256_fmadd_ps(d0, scale, acc0);
-    }
-    return hsum(_mm256_add_ps(acc0, acc1)) + minimum;
+// The f16 field at `offset` of the 8 blocks p[0..7], as 8 floats (the interleaved header's order).
+AVX2 static inline __m256 gather_halves(const uint8_t *const *p, size_t offset) {
+    const __m128i h = _mm_setr_epi16((short)kiln_load_u16(p[0] + offset), (short)kiln_load_u16(p[1] + offset),
+                                     (short)kiln_load_u16(p[2] + offset), (short)kiln_load_u16(p[3] + offset),
+                                     (short)kiln_load_u16(p[4] + offset), (short)kiln_load_u16(p[5] + offset),
+                                     (short)kiln_load_u16(p[6] + offset), (short)kiln_load_u16(p[7] + offset));
+    return _mm256_cvtph_ps(h);
 }
 
-// One row against 4 activation rows (prompt batches): each block's weights are unpacked once
-// for all four; the four accumulators are independent chains. out[i] gets row xrow[i]'s dot.
-AVX2 static KILN_ALWAYS_INLINE void quant_tile4(const uint8_t *row, int64_t nb, const kiln_matmul_args *a, const int64_t *xrow,
-                                                int32_t type, float *out) {
-    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
-    __m256 acc[4], scale;
-    float minimum[4] = {0};
-    for (int i = 0; i < 4; i++) acc[i] = _mm256_setzero_ps();
+// Lane r of the result = the sum of v[r]'s 8 lanes (exact: integers).
+AVX2 static inline __m256i reduce8(const __m256i *v) {
+    // hadd works within 128-bit halves: ab holds rows 0–3's sums of lanes 0–3 in its low half and
+    // of lanes 4–7 in its high half; cd the same for rows 4–7.
+    const __m256i ab = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+    const __m256i cd = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20), _mm256_permute2x128_si256(ab, cd, 0x31));
+}
+
+// Rows p[0..7] (each pointing at its first block) against NX activation rows; acc[i] gets
+// activation row i's 8 dot products. Same contract as group_tile below.
+AVX2 static KILN_ALWAYS_INLINE void row_group_tile(const uint8_t *const *rows, const uint8_t *next, int64_t nb,
+                                                   const kiln_matmul_args *a, const int64_t *xrow, int NX, int32_t type,
+                                                   __m256 *acc) {
+    const size_t block_bytes = row_block_bytes(type);
+    const int minimum = type == KILN_WEIGHT_Q4_1 || type == KILN_WEIGHT_Q5_1;
+    const __m256i ones = _mm256_set1_epi16(1);
+    const int8_t *xq[4];
+    const float *xd[4];
+    const int32_t *xs[4];
+    __m256 macc[4];
+    for (int i = 0; i < NX; i++) {
+        xq[i] = a->xq + xrow[i] * a->cols;
+        xd[i] = a->xd + xrow[i] * nb;
+        xs[i] = a->xsum + xrow[i] * nb;
+        acc[i] = macc[i] = _mm256_setzero_ps();
+    }
     for (int64_t blk = 0; blk < nb; blk++) {
-        const uint8_t *block = row + blk * block_bytes;
-        __m256i magnitude;
-        const __m256i w = quant_weights(block, type, &magnitude);
-        for (int i = 0; i < 4; i++) {
-            const __m256 d = quant_block(block, w, magnitude, a, xrow[i] * nb + blk, type, &scale, &minimum[i]);
-            acc[i] = _mm256_fmadd_ps(d, scale, acc[i]);
+        const uint8_t *p[8];
+        for (int r = 0; r < 8; r++) p[r] = rows[r] + blk * block_bytes;
+        // The next group's 8 rows are contiguous: sweep them into cache at the pace this group is
+        // read, since eight short row streams end before the hardware prefetchers pick them up.
+        if (next)
+            for (size_t l = 0; l < 8 * block_bytes; l += 64) _mm_prefetch((const char *)next + blk * 8 * block_bytes + l, _MM_HINT_T0);
+        __m256i w[8];
+        for (int r = 0; r < 8; r++) {
+            switch (type) {
+            case KILN_WEIGHT_Q8_0: w[r] = _mm256_loadu_si256((const __m256i *)(p[r] + 2)); break;
+            case KILN_WEIGHT_Q4_0: w[r] = nibbles(p[r] + 2); break;
+            case KILN_WEIGHT_Q4_1: w[r] = nibbles(p[r] + 4); break;
+            case KILN_WEIGHT_Q5_0: w[r] = _mm256_or_si256(nibbles(p[r] + 6), high_bits(p[r] + 2)); break;
+            default: w[r] = _mm256_or_si256(nibbles(p[r] + 8), high_bits(p[r] + 4)); break; // q5_1
+            }
+        }
+        const __m256 d = gather_halves(p, 0);
+        for (int i = 0; i < NX; i++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(xq[i] + blk * KILN_BLOCK));
+            __m256i dots[8];
+            for (int r = 0; r < 8; r++) {
+                const __m256i products = type == KILN_WEIGHT_Q8_0
+                    ? _mm256_maddubs_epi16(_mm256_abs_epi8(w[r]), _mm256_sign_epi8(x, w[r]))
+                    : _mm256_maddubs_epi16(w[r], x);
+                dots[r] = _mm256_madd_epi16(products, ones);
+            }
+            __m256i dot = reduce8(dots);
+            // Codes are stored unsigned; q4_0's −8 and q5_0's −16 come off through Σx.
+            if (type == KILN_WEIGHT_Q4_0) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(8 * xs[i][blk]));
+            if (type == KILN_WEIGHT_Q5_0) dot = _mm256_sub_epi32(dot, _mm256_set1_epi32(16 * xs[i][blk]));
+            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot), _mm256_mul_ps(d, _mm256_set1_ps(xd[i][blk])), acc[i]);
+        }
+        if (minimum) {
+            const __m256 m = gather_halves(p, 2);
+            for (int i = 0; i < NX; i++) macc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(xd[i][blk] * (float)xs[i][blk]), macc[i]);
         }
     }
-    for (int i = 0; i < 4; i++) out[i] = hsum(acc[i]) + minimum[i];
+    if (minimum)
+        for (int i = 0; i < NX; i++) acc[i] = _mm256_add_ps(acc[i], macc[i]);
+}
+
+AVX2 static KILN_ALWAYS_INLINE void store_group(float *y, __m256 v, int valid) {
+    if (valid == KILN_GROUP_ROWS) {
+        _mm256_storeu_ps(y, v);
+    } else {
+        float t[KILN_GROUP_ROWS];
+        _mm256_storeu_ps(t, v);
+        memcpy(y, t, (size_t)valid * sizeof(float));
+    }
 }
 
 AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * nb) * block_bytes;
+    const size_t row_bytes = (size_t)nb * row_block_bytes(type);
+    for (int64_t row = r0; row < r1; row += KILN_GROUP_ROWS) {
+        const int valid = (int)(r1 - row < KILN_GROUP_ROWS ? r1 - row : KILN_GROUP_ROWS);
+        const uint8_t *rows[8];
+        // Missing rows of a last partial group alias the last real one; their results are dropped.
+        for (int r = 0; r < 8; r++) rows[r] = (const uint8_t *)a->w + (size_t)(row + (r < valid ? r : valid - 1)) * row_bytes;
+        const uint8_t *next = row + 2 * KILN_GROUP_ROWS <= r1 ? rows[0] + 8 * row_bytes : NULL;
         if (a->batch == 1) {
-            a->y[r] = quant_dot(row, nb, a, type);
+            const int64_t xrow[1] = {0};
+            __m256 acc[1];
+            row_group_tile(rows, next, nb, a, xrow, 1, type, acc);
+            store_group(a->y + row, acc[0], valid);
             continue;
         }
         for (int64_t b = 0; b < a->batch; b += 4) {
             int64_t xrow[4];
-            float out[4];
             for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
-            quant_tile4(row, nb, a, xrow, type, out);
-            for (int i = 0; i < 4 && b + i < a->batch; i++) a->y[(b + i) * a->rows + r] = out[i];
+            __m256 acc[4];
+            row_group_tile(rows, NULL, nb, a, xrow, 4, type, acc);
+            for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, acc[i], valid);
         }
     }
 }
@@ -277,13 +333,89 @@ AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_
 AVX2 static void rows_q8_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q8_0); }
 AVX2 static void rows_q4_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_0); }
 AVX2 static void rows_q4_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_1); }
+AVX2 static void rows_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_0); }
+AVX2 static void rows_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_1); }
+
+// ---- kq4 (docs/FORMAT.md §7.3), row-major ---------------------------------------------------------
+// The grid levels are int8, so a nibble becomes its level with one `pshufb`, and the dot is signed
+// int8 × int8 as for q8_0. Each half block (16 values) has its own scale, and maddubs/madd leave
+// values 0–15 in lanes 0–3 and 16–31 in lanes 4–7: the first two levels of reduce8's hadd tree give
+// exactly the per-half sums, rows 0–3 in `ab` and 4–7 in `cd` ([row 0..3 half 0 | row 0..3 half 1]).
+
+static const int8_t kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127};
+static const float kq4_mantissa[8] = {0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
+                                      0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
+
+// scale(e) = M[e mod 8] · 2^(⌊e/8⌋ − 28) for 8 exponents at once: exact, as the decoder computes it.
+AVX2 static inline __m256 kq4_scales(__m256i e) {
+    const __m256 m = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kq4_mantissa), e);
+    const __m256i power = _mm256_slli_epi32(_mm256_add_epi32(_mm256_srli_epi32(e, 3), _mm256_set1_epi32(127 - 28)), 23);
+    return _mm256_mul_ps(m, _mm256_castsi256_ps(power));
+}
+
+AVX2 static KILN_ALWAYS_INLINE void kq4_group_tile(const uint8_t *const *rows, const uint8_t *next, int64_t nb,
+                                                   const kiln_matmul_args *a, const int64_t *xrow, int NX, __m256 *out) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kq4_grid));
+    __m256 ab_acc[4], cd_acc[4];
+    for (int i = 0; i < NX; i++) ab_acc[i] = cd_acc[i] = _mm256_setzero_ps();
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const uint8_t *p[8];
+        for (int r = 0; r < 8; r++) p[r] = rows[r] + blk * 18;
+        if (next)
+            for (size_t l = 0; l < 8 * 18; l += 64) _mm_prefetch((const char *)next + blk * 8 * 18 + l, _MM_HINT_T0);
+        __m256i w[8], magnitude[8];
+        for (int r = 0; r < 8; r++) {
+            w[r] = _mm256_shuffle_epi8(grid, nibbles(p[r] + 2));
+            magnitude[r] = _mm256_abs_epi8(w[r]);
+        }
+        const __m256 ab_scale = kq4_scales(_mm256_setr_epi32(p[0][0], p[1][0], p[2][0], p[3][0], p[0][1], p[1][1], p[2][1], p[3][1]));
+        const __m256 cd_scale = kq4_scales(_mm256_setr_epi32(p[4][0], p[5][0], p[6][0], p[7][0], p[4][1], p[5][1], p[6][1], p[7][1]));
+        for (int i = 0; i < NX; i++) {
+            const __m256i x = _mm256_loadu_si256((const __m256i *)(a->xq + xrow[i] * a->cols + blk * KILN_BLOCK));
+            __m256i v[8];
+            for (int r = 0; r < 8; r++) v[r] = _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude[r], _mm256_sign_epi8(x, w[r])), ones);
+            const __m256i ab = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
+            const __m256i cd = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
+            const __m256 xd = _mm256_set1_ps(a->xd[xrow[i] * nb + blk]);
+            ab_acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(ab), _mm256_mul_ps(ab_scale, xd), ab_acc[i]);
+            cd_acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(cd), _mm256_mul_ps(cd_scale, xd), cd_acc[i]);
+        }
+    }
+    for (int i = 0; i < NX; i++)
+        out[i] = _mm256_add_ps(_mm256_permute2f128_ps(ab_acc[i], cd_acc[i], 0x20), _mm256_permute2f128_ps(ab_acc[i], cd_acc[i], 0x31));
+}
+
+AVX2 static void rows_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    const int64_t nb = a->cols / KILN_BLOCK;
+    const size_t row_bytes = (size_t)nb * 18;
+    for (int64_t row = r0; row < r1; row += KILN_GROUP_ROWS) {
+        const int valid = (int)(r1 - row < KILN_GROUP_ROWS ? r1 - row : KILN_GROUP_ROWS);
+        const uint8_t *rows[8];
+        for (int r = 0; r < 8; r++) rows[r] = (const uint8_t *)a->w + (size_t)(row + (r < valid ? r : valid - 1)) * row_bytes;
+        if (a->batch == 1) {
+            const int64_t xrow[1] = {0};
+            __m256 out[1];
+            kq4_group_tile(rows, row + 2 * KILN_GROUP_ROWS <= r1 ? rows[0] + 8 * row_bytes : NULL, nb, a, xrow, 1, out);
+            store_group(a->y + row, out[0], valid);
+            continue;
+        }
+        for (int64_t b = 0; b < a->batch; b += 4) {
+            int64_t xrow[4];
+            for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
+            __m256 out[4];
+            kq4_group_tile(rows, NULL, nb, a, xrow, 4, out);
+            for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, out[i], valid);
+        }
+    }
+}
 
 // ---- quantised weights, interleaved groups of 8 rows ----------------------------------------------
 
 // One group (8 rows) against NX activation rows (1 for decode, 4 for prompt batches); acc[i]
 // gets activation row i's 8 dot products. The caller aliases missing activation rows to a real
 // one and drops their results, so a batch tail costs time, not a separate kernel.
-AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, int64_t nb, const kiln_matmul_args *a,
+AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, const uint8_t *next, int64_t nb, const kiln_matmul_args *a,
                                                const int64_t *xrow, int NX, int32_t type, __m256 *acc) {
     const size_t group_bytes = KILN_GROUP_ROWS * (type == KILN_WEIGHT_Q8_0X8 ? 34 : type == KILN_WEIGHT_Q4_0X8 ? 18 : 20);
     const int header = type == KILN_WEIGHT_Q4_1X8 ? 32 : 16;
@@ -302,6 +434,9 @@ AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, int64_t nb,
     for (int64_t blk = 0; blk < nb; blk++) {
         const uint8_t *block = group + blk * group_bytes;
         const uint8_t *quants = block + header;
+        // As row_group_tile: the next group is swept into cache at the pace this one is read.
+        if (next)
+            for (size_t l = 0; l < group_bytes; l += 64) _mm_prefetch((const char *)next + blk * group_bytes + l, _MM_HINT_T0);
         __m256i dot[4];
         if (type == KILN_WEIGHT_Q8_0X8) {
             for (int i = 0; i < NX; i++) dot[i] = _mm256_setzero_si256();
@@ -342,16 +477,6 @@ AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, int64_t nb,
         for (int i = 0; i < NX; i++) acc[i] = _mm256_add_ps(acc[i], macc[i]);
 }
 
-AVX2 static KILN_ALWAYS_INLINE void store_group(float *y, __m256 v, int valid) {
-    if (valid == KILN_GROUP_ROWS) {
-        _mm256_storeu_ps(y, v);
-    } else {
-        float t[KILN_GROUP_ROWS];
-        _mm256_storeu_ps(t, v);
-        memcpy(y, t, (size_t)valid * sizeof(float));
-    }
-}
-
 AVX2 static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
     const size_t group_bytes = KILN_GROUP_ROWS * (type == KILN_WEIGHT_Q8_0X8 ? 34 : type == KILN_WEIGHT_Q4_0X8 ? 18 : 20);
@@ -362,7 +487,7 @@ AVX2 static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_
         if (a->batch == 1) {
             const int64_t xrow[1] = {0};
             __m256 acc[1];
-            group_tile(group, nb, a, xrow, 1, type, acc);
+            group_tile(group, (g + 2) * KILN_GROUP_ROWS <= r1 ? group + (size_t)nb * group_bytes : NULL, nb, a, xrow, 1, type, acc);
             store_group(a->y + row, acc[0], valid);
             continue;
         }
@@ -371,7 +496,7 @@ AVX2 static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_
             int64_t xrow[4];
             for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
             __m256 acc[4];
-            group_tile(group, nb, a, xrow, 4, type, acc);
+            group_tile(group, NULL, nb, a, xrow, 4, type, acc);
             for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, acc[i], valid);
         }
     }
@@ -413,6 +538,9 @@ const kiln_ops kiln_ops_avx2 = {
         [KILN_WEIGHT_Q8_0X8] = rows_q8_0x8,
         [KILN_WEIGHT_Q4_0X8] = rows_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = rows_q4_1x8,
+        [KILN_WEIGHT_Q5_0] = rows_q5_0,
+        [KILN_WEIGHT_Q5_1] = rows_q5_1,
+        [KILN_WEIGHT_KQ4] = rows_kq4,
     },
     .rms_norm = kiln_rms_norm_avx2,
     .layer_norm = kiln_layer_norm_avx2,

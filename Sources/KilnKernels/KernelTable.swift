@@ -32,7 +32,7 @@ public struct KernelTable: @unchecked Sendable {
         precondition(batch >= 0, "negative batch")
         guard w.rows > 0, batch > 0 else { return }
         guard let ops else { return Reference.matmul(w, x, batch: batch, y) }
-        if let code = w.kernelCode {
+        if let code = w.kernelCode, kiln_has_kernel(ops, code) != 0 {
             kiln_matmul(ops, code, w.data, Int64(w.rows), Int64(w.cols), x, Int64(batch), y)
         } else {
             DequantizingMatmul.run(w, x, batch: batch, y, ops: ops)

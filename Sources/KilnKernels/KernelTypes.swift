@@ -35,7 +35,10 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// The C kernels' code for this layout, nil when only the dequantising fallback handles it.
-    var kernelCode: Int32? {
+    var kernelCode: Int32? { Self.kernelCode(type) }
+
+    /// The C kernels' code for `type`, nil when only the dequantising fallback handles it.
+    static func kernelCode(_ type: ElementType) -> Int32? {
         switch type {
         case .f32: return Int32(KILN_WEIGHT_F32)
         case .f16: return Int32(KILN_WEIGHT_F16)
@@ -46,8 +49,17 @@ public struct WeightMatrix: @unchecked Sendable {
         case .q8_0x8: return Int32(KILN_WEIGHT_Q8_0X8)
         case .q4_0x8: return Int32(KILN_WEIGHT_Q4_0X8)
         case .q4_1x8: return Int32(KILN_WEIGHT_Q4_1X8)
+        case .q5_0: return Int32(KILN_WEIGHT_Q5_0)
+        case .q5_1: return Int32(KILN_WEIGHT_Q5_1)
+        case .kq4: return Int32(KILN_WEIGHT_KQ4)
         default: return nil
         }
+    }
+
+    /// Whether products with `type` quantise the activations to int8 blocks of 32 first (every
+    /// quantised type with a kernel); the others multiply in f32.
+    public static func quantizesActivations(_ type: ElementType) -> Bool {
+        type.isQuantized && kernelCode(type) != nil
     }
 }
 

@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Tiers for --kernels, comma-separated (default: every C tier this machine runs).", valueName: "tiers"))
     var tiers: String?
 
-    @Option(help: ArgumentHelp("Weight types for --kernels, comma-separated (default: f32,f16,bf16,q8_0,q4_0,q4_1,q8_0x8,q4_0x8,q4_1x8).", valueName: "types"))
+    @Option(help: ArgumentHelp("Weight types for --kernels, comma-separated (default: every type with a kernel).", valueName: "types"))
     var types: String?
 
     @Option(help: ArgumentHelp("Shapes for --kernels, comma-separated ROWSxCOLS (default: the six standard shapes).", valueName: "shapes"))

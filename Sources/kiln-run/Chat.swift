@@ -28,7 +28,7 @@ struct Chat: ParsableCommand {
                 FileHandle.standardOutput.write(piece.data(using: .utf8)!)
                 return true
             }
-            print()
+            FileHandle.standardOutput.write(Data("\n".utf8)) // unbuffered, as the pieces (see Generate)
             if interactive {
                 printError(String(format: "[%d tokens, %.1f tok/s]", stats.generatedTokens, stats.generatedTokensPerSecond))
             }

@@ -26,7 +26,9 @@ struct Generate: ParsableCommand {
             FileHandle.standardOutput.write(piece.data(using: .utf8)!)
             return true
         }
-        print()
+        // Through the same unbuffered handle as the pieces: `print()` would sit in stdio's buffer
+        // until exit, after the statistics on stderr, and the two would run together on a terminal.
+        FileHandle.standardOutput.write(Data("\n".utf8))
         printError(String(format: "load %.2f s · prompt %d tokens, %.1f tok/s · generated %d tokens, %.1f tok/s · stop: %@",
                           loaded.loadSeconds, stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens,
                           stats.generatedTokensPerSecond, stats.stopReason.rawValue))

@@ -26,7 +26,7 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Store float tensors as f32, f16 or bf16, dequantising quantised ones.", valueName: "type"))
     var dtype: String?
 
-    @Option(help: ArgumentHelp("Tensor names for safetensors output: canonical (llama.cpp names) or hf (Hugging Face names, with config.json and tokenizer files beside it).", valueName: "layout"))
+    @Option(help: ArgumentHelp("canonical (llama.cpp names; .kiln stores q8_0/q4_0/q4_1 matrices in the kernels' interleaved block order, which decodes fastest), row-major (the same, blocks kept in row order), or hf (safetensors: Hugging Face names, with config.json and tokenizer files beside it).", valueName: "layout"))
     var layout: String = ExportLayout.canonical.rawValue
 
     @Option(help: ArgumentHelp("Compress .kiln tensors with zstd at this level (1–19); 0 stores them raw for zero-copy loading.", valueName: "level"))
@@ -44,7 +44,7 @@ struct Convert: ParsableCommand {
     func validate() throws {
         guard (0...19).contains(compress) else { throw ValidationError("--compress takes a level from 0 to 19") }
         guard ExportLayout(rawValue: layout) != nil else {
-            throw ValidationError("--layout takes \(ExportLayout.allCases.map(\.rawValue).joined(separator: " or "))")
+            throw ValidationError("--layout takes \(ExportLayout.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
 

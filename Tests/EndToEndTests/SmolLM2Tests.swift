@@ -58,8 +58,7 @@ struct SmolLM2Tests {
     /// Perplexity on gpl-3.txt with --ctx 512 within 2% of llama.cpp's 18.38 for these weights.
     @Test(.disabled(if: skip)) func perplexityMatchesLlamaCpp() throws {
         try Self.requireInputs()
-        let text = Repository.root.deletingLastPathComponent().appendingPathComponent("shared/eval/gpl-3.txt").path
-        try #require(FileManager.default.fileExists(atPath: text), "shared/eval/gpl-3.txt is expected beside the repository")
+        let text = Repository.fixture("text/gpl-3.txt")
         let result = try run(Self.kilnRun, ["perplexity", Self.model, "--text", text, "--ctx", "512", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         let json = try JSONValue.parse(result.stdout)

@@ -12,8 +12,10 @@ struct DiffRealModelTests {
         guard let path = GGUFTests.requireRealModel() else { return }
         let directory = TemporaryDirectory()
         let raw = directory.file("raw.kiln"), compressed = directory.file("zstd.kiln")
-        _ = try Conversion.toKiln(try FormatRegistry.open(path), output: raw)
-        _ = try Conversion.toKiln(try FormatRegistry.open(path), output: compressed, options: .init(storage: .zstd(level: 1)))
+        let interleaved = directory.file("interleaved.kiln")
+        _ = try Conversion.toKiln(try FormatRegistry.open(path), output: raw, options: .init(layout: .rowMajor))
+        _ = try Conversion.toKiln(try FormatRegistry.open(path), output: compressed, options: .init(storage: .zstd(level: 1), layout: .rowMajor))
+        _ = try Conversion.toKiln(try FormatRegistry.open(path), output: interleaved)
         let tensorCount = try GGUFFile(path: path).sourceTensors.count
 
         let report = try ModelDiff.compare(path, raw)
@@ -24,6 +26,13 @@ struct DiffRealModelTests {
         #expect(report.metadata.isEmpty, "\(report.metadata.map { "\($0.key): \($0.a ?? "-") → \($0.b ?? "-")" })")
         #expect(!report.isDifferent(failOn: .any))
         #expect(report.checksumShortcuts == 0)
+
+        // The default conversion regroups the matrices' blocks for the kernels: the same values,
+        // only the types' layouts change.
+        let regrouped = try ModelDiff.compare(path, interleaved)
+        #expect(regrouped.identicalCount == tensorCount, "\(regrouped.tensors.filter { $0.status != .identical }.map(\.name))")
+        #expect(regrouped.tensors.filter(\.typeChanged).count == 211)
+        #expect(!regrouped.isDifferent(failOn: .any))
 
         // Two .kiln files (one raw, one compressed): equal checksums settle every tensor
         // without reading or decompressing any data.

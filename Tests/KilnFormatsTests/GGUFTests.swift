@@ -253,28 +253,51 @@ struct GGUFTests {
         }
     }
 
-    /// `kiln convert` of the real model keeps every tensor byte for byte, and the result verifies.
+    /// `kiln convert` of the real model keeps every block bit for bit — by default the q4_1/q8_0
+    /// matrices regrouped into their interleaved kernel layouts (a permutation of whole blocks),
+    /// with `--layout row-major` in the GGUF's own order — and the result verifies.
     @Test(.enabled(if: !skipRealModel, "KILN_SKIP_REAL_MODEL=1"))
     func smolLM2ConvertsToKiln() throws {
         guard let path = Self.requireRealModel() else { return }
         let directory = TemporaryDirectory()
-        let output = directory.file("smollm2.kiln")
+        let output = directory.file("smollm2.kiln"), rowMajorOutput = directory.file("row-major.kiln")
         let result = try run(Repository.executable("kiln"), ["convert", path, "-o", output])
         try #require(result.status == 0, "kiln convert failed: \(result.stderr)")
+        let rowMajorResult = try run(Repository.executable("kiln"), ["convert", path, "-o", rowMajorOutput, "--layout", "row-major"])
+        try #require(rowMajorResult.status == 0, "kiln convert --layout row-major failed: \(rowMajorResult.stderr)")
 
         let source = try GGUFFile(path: path)
-        let file = try KilnFile(path: output)
+        let file = try KilnFile(path: output), rowMajor = try KilnFile(path: rowMajorOutput)
         let report = file.verify()
         #expect(report.isSound, "\(report.failures.map { $0.error.description })")
-        #expect(file.tensors.count == source.sourceTensors.count)
+        #expect(file.tensors.count == source.sourceTensors.count && rowMajor.tensors.count == source.sourceTensors.count)
+        var interleaved = 0
         for tensor in source.sourceTensors {
-            let info = try file.info(tensor.name)
-            #expect(info.type == tensor.type && info.shape == tensor.shape, "\(tensor.name)")
             let original = try source.data(tensor).bytes
-            let converted = try file.bytes(info)
-            #expect(converted.count == original.count && memcmp(converted.baseAddress!, original.baseAddress!, original.count) == 0,
-                    "\(tensor.name): bytes differ")
+            let plain = try rowMajor.info(tensor.name)
+            #expect(plain.type == tensor.type && plain.shape == tensor.shape, "\(tensor.name) (row-major)")
+            let plainBytes = try rowMajor.bytes(plain)
+            #expect(plainBytes.count == original.count && memcmp(plainBytes.baseAddress!, original.baseAddress!, original.count) == 0,
+                    "\(tensor.name): bytes differ (row-major)")
+
+            let info = try file.info(tensor.name)
+            #expect(info.shape == tensor.shape, "\(tensor.name)")
+            let stored = try file.bytes(info)
+            var converted = [UInt8](stored)
+            if let group = info.type.interleaving {
+                // Every 2-D q4_1/q8_0 matrix of at least 8 rows is stored interleaved.
+                #expect(group.base == tensor.type && tensor.shape.count == 2 && tensor.shape[0] >= group.rows, "\(tensor.name)")
+                converted = [UInt8](repeating: 0, count: original.count)
+                converted.withUnsafeMutableBytes {
+                    group.deinterleave(stored.baseAddress!, rows: tensor.shape[0], cols: tensor.shape[1], into: $0.baseAddress!)
+                }
+                interleaved += 1
+            } else {
+                #expect(info.type == tensor.type, "\(tensor.name)")
+            }
+            #expect(converted == [UInt8](original), "\(tensor.name): bytes differ")
         }
+        #expect(interleaved == 211, "every q4_1 and q8_0 matrix interleaved")
         #expect(file.metadata["source.format"] == "gguf")
         #expect(file.metadata["source.metadata"]?.mapValue?["general.architecture"] == "llama")
         #expect(file.metadata["tokenizer.merges"]?.arrayValue?.count == 48_900)

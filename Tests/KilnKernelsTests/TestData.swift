@@ -37,31 +37,26 @@ struct TestMatrix {
         bytes.withUnsafeBytes { try! type.dequantize($0, shape: [rows, cols]) }
     }
 
-    /// Σ_k |w_k|·|x_k| per row, with |w| widened to |d·n| + |m| for the q4_1 family whose two terms
-    /// are computed separately and can cancel: the scale of the rounding error any correct tier makes.
+    /// Σ_k |w_k|·|x_k| per row: the scale of the rounding error any correct tier makes. For the
+    /// types with minima (q4_1, q5_1, q2_K, q4_K, q5_K) the kernels compute d·Σq·x and m·Σx
+    /// separately and these can cancel, so |w| is widened by twice the largest |w| of its block of
+    /// 32, which bounds both terms.
     func magnitudes(_ x: [Float], batch: Int) -> [Double] {
         let w = dequantized()
-        let minima = (type.interleaving?.base ?? type) == .q4_1 ? blockMinima() : nil
+        let hasMinima = [ElementType.q4_1, .q5_1, .q2_k, .q4_k, .q5_k].contains(type.interleaving?.base ?? type)
         var out = [Double](repeating: 0, count: batch * rows)
         for b in 0..<batch {
             for r in 0..<rows {
                 var total = 0.0
                 for k in 0..<cols {
-                    let m = minima.map { Double(abs($0[r * cols / 32 + k / 32])) } ?? 0
-                    total += (Double(abs(w[r * cols + k])) + 2 * m) * Double(abs(x[b * cols + k]))
+                    let block = r * cols + k / 32 * 32
+                    let widening = hasMinima ? 2 * Double(w[block..<min(block + 32, r * cols + cols)].map(abs).max()!) : 0
+                    total += (Double(abs(w[r * cols + k])) + widening) * Double(abs(x[b * cols + k]))
                 }
                 out[b * rows + r] = total
             }
         }
         return out
-    }
-
-    /// The `m` of every q4_1 block, row-major (read from the row-major form of the bytes).
-    private func blockMinima() -> [Float] {
-        let rowMajor = type.interleaving == nil ? self : TestMatrix.deinterleaved(self)
-        return stride(from: 0, to: rowMajor.bytes.count, by: 20).map {
-            HalfPrecision.floatFromHalf(UInt16(rowMajor.bytes[$0 + 2]) | UInt16(rowMajor.bytes[$0 + 3]) << 8)
-        }
     }
 
     static func deinterleaved(_ m: TestMatrix) -> TestMatrix {

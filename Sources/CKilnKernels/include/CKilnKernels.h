@@ -34,8 +34,10 @@ const kiln_ops *kiln_ops_for_tier(int32_t tier);
 
 // ---- matrix products ----------------------------------------------------------------------
 
-// Weight layouts with kernels. Any other element type goes through the Swift fallback
-// (dequantise a row, then the f32 kernel).
+// Weight layouts with kernels (byte layouts: docs/FORMAT.md §7). Any other element type goes
+// through the Swift fallback (dequantise a row, then the f32 kernel). Every quantised type meets
+// the same activations: int8 blocks of 32 with an f32 scale and the block's code sum, so the
+// K-quants' 16- and 32-value groups each fall inside one activation block.
 enum {
     KILN_WEIGHT_F32 = 0,
     KILN_WEIGHT_F16,
@@ -46,8 +48,19 @@ enum {
     KILN_WEIGHT_Q8_0X8,
     KILN_WEIGHT_Q4_0X8,
     KILN_WEIGHT_Q4_1X8,
+    KILN_WEIGHT_Q5_0,
+    KILN_WEIGHT_Q5_1,
+    KILN_WEIGHT_KQ4,
+    KILN_WEIGHT_Q2_K,
+    KILN_WEIGHT_Q3_K,
+    KILN_WEIGHT_Q4_K,
+    KILN_WEIGHT_Q5_K,
+    KILN_WEIGHT_Q6_K,
     KILN_WEIGHT_COUNT
 };
+
+// Whether the tier has a kernel for the weight type (kiln_matmul needs one).
+int32_t kiln_has_kernel(const kiln_ops *ops, int32_t weight_type);
 
 // Y[batch][rows] = X[batch][cols] · W[rows][cols]ᵀ, all row-major. Quantised types need cols a
 // multiple of 32; their activations are quantised to int8 blocks of 32 first. Runs on the pool.

@@ -21,10 +21,7 @@ public struct GGUFWriter: FormatWriter {
         // type: several ggml backends have no 16-bit kernels for the ops that use them.
         if type != tensor.type, type != .f32, tensor.shape.count <= 1 { type = .f32 }
         guard Self.typeIDs[type] != nil else {
-            let why = type.interleaving != nil
-                ? "a kernel layout with 8 rows interleaved; pass --dtype f16 (or re-quantise from the source) to write GGUF"
-                : "and GGUF has no unsigned or boolean tensor types"
-            throw KilnError(.usage, "is \(type.name), which GGUF cannot hold: \(why)")
+            throw KilnError(.usage, "is \(type.name), which GGUF cannot hold: GGUF has no unsigned or boolean tensor types")
         }
         return type
     }

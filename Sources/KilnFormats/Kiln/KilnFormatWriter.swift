@@ -7,6 +7,7 @@ import KilnCore
 public struct KilnFormatWriter: FormatWriter {
     public init() {}
     public var formatName: String { "kiln" }
+    public var storesInterleavedBlocks: Bool { true }
 
     public func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
         let hashes = SourceHashes(paths: plan.model.reader.paths)

@@ -17,7 +17,7 @@ import KilnCore
 public struct SafetensorsWriter: FormatWriter {
     public init() {}
     public var formatName: String { "safetensors" }
-    public var layouts: [ExportLayout] { [.canonical, .hf] }
+    public var layouts: [ExportLayout] { [.canonical, .rowMajor, .hf] }
 
     static let dtypeNames: [ElementType: String] = Dictionary(uniqueKeysWithValues: SafetensorsFile.dtypes.map { ($1, $0) })
 
@@ -111,7 +111,7 @@ public struct SafetensorsWriter: FormatWriter {
             }
         }
         metadata["format"] = "pt"
-        guard plan.layout == .canonical else { return metadata }
+        guard plan.layout != .hf else { return metadata }
         if let config = plan.model.config { metadata[KilnSafetensorsLayout.configKey] = MetadataJSON.json(config.metadata).serialized() }
         if let tokenizer = plan.model.tokenizer {
             metadata[KilnSafetensorsLayout.tokenizerKey] = MetadataJSON.json(.map(tokenizer.metadata)).serialized()

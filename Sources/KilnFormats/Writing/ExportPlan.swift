@@ -13,8 +13,9 @@ public struct ExportTensor: Sendable, Equatable {
     public let step: ExportStep
 
     public var elementCount: Int { canonical.elementCount }
-    /// Whether the bytes are converted to another element type on the way.
-    public var isConverted: Bool { type != canonical.type }
+    /// Whether the values are converted to another element type on the way (a change of block
+    /// order alone, row-major ↔ interleaved, is not a conversion).
+    public var isConverted: Bool { BlockLayout.rowMajor(type) != BlockLayout.rowMajor(canonical.type) }
 }
 
 /// How a canonical tensor is rearranged for an output layout: the inverses of `TensorTransform`.
@@ -29,8 +30,11 @@ public enum ExportStep: Sendable, Equatable {
 
 /// Which tensor names and arrangement an output uses.
 public enum ExportLayout: String, Sendable, CaseIterable {
-    /// Kiln's canonical names (llama.cpp's) and arrangement.
+    /// Kiln's canonical names (llama.cpp's) and arrangement; `.kiln` output stores quantised
+    /// matrices in the kernels' interleaved block order where one exists (`BlockLayout`).
     case canonical
+    /// As `canonical`, but quantised blocks stay in row order (as GGUF stores them).
+    case rowMajor = "row-major"
     /// Hugging Face transformers' names and arrangement, with config.json beside the file.
     case hf
 }
@@ -65,7 +69,7 @@ public final class ExportPlan: @unchecked Sendable {
         var warnings = model.warnings
         let arranged: [(name: String, shape: [Int], step: ExportStep, canonical: CanonicalTensor)]
         switch layout {
-        case .canonical:
+        case .canonical, .rowMajor:
             arranged = model.tensors.map { ($0.name, $0.shape, ExportStep.none, $0) }
         case .hf:
             let mapping = try HuggingFaceExport.arrange(model)
@@ -75,7 +79,14 @@ public final class ExportPlan: @unchecked Sendable {
         tensors = try arranged.map { entry in
             try withFileContext(file) {
                 do {
-                    let type = try writer.storedType(of: entry.canonical, requested: dtype)
+                    // Writers choose among row-major types; the block order is decided here.
+                    let rowMajorSource = CanonicalTensor(
+                        name: entry.canonical.name, type: BlockLayout.rowMajor(entry.canonical.type), shape: entry.canonical.shape,
+                        source: entry.canonical.source, transform: entry.canonical.transform)
+                    var type = try writer.storedType(of: rowMajorSource, requested: dtype)
+                    if layout == .canonical, writer.storesInterleavedBlocks, let interleaved = BlockLayout.interleaved(type, shape: entry.shape) {
+                        type = interleaved
+                    }
                     let byteCount = try type.byteCount(shape: entry.shape)
                     return ExportTensor(name: entry.name, type: type, shape: entry.shape, byteCount: byteCount,
                                         canonical: entry.canonical, step: entry.step)
@@ -109,12 +120,20 @@ public final class ExportPlan: @unchecked Sendable {
         let file = model.reader.paths.first ?? ""
         return try withFileContext(file) {
             do {
+                // Source bytes → row-major blocks → the output's arrangement → its element type → its
+                // block order. Each stage is the identity (a view, no copy) when nothing changes.
                 let canonical = try model.data(tensor.canonical)
-                let arranged = try withExtendedLifetime(canonical.owner) { try ExportSteps.apply(tensor, to: canonical) }
-                guard tensor.isConverted else { return arranged }
-                return try withExtendedLifetime(arranged.owner) {
-                    try TypeConversion.convert(arranged.bytes, from: tensor.canonical.type, to: tensor.type,
-                                               elements: tensor.elementCount)
+                let sourceType = BlockLayout.rowMajor(tensor.canonical.type), targetType = BlockLayout.rowMajor(tensor.type)
+                let rowMajor = try withExtendedLifetime(canonical.owner) {
+                    try BlockLayout.toRowMajor(canonical, type: tensor.canonical.type, shape: tensor.canonical.shape)
+                }
+                let arranged = try withExtendedLifetime(rowMajor.owner) { try ExportSteps.apply(tensor, to: rowMajor) }
+                let converted = try withExtendedLifetime(arranged.owner) {
+                    guard sourceType != targetType else { return arranged }
+                    return try TypeConversion.convert(arranged.bytes, from: sourceType, to: targetType, elements: tensor.elementCount)
+                }
+                return try withExtendedLifetime(converted.owner) {
+                    try BlockLayout.toInterleaved(converted, target: tensor.type, shape: tensor.shape)
                 }
             } catch let error as KilnError {
                 throw error.at("tensor '\(tensor.canonical.name)'")

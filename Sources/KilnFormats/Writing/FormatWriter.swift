@@ -7,8 +7,10 @@ import KilnCore
 public protocol FormatWriter: Sendable {
     /// The format's short name (`kiln`, `safetensors`, `gguf`).
     var formatName: String { get }
-    /// The tensor layouts the format can be written in (canonical for all).
+    /// The tensor layouts the format can be written in (canonical and row-major for all).
     var layouts: [ExportLayout] { get }
+    /// Whether the format stores the kernels' interleaved block layouts (`.kiln` only).
+    var storesInterleavedBlocks: Bool { get }
     /// The type `tensor` is stored as when the user asked for `requested` (nil: keep types).
     /// Throws, naming the tensor, when the format cannot hold it.
     func storedType(of tensor: CanonicalTensor, requested: ElementType?) throws -> ElementType
@@ -28,7 +30,8 @@ extension FormatWriter {
         Self.defaultStoredType(tensor.type, requested: requested)
     }
 
-    public var layouts: [ExportLayout] { [.canonical] }
+    public var layouts: [ExportLayout] { [.canonical, .rowMajor] }
+    public var storesInterleavedBlocks: Bool { false }
     public func check(_ plan: ExportPlan) throws {}
     public func warnings(_ plan: ExportPlan) -> [String] { [] }
 

@@ -106,9 +106,11 @@ struct WeightLoader {
                             file: model.reader.paths.first)
         }
         var data = try model.data(tensor)
-        // Kernels read whole SIMD words: a matrix the file left unaligned (safetensors allows
-        // it) is copied once into aligned memory.
-        if let base = data.bytes.baseAddress, Int(bitPattern: base) % 64 != 0 {
+        // The kernels use unaligned SIMD loads and read block fields bytewise, so a matrix only
+        // needs its scalars aligned (4 bytes covers f32). GGUF aligns to 32 and `.kiln` to 64;
+        // a safetensors file may leave a tensor at any offset, and only that one is copied.
+        // (Demanding 64 here copied half of every GGUF's matrices: twice the memory at load.)
+        if let base = data.bytes.baseAddress, Int(bitPattern: base) % 4 != 0 {
             let owned = OwnedBytes(count: data.bytes.count)
             withExtendedLifetime(data.owner) { owned.mutableBuffer.copyMemory(from: data.bytes) }
             data = TensorData(owned)

@@ -89,7 +89,7 @@ public enum Quantization {
                     return .init(name: tensor.name, type: tensor.type.name, parameters: tensor.elementCount,
                                  bytes: data.bytes.count, error: nil)
                 }
-                let values = try tensor.type.dequantize(data.bytes, elementCount: tensor.elementCount)
+                let values = try tensor.type.dequantize(data.bytes, shape: tensor.shape)  // interleaved sources too
                 let weights = importance[tensor.name]
                 let (bytes, error) = try values.withUnsafeBufferPointer {
                     try TensorQuantizer.quantize($0.baseAddress!, rows: tensor.shape[0], cols: tensor.shape[1], scheme: scheme,
