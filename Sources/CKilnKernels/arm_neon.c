@@ -319,6 +319,9 @@ const kiln_ops kiln_ops_neon_dotprod = {
         [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0,
         [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,
         [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4,
+        [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,
+        [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k,
+        [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k,
     },
     KILN_NEON_COMMON,
 };
@@ -339,6 +342,9 @@ const kiln_ops kiln_ops_neon = {
         [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0,
         [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,
         [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4,
+        [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,
+        [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k,
+        [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k,
     },
     KILN_NEON_COMMON,
 };

@@ -10,9 +10,7 @@
 // per block through the activation block sums Σq.
 #if defined(__x86_64__)
 #include "kiln_internal.h"
-#include <immintrin.h>
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
+#include "x86_avx2_shared.h"
 
 // ---- helpers --------------------------------------------------------------------------------
 
@@ -192,11 +190,6 @@ AVX2 static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) { 
 // product now and then flips a code at a rounding boundary, and over 30 layers such flips move
 // perplexity by ±0.3% — noise, but it made a lossless conversion look lossy.
 
-AVX2 static inline __m256i nibbles(const uint8_t *qs) {
-    const __m128i v = _mm_loadu_si128((const __m128i *)qs);
-    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(v, 4), v), _mm256_set1_epi8(0x0F));
-}
-
 // Block sizes of the row-major types these kernels take.
 static inline size_t row_block_bytes(int32_t type) {
     switch (type) {
@@ -214,24 +207,6 @@ AVX2 static inline __m256i high_bits(const uint8_t *p) {
                                               _mm256_setr_epi64x(0, 0x0101010101010101, 0x0202020202020202, 0x0303030303030303));
     const __m256i bit = _mm256_set1_epi64x((long long)0x8040201008040201ull);
     return _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(bytes, bit), bit), _mm256_set1_epi8(0x10));
-}
-
-// The f16 field at `offset` of the 8 blocks p[0..7], as 8 floats (the interleaved header's order).
-AVX2 static inline __m256 gather_halves(const uint8_t *const *p, size_t offset) {
-    const __m128i h = _mm_setr_epi16((short)kiln_load_u16(p[0] + offset), (short)kiln_load_u16(p[1] + offset),
-                                     (short)kiln_load_u16(p[2] + offset), (short)kiln_load_u16(p[3] + offset),
-                                     (short)kiln_load_u16(p[4] + offset), (short)kiln_load_u16(p[5] + offset),
-                                     (short)kiln_load_u16(p[6] + offset), (short)kiln_load_u16(p[7] + offset));
-    return _mm256_cvtph_ps(h);
-}
-
-// Lane r of the result = the sum of v[r]'s 8 lanes (exact: integers).
-AVX2 static inline __m256i reduce8(const __m256i *v) {
-    // hadd works within 128-bit halves: ab holds rows 0–3's sums of lanes 0–3 in its low half and
-    // of lanes 4–7 in its high half; cd the same for rows 4–7.
-    const __m256i ab = _mm256_hadd_epi32(_mm256_hadd_epi32(v[0], v[1]), _mm256_hadd_epi32(v[2], v[3]));
-    const __m256i cd = _mm256_hadd_epi32(_mm256_hadd_epi32(v[4], v[5]), _mm256_hadd_epi32(v[6], v[7]));
-    return _mm256_add_epi32(_mm256_permute2x128_si256(ab, cd, 0x20), _mm256_permute2x128_si256(ab, cd, 0x31));
 }
 
 // Rows p[0..7] (each pointing at its first block) against NX activation rows; acc[i] gets
@@ -292,16 +267,6 @@ AVX2 static KILN_ALWAYS_INLINE void row_group_tile(const uint8_t *const *rows, c
     }
     if (minimum)
         for (int i = 0; i < NX; i++) acc[i] = _mm256_add_ps(acc[i], macc[i]);
-}
-
-AVX2 static KILN_ALWAYS_INLINE void store_group(float *y, __m256 v, int valid) {
-    if (valid == KILN_GROUP_ROWS) {
-        _mm256_storeu_ps(y, v);
-    } else {
-        float t[KILN_GROUP_ROWS];
-        _mm256_storeu_ps(t, v);
-        memcpy(y, t, (size_t)valid * sizeof(float));
-    }
 }
 
 AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
@@ -541,6 +506,9 @@ const kiln_ops kiln_ops_avx2 = {
         [KILN_WEIGHT_Q5_0] = rows_q5_0,
         [KILN_WEIGHT_Q5_1] = rows_q5_1,
         [KILN_WEIGHT_KQ4] = rows_kq4,
+        [KILN_WEIGHT_Q4_K] = kiln_rows_avx2_q4_k,
+        [KILN_WEIGHT_Q5_K] = kiln_rows_avx2_q5_k,
+        [KILN_WEIGHT_Q6_K] = kiln_rows_avx2_q6_k,
     },
     .rms_norm = kiln_rms_norm_avx2,
     .layer_norm = kiln_layer_norm_avx2,
