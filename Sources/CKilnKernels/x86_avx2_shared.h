@@ -1,4 +1,4 @@
-// Helpers the AVX2 files share (x86_avx2.c, x86_avx2_superblocks.c): every function carries the
+// Helpers the AVX2 files share (x86_avx2.c, x86_avx2_kquants.c): every function carries the
 // target attribute, so including this needs no compiler flags.
 #ifndef KILN_X86_AVX2_SHARED_H
 #define KILN_X86_AVX2_SHARED_H

@@ -1,0 +1,128 @@
+// The portable tier's kernels for ggml's K-quant super-blocks with 4–6-bit codes (256 values;
+// docs/FORMAT.md §7.2): q4_K, q5_K and q6_K, row-major as GGUF stores them. Plain C.
+//
+// Each super-block is unpacked once into unsigned codes and integer scales, then met by up to
+// KILN_K_BATCH activation rows, so with a batch the bit fields are decoded once per weight row,
+// not once per activation row. Every sub-block lies inside one activation block of 32, so each
+// integer dot is exact and f32 meets it once per block:
+// - q4_K / q5_K: value = d·sc·q − dmin·m per sub-block of 32, so the block contributes
+//   xd·(d·sc·Σq·x − dmin·m·Σx), with Σx the driver's block sum.
+// - q6_K: value = d·sc·(q − 32) per group of 16; the codes stay unsigned (0…63) and the 32 comes
+//   off through each group's activation sum, in the integers, before the group's scale.
+#include "kiln_internal.h"
+
+#define KILN_K_BATCH 64 // activation rows that share one unpacked super-block
+
+// One super-block, unpacked. q4_K/q5_K: sub-block t (values 32t…32t+31) has scale sc[t] and
+// minimum mn[t]; q6_K: group g (values 16g…16g+15) has signed scale sc[g].
+typedef struct {
+    uint8_t code[256];
+    int32_t sc[16], mn[8];
+    float d, dmin;
+} superblock;
+
+static inline float half_at(const uint8_t *p) { return kiln_half_to_float(kiln_load_u16(p)); }
+
+// q4_K/q5_K's 12 scale bytes (ggml's get_scale_min_k4): sub-blocks 0–3 keep 6-bit fields in
+// bytes 0–3 (scales) and 4–7 (minimums); sub-blocks 4–7 have their low 4 bits in the nibbles of
+// bytes 8–11 and their top 2 bits in the spare top bits of bytes 0–7.
+static void unpack_scales(const uint8_t *s, superblock *u) {
+    for (int t = 0; t < 4; t++) {
+        u->sc[t] = s[t] & 63;
+        u->mn[t] = s[t + 4] & 63;
+        u->sc[t + 4] = (s[t + 8] & 15) | (s[t] >> 6) << 4;
+        u->mn[t + 4] = (s[t + 8] >> 4) | (s[t + 4] >> 6) << 4;
+    }
+}
+
+// q4_K (144 bytes: d, dmin, scales[12], qs[128]) and q5_K (176 bytes: d, dmin, scales[12],
+// qh[32], qs[128]). Value 64c + l takes the low nibble of qs[32c + l] and value 64c + 32 + l its
+// high nibble; q5_K adds 16 when bit t (the value's sub-block) of qh[l] is set.
+static void unpack_q45(const uint8_t *block, int q5, superblock *u) {
+    const uint8_t *qs = block + (q5 ? 48 : 16), *qh = block + 16;
+    unpack_scales(block + 4, u);
+    for (int c = 0; c < 4; c++)
+        for (int l = 0; l < 32; l++) {
+            u->code[64 * c + l] = qs[32 * c + l] & 15;
+            u->code[64 * c + 32 + l] = qs[32 * c + l] >> 4;
+        }
+    if (q5)
+        for (int t = 0; t < 8; t++)
+            for (int l = 0; l < 32; l++) u->code[32 * t + l] |= ((qh[l] >> t) & 1) << 4;
+    u->d = half_at(block);
+    u->dmin = half_at(block + 2);
+}
+
+// q6_K (210 bytes: ql[128], qh[64], scales[16], d). Value 128n + 32k + l takes nibble k/2 of
+// ql[64n + 32(k % 2) + l] as its low 4 bits and bits 2k…2k+1 of qh[32n + l] as bits 4–5.
+static void unpack_q6(const uint8_t *block, superblock *u) {
+    const uint8_t *ql = block, *qh = block + 128;
+    for (int n = 0; n < 2; n++)
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 32; l++) {
+                const int low = (ql[64 * n + 32 * (k % 2) + l] >> (4 * (k / 2))) & 15;
+                const int high = (qh[32 * n + l] >> (2 * k)) & 3;
+                u->code[128 * n + 32 * k + l] = (uint8_t)(low | high << 4);
+            }
+    for (int g = 0; g < 16; g++) u->sc[g] = (int8_t)block[192 + g];
+    u->d = half_at(block + 208);
+    u->dmin = 0;
+}
+
+// Σ over one super-block of value · xd · x for one activation row (x, xd, xs at the super-block).
+static inline float dot_q45(const superblock *u, const int8_t *x, const float *xd, const int32_t *xs) {
+    float acc = 0;
+    for (int t = 0; t < 8; t++) {
+        int32_t dot = 0;
+        for (int l = 0; l < 32; l++) dot += u->code[32 * t + l] * x[32 * t + l];
+        acc += xd[t] * ((u->d * (float)u->sc[t]) * (float)dot - (u->dmin * (float)u->mn[t]) * (float)xs[t]);
+    }
+    return acc;
+}
+
+static inline float dot_q6(const superblock *u, const int8_t *x, const float *xd, const int32_t *xs) {
+    float acc = 0;
+    for (int t = 0; t < 8; t++) {
+        const uint8_t *c = u->code + 32 * t;
+        const int8_t *xt = x + 32 * t;
+        int32_t even = 0, odd = 0, first = 0;
+        for (int l = 0; l < 16; l++) {
+            even += c[l] * xt[l];
+            odd += c[16 + l] * xt[16 + l];
+            first += xt[l];
+        }
+        // |dot| ≤ 2 · 128 · 16 · 32 · 127: far inside int32.
+        const int32_t dot = u->sc[2 * t] * (even - 32 * first) + u->sc[2 * t + 1] * (odd - 32 * (xs[t] - first));
+        acc += xd[t] * (float)dot;
+    }
+    return u->d * acc;
+}
+
+static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
+    const size_t bytes = type == KILN_WEIGHT_Q4_K ? 144 : type == KILN_WEIGHT_Q5_K ? 176 : 210;
+    const int64_t superblocks = a->cols / 256, nb = a->cols / KILN_BLOCK;
+    superblock u;
+    float acc[KILN_K_BATCH];
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * superblocks) * bytes;
+        for (int64_t b0 = 0; b0 < a->batch; b0 += KILN_K_BATCH) {
+            const int64_t count = a->batch - b0 < KILN_K_BATCH ? a->batch - b0 : KILN_K_BATCH;
+            for (int64_t i = 0; i < count; i++) acc[i] = 0;
+            for (int64_t s = 0; s < superblocks; s++) {
+                if (type == KILN_WEIGHT_Q6_K) unpack_q6(row + s * bytes, &u);
+                else unpack_q45(row + s * bytes, type == KILN_WEIGHT_Q5_K, &u);
+                for (int64_t i = 0; i < count; i++) {
+                    const int64_t at = (b0 + i) * nb + s * 8;
+                    const int8_t *x = a->xq + at * KILN_BLOCK;
+                    acc[i] += type == KILN_WEIGHT_Q6_K ? dot_q6(&u, x, a->xd + at, a->xsum + at)
+                                                       : dot_q45(&u, x, a->xd + at, a->xsum + at);
+                }
+            }
+            for (int64_t i = 0; i < count; i++) a->y[(b0 + i) * a->rows + r] = acc[i];
+        }
+    }
+}
+
+void kiln_rows_generic_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q4_K); }
+void kiln_rows_generic_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q5_K); }
+void kiln_rows_generic_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q6_K); }

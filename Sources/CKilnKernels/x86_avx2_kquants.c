@@ -1,0 +1,190 @@
+// The AVX2 tier's kernels for ggml's K-quant super-blocks with 4–6-bit codes (256 values;
+// docs/FORMAT.md §7.2): q4_K, q5_K and q6_K, row-major as GGUF stores them.
+//
+// One weight row at a time, read front to back, against 1 activation row (decode) or a tile of 4
+// (prompt batches: a super-block's scales and codes are unpacked once for all 4). Each sub-block
+// of 32 values meets one activation block: one `maddubs` of its unsigned codes (q4_K 0…15, q5_K
+// 0…31, q6_K 0…63) against the signed activations, with no saturation (2·63·127 < 32767). The
+// results of 4 blocks are folded by 16-bit hadds and one `madd` into one int32 vector with each
+// block in two lanes, so 4 blocks take one conversion and one FMA, whose factor vector comes from
+// 8 contiguous activation scales at once:
+// - q4_K / q5_K: factor d·sc·xd per block; the minimums, dmin·m·xd·Σx with Σx the driver's block
+//   sums, come off as one vector FMA per super-block.
+// - q6_K: the −32 of the codes comes off in int16 as maddubs(32, x), and the block's two groups of
+//   16 (its 128-bit halves) land in separate lanes, so their signed scales join the f32 factors
+//   d·sc·xd, never the integers.
+// Every integer partial is exact; f32 rounding is one product per 4 blocks and the accumulation.
+#if defined(__x86_64__)
+#include "x86_avx2_shared.h"
+
+// Decode reads each thread's rows as one stream, and the hardware prefetchers alone fed a core
+// only about half the read bandwidth it has (7.5 of 14 GB/s on one thread), so each super-block
+// also prefetches the bytes this far ahead (best of 0.5–8 KB measured: 12 GB/s). Prefetches past
+// the end of the matrix do not fault.
+#define KQ_AHEAD 4096
+
+AVX2 static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+// 8 unsigned bytes (little-endian in v) as 8 floats.
+AVX2 static inline __m256 bytes_to_floats(uint64_t v) {
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
+}
+
+// q4_K/q5_K's 12 scale bytes (ggml's get_scale_min_k4) as 8 scale bytes and 8 minimum bytes:
+// sub-blocks 0–3 keep 6-bit fields in bytes 0–3 (scales) and 4–7 (minimums); sub-blocks 4–7 have
+// their low 4 bits in the nibbles of bytes 8–11 and their top 2 bits in the top bits of bytes 0–7.
+static inline void scales_k4(const uint8_t *s, uint64_t *sc, uint64_t *mn) {
+    const uint32_t a0 = (uint32_t)kiln_load_i32(s), a1 = (uint32_t)kiln_load_i32(s + 4), a2 = (uint32_t)kiln_load_i32(s + 8);
+    const uint32_t six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
+    *sc = (a0 & six) | (uint64_t)((a2 & four) | ((a0 >> 6) & two) << 4) << 32;
+    *mn = (a1 & six) | (uint64_t)(((a2 >> 4) & four) | ((a1 >> 6) & two) << 4) << 32;
+}
+
+// Shifts each byte's bit `from` to bit `to` (16-bit shifts: no bit crosses a byte for |to − from|
+// ≤ 4 after masking); the caller masks.
+AVX2 static inline __m256i move_bits(__m256i v, int from, int to) {
+    if (from < to) return _mm256_slli_epi16(v, to - from);
+    if (from > to) return _mm256_srli_epi16(v, from - to);
+    return v;
+}
+
+// Folds the maddubs results of 4 blocks (16 int16 pair sums each): lane l and lane l + 4 of the
+// result hold block l's dot over its low and high 128 bits, so with each block's factor in both
+// its lanes one FMA scales 4 blocks. Two 16-bit hadd levels before the one widening madd: a lane
+// then sums 8 products, at most 8·31·127 (q5_K) or 8·32·127 (q6_K's codes − 32), inside int16.
+AVX2 static inline __m256i fold4(const __m256i *p) {
+    const __m256i h = _mm256_hadd_epi16(_mm256_hadd_epi16(p[0], p[1]), _mm256_hadd_epi16(p[2], p[3]));
+    return _mm256_madd_epi16(h, _mm256_set1_epi16(1));
+}
+
+// f in both 128-bit halves: its low half (blocks 0–3), or its high half (blocks 4–7).
+AVX2 static inline __m256 low_twice(__m256 f) { return _mm256_permute2f128_ps(f, f, 0x00); }
+AVX2 static inline __m256 high_twice(__m256 f) { return _mm256_permute2f128_ps(f, f, 0x11); }
+
+// One weight row (its first super-block at `row`) against NX activation rows; out[i] = the dot.
+// Missing activation rows of a batch tail are aliased to a real one by the caller. The 8
+// sub-blocks' codes are unpacked once per super-block for all NX rows.
+AVX2 static KILN_ALWAYS_INLINE void q45_tile(const uint8_t *row, int64_t superblocks, const kiln_matmul_args *a,
+                                             const int64_t *xrow, int NX, int q5, float *out) {
+    const size_t bytes = q5 ? 176 : 144;
+    const int64_t nb = a->cols / KILN_BLOCK;
+    const __m256i low = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
+    __m256 acc[4][2]; // blocks 0–3 and 4–7 (with the minimums): two FMA chains per activation row
+    for (int i = 0; i < NX; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < superblocks; s++) {
+        const uint8_t *block = row + s * bytes;
+        if (NX == 1)
+            for (size_t l = 0; l < bytes; l += 64) _mm_prefetch((const char *)block + KQ_AHEAD + l, _MM_HINT_T0);
+        uint64_t sc, mn;
+        scales_k4(block + 4, &sc, &mn);
+        const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(kiln_load_i32(block))); // d, dmin
+        const __m256 dsc = _mm256_mul_ps(_mm256_broadcastss_ps(dm), bytes_to_floats(sc));
+        const __m256 dmn = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), bytes_to_floats(mn));
+        const uint8_t *qs = block + (q5 ? 48 : 16);
+        __m256i w[8];
+        for (int c = 0; c < 4; c++) {
+            const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
+            w[2 * c] = _mm256_and_si256(q, low);
+            w[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+        }
+        if (q5) { // bit t of qh[l] is bit 4 of sub-block t's code l
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(block + 16));
+            for (int t = 0; t < 8; t++) w[t] = _mm256_or_si256(w[t], _mm256_and_si256(move_bits(qh, t, 4), bit4));
+        }
+        for (int i = 0; i < NX; i++) {
+            const int64_t at = xrow[i] * nb + s * 8;
+            const int8_t *x = a->xq + at * KILN_BLOCK;
+            __m256i v[8];
+            for (int t = 0; t < 8; t++)
+                v[t] = _mm256_maddubs_epi16(w[t], _mm256_loadu_si256((const __m256i *)(x + 32 * t)));
+            const __m256 xd = _mm256_loadu_ps(a->xd + at), factor = _mm256_mul_ps(dsc, xd);
+            const __m256 xsum = _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)(a->xsum + at)));
+            acc[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fold4(v)), low_twice(factor), acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fold4(v + 4)), high_twice(factor), acc[i][1]);
+            acc[i][1] = _mm256_fnmadd_ps(dmn, _mm256_mul_ps(xd, xsum), acc[i][1]);
+        }
+    }
+    for (int i = 0; i < NX; i++) out[i] = hsum(_mm256_add_ps(acc[i][0], acc[i][1]));
+}
+
+// q6_K (210 bytes: ql[128], qh[64], i8 scales[16], d). Block t = 4n + k of the super-block (values
+// 128n + 32k + l) takes nibble k/2 of ql[64n + 32(k % 2) + l] and bits 2k…2k+1 of qh[32n + l];
+// its groups of 16 are 2t (l < 16) and 2t + 1, the low and high 128-bit halves of its maddubs.
+// After fold4 the lanes are therefore groups (0, 2, 4, 6 | 1, 3, 5, 7) for blocks 0–3 and
+// (8, 10, 12, 14 | 9, 11, 13, 15) for blocks 4–7, and the group scales join the float factors in
+// that order.
+AVX2 static KILN_ALWAYS_INLINE void q6_tile(const uint8_t *row, int64_t superblocks, const kiln_matmul_args *a,
+                                            const int64_t *xrow, int NX, float *out) {
+    const int64_t nb = a->cols / KILN_BLOCK;
+    const __m256i low = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
+    const __m256i offset = _mm256_set1_epi8(32);
+    const __m128i lane_order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+    __m256 acc[4][2];
+    for (int i = 0; i < NX; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < superblocks; s++) {
+        const uint8_t *block = row + s * 210;
+        if (NX == 1)
+            for (size_t l = 0; l < 210; l += 64) _mm_prefetch((const char *)block + KQ_AHEAD + l, _MM_HINT_T0);
+        const __m256 d = _mm256_broadcastss_ps(_mm_cvtph_ps(_mm_cvtsi32_si128(kiln_load_u16(block + 208))));
+        const __m128i sc = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(block + 192)), lane_order);
+        const __m256 scale_lo = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
+        const __m256 scale_hi = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(sc, sc))));
+        __m256i w[8];
+        for (int n = 0; n < 2; n++) {
+            const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(block + 64 * n));
+            const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(block + 64 * n + 32));
+            const __m256i qh = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * n));
+            const __m256i nibble[4] = {_mm256_and_si256(ql0, low), _mm256_and_si256(ql1, low),
+                                       _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low),
+                                       _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low)};
+            for (int k = 0; k < 4; k++)
+                w[4 * n + k] = _mm256_or_si256(nibble[k], _mm256_and_si256(move_bits(qh, 2 * k, 4), bits45));
+        }
+        for (int i = 0; i < NX; i++) {
+            const int64_t at = xrow[i] * nb + s * 8;
+            const int8_t *x = a->xq + at * KILN_BLOCK;
+            __m256i v[8];
+            for (int t = 0; t < 8; t++) {
+                const __m256i xt = _mm256_loadu_si256((const __m256i *)(x + 32 * t));
+                v[t] = _mm256_sub_epi16(_mm256_maddubs_epi16(w[t], xt), _mm256_maddubs_epi16(offset, xt));
+            }
+            const __m256 xd = _mm256_loadu_ps(a->xd + at);
+            acc[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fold4(v)), _mm256_mul_ps(scale_lo, low_twice(xd)), acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fold4(v + 4)), _mm256_mul_ps(scale_hi, high_twice(xd)), acc[i][1]);
+        }
+    }
+    for (int i = 0; i < NX; i++) out[i] = hsum(_mm256_add_ps(acc[i][0], acc[i][1]));
+}
+
+AVX2 static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
+    const size_t bytes = type == KILN_WEIGHT_Q4_K ? 144 : type == KILN_WEIGHT_Q5_K ? 176 : 210;
+    const int64_t superblocks = a->cols / 256;
+    for (int64_t r = r0; r < r1; r++) {
+        const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * superblocks) * bytes;
+        if (a->batch == 1) {
+            const int64_t xrow[1] = {0};
+            if (type == KILN_WEIGHT_Q6_K) q6_tile(row, superblocks, a, xrow, 1, a->y + r);
+            else q45_tile(row, superblocks, a, xrow, 1, type == KILN_WEIGHT_Q5_K, a->y + r);
+            continue;
+        }
+        // The row (≤ 210 × 11008 / 256 ≈ 9 KB for the usual shapes) stays in L1 across the batch.
+        for (int64_t b = 0; b < a->batch; b += 4) {
+            int64_t xrow[4];
+            for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
+            float out[4];
+            if (type == KILN_WEIGHT_Q6_K) q6_tile(row, superblocks, a, xrow, 4, out);
+            else q45_tile(row, superblocks, a, xrow, 4, type == KILN_WEIGHT_Q5_K, out);
+            for (int i = 0; i < 4 && b + i < a->batch; i++) a->y[(b + i) * a->rows + r] = out[i];
+        }
+    }
+}
+
+AVX2 void kiln_rows_avx2_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q4_K); }
+AVX2 void kiln_rows_avx2_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q5_K); }
+AVX2 void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q6_K); }
+#endif
