@@ -316,12 +316,7 @@ const kiln_ops kiln_ops_neon_dotprod = {
         [KILN_WEIGHT_Q8_0X8] = rows_q8_0x8,
         [KILN_WEIGHT_Q4_0X8] = rows_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = rows_q4_1x8,
-        [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0,
-        [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,
-        [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4,
-        [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,
-        [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k,
-        [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k,
+        KILN_GENERIC_SECOND_WAVE_ROWS, // no NEON kernels yet: the portable C
     },
     KILN_NEON_COMMON,
 };
@@ -339,12 +334,7 @@ const kiln_ops kiln_ops_neon = {
         [KILN_WEIGHT_Q8_0X8] = kiln_rows_generic_q8_0x8,
         [KILN_WEIGHT_Q4_0X8] = kiln_rows_generic_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = kiln_rows_generic_q4_1x8,
-        [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0,
-        [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,
-        [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4,
-        [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,
-        [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k,
-        [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k,
+        KILN_GENERIC_SECOND_WAVE_ROWS, // no NEON kernels yet: the portable C
     },
     KILN_NEON_COMMON,
 };

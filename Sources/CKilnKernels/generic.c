@@ -65,11 +65,17 @@ static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) { float
 
 // ---- quantised weights, row-major blocks -------------------------------------------------------
 // Integer dot per block, then scale: y = Σ_b d_w·d_x·Σ q_w q_x (q4_0 codes are nibble − 8, taken as
-// Σ n·q_x − 8·Σq_x), and for q4_1 also + m·d_x·Σq_x.
+// Σ n·q_x − 8·Σq_x), and for q4_1 also + m·d_x·Σq_x. q5_0 / q5_1 are q4_0 / q4_1 with a fifth bit
+// per value, bit j of the 32-bit `qh` for value j, and an offset of 16.
 
 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
+    const int q5 = type == KILN_WEIGHT_Q5_0 || type == KILN_WEIGHT_Q5_1;
+    const int minimum = type == KILN_WEIGHT_Q4_1 || type == KILN_WEIGHT_Q5_1;
+    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : type == KILN_WEIGHT_Q4_1 ? 20
+                               : type == KILN_WEIGHT_Q5_0 ? 22 : 24;
+    // Where the nibbles start: after d (and m), and for q5 the 32-bit qh.
+    const size_t quants = 2 + (minimum ? 2 : 0) + (q5 ? 4 : 0);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * nb) * block_bytes;
         for (int64_t b = 0; b < a->batch; b++) {
@@ -87,10 +93,15 @@ static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0,
                     for (int j = 0; j < 32; j++) dot += q[j] * x[j];
                     acc += d * xd[i] * (float)dot;
                 } else {
-                    const uint8_t *qs = block + (type == KILN_WEIGHT_Q4_0 ? 2 : 4);
-                    for (int j = 0; j < 16; j++) dot += (qs[j] & 15) * x[j] + (qs[j] >> 4) * x[j + 16];
-                    if (type == KILN_WEIGHT_Q4_0) {
-                        acc += d * xd[i] * (float)(dot - 8 * xs[i]);
+                    const uint8_t *qs = block + quants;
+                    const uint32_t qh = q5 ? (uint32_t)kiln_load_i32(block + quants - 4) : 0;
+                    for (int j = 0; j < 16; j++) {
+                        const int low = (qs[j] & 15) | (int)((qh >> j) & 1) << 4;
+                        const int high = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
+                        dot += low * x[j] + high * x[j + 16];
+                    }
+                    if (!minimum) {
+                        acc += d * xd[i] * (float)(dot - (q5 ? 16 : 8) * xs[i]);
                     } else {
                         const float m = kiln_half_to_float(kiln_load_u16(block + 2));
                         acc += d * xd[i] * (float)dot + m * (xd[i] * (float)xs[i]);
@@ -102,56 +113,17 @@ static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0,
     }
 }
 
-// q5_0 / q5_1: q4_0 / q4_1 with a fifth bit per value, bit j of the 32-bit `qh` for value j; the
-// codes stay unsigned (0…31) and q5_0's −16 comes off through Σq_x.
-static KILN_ALWAYS_INLINE void q5_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const int64_t nb = a->cols / KILN_BLOCK;
-    const int q51 = type == KILN_WEIGHT_Q5_1;
-    const size_t block_bytes = q51 ? 24 : 22;
-    for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * nb) * block_bytes;
-        for (int64_t b = 0; b < a->batch; b++) {
-            const int8_t *xq = a->xq + b * a->cols;
-            const float *xd = a->xd + b * nb;
-            const int32_t *xs = a->xsum + b * nb;
-            float acc = 0;
-            for (int64_t i = 0; i < nb; i++) {
-                const uint8_t *block = row + i * block_bytes;
-                const int8_t *x = xq + i * KILN_BLOCK;
-                const float d = kiln_half_to_float(kiln_load_u16(block));
-                const uint32_t qh = (uint32_t)kiln_load_i32(block + (q51 ? 4 : 2));
-                const uint8_t *qs = block + (q51 ? 8 : 6);
-                int32_t dot = 0;
-                for (int j = 0; j < 16; j++) {
-                    const int low = (qs[j] & 15) | (int)((qh >> j) & 1) << 4;
-                    const int high = (qs[j] >> 4) | (int)((qh >> (j + 16)) & 1) << 4;
-                    dot += low * x[j] + high * x[j + 16];
-                }
-                if (q51) {
-                    const float m = kiln_half_to_float(kiln_load_u16(block + 2));
-                    acc += d * xd[i] * (float)dot + m * (xd[i] * (float)xs[i]);
-                } else {
-                    acc += d * xd[i] * (float)(dot - 16 * xs[i]);
-                }
-            }
-            a->y[b * a->rows + r] = acc;
-        }
-    }
-}
-
-void kiln_rows_generic_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { q5_rows(a, r0, r1, KILN_WEIGHT_Q5_0); }
-void kiln_rows_generic_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { q5_rows(a, r0, r1, KILN_WEIGHT_Q5_1); }
 // kq4 (docs/FORMAT.md §7.3): int8 grid levels, a scale per 16 values; scale(e) = M[e mod 8] ·
 // 2^(⌊e/8⌋ − 28), built exactly from the exponent bits as the decoder computes it.
-static const int8_t kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127};
-static const float kq4_mantissa[8] = {0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
+const int8_t kiln_kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127};
+const float kiln_kq4_mantissa[8] = {0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
                                       0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
 
 static inline float kq4_scale(uint8_t e) {
     const uint32_t bits = (uint32_t)((e >> 3) - 28 + 127) << 23;
     float power;
     memcpy(&power, &bits, 4);
-    return kq4_mantissa[e & 7] * power;
+    return kiln_kq4_mantissa[e & 7] * power;
 }
 
 void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
@@ -166,8 +138,8 @@ void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
                 const int8_t *x = xq + i * KILN_BLOCK;
                 int32_t low = 0, high = 0;
                 for (int j = 0; j < 16; j++) {
-                    low += kq4_grid[block[2 + j] & 15] * x[j];
-                    high += kq4_grid[block[2 + j] >> 4] * x[j + 16];
+                    low += kiln_kq4_grid[block[2 + j] & 15] * x[j];
+                    high += kiln_kq4_grid[block[2 + j] >> 4] * x[j + 16];
                 }
                 acc += a->xd[b * nb + i] * (kq4_scale(block[0]) * (float)low + kq4_scale(block[1]) * (float)high);
             }
@@ -179,6 +151,8 @@ void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
 void kiln_rows_generic_q8_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q8_0); }
 void kiln_rows_generic_q4_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_0); }
 void kiln_rows_generic_q4_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_1); }
+void kiln_rows_generic_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_0); }
+void kiln_rows_generic_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_1); }
 
 // ---- quantised weights, interleaved groups of 8 rows (docs/FORMAT.md §7.4) ---------------------
 // A group block: header fields (d, then m for q4_1) as 8 f16 each, then the quants in 4-byte
@@ -249,12 +223,7 @@ const kiln_ops kiln_ops_generic = {
         [KILN_WEIGHT_Q8_0X8] = kiln_rows_generic_q8_0x8,
         [KILN_WEIGHT_Q4_0X8] = kiln_rows_generic_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = kiln_rows_generic_q4_1x8,
-        [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0,
-        [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,
-        [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4,
-        [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,
-        [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k,
-        [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k,
+        KILN_GENERIC_SECOND_WAVE_ROWS,
     },
     .rms_norm = kiln_rms_norm_generic,
     .layer_norm = kiln_layer_norm_generic,

@@ -69,20 +69,28 @@ void kiln_rows_generic_q4_1(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q8_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q4_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
-// The second wave's row kernels: one pair of files per family (generic_*.c, x86_avx2_*.c).
-#define KILN_DECLARE_ROW_KERNELS(tier)                                                             \
-    void kiln_rows_##tier##_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
-    void kiln_rows_##tier##_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
-    void kiln_rows_##tier##_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1);                \
-    void kiln_rows_##tier##_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
-    void kiln_rows_##tier##_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
-    void kiln_rows_##tier##_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
-    void kiln_rows_##tier##_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);               \
-    void kiln_rows_##tier##_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
-KILN_DECLARE_ROW_KERNELS(generic)
+// The second wave's row kernels: q5/kq4 beside the first wave's (generic.c, x86_avx2.c), the
+// K-quants in generic_kquants.c and x86_avx2_kquants.c. NEON has none of its own yet, so its tables
+// take the portable entries.
+void kiln_rows_generic_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+#define KILN_GENERIC_SECOND_WAVE_ROWS                                                              \
+    [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0, [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,         \
+    [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4, [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,           \
+    [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k, [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k
 #if defined(__x86_64__)
-KILN_DECLARE_ROW_KERNELS(avx2)
+void kiln_rows_avx2_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_avx2_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 #endif
+
+// kq4's grid levels and scale mantissas (docs/FORMAT.md §7.3), for every tier.
+extern const int8_t kiln_kq4_grid[16];
+extern const float kiln_kq4_mantissa[8];
 void kiln_rms_norm_generic(const float *x, const float *weight, int64_t n, float eps, float *out);
 void kiln_layer_norm_generic(const float *x, const float *weight, const float *bias, int64_t n, float eps, float *out);
 void kiln_softmax_generic(float *x, int64_t n);

@@ -14,13 +14,6 @@
 
 // ---- helpers --------------------------------------------------------------------------------
 
-AVX2 static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 // The four sums of a, b, c, d in one vector.
 AVX2 static inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     const __m256 ab = _mm256_hadd_ps(a, b), cd = _mm256_hadd_ps(c, d);
@@ -197,6 +190,7 @@ static inline size_t row_block_bytes(int32_t type) {
     case KILN_WEIGHT_Q4_0: return 18;
     case KILN_WEIGHT_Q4_1: return 20;
     case KILN_WEIGHT_Q5_0: return 22;
+    case KILN_WEIGHT_KQ4: return 18;
     default: return 24; // q5_1
     }
 }
@@ -269,51 +263,15 @@ AVX2 static KILN_ALWAYS_INLINE void row_group_tile(const uint8_t *const *rows, c
         for (int i = 0; i < NX; i++) acc[i] = _mm256_add_ps(acc[i], macc[i]);
 }
 
-AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t row_bytes = (size_t)nb * row_block_bytes(type);
-    for (int64_t row = r0; row < r1; row += KILN_GROUP_ROWS) {
-        const int valid = (int)(r1 - row < KILN_GROUP_ROWS ? r1 - row : KILN_GROUP_ROWS);
-        const uint8_t *rows[8];
-        // Missing rows of a last partial group alias the last real one; their results are dropped.
-        for (int r = 0; r < 8; r++) rows[r] = (const uint8_t *)a->w + (size_t)(row + (r < valid ? r : valid - 1)) * row_bytes;
-        const uint8_t *next = row + 2 * KILN_GROUP_ROWS <= r1 ? rows[0] + 8 * row_bytes : NULL;
-        if (a->batch == 1) {
-            const int64_t xrow[1] = {0};
-            __m256 acc[1];
-            row_group_tile(rows, next, nb, a, xrow, 1, type, acc);
-            store_group(a->y + row, acc[0], valid);
-            continue;
-        }
-        for (int64_t b = 0; b < a->batch; b += 4) {
-            int64_t xrow[4];
-            for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
-            __m256 acc[4];
-            row_group_tile(rows, NULL, nb, a, xrow, 4, type, acc);
-            for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, acc[i], valid);
-        }
-    }
-}
-
-AVX2 static void rows_q8_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q8_0); }
-AVX2 static void rows_q4_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_0); }
-AVX2 static void rows_q4_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_1); }
-AVX2 static void rows_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_0); }
-AVX2 static void rows_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_1); }
-
 // ---- kq4 (docs/FORMAT.md §7.3), row-major ---------------------------------------------------------
 // The grid levels are int8, so a nibble becomes its level with one `pshufb`, and the dot is signed
 // int8 × int8 as for q8_0. Each half block (16 values) has its own scale, and maddubs/madd leave
 // values 0–15 in lanes 0–3 and 16–31 in lanes 4–7: the first two levels of reduce8's hadd tree give
 // exactly the per-half sums, rows 0–3 in `ab` and 4–7 in `cd` ([row 0..3 half 0 | row 0..3 half 1]).
 
-static const int8_t kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127};
-static const float kq4_mantissa[8] = {0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
-                                      0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
-
 // scale(e) = M[e mod 8] · 2^(⌊e/8⌋ − 28) for 8 exponents at once: exact, as the decoder computes it.
 AVX2 static inline __m256 kq4_scales(__m256i e) {
-    const __m256 m = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kq4_mantissa), e);
+    const __m256 m = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kiln_kq4_mantissa), e);
     const __m256i power = _mm256_slli_epi32(_mm256_add_epi32(_mm256_srli_epi32(e, 3), _mm256_set1_epi32(127 - 28)), 23);
     return _mm256_mul_ps(m, _mm256_castsi256_ps(power));
 }
@@ -321,7 +279,7 @@ AVX2 static inline __m256 kq4_scales(__m256i e) {
 AVX2 static KILN_ALWAYS_INLINE void kq4_group_tile(const uint8_t *const *rows, const uint8_t *next, int64_t nb,
                                                    const kiln_matmul_args *a, const int64_t *xrow, int NX, __m256 *out) {
     const __m256i ones = _mm256_set1_epi16(1);
-    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kq4_grid));
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_kq4_grid));
     __m256 ab_acc[4], cd_acc[4];
     for (int i = 0; i < NX; i++) ab_acc[i] = cd_acc[i] = _mm256_setzero_ps();
     for (int64_t blk = 0; blk < nb; blk++) {
@@ -351,29 +309,41 @@ AVX2 static KILN_ALWAYS_INLINE void kq4_group_tile(const uint8_t *const *rows, c
         out[i] = _mm256_add_ps(_mm256_permute2f128_ps(ab_acc[i], cd_acc[i], 0x20), _mm256_permute2f128_ps(ab_acc[i], cd_acc[i], 0x31));
 }
 
-AVX2 static void rows_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t row_bytes = (size_t)nb * 18;
+    const size_t row_bytes = (size_t)nb * row_block_bytes(type);
     for (int64_t row = r0; row < r1; row += KILN_GROUP_ROWS) {
         const int valid = (int)(r1 - row < KILN_GROUP_ROWS ? r1 - row : KILN_GROUP_ROWS);
         const uint8_t *rows[8];
+        // Missing rows of a last partial group alias the last real one; their results are dropped.
         for (int r = 0; r < 8; r++) rows[r] = (const uint8_t *)a->w + (size_t)(row + (r < valid ? r : valid - 1)) * row_bytes;
+        const uint8_t *next = row + 2 * KILN_GROUP_ROWS <= r1 ? rows[0] + 8 * row_bytes : NULL;
         if (a->batch == 1) {
             const int64_t xrow[1] = {0};
-            __m256 out[1];
-            kq4_group_tile(rows, row + 2 * KILN_GROUP_ROWS <= r1 ? rows[0] + 8 * row_bytes : NULL, nb, a, xrow, 1, out);
-            store_group(a->y + row, out[0], valid);
+            __m256 acc[1];
+            if (type == KILN_WEIGHT_KQ4) kq4_group_tile(rows, next, nb, a, xrow, 1, acc);
+            else row_group_tile(rows, next, nb, a, xrow, 1, type, acc);
+            store_group(a->y + row, acc[0], valid);
             continue;
         }
         for (int64_t b = 0; b < a->batch; b += 4) {
             int64_t xrow[4];
             for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
-            __m256 out[4];
-            kq4_group_tile(rows, NULL, nb, a, xrow, 4, out);
-            for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, out[i], valid);
+            __m256 acc[4];
+            if (type == KILN_WEIGHT_KQ4) kq4_group_tile(rows, NULL, nb, a, xrow, 4, acc);
+            else row_group_tile(rows, NULL, nb, a, xrow, 4, type, acc);
+            for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, acc[i], valid);
         }
     }
 }
+
+AVX2 static void rows_q8_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q8_0); }
+AVX2 static void rows_q4_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_0); }
+AVX2 static void rows_q4_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q4_1); }
+AVX2 static void rows_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_0); }
+AVX2 static void rows_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_1); }
+
+AVX2 static void rows_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_KQ4); }
 
 // ---- quantised weights, interleaved groups of 8 rows ----------------------------------------------
 
@@ -506,7 +476,7 @@ const kiln_ops kiln_ops_avx2 = {
         [KILN_WEIGHT_Q5_0] = rows_q5_0,
         [KILN_WEIGHT_Q5_1] = rows_q5_1,
         [KILN_WEIGHT_KQ4] = rows_kq4,
-        [KILN_WEIGHT_Q4_K] = kiln_rows_avx2_q4_k,
+        [KILN_WEIGHT_Q4_K] = kiln_rows_avx2_q4_k, // x86_avx2_kquants.c
         [KILN_WEIGHT_Q5_K] = kiln_rows_avx2_q5_k,
         [KILN_WEIGHT_Q6_K] = kiln_rows_avx2_q6_k,
     },

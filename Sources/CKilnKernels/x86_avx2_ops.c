@@ -1,18 +1,8 @@
 // The AVX2 + FMA + F16C tier's other hot loops: norms, softmax, RoPE, activations, attention over
 // a KV cache, 16-bit float conversion, and the streaming-read probe.
 #if defined(__x86_64__)
-#include "kiln_internal.h"
-#include <immintrin.h>
+#include "x86_avx2_shared.h"
 #include <math.h>
-
-#define AVX2 __attribute__((target("avx2,fma,f16c")))
-
-AVX2 static inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 AVX2 static inline float hmax(__m256 v) {
     __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -1,4 +1,4 @@
-// Helpers the AVX2 files share (x86_avx2.c, x86_avx2_kquants.c): every function carries the
+// Helpers the AVX2 files share (x86_avx2.c, x86_avx2_ops.c, x86_avx2_kquants.c): every function carries the
 // target attribute, so including this needs no compiler flags.
 #ifndef KILN_X86_AVX2_SHARED_H
 #define KILN_X86_AVX2_SHARED_H
@@ -6,6 +6,14 @@
 #include <immintrin.h>
 
 #define AVX2 __attribute__((target("avx2,fma,f16c")))
+
+// The sum of v's 8 lanes.
+AVX2 static inline float hsum(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
 
 AVX2 static inline __m256i nibbles(const uint8_t *qs) {
     const __m128i v = _mm_loadu_si128((const __m128i *)qs);
