@@ -216,6 +216,9 @@ ELEMENT_TYPES: dict[int, ElementType] = {
         ElementType(96, "q8_0x8", 32, 34, None, 8, "q8_0"),
         ElementType(97, "q4_0x8", 32, 18, None, 8, "q4_0"),
         ElementType(98, "q4_1x8", 32, 20, None, 8, "q4_1"),
+        ElementType(99, "kq4x8", 32, 18, None, 8, "kq4"),
+        ElementType(100, "q5_0x8", 32, 22, None, 8, "q5_0"),
+        ElementType(101, "q5_1x8", 32, 24, None, 8, "q5_1"),
     ]
 }
 
@@ -932,7 +935,7 @@ def _ungroup(et: ElementType, data: bytes, shape: tuple) -> np.ndarray:
         rows *= d
     columns = k // et.block_values
     groups = -(-rows // g)
-    header = 4 if et.base == "q4_1" else 2  # bytes of f16 fields in one base block
+    header = 4 if et.base in ("q4_1", "q5_1") else 2  # bytes of 2-byte fields in one base block
     quant = et.block_bytes - header
     raw = np.frombuffer(data, dtype=np.uint8).reshape(groups, columns, g * et.block_bytes)
     base = np.empty((groups, g, columns, et.block_bytes), dtype=np.uint8)

@@ -14,7 +14,11 @@ static uint32_t probe(void) {
     __asm__ volatile("xgetbv" : "=a"(xcr0_lo), "=d"(xcr0_hi) : "c"(0));
     if ((xcr0_lo & 0x6) != 0x6) return 0; // XMM and YMM state enabled by the OS
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
-    return ((ebx >> 5) & 1) ? KILN_CPU_AVX2 : 0;
+    if (!((ebx >> 5) & 1)) return 0;
+    uint32_t features = KILN_CPU_AVX2;
+    // AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4.
+    if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && ((eax >> 4) & 1)) features |= KILN_CPU_AVX_VNNI;
+    return features;
 }
 
 #elif defined(__aarch64__) && defined(__APPLE__)
@@ -63,6 +67,7 @@ const kiln_ops *kiln_ops_for_tier(int32_t tier) {
     case KILN_TIER_PORTABLE: return &kiln_ops_generic;
 #if defined(__x86_64__)
     case KILN_TIER_AVX2: return (features & KILN_CPU_AVX2) ? &kiln_ops_avx2 : NULL;
+    case KILN_TIER_AVX_VNNI: return (features & KILN_CPU_AVX_VNNI) ? kiln_ops_avx_vnni() : NULL;
 #endif
 #if defined(__aarch64__)
     case KILN_TIER_NEON: return (features & KILN_CPU_DOTPROD) ? &kiln_ops_neon_dotprod : &kiln_ops_neon;

@@ -119,13 +119,6 @@ const int8_t kiln_kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20
 const float kiln_kq4_mantissa[8] = {0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
                                       0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
 
-static inline float kq4_scale(uint8_t e) {
-    const uint32_t bits = (uint32_t)((e >> 3) - 28 + 127) << 23;
-    float power;
-    memcpy(&power, &bits, 4);
-    return kiln_kq4_mantissa[e & 7] * power;
-}
-
 void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     const int64_t nb = a->cols / KILN_BLOCK;
     for (int64_t r = r0; r < r1; r++) {
@@ -141,7 +134,7 @@ void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
                     low += kiln_kq4_grid[block[2 + j] & 15] * x[j];
                     high += kiln_kq4_grid[block[2 + j] >> 4] * x[j + 16];
                 }
-                acc += a->xd[b * nb + i] * (kq4_scale(block[0]) * (float)low + kq4_scale(block[1]) * (float)high);
+                acc += a->xd[b * nb + i] * (kiln_kq4_scale(block[0]) * (float)low + kiln_kq4_scale(block[1]) * (float)high);
             }
             a->y[b * a->rows + r] = acc;
         }
@@ -155,13 +148,18 @@ void kiln_rows_generic_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
 void kiln_rows_generic_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1) { quant_rows(a, r0, r1, KILN_WEIGHT_Q5_1); }
 
 // ---- quantised weights, interleaved groups of 8 rows (docs/FORMAT.md §7.4) ---------------------
-// A group block: header fields (d, then m for q4_1) as 8 f16 each, then the quants in 4-byte
-// chunks, chunk t of row r at (t·8 + r)·4.
+// A group block: the 8 rows' header fields (d, then m for the _1 types, 2 bytes each; kq4's two
+// exponent bytes), then the rest of the base block in 4-byte chunks, chunk t of row r at
+// (t·8 + r)·4 — for q5 chunk 0 is the row's 32-bit qh, then four chunks of nibbles. Each row is
+// summed exactly as the row-major kernels above sum it, so both layouts give the same bits.
 
 static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const int header = type == KILN_WEIGHT_Q4_1X8 ? 4 : 2;
-    const size_t group_bytes = KILN_GROUP_ROWS * (type == KILN_WEIGHT_Q8_0X8 ? 34 : type == KILN_WEIGHT_Q4_0X8 ? 18 : 20);
+    const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int kq4 = type == KILN_WEIGHT_KQ4X8;
+    const int header = minimum ? 4 : 2; // bytes per row
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
     for (int64_t g = r0 / KILN_GROUP_ROWS; g * KILN_GROUP_ROWS < r1; g++) {
         const uint8_t *group = (const uint8_t *)a->w + (size_t)(g * nb) * group_bytes;
         const int valid = (int)(a->rows - g * KILN_GROUP_ROWS < KILN_GROUP_ROWS ? a->rows - g * KILN_GROUP_ROWS : KILN_GROUP_ROWS);
@@ -172,25 +170,39 @@ static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_t r0,
             float acc[KILN_GROUP_ROWS] = {0};
             for (int64_t i = 0; i < nb; i++) {
                 const uint8_t *block = group + i * group_bytes;
-                const uint8_t *quants = block + header * KILN_GROUP_ROWS;
+                const uint8_t *quants = block + header * KILN_GROUP_ROWS + (q5 ? 32 : 0);
                 const int8_t *x = xq + i * KILN_BLOCK;
-                int32_t dot[KILN_GROUP_ROWS] = {0};
+                int32_t dot[KILN_GROUP_ROWS] = {0}, high_dot[KILN_GROUP_ROWS] = {0};
                 if (type == KILN_WEIGHT_Q8_0X8) {
                     for (int t = 0; t < 8; t++)
                         for (int r = 0; r < KILN_GROUP_ROWS; r++)
                             for (int j = 0; j < 4; j++) dot[r] += (int8_t)quants[(t * 8 + r) * 4 + j] * x[4 * t + j];
                 } else {
-                    for (int t = 0; t < 4; t++)
-                        for (int r = 0; r < KILN_GROUP_ROWS; r++)
+                    for (int r = 0; r < KILN_GROUP_ROWS; r++) {
+                        const uint32_t qh = q5 ? (uint32_t)kiln_load_i32(block + header * KILN_GROUP_ROWS + 4 * r) : 0;
+                        for (int t = 0; t < 4; t++)
                             for (int j = 0; j < 4; j++) {
                                 const uint8_t v = quants[(t * 8 + r) * 4 + j];
-                                dot[r] += (v & 15) * x[4 * t + j] + (v >> 4) * x[16 + 4 * t + j];
+                                const int k = 4 * t + j;
+                                if (kq4) {
+                                    dot[r] += kiln_kq4_grid[v & 15] * x[k];
+                                    high_dot[r] += kiln_kq4_grid[v >> 4] * x[16 + k];
+                                } else {
+                                    const int low = (v & 15) | (int)((qh >> k) & 1) << 4;
+                                    const int high = (v >> 4) | (int)((qh >> (k + 16)) & 1) << 4;
+                                    dot[r] += low * x[k] + high * x[16 + k];
+                                }
                             }
+                    }
                 }
                 for (int r = 0; r < KILN_GROUP_ROWS; r++) {
+                    if (kq4) {
+                        acc[r] += xd[i] * (kiln_kq4_scale(block[2 * r]) * (float)dot[r] + kiln_kq4_scale(block[2 * r + 1]) * (float)high_dot[r]);
+                        continue;
+                    }
                     const float d = kiln_half_to_float(kiln_load_u16(block + 2 * r));
-                    if (type == KILN_WEIGHT_Q4_0X8) {
-                        acc[r] += d * xd[i] * (float)(dot[r] - 8 * xs[i]);
+                    if (type == KILN_WEIGHT_Q4_0X8 || type == KILN_WEIGHT_Q5_0X8) {
+                        acc[r] += d * xd[i] * (float)(dot[r] - (q5 ? 16 : 8) * xs[i]);
                     } else if (type == KILN_WEIGHT_Q8_0X8) {
                         acc[r] += d * xd[i] * (float)dot[r];
                     } else {
@@ -207,6 +219,9 @@ static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_t r0,
 void kiln_rows_generic_q8_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q8_0X8); }
 void kiln_rows_generic_q4_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q4_0X8); }
 void kiln_rows_generic_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q4_1X8); }
+void kiln_rows_generic_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_KQ4X8); }
+void kiln_rows_generic_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q5_0X8); }
+void kiln_rows_generic_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q5_1X8); }
 
 // ---- the table -----------------------------------------------------------------------------------
 

@@ -54,6 +54,7 @@ struct kiln_ops {
 extern const kiln_ops kiln_ops_generic;
 #if defined(__x86_64__)
 extern const kiln_ops kiln_ops_avx2;
+const kiln_ops *kiln_ops_avx_vnni(void); // the AVX2 table with the VNNI kernels, built on first use
 #endif
 #if defined(__aarch64__)
 extern const kiln_ops kiln_ops_neon;
@@ -78,10 +79,15 @@ void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 #define KILN_GENERIC_SECOND_WAVE_ROWS                                                              \
     [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0, [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,         \
     [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4, [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,           \
-    [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k, [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k
+    [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k, [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k,         \
+    [KILN_WEIGHT_KQ4X8] = kiln_rows_generic_kq4x8, [KILN_WEIGHT_Q5_0X8] = kiln_rows_generic_q5_0x8,   \
+    [KILN_WEIGHT_Q5_1X8] = kiln_rows_generic_q5_1x8
 #if defined(__x86_64__)
 void kiln_rows_avx2_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_avx2_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
@@ -91,6 +97,24 @@ void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 // kq4's grid levels and scale mantissas (docs/FORMAT.md §7.3), for every tier.
 extern const int8_t kiln_kq4_grid[16];
 extern const float kiln_kq4_mantissa[8];
+// The scale of a kq4 exponent byte, exact: M[e mod 8] · 2^(⌊e/8⌋ − 28).
+static inline float kiln_kq4_scale(uint8_t e) {
+    const uint32_t bits = (uint32_t)((e >> 3) - 28 + 127) << 23;
+    float power;
+    memcpy(&power, &bits, 4);
+    return kiln_kq4_mantissa[e & 7] * power;
+}
+
+// Bytes per row per 32-value block of an interleaved type (a group block is 8 of these).
+static inline int kiln_interleaved_block_bytes(int32_t type) {
+    switch (type) {
+    case KILN_WEIGHT_Q8_0X8: return 34;
+    case KILN_WEIGHT_Q4_1X8: return 20;
+    case KILN_WEIGHT_Q5_0X8: return 22;
+    case KILN_WEIGHT_Q5_1X8: return 24;
+    default: return 18; // q4_0x8, kq4x8
+    }
+}
 void kiln_rms_norm_generic(const float *x, const float *weight, int64_t n, float eps, float *out);
 void kiln_layer_norm_generic(const float *x, const float *weight, const float *bias, int64_t n, float eps, float *out);
 void kiln_softmax_generic(float *x, int64_t n);

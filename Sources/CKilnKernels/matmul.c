@@ -67,7 +67,8 @@ static size_t weight_bytes(int32_t type, int64_t rows, int64_t cols) {
         [KILN_WEIGHT_Q8_0X8] = 34 / 32.0, [KILN_WEIGHT_Q4_0X8] = 18 / 32.0, [KILN_WEIGHT_Q4_1X8] = 20 / 32.0,
         [KILN_WEIGHT_Q5_0] = 22 / 32.0, [KILN_WEIGHT_Q5_1] = 24 / 32.0, [KILN_WEIGHT_KQ4] = 18 / 32.0,
         [KILN_WEIGHT_Q2_K] = 84 / 256.0, [KILN_WEIGHT_Q3_K] = 110 / 256.0, [KILN_WEIGHT_Q4_K] = 144 / 256.0,
-        [KILN_WEIGHT_Q5_K] = 176 / 256.0, [KILN_WEIGHT_Q6_K] = 210 / 256.0,
+        [KILN_WEIGHT_Q5_K] = 176 / 256.0, [KILN_WEIGHT_Q6_K] = 210 / 256.0, [KILN_WEIGHT_KQ4X8] = 18 / 32.0,
+        [KILN_WEIGHT_Q5_0X8] = 22 / 32.0, [KILN_WEIGHT_Q5_1X8] = 24 / 32.0,
     };
     return (size_t)((double)rows * (double)cols * bytes_per_value[type]);
 }

@@ -21,8 +21,6 @@ AVX2 static inline __m128 hsum4(__m256 a, __m256 b, __m256 c, __m256 d) {
     return _mm_add_ps(_mm256_castps256_ps128(abcd), _mm256_extractf128_ps(abcd, 1));
 }
 
-AVX2 static inline __m256i broadcast4(const int8_t *p) { return _mm256_set1_epi32(kiln_load_i32(p)); }
-
 // ---- activation quantisation ------------------------------------------------------------------
 
 AVX2 static void quantize(const float *x, int64_t cols, int8_t *q, float *d, int32_t *sum) {
@@ -269,13 +267,6 @@ AVX2 static KILN_ALWAYS_INLINE void row_group_tile(const uint8_t *const *rows, c
 // values 0–15 in lanes 0–3 and 16–31 in lanes 4–7: the first two levels of reduce8's hadd tree give
 // exactly the per-half sums, rows 0–3 in `ab` and 4–7 in `cd` ([row 0..3 half 0 | row 0..3 half 1]).
 
-// scale(e) = M[e mod 8] · 2^(⌊e/8⌋ − 28) for 8 exponents at once: exact, as the decoder computes it.
-AVX2 static inline __m256 kq4_scales(__m256i e) {
-    const __m256 m = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kiln_kq4_mantissa), e);
-    const __m256i power = _mm256_slli_epi32(_mm256_add_epi32(_mm256_srli_epi32(e, 3), _mm256_set1_epi32(127 - 28)), 23);
-    return _mm256_mul_ps(m, _mm256_castsi256_ps(power));
-}
-
 AVX2 static KILN_ALWAYS_INLINE void kq4_group_tile(const uint8_t *const *rows, const uint8_t *next, int64_t nb,
                                                    const kiln_matmul_args *a, const int64_t *xrow, int NX, __m256 *out) {
     const __m256i ones = _mm256_set1_epi16(1);
@@ -349,12 +340,18 @@ AVX2 static void rows_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) { q
 
 // One group (8 rows) against NX activation rows (1 for decode, 4 for prompt batches); acc[i]
 // gets activation row i's 8 dot products. The caller aliases missing activation rows to a real
-// one and drops their results, so a batch tail costs time, not a separate kernel.
+// one and drops their results, so a batch tail costs time, not a separate kernel. Each row's sum
+// takes the same exact integer dots and the same f32 steps as the row-major kernels above, so
+// the two layouts give identical bits.
 AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, const uint8_t *next, int64_t nb, const kiln_matmul_args *a,
                                                const int64_t *xrow, int NX, int32_t type, __m256 *acc) {
-    const size_t group_bytes = KILN_GROUP_ROWS * (type == KILN_WEIGHT_Q8_0X8 ? 34 : type == KILN_WEIGHT_Q4_0X8 ? 18 : 20);
-    const int header = type == KILN_WEIGHT_Q4_1X8 ? 32 : 16;
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int kq4 = type == KILN_WEIGHT_KQ4X8;
+    const int header = minimum ? 32 : 16;
     const __m256i ones = _mm256_set1_epi16(1), low = _mm256_set1_epi8(0x0F);
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_kq4_grid));
     const int8_t *xq[4];
     const float *xd[4];
     const int32_t *xs[4];
@@ -364,17 +361,17 @@ AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, const uint8
         xs[i] = a->xsum + xrow[i] * nb;
         acc[i] = _mm256_setzero_ps();
     }
-    __m256 macc[4];
+    __m256 macc[4]; // the minimums (_1 types), or kq4's second-half sums
     for (int i = 0; i < NX; i++) macc[i] = _mm256_setzero_ps();
     for (int64_t blk = 0; blk < nb; blk++) {
         const uint8_t *block = group + blk * group_bytes;
-        const uint8_t *quants = block + header;
+        const uint8_t *quants = block + header + (q5 ? 32 : 0);
         // As row_group_tile: the next group is swept into cache at the pace this one is read.
         if (next)
             for (size_t l = 0; l < group_bytes; l += 64) _mm_prefetch((const char *)next + blk * group_bytes + l, _MM_HINT_T0);
-        __m256i dot[4];
+        __m256i dot[4], high_dot[4];
+        for (int i = 0; i < NX; i++) dot[i] = high_dot[i] = _mm256_setzero_si256();
         if (type == KILN_WEIGHT_Q8_0X8) {
-            for (int i = 0; i < NX; i++) dot[i] = _mm256_setzero_si256();
             for (int t = 0; t < 8; t++) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(quants + 32 * t));
                 const __m256i magnitude = _mm256_abs_epi8(q);
@@ -383,63 +380,84 @@ AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, const uint8
                     dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(_mm256_maddubs_epi16(magnitude, _mm256_sign_epi8(x, q)), ones));
                 }
             }
+        } else if (kq4) {
+            // Nibbles become int8 grid levels (pshufb); the halves have their own scales, so their
+            // dots stay apart: low nibbles are values 0–15, high nibbles 16–31.
+            for (int t = 0; t < 4; t++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(quants + 32 * t));
+                const __m256i wl = _mm256_shuffle_epi8(grid, _mm256_and_si256(q, low));
+                const __m256i wh = _mm256_shuffle_epi8(grid, _mm256_and_si256(_mm256_srli_epi16(q, 4), low));
+                const __m256i ml = _mm256_abs_epi8(wl), mh = _mm256_abs_epi8(wh);
+                for (int i = 0; i < NX; i++) {
+                    const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
+                    dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(_mm256_maddubs_epi16(ml, _mm256_sign_epi8(broadcast4(x), wl)), ones));
+                    high_dot[i] = _mm256_add_epi32(high_dot[i],
+                                                   _mm256_madd_epi16(_mm256_maddubs_epi16(mh, _mm256_sign_epi8(broadcast4(x + 16), wh)), ones));
+                }
+            }
         } else {
+            const __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)(block + header)) : _mm256_setzero_si256();
             __m256i s16[4];
             for (int i = 0; i < NX; i++) s16[i] = _mm256_setzero_si256();
             for (int t = 0; t < 4; t++) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(quants + 32 * t));
-                const __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+                __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+                if (q5) {
+                    __m256i lo5, hi5;
+                    group_high_bits(qh, t, &lo5, &hi5);
+                    lo = _mm256_or_si256(lo, lo5);
+                    hi = _mm256_or_si256(hi, hi5);
+                }
                 for (int i = 0; i < NX; i++) {
                     const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
-                    // |sum| ≤ 8 × 2 × 15 × 127 = 30480: int16 holds a whole block.
+                    // q4: |sum| ≤ 8 × 2 × 15 × 127 = 30480, so int16 holds a whole block; q5's
+                    // codes reach 31, so its int16 sums are widened every two chunks.
                     s16[i] = _mm256_add_epi16(s16[i], _mm256_add_epi16(_mm256_maddubs_epi16(lo, broadcast4(x)),
                                                                        _mm256_maddubs_epi16(hi, broadcast4(x + 16))));
+                    if (q5 && (t & 1)) {
+                        dot[i] = _mm256_add_epi32(dot[i], _mm256_madd_epi16(s16[i], ones));
+                        s16[i] = _mm256_setzero_si256();
+                    }
                 }
             }
-            for (int i = 0; i < NX; i++) dot[i] = _mm256_madd_epi16(s16[i], ones);
+            if (!q5)
+                for (int i = 0; i < NX; i++) dot[i] = _mm256_madd_epi16(s16[i], ones);
+        }
+        if (kq4) {
+            __m256 s_low, s_high;
+            kq4_group_scales(block, &s_low, &s_high);
+            for (int i = 0; i < NX; i++) {
+                const __m256 x_scale = _mm256_set1_ps(xd[i][blk]);
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(s_low, x_scale), acc[i]);
+                macc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(high_dot[i]), _mm256_mul_ps(s_high, x_scale), macc[i]);
+            }
+            continue;
         }
         const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
         for (int i = 0; i < NX; i++) {
             if (type == KILN_WEIGHT_Q4_0X8) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(8 * xs[i][blk]));
+            if (type == KILN_WEIGHT_Q5_0X8) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(16 * xs[i][blk]));
             acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(d, _mm256_set1_ps(xd[i][blk])), acc[i]);
         }
-        if (type == KILN_WEIGHT_Q4_1X8) {
+        if (minimum) {
             const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + 16)));
             for (int i = 0; i < NX; i++) macc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(xd[i][blk] * (float)xs[i][blk]), macc[i]);
         }
     }
-    if (type == KILN_WEIGHT_Q4_1X8)
+    if (minimum || kq4)
         for (int i = 0; i < NX; i++) acc[i] = _mm256_add_ps(acc[i], macc[i]);
 }
 
 AVX2 static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t group_bytes = KILN_GROUP_ROWS * (type == KILN_WEIGHT_Q8_0X8 ? 34 : type == KILN_WEIGHT_Q4_0X8 ? 18 : 20);
-    for (int64_t g = r0 / KILN_GROUP_ROWS; g * KILN_GROUP_ROWS < r1; g++) {
-        const uint8_t *group = (const uint8_t *)a->w + (size_t)(g * nb) * group_bytes;
-        const int64_t row = g * KILN_GROUP_ROWS;
-        const int valid = (int)(a->rows - row < KILN_GROUP_ROWS ? a->rows - row : KILN_GROUP_ROWS);
-        if (a->batch == 1) {
-            const int64_t xrow[1] = {0};
-            __m256 acc[1];
-            group_tile(group, (g + 2) * KILN_GROUP_ROWS <= r1 ? group + (size_t)nb * group_bytes : NULL, nb, a, xrow, 1, type, acc);
-            store_group(a->y + row, acc[0], valid);
-            continue;
-        }
-        // The group's bytes (≤ 8 × 11008 × 34 / 32 ≈ 94 KB) stay in L1/L2 across the batch.
-        for (int64_t b = 0; b < a->batch; b += 4) {
-            int64_t xrow[4];
-            for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
-            __m256 acc[4];
-            group_tile(group, NULL, nb, a, xrow, 4, type, acc);
-            for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, acc[i], valid);
-        }
-    }
+    drive_groups(group_tile, a, r0, r1, type);
 }
 
 AVX2 static void rows_q8_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q8_0X8); }
 AVX2 static void rows_q4_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q4_0X8); }
 AVX2 static void rows_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q4_1X8); }
+AVX2 static void rows_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_KQ4X8); }
+AVX2 static void rows_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q5_0X8); }
+AVX2 static void rows_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q5_1X8); }
 
 // ---- the table ----------------------------------------------------------------------------------------
 
@@ -479,6 +497,9 @@ const kiln_ops kiln_ops_avx2 = {
         [KILN_WEIGHT_Q4_K] = kiln_rows_avx2_q4_k, // x86_avx2_kquants.c
         [KILN_WEIGHT_Q5_K] = kiln_rows_avx2_q5_k,
         [KILN_WEIGHT_Q6_K] = kiln_rows_avx2_q6_k,
+        [KILN_WEIGHT_KQ4X8] = rows_kq4x8,
+        [KILN_WEIGHT_Q5_0X8] = rows_q5_0x8,
+        [KILN_WEIGHT_Q5_1X8] = rows_q5_1x8,
     },
     .rms_norm = kiln_rms_norm_avx2,
     .layer_norm = kiln_layer_norm_avx2,

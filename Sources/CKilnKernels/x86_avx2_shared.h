@@ -49,4 +49,68 @@ AVX2 static inline void store_group(float *y, __m256 v, int valid) {
     }
 }
 
+// A tile of the interleaved layouts: one group of 8 rows against NX (1 or 4) activation rows
+// xrow[0..NX-1]; acc[i] gets activation row i's 8 dot products. `next` (decode only) is the next
+// group, to prefetch, or NULL.
+typedef void (*group_tile_fn)(const uint8_t *group, const uint8_t *next, int64_t nb, const kiln_matmul_args *a,
+                              const int64_t *xrow, int NX, int32_t type, __m256 *acc);
+
+// Runs `tile` over the groups of rows r0..<r1: decode one group at a time with the next one
+// prefetched; batches 4 activation rows at a time while the group's bytes (≤ 8 × 11008 × 34 / 32
+// ≈ 94 KB) stay in L1/L2. Tiers pass their (always-inlined) tile, so each gets its own copy.
+AVX2 static KILN_ALWAYS_INLINE void drive_groups(group_tile_fn tile, const kiln_matmul_args *a, int64_t r0, int64_t r1,
+                                                 int32_t type) {
+    const int64_t nb = a->cols / KILN_BLOCK;
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    for (int64_t g = r0 / KILN_GROUP_ROWS; g * KILN_GROUP_ROWS < r1; g++) {
+        const uint8_t *group = (const uint8_t *)a->w + (size_t)(g * nb) * group_bytes;
+        const int64_t row = g * KILN_GROUP_ROWS;
+        const int valid = (int)(a->rows - row < KILN_GROUP_ROWS ? a->rows - row : KILN_GROUP_ROWS);
+        if (a->batch == 1) {
+            const int64_t xrow[1] = {0};
+            __m256 acc[1];
+            tile(group, (g + 2) * KILN_GROUP_ROWS <= r1 ? group + (size_t)nb * group_bytes : NULL, nb, a, xrow, 1, type, acc);
+            store_group(a->y + row, acc[0], valid);
+            continue;
+        }
+        for (int64_t b = 0; b < a->batch; b += 4) {
+            int64_t xrow[4];
+            for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
+            __m256 acc[4];
+            tile(group, NULL, nb, a, xrow, 4, type, acc);
+            for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, acc[i], valid);
+        }
+    }
+}
+
+// q5's fifth bits for nibble chunk t of an interleaved group: lane r of `qh` is row r's 32-bit qh;
+// byte j of lane r gets 0x10 if bit 4t + j (*low) or bit 16 + 4t + j (*high) is set.
+AVX2 static inline void group_high_bits(__m256i qh, int t, __m256i *low, __m256i *high) {
+    const __m256i shifted = _mm256_srli_epi32(qh, 4 * t);
+    const __m256i bit = _mm256_set1_epi32(0x08040201), ten = _mm256_set1_epi8(0x10);
+    const __m256i lo_bytes = _mm256_shuffle_epi8(shifted, _mm256_setr_epi8(0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12,
+                                                                           0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12));
+    const __m256i hi_bytes = _mm256_shuffle_epi8(shifted, _mm256_setr_epi8(2, 2, 2, 2, 6, 6, 6, 6, 10, 10, 10, 10, 14, 14, 14, 14,
+                                                                           2, 2, 2, 2, 6, 6, 6, 6, 10, 10, 10, 10, 14, 14, 14, 14));
+    *low = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(lo_bytes, bit), bit), ten);
+    *high = _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hi_bytes, bit), bit), ten);
+}
+
+AVX2 static inline __m256i broadcast4(const int8_t *p) { return _mm256_set1_epi32(kiln_load_i32(p)); }
+
+// scale(e) = M[e mod 8] · 2^(⌊e/8⌋ − 28) for 8 kq4 exponents at once: exact, as the decoder computes it.
+AVX2 static inline __m256 kq4_scales(__m256i e) {
+    const __m256 m = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kiln_kq4_mantissa), e);
+    const __m256i power = _mm256_slli_epi32(_mm256_add_epi32(_mm256_srli_epi32(e, 3), _mm256_set1_epi32(127 - 28)), 23);
+    return _mm256_mul_ps(m, _mm256_castsi256_ps(power));
+}
+
+// The two kq4 scales of each of a group's 8 rows: row r's exponents are bytes 2r (values 0–15)
+// and 2r + 1 (values 16–31) of the group block's header.
+AVX2 static inline void kq4_group_scales(const uint8_t *block, __m256 *low, __m256 *high) {
+    const __m128i e = _mm_loadu_si128((const __m128i *)block);
+    *low = kq4_scales(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(e, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1))));
+    *high = kq4_scales(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(e, _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1))));
+}
+
 #endif

@@ -4,13 +4,14 @@ import Foundation
 /// One implementation of every kernel. `reference` is scalar Swift, the oracle the others are
 /// tested against; `portable` is the C target's generic code built with no ISA flags; `avx2`
 /// (x86-64 with AVX2, FMA and F16C) and `neon` (arm64; SDOT used when the CPU has it) are the C
-/// target's SIMD code in functions with per-function target attributes.
+/// target's SIMD code in functions with per-function target attributes; `avxvnni` is the avx2
+/// tier with AVX-VNNI's `vpdpbusd` for the integer dots where the CPU has it.
 public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible {
-    case reference, portable, avx2, neon
+    case reference, portable, avx2, avxvnni, neon
 
     public var description: String { rawValue }
 
-    /// The environment variable that forces a tier: `KILN_KERNEL_TIER=reference|portable|avx2|neon`.
+    /// The environment variable that forces a tier: `KILN_KERNEL_TIER=reference|portable|avx2|avxvnni|neon`.
     public static let environmentVariable = "KILN_KERNEL_TIER"
 
     /// The tiers this machine can run, slowest first.
@@ -30,7 +31,7 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
         let fastest = supported.last!
         guard let forced = environment[environmentVariable], !forced.isEmpty else { return fastest }
         guard let tier = KernelTier(rawValue: forced.lowercased()) else {
-            warn("\(environmentVariable)=\(forced) is not a tier (reference, portable, avx2, neon); using \(fastest)")
+            warn("\(environmentVariable)=\(forced) is not a tier (reference, portable, avx2, avxvnni, neon); using \(fastest)")
             return fastest
         }
         guard tier.isSupported else {
@@ -46,6 +47,7 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
         case .reference: return nil
         case .portable: return Int32(KILN_TIER_PORTABLE)
         case .avx2: return Int32(KILN_TIER_AVX2)
+        case .avxvnni: return Int32(KILN_TIER_AVX_VNNI)
         case .neon: return Int32(KILN_TIER_NEON)
         }
     }

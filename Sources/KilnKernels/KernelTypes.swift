@@ -55,6 +55,9 @@ public struct WeightMatrix: @unchecked Sendable {
         case .q4_k: return Int32(KILN_WEIGHT_Q4_K)
         case .q5_k: return Int32(KILN_WEIGHT_Q5_K)
         case .q6_k: return Int32(KILN_WEIGHT_Q6_K)
+        case .kq4x8: return Int32(KILN_WEIGHT_KQ4X8)
+        case .q5_0x8: return Int32(KILN_WEIGHT_Q5_0X8)
+        case .q5_1x8: return Int32(KILN_WEIGHT_Q5_1X8)
         default: return nil
         }
     }

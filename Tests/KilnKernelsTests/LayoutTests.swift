@@ -24,7 +24,7 @@ struct LayoutTests {
         }
     }
 
-    @Test(arguments: [ElementType.q8_0x8, .q4_0x8, .q4_1x8])
+    @Test(arguments: [ElementType.q8_0x8, .q4_0x8, .q4_1x8, .kq4x8, .q5_0x8, .q5_1x8])
     func roundTripAndDecode(type: ElementType) throws {
         var random = SeededRandom(seed: 11)
         for rows in [8, 13, 16, 1, 0] {
@@ -62,7 +62,8 @@ struct LayoutTests {
         var random = SeededRandom(seed: 12)
         let writer = try KilnWriter(path: path)
         var expected: [String: [Float]] = [:]
-        for (type, shape) in [(ElementType.q8_0x8, [13, 64]), (.q4_0x8, [2, 5, 96]), (.q4_1x8, [16, 32]), (.q4_0x8, [32])] {
+        for (type, shape) in [(ElementType.q8_0x8, [13, 64]), (.q4_0x8, [2, 5, 96]), (.q4_1x8, [16, 32]), (.q4_0x8, [32]),
+                              (.kq4x8, [11, 64]), (.q5_0x8, [9, 96]), (.q5_1x8, [16, 64])] {
             let matrix = TestMatrix.random(type, rows: shape.dropLast().reduce(1, *), cols: shape.last!, &random)
             let name = "\(type.name).\(shape.map(String.init).joined(separator: "x"))"
             try matrix.bytes.withUnsafeBytes { _ = try writer.add(name: name, type: type, shape: shape, bytes: $0) }
@@ -94,7 +95,9 @@ struct LayoutTests {
             #expect(Kernels.interleave(.q4_1, rows: 9, cols: 32, data: raw.baseAddress!)?.0 == .q4_1x8)
             #expect(Kernels.interleave(.q8_0, rows: 7, cols: 64, data: raw.baseAddress!) == nil)
             #expect(Kernels.interleave(.f32, rows: 16, cols: 64, data: raw.baseAddress!) == nil)
-            #expect(Kernels.interleave(.q5_0, rows: 16, cols: 64, data: raw.baseAddress!) == nil)
+            #expect(Kernels.interleave(.q5_0, rows: 16, cols: 64, data: raw.baseAddress!)?.0 == .q5_0x8)
+            #expect(Kernels.interleave(.kq4, rows: 8, cols: 32, data: raw.baseAddress!)?.0 == .kq4x8)
+            #expect(Kernels.interleave(.q4_k, rows: 4, cols: 256, data: raw.baseAddress!) == nil)
             #expect(Kernels.deinterleave(.q8_0, rows: 16, cols: 64, data: raw.baseAddress!) == nil)
         }
         #expect(ElementType.q4_0.interleavedVariant == .q4_0x8 && ElementType.f16.interleavedVariant == nil)

@@ -16,7 +16,7 @@ struct MatmulTests {
 
     /// Every quantised type: all but q8_k (an activation format, served by the dequantising
     /// fallback) have kernels on every tier.
-    static let quantizedTypes: [ElementType] = [.q8_0, .q4_0, .q4_1, .q8_0x8, .q4_0x8, .q4_1x8, .q5_0, .q5_1, .kq4]
+    static let quantizedTypes: [ElementType] = [.q8_0, .q4_0, .q4_1, .q8_0x8, .q4_0x8, .q4_1x8, .q5_0, .q5_1, .kq4, .kq4x8, .q5_0x8, .q5_1x8]
     static let superBlockTypes: [ElementType] = [.q2_k, .q3_k, .q4_k, .q5_k, .q6_k, .q8_k]
     static let floatTypes: [ElementType] = [.f32, .f16, .bf16]
 
@@ -92,7 +92,7 @@ struct MatmulTests {
     /// reference, portable and AVX2 tiers bit for bit (their row-major kernels compute each row as
     /// the interleaved ones do), so converting a GGUF to `.kiln` cannot move a perplexity; NEON's
     /// two layouts still sum in different orders and agree within rounding.
-    @Test(arguments: [ElementType.q8_0x8, .q4_0x8, .q4_1x8])
+    @Test(arguments: [ElementType.q8_0x8, .q4_0x8, .q4_1x8, .kq4x8, .q5_0x8, .q5_1x8])
     func interleavedMatchesRowMajor(type: ElementType) {
         var random = SeededRandom(seed: 5)
         for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6)] {
@@ -108,6 +108,19 @@ struct MatmulTests {
                     #expect(a == b, "\(type) \(table.tier) [\(rows)×\(cols)] batch \(batch)")
                 }
             }
+        }
+    }
+
+    /// The AVX-VNNI tier changes only how the exact integer dots are formed, so its products are
+    /// the AVX2 tier's, bit for bit, for every type, batch tile and tail.
+    @Test(arguments: quantizedTypes)
+    func vnniMatchesAVX2Exactly(type: ElementType) throws {
+        guard let vnni = KernelTable(tier: .avxvnni), let avx2 = KernelTable(tier: .avx2) else { return }
+        var random = SeededRandom(seed: 6)
+        for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6), (40, 256, 9)] {
+            let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
+            let x = random.activations(batch * cols)
+            #expect(product(vnni, matrix, x, batch: batch) == product(avx2, matrix, x, batch: batch), "\(type) [\(rows)×\(cols)] batch \(batch)")
         }
     }
 

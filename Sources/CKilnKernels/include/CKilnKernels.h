@@ -19,6 +19,7 @@ enum {
     KILN_CPU_AVX2 = 1u << 0,    // x86-64: AVX2 + FMA + F16C, and the OS saves YMM state
     KILN_CPU_NEON = 1u << 1,    // arm64: Advanced SIMD (always present)
     KILN_CPU_DOTPROD = 1u << 2, // arm64: SDOT/UDOT (FEAT_DotProd)
+    KILN_CPU_AVX_VNNI = 1u << 3, // x86-64: AVX-VNNI (VEX-encoded vpdpbusd), with AVX2
 };
 uint32_t kiln_cpu_features(void);
 
@@ -26,6 +27,7 @@ enum {
     KILN_TIER_PORTABLE = 1, // the generic C, compiled with no ISA flags
     KILN_TIER_AVX2 = 2,
     KILN_TIER_NEON = 3,
+    KILN_TIER_AVX_VNNI = 4, // the AVX2 tier with vpdpbusd integer dots
 };
 
 typedef struct kiln_ops kiln_ops;
@@ -56,6 +58,9 @@ enum {
     KILN_WEIGHT_Q4_K,
     KILN_WEIGHT_Q5_K,
     KILN_WEIGHT_Q6_K,
+    KILN_WEIGHT_KQ4X8,
+    KILN_WEIGHT_Q5_0X8,
+    KILN_WEIGHT_Q5_1X8,
     KILN_WEIGHT_COUNT
 };
 

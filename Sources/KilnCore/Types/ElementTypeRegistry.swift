@@ -39,12 +39,16 @@ extension ElementType {
     public static let q8_0x8 = ElementType(id: 96, name: "q8_0x8", interleaving: q8_0, rows: 8, headerBytes: 2)
     public static let q4_0x8 = ElementType(id: 97, name: "q4_0x8", interleaving: q4_0, rows: 8, headerBytes: 2)
     public static let q4_1x8 = ElementType(id: 98, name: "q4_1x8", interleaving: q4_1, rows: 8, headerBytes: 4)
+    /// kq4's two exponent bytes travel as one 2-byte field; q5's `qh` is the first 4-byte chunk.
+    public static let kq4x8 = ElementType(id: 99, name: "kq4x8", interleaving: kq4, rows: 8, headerBytes: 2)
+    public static let q5_0x8 = ElementType(id: 100, name: "q5_0x8", interleaving: q5_0, rows: 8, headerBytes: 2)
+    public static let q5_1x8 = ElementType(id: 101, name: "q5_1x8", interleaving: q5_1, rows: 8, headerBytes: 4)
 
     public static let registry: [ElementType] = [
         f32, f16, bf16, f64, i8, i16, i32, i64, u8, u16, u32, u64, bool,
         q8_0, q4_0, q4_1, q5_0, q5_1, kq4,
         q2_k, q3_k, q4_k, q5_k, q6_k, q8_k,
-        q8_0x8, q4_0x8, q4_1x8,
+        q8_0x8, q4_0x8, q4_1x8, kq4x8, q5_0x8, q5_1x8,
     ]
 
     private static func plain<T>(

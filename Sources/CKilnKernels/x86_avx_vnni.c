@@ -1,0 +1,133 @@
+// The AVX-VNNI tier (x86-64: the AVX2 tier plus `vpdpbusd`, Intel Alder Lake / Sapphire Rapids
+// and later, AMD Zen 5): its own kernels for the interleaved layouts, every other entry the AVX2
+// tier's. `vpdpbusd` multiplies unsigned by signed bytes and adds each group of four products
+// into an int32 lane in one instruction, where AVX2 needs `maddubs` + `madd` + `add`; with 5-bit
+// and signed codes it also needs no widening steps, since nothing passes through int16.
+//
+// The integer dots are exact, as on AVX2, and every f32 step is the AVX2 tile's, so this tier's
+// products are bit-identical to the AVX2 tier's (tested), and so to the row-major kernels'.
+#if defined(__x86_64__)
+#include "x86_avx2_shared.h"
+#include <pthread.h>
+
+#define VNNI __attribute__((target("avx2,fma,f16c,avxvnni")))
+
+VNNI static inline __m256i dot4(__m256i acc, __m256i u, __m256i s) { return _mm256_dpbusd_avx_epi32(acc, u, s); }
+
+// Same contract as the AVX2 group_tile (x86_avx2.c).
+VNNI static KILN_ALWAYS_INLINE void vnni_group_tile(const uint8_t *group, const uint8_t *next, int64_t nb, const kiln_matmul_args *a,
+                                                    const int64_t *xrow, int NX, int32_t type, __m256 *acc) {
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int kq4 = type == KILN_WEIGHT_KQ4X8;
+    const int header = minimum ? 32 : 16;
+    const __m256i low = _mm256_set1_epi8(0x0F);
+    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_kq4_grid));
+    const int8_t *xq[4];
+    const float *xd[4];
+    const int32_t *xs[4];
+    __m256 macc[4]; // the minimums (_1 types), or kq4's second-half sums
+    for (int i = 0; i < NX; i++) {
+        xq[i] = a->xq + xrow[i] * a->cols;
+        xd[i] = a->xd + xrow[i] * nb;
+        xs[i] = a->xsum + xrow[i] * nb;
+        acc[i] = macc[i] = _mm256_setzero_ps();
+    }
+    for (int64_t blk = 0; blk < nb; blk++) {
+        const uint8_t *block = group + blk * group_bytes;
+        const uint8_t *quants = block + header + (q5 ? 32 : 0);
+        if (next)
+            for (size_t l = 0; l < group_bytes; l += 64) _mm_prefetch((const char *)next + blk * group_bytes + l, _MM_HINT_T0);
+        __m256i dot[4], high_dot[4];
+        for (int i = 0; i < NX; i++) dot[i] = high_dot[i] = _mm256_setzero_si256();
+        if (type == KILN_WEIGHT_Q8_0X8) {
+            // Signed × signed as |q| × (x with q's sign).
+            for (int t = 0; t < 8; t++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(quants + 32 * t));
+                const __m256i magnitude = _mm256_abs_epi8(q);
+                for (int i = 0; i < NX; i++)
+                    dot[i] = dot4(dot[i], magnitude, _mm256_sign_epi8(broadcast4(xq[i] + blk * KILN_BLOCK + 4 * t), q));
+            }
+        } else if (kq4) {
+            for (int t = 0; t < 4; t++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(quants + 32 * t));
+                const __m256i wl = _mm256_shuffle_epi8(grid, _mm256_and_si256(q, low));
+                const __m256i wh = _mm256_shuffle_epi8(grid, _mm256_and_si256(_mm256_srli_epi16(q, 4), low));
+                const __m256i ml = _mm256_abs_epi8(wl), mh = _mm256_abs_epi8(wh);
+                for (int i = 0; i < NX; i++) {
+                    const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
+                    dot[i] = dot4(dot[i], ml, _mm256_sign_epi8(broadcast4(x), wl));
+                    high_dot[i] = dot4(high_dot[i], mh, _mm256_sign_epi8(broadcast4(x + 16), wh));
+                }
+            }
+        } else {
+            const __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)(block + header)) : _mm256_setzero_si256();
+            for (int t = 0; t < 4; t++) {
+                const __m256i q = _mm256_loadu_si256((const __m256i *)(quants + 32 * t));
+                __m256i lo = _mm256_and_si256(q, low), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
+                if (q5) {
+                    __m256i lo5, hi5;
+                    group_high_bits(qh, t, &lo5, &hi5);
+                    lo = _mm256_or_si256(lo, lo5);
+                    hi = _mm256_or_si256(hi, hi5);
+                }
+                for (int i = 0; i < NX; i++) {
+                    const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
+                    dot[i] = dot4(dot4(dot[i], lo, broadcast4(x)), hi, broadcast4(x + 16));
+                }
+            }
+        }
+        if (kq4) {
+            __m256 s_low, s_high;
+            kq4_group_scales(block, &s_low, &s_high);
+            for (int i = 0; i < NX; i++) {
+                const __m256 x_scale = _mm256_set1_ps(xd[i][blk]);
+                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(s_low, x_scale), acc[i]);
+                macc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(high_dot[i]), _mm256_mul_ps(s_high, x_scale), macc[i]);
+            }
+            continue;
+        }
+        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
+        for (int i = 0; i < NX; i++) {
+            if (type == KILN_WEIGHT_Q4_0X8) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(8 * xs[i][blk]));
+            if (type == KILN_WEIGHT_Q5_0X8) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(16 * xs[i][blk]));
+            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(d, _mm256_set1_ps(xd[i][blk])), acc[i]);
+        }
+        if (minimum) {
+            const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + 16)));
+            for (int i = 0; i < NX; i++) macc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(xd[i][blk] * (float)xs[i][blk]), macc[i]);
+        }
+    }
+    if (minimum || kq4)
+        for (int i = 0; i < NX; i++) acc[i] = _mm256_add_ps(acc[i], macc[i]);
+}
+
+VNNI static void rows_q8_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { drive_groups(vnni_group_tile, a, r0, r1, KILN_WEIGHT_Q8_0X8); }
+VNNI static void rows_q4_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { drive_groups(vnni_group_tile, a, r0, r1, KILN_WEIGHT_Q4_0X8); }
+VNNI static void rows_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { drive_groups(vnni_group_tile, a, r0, r1, KILN_WEIGHT_Q4_1X8); }
+VNNI static void rows_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { drive_groups(vnni_group_tile, a, r0, r1, KILN_WEIGHT_KQ4X8); }
+VNNI static void rows_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { drive_groups(vnni_group_tile, a, r0, r1, KILN_WEIGHT_Q5_0X8); }
+VNNI static void rows_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { drive_groups(vnni_group_tile, a, r0, r1, KILN_WEIGHT_Q5_1X8); }
+
+// ---- the table: the AVX2 tier's, with the entries above ------------------------------------------
+
+static kiln_ops table;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void make_table(void) {
+    table = kiln_ops_avx2;
+    table.name = "avxvnni";
+    table.rows[KILN_WEIGHT_Q8_0X8] = rows_q8_0x8;
+    table.rows[KILN_WEIGHT_Q4_0X8] = rows_q4_0x8;
+    table.rows[KILN_WEIGHT_Q4_1X8] = rows_q4_1x8;
+    table.rows[KILN_WEIGHT_KQ4X8] = rows_kq4x8;
+    table.rows[KILN_WEIGHT_Q5_0X8] = rows_q5_0x8;
+    table.rows[KILN_WEIGHT_Q5_1X8] = rows_q5_1x8;
+}
+
+const kiln_ops *kiln_ops_avx_vnni(void) {
+    pthread_once(&table_once, make_table);
+    return &table;
+}
+#endif
