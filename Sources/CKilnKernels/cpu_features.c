@@ -16,6 +16,10 @@ static uint32_t probe(void) {
     if (!__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx)) return 0;
     if (!((ebx >> 5) & 1)) return 0;
     uint32_t features = KILN_CPU_AVX2;
+    // AVX-512 F (ebx 16), DQ (17), BW (30), VL (31) and VNNI (ecx 11), with the OS saving the
+    // opmask and ZMM registers (XCR0 bits 5–7).
+    const unsigned avx512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    if ((ebx & avx512) == avx512 && ((ecx >> 11) & 1) && (xcr0_lo & 0xE0) == 0xE0) features |= KILN_CPU_AVX512;
     // AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4.
     if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && ((eax >> 4) & 1)) features |= KILN_CPU_AVX_VNNI;
     return features;
@@ -68,6 +72,7 @@ const kiln_ops *kiln_ops_for_tier(int32_t tier) {
 #if defined(__x86_64__)
     case KILN_TIER_AVX2: return (features & KILN_CPU_AVX2) ? &kiln_ops_avx2 : NULL;
     case KILN_TIER_AVX_VNNI: return (features & KILN_CPU_AVX_VNNI) ? kiln_ops_avx_vnni() : NULL;
+    case KILN_TIER_AVX512: return (features & KILN_CPU_AVX512) ? kiln_ops_avx512() : NULL;
 #endif
 #if defined(__aarch64__)
     case KILN_TIER_NEON: return (features & KILN_CPU_DOTPROD) ? &kiln_ops_neon_dotprod : &kiln_ops_neon;

@@ -5,13 +5,14 @@ import Foundation
 /// tested against; `portable` is the C target's generic code built with no ISA flags; `avx2`
 /// (x86-64 with AVX2, FMA and F16C) and `neon` (arm64; SDOT used when the CPU has it) are the C
 /// target's SIMD code in functions with per-function target attributes; `avxvnni` is the avx2
-/// tier with AVX-VNNI's `vpdpbusd` for the integer dots where the CPU has it.
+/// tier with AVX-VNNI's `vpdpbusd` for the integer dots where the CPU has it; `avx512` is the
+/// avx2 tier with 512-bit kernels (AVX-512 F/BW/VL/DQ/VNNI) for the compute-bound prompt batches.
 public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible {
-    case reference, portable, avx2, avxvnni, neon
+    case reference, portable, avx2, avxvnni, avx512, neon
 
     public var description: String { rawValue }
 
-    /// The environment variable that forces a tier: `KILN_KERNEL_TIER=reference|portable|avx2|avxvnni|neon`.
+    /// The environment variable that forces a tier: `KILN_KERNEL_TIER=reference|portable|avx2|avxvnni|avx512|neon`.
     public static let environmentVariable = "KILN_KERNEL_TIER"
 
     /// The tiers this machine can run, slowest first.
@@ -31,7 +32,7 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
         let fastest = supported.last!
         guard let forced = environment[environmentVariable], !forced.isEmpty else { return fastest }
         guard let tier = KernelTier(rawValue: forced.lowercased()) else {
-            warn("\(environmentVariable)=\(forced) is not a tier (reference, portable, avx2, avxvnni, neon); using \(fastest)")
+            warn("\(environmentVariable)=\(forced) is not a tier (reference, portable, avx2, avxvnni, avx512, neon); using \(fastest)")
             return fastest
         }
         guard tier.isSupported else {
@@ -48,6 +49,7 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
         case .portable: return Int32(KILN_TIER_PORTABLE)
         case .avx2: return Int32(KILN_TIER_AVX2)
         case .avxvnni: return Int32(KILN_TIER_AVX_VNNI)
+        case .avx512: return Int32(KILN_TIER_AVX512)
         case .neon: return Int32(KILN_TIER_NEON)
         }
     }

@@ -28,6 +28,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads for the model and kernel benchmarks (default: all cores).")
     var threads: Int?
 
+    @Flag(help: "Run a GGUF's row-major blocks as stored instead of interleaving them at load.")
+    var noRepack = false
+
     @Flag(help: "Benchmark opening and verifying .kiln files.")
     var fileIO = false
 
@@ -72,7 +75,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         var results: [String: JSONValue] = [:]
         if let model {
-            let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, log: !json).run()
+            let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, repack: !noRepack, log: !json).run()
             // The model benchmark alone prints its flat object, as documented.
             if json && !fileIO && compression == nil { print(result.serialized(pretty: true)); return }
             results["model"] = result

@@ -17,7 +17,7 @@ struct Chat: ParsableCommand {
 
     func run() throws {
         let loaded = try runtime.load(model)
-        let language = try LanguageModel(model: loaded.model)
+        let language = try LanguageModel(transformer: loaded.transformer)
         let session = try ChatSession(model: language, system: system, options: sampling.options)
         let interactive = isatty(0) == 1
         if interactive { printError("chatting with \(model) — an empty line or end of input quits") }

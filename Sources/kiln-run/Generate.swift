@@ -17,7 +17,7 @@ struct Generate: ParsableCommand {
 
     func run() throws {
         let loaded = try runtime.load(model)
-        let language = try LanguageModel(model: loaded.model)
+        let language = try LanguageModel(transformer: loaded.transformer)
         let options = sampling.options
         let state = language.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
         let stats = try Generator(transformer: language.transformer, tokenizer: language.tokenizer).generate(
@@ -29,8 +29,8 @@ struct Generate: ParsableCommand {
         // Through the same unbuffered handle as the pieces: `print()` would sit in stdio's buffer
         // until exit, after the statistics on stderr, and the two would run together on a terminal.
         FileHandle.standardOutput.write(Data("\n".utf8))
-        printError(String(format: "load %.2f s · prompt %d tokens, %.1f tok/s · generated %d tokens, %.1f tok/s · stop: %@",
-                          loaded.loadSeconds, stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens,
+        printError(String(format: "load %.2f s%@ · prompt %d tokens, %.1f tok/s · generated %d tokens, %.1f tok/s · stop: %@",
+                          loaded.loadSeconds, loaded.repackNote, stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens,
                           stats.generatedTokensPerSecond, stats.stopReason.rawValue))
     }
 }

@@ -14,12 +14,13 @@ struct ModelBenchmark {
     let promptTokens: Int
     let generatedTokens: Int
     let threads: Int?
+    let repack: Bool
     let log: Bool
 
     func run() throws -> JSONValue {
         if let threads { RuntimeSettings.setThreads(threads) }
         var clock = DispatchTime.now()
-        let transformer = try Transformer(model: try CanonicalModel.open(path))
+        let transformer = try Transformer(model: try CanonicalModel.open(path), repack: repack)
         let loadSeconds = elapsed(since: clock)
         let config = transformer.config
         let context = promptTokens + generatedTokens
@@ -37,7 +38,9 @@ struct ModelBenchmark {
         }
         let generateSeconds = elapsed(since: clock)
         let peak = peakResidentBytes()
-        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
+        // The size of the file itself when `path` is a symbolic link (attributesOfItem does not follow links).
+        let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: resolved)[.size] as? Int) ?? 0
         let result: [String: JSONValue] = [
             "model": .string(path), "threads": .int(Int64(threads ?? ProcessInfo.processInfo.activeProcessorCount)),
             "prompt_tokens": .int(Int64(promptTokens)), "generated_tokens": .int(Int64(generatedTokens)),
@@ -45,13 +48,15 @@ struct ModelBenchmark {
             "generated_tokens_per_second": .double(Double(generatedTokens) / generateSeconds),
             "load_seconds": .double(loadSeconds), "peak_rss_bytes": .int(Int64(peak)),
             "model_file_bytes": .int(Int64(fileBytes)), "kv_cache_bytes": .int(Int64(state.kvCacheBytes)),
+            "repacked_bytes": .int(Int64(transformer.repackedBytes)),
         ]
         if log {
             print(String(format: "prompt:   %d tokens in %.3f s = %.1f tok/s", promptTokens, promptSeconds, Double(promptTokens) / promptSeconds))
             print(String(format: "generate: %d tokens in %.3f s = %.1f tok/s", generatedTokens, generateSeconds,
                          Double(generatedTokens) / generateSeconds))
             print(String(format: "load %.3f s · peak RSS %.1f MiB (file %.1f MiB + KV cache %.1f MiB)", loadSeconds,
-                         Double(peak) / 1_048_576, Double(fileBytes) / 1_048_576, Double(state.kvCacheBytes) / 1_048_576))
+                         Double(peak) / 1_048_576, Double(fileBytes) / 1_048_576, Double(state.kvCacheBytes) / 1_048_576)
+                  + (transformer.repackedBytes == 0 ? "" : String(format: " · %.1f MiB repacked at load", Double(transformer.repackedBytes) / 1_048_576)))
         }
         return .object(result)
     }

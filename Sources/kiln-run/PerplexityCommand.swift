@@ -22,7 +22,7 @@ struct Perplexity: ParsableCommand {
 
     func run() throws {
         let loaded = try runtime.load(model)
-        let language = try LanguageModel(model: loaded.model)
+        let language = try LanguageModel(transformer: loaded.transformer)
         let contents = try String(contentsOfFile: text, encoding: .utf8)
         let result = try language.perplexity(text: contents, context: ctx) { done, total, running in
             if isatty(2) == 1 { printError(String(format: "[%d/%d] %.4f", done, total, running)) }

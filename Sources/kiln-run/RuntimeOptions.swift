@@ -10,11 +10,14 @@ struct RuntimeOptions: ParsableArguments {
     @Option(help: "Input format, when it cannot be recognised from the file.")
     var from: String?
 
+    @Flag(help: "Run a GGUF's q4_0/q8_0/q4_1/q5_0/q5_1 blocks as stored instead of interleaving them at load (same results, slower).")
+    var noRepack = false
+
     func load(_ path: String) throws -> LoadedModel {
         if let threads { RuntimeSettings.setThreads(threads) }
         let start = DispatchTime.now()
         let model = try CanonicalModel.open(path, format: from)
-        let transformer = try Transformer(model: model)
+        let transformer = try Transformer(model: model, repack: !noRepack)
         return LoadedModel(model: model, transformer: transformer,
                            loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
     }
@@ -24,6 +27,11 @@ struct LoadedModel {
     let model: CanonicalModel
     let transformer: Transformer
     let loadSeconds: Double
+
+    /// The load statistics line's note on repacking, empty when nothing was repacked.
+    var repackNote: String {
+        transformer.repackedBytes == 0 ? "" : String(format: " (%.1f MiB repacked)", Double(transformer.repackedBytes) / 1_048_576)
+    }
 
     func tokenizer() throws -> BPETokenizer {
         guard let spec = model.tokenizer else {

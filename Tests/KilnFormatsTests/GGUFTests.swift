@@ -163,7 +163,8 @@ struct GGUFTests {
     }
 
     /// GGUF → .kiln carries every tensor's bytes unchanged (quantised blocks are not
-    /// requantised) and the GGUF metadata verbatim.
+    /// requantised; matrices written in an interleaved layout are a permutation of the blocks,
+    /// and de-interleaved they are the source's bytes) and the GGUF metadata verbatim.
     @Test(arguments: fixtures, [KilnWriter.Storage.raw, .zstd(level: 3)])
     func convertsToKilnByteForByte(_ fixture: String, storage: KilnWriter.Storage) throws {
         let source = Repository.fixture("gguf/\(fixture).gguf")
@@ -177,10 +178,19 @@ struct GGUFTests {
         #expect(file.verify().isSound)
         for tensor in reader.sourceTensors {
             let info = try file.info(tensor.name)
-            #expect(info.type == tensor.type, "\(tensor.name)")
+            #expect((info.type.interleaving?.base ?? info.type) == tensor.type, "\(tensor.name)")
             #expect(info.shape == tensor.shape, "\(tensor.name)")
             let original = try reader.data(tensor)
-            #expect(Array(try file.bytes(info)) == Array(original.bytes), "\(tensor.name)")
+            var stored = Array(try file.bytes(info))
+            if let interleaving = info.type.interleaving {
+                let rows = tensor.shape.dropLast().reduce(1, *), cols = tensor.shape.last!
+                var rowMajor = [UInt8](repeating: 0, count: original.bytes.count)
+                stored.withUnsafeBytes { source in
+                    rowMajor.withUnsafeMutableBytes { interleaving.deinterleave(source.baseAddress!, rows: rows, cols: cols, into: $0.baseAddress!) }
+                }
+                stored = rowMajor
+            }
+            #expect(stored == Array(original.bytes), "\(tensor.name)")
         }
         #expect(file.metadata["source.format"] == "gguf")
         // The source's keys are kept, except those now held canonically (tokenizer, alignment).

@@ -11,7 +11,7 @@ struct DispatchTests {
         #if arch(x86_64)
         #expect(!KernelTier.neon.isSupported)
         #elseif arch(arm64)
-        #expect(KernelTier.neon.isSupported && !KernelTier.avx2.isSupported && !KernelTier.avxvnni.isSupported)
+        #expect(KernelTier.neon.isSupported && !KernelTier.avx2.isSupported && !KernelTier.avxvnni.isSupported && !KernelTier.avx512.isSupported)
         #endif
     }
 

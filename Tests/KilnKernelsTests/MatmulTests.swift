@@ -28,6 +28,7 @@ struct MatmulTests {
     static let superBlockShapes: [(Int, Int, Int)] = [(1, 256, 1), (3, 512, 2), (13, 256, 5), (9, 768, 3)]
     static let floatShapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 7, 2), (5, 33, 3), (8, 100, 1), (13, 257, 5), (4, 16, 4), (67, 64, 2), (2, 1000, 7),
+        (9, 2100, 4), (6, 1030, 3), // prompt batches: K in several 1024-column panels, with tails
     ]
 
     static func shapes(_ type: ElementType) -> [(Int, Int, Int)] {
@@ -111,16 +112,21 @@ struct MatmulTests {
         }
     }
 
-    /// The AVX-VNNI tier changes only how the exact integer dots are formed, so its products are
-    /// the AVX2 tier's, bit for bit, for every type, batch tile and tail.
+    /// The AVX-VNNI and AVX-512 tiers change only how the exact integer dots are formed (and how
+    /// many rows share an instruction), so their quantised products are the AVX2 tier's, bit for
+    /// bit, for every type, batch tile and tail (odd group counts included).
     @Test(arguments: quantizedTypes)
-    func vnniMatchesAVX2Exactly(type: ElementType) throws {
-        guard let vnni = KernelTable(tier: .avxvnni), let avx2 = KernelTable(tier: .avx2) else { return }
+    func wideTiersMatchAVX2Exactly(type: ElementType) throws {
+        guard let avx2 = KernelTable(tier: .avx2) else { return }
+        let wide = [KernelTier.avxvnni, .avx512].compactMap(KernelTable.init(tier:))
         var random = SeededRandom(seed: 6)
-        for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6), (40, 256, 9)] {
+        for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6), (40, 256, 9), (24, 64, 5), (9, 96, 1)] {
             let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
             let x = random.activations(batch * cols)
-            #expect(product(vnni, matrix, x, batch: batch) == product(avx2, matrix, x, batch: batch), "\(type) [\(rows)×\(cols)] batch \(batch)")
+            let expected = product(avx2, matrix, x, batch: batch)
+            for table in wide {
+                #expect(product(table, matrix, x, batch: batch) == expected, "\(type) \(table.tier) [\(rows)×\(cols)] batch \(batch)")
+            }
         }
     }
 

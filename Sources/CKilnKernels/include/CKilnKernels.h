@@ -20,6 +20,7 @@ enum {
     KILN_CPU_NEON = 1u << 1,    // arm64: Advanced SIMD (always present)
     KILN_CPU_DOTPROD = 1u << 2, // arm64: SDOT/UDOT (FEAT_DotProd)
     KILN_CPU_AVX_VNNI = 1u << 3, // x86-64: AVX-VNNI (VEX-encoded vpdpbusd), with AVX2
+    KILN_CPU_AVX512 = 1u << 4,   // x86-64: AVX-512 F/BW/VL/DQ/VNNI, and the OS saves ZMM state
 };
 uint32_t kiln_cpu_features(void);
 
@@ -28,6 +29,7 @@ enum {
     KILN_TIER_AVX2 = 2,
     KILN_TIER_NEON = 3,
     KILN_TIER_AVX_VNNI = 4, // the AVX2 tier with vpdpbusd integer dots
+    KILN_TIER_AVX512 = 5,   // the AVX2 tier with 512-bit prompt-batch kernels
 };
 
 typedef struct kiln_ops kiln_ops;

@@ -14,8 +14,15 @@ public final class LanguageModel: Sendable {
         try self.init(model: try CanonicalModel.open(url.path, format: format))
     }
 
-    public init(model: CanonicalModel) throws {
-        transformer = try Transformer(model: model)
+    public convenience init(model: CanonicalModel) throws {
+        try self.init(transformer: try Transformer(model: model))
+    }
+
+    /// A model over weights already loaded (so a caller that built the transformer with its own
+    /// options does not load them twice).
+    public init(transformer: Transformer) throws {
+        self.transformer = transformer
+        let model = transformer.model
         guard let spec = model.tokenizer else {
             throw KilnError(.unsupported, "the model file has no tokenizer", file: model.reader.paths.first)
         }

@@ -12,14 +12,24 @@ public final class Transformer: @unchecked Sendable {
     /// Keeps the mapping (and any converted tensors) alive.
     let model: CanonicalModel
 
-    public init(model: CanonicalModel) throws {
+    /// Bytes of row-major matrices copied into interleaved layouts at load (0 when the file
+    /// already holds them, or with `repack: false`). Their pages in the file's mapping are given
+    /// back, so resident memory stays about the file's size.
+    public let repackedBytes: Int
+
+    /// `repack`: copy row-major blocks that have an interleaved layout (a GGUF's q4_0, q8_0,
+    /// q4_1, q5_0, q5_1) into it, as `kiln convert` would, so they run on the fastest kernels;
+    /// products are bit-identical either way. False runs them in place from the mapping.
+    public init(model: CanonicalModel, repack: Bool = true) throws {
         guard let config = model.config else {
             throw KilnError(.unsupported, "the model's architecture is not one Kiln runs (GPT-2 or Llama family)",
                             file: model.reader.paths.first)
         }
         self.model = model
         self.config = config
-        weights = try ModelWeights(model: model, config: config)
+        let loader = WeightLoader(model: model, repack: repack)
+        weights = try ModelWeights(loader: loader, config: config)
+        repackedBytes = loader.repackedBytes
     }
 }
 

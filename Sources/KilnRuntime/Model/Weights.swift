@@ -1,5 +1,6 @@
 import KilnCore
 import KilnFormats
+import KilnKernels
 
 /// An f32 vector (a norm's scale, a bias), as a view when the file stores f32, or converted.
 struct Vector: @unchecked Sendable {
@@ -44,8 +45,8 @@ struct ModelWeights: Sendable {
     /// The output head: its own matrix, or the token embedding when tied.
     var outputHead: Matrix
 
-    init(model: CanonicalModel, config: ModelConfig) throws {
-        let loader = WeightLoader(model: model)
+    init(loader: WeightLoader, config: ModelConfig) throws {
+        let model = loader.model
         tokenEmbedding = try loader.matrix("token_embd.weight", rows: config.vocabulary, cols: config.embedding)
         let gpt2 = config.family == .gpt2
         positionEmbedding = gpt2 ? try loader.matrix("position_embd.weight", rows: nil, cols: config.embedding) : nil
@@ -89,8 +90,15 @@ struct ModelWeights: Sendable {
 }
 
 /// Fetches canonical tensors and checks their shapes against the config.
-struct WeightLoader {
+final class WeightLoader {
     let model: CanonicalModel
+    let repack: Bool
+    private(set) var repackedBytes = 0
+
+    init(model: CanonicalModel, repack: Bool) {
+        self.model = model
+        self.repack = repack
+    }
 
     private func tensor(_ name: String) throws -> CanonicalTensor {
         guard let tensor = model.tensor(named: name) else {
@@ -117,6 +125,13 @@ struct WeightLoader {
         }
         guard let base = data.bytes.baseAddress else {
             throw KilnError(.malformed, "tensor '\(name)' is empty", file: model.reader.paths.first)
+        }
+        if repack, tensor.type.interleavedVariant != nil,
+           let (type, packed) = withExtendedLifetime(data.owner, { Kernels.interleave(tensor.type, rows: tensor.shape[0], cols: cols, data: base) }) {
+            // The copy replaces the mapped bytes: give their pages back so they are not resident twice.
+            (data.owner as? MappedFile)?.release(data.bytes)
+            repackedBytes += packed.count
+            return Matrix(name: name, type: type, rows: tensor.shape[0], cols: cols, data: UnsafeRawPointer(packed.pointer), owner: packed)
         }
         return Matrix(name: name, type: tensor.type, rows: tensor.shape[0], cols: cols, data: base, owner: data.owner)
     }
