@@ -116,6 +116,7 @@ static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0,
 // kq4 (docs/FORMAT.md §7.3): int8 grid levels, a scale per 16 values; scale(e) = M[e mod 8] ·
 // 2^(⌊e/8⌋ − 28), built exactly from the exponent bits as the decoder computes it.
 const int8_t kiln_kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127};
+const uint8_t kiln_kq4_grid_biased[16] = {1, 26, 46, 64, 80, 94, 108, 122, 134, 148, 162, 176, 192, 210, 230, 255};
 const float kiln_kq4_mantissa[8] = {0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
                                       0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
 

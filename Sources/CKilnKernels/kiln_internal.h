@@ -18,6 +18,7 @@ typedef struct {
     const int8_t *xq;     // [batch][cols]: quantised activations (quantised weight types)
     const float *xd;      // [batch][cols/32]: their block scales
     const int32_t *xsum;  // [batch][cols/32]: Σ of each block's int8 values
+    const int32_t *xhalf; // [batch][cols/16]: Σ of each half block's int8 values (kq4x8 and q6_k only)
     int64_t batch;
     float *y;             // [batch][rows]
 } kiln_matmul_args;
@@ -98,6 +99,8 @@ void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 // kq4's grid levels and scale mantissas (docs/FORMAT.md §7.3), for every tier.
 extern const int8_t kiln_kq4_grid[16];
 extern const float kiln_kq4_mantissa[8];
+// kiln_kq4_grid + 128, as unsigned bytes: levels `vpdpbusd` can take (the 128·Σx comes off after).
+extern const uint8_t kiln_kq4_grid_biased[16];
 // The scale of a kq4 exponent byte, exact: M[e mod 8] · 2^(⌊e/8⌋ − 28).
 static inline float kiln_kq4_scale(uint8_t e) {
     const uint32_t bits = (uint32_t)((e >> 3) - 28 + 127) << 23;

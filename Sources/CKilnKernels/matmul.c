@@ -54,8 +54,16 @@ typedef struct {
 static void quantize_task(void *context, int64_t b) {
     const quantize_job *job = context;
     const int64_t cols = job->args->cols, nb = cols / KILN_BLOCK;
-    job->ops->quantize(job->x + b * cols, cols, (int8_t *)job->args->xq + b * cols, (float *)job->args->xd + b * nb,
-                       (int32_t *)job->args->xsum + b * nb);
+    int8_t *q = (int8_t *)job->args->xq + b * cols;
+    job->ops->quantize(job->x + b * cols, cols, q, (float *)job->args->xd + b * nb, (int32_t *)job->args->xsum + b * nb);
+    if (job->args->xhalf) {
+        int32_t *half = (int32_t *)job->args->xhalf + b * (cols / 16);
+        for (int64_t h = 0; h < cols / 16; h++) {
+            int32_t s = 0;
+            for (int j = 0; j < 16; j++) s += q[16 * h + j];
+            half[h] = s;
+        }
+    }
 }
 
 static int is_quantized(int32_t type) { return type >= KILN_WEIGHT_Q8_0 && type < KILN_WEIGHT_COUNT; }
@@ -85,10 +93,12 @@ void kiln_matmul(const kiln_ops *ops, int32_t type, const void *w, int64_t rows,
     if (is_quantized(type)) {
         const int64_t nb = cols / KILN_BLOCK;
         const size_t q_bytes = ((size_t)(batch * cols) + 63) & ~(size_t)63;
-        uint8_t *memory = scratch(q_bytes + (size_t)(batch * nb) * 8);
+        const int halves = type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q6_K;
+        uint8_t *memory = scratch(q_bytes + (size_t)(batch * nb) * (halves ? 16 : 8));
         args.xq = (const int8_t *)memory;
         args.xd = (const float *)(memory + q_bytes);
         args.xsum = (const int32_t *)(memory + q_bytes + (size_t)(batch * nb) * 4);
+        args.xhalf = halves ? (const int32_t *)(memory + q_bytes + (size_t)(batch * nb) * 8) : NULL;
         quantize_job job = {.ops = ops, .x = x, .args = &args};
         if (batch > 1 && threads > 1 && batch * cols >= 16384) {
             kiln_pool_run(quantize_task, &job, batch);

@@ -15,36 +15,13 @@
 //   d·sc·xd, never the integers.
 // Every integer partial is exact; f32 rounding is one product per 4 blocks and the accumulation.
 #if defined(__x86_64__)
-#include "x86_avx2_shared.h"
+#include "x86_kquant_unpack.h"
 
 // Decode reads each thread's rows as one stream, and the hardware prefetchers alone fed a core
 // only about half the read bandwidth it has (7.5 of 14 GB/s on one thread), so each super-block
 // also prefetches the bytes this far ahead (best of 0.5–8 KB measured: 12 GB/s). Prefetches past
 // the end of the matrix do not fault.
 #define KQ_AHEAD 4096
-
-// 8 unsigned bytes (little-endian in v) as 8 floats.
-AVX2 static inline __m256 bytes_to_floats(uint64_t v) {
-    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)v)));
-}
-
-// q4_K/q5_K's 12 scale bytes (ggml's get_scale_min_k4) as 8 scale bytes and 8 minimum bytes:
-// sub-blocks 0–3 keep 6-bit fields in bytes 0–3 (scales) and 4–7 (minimums); sub-blocks 4–7 have
-// their low 4 bits in the nibbles of bytes 8–11 and their top 2 bits in the top bits of bytes 0–7.
-static inline void scales_k4(const uint8_t *s, uint64_t *sc, uint64_t *mn) {
-    const uint32_t a0 = (uint32_t)kiln_load_i32(s), a1 = (uint32_t)kiln_load_i32(s + 4), a2 = (uint32_t)kiln_load_i32(s + 8);
-    const uint32_t six = 0x3F3F3F3F, four = 0x0F0F0F0F, two = 0x03030303;
-    *sc = (a0 & six) | (uint64_t)((a2 & four) | ((a0 >> 6) & two) << 4) << 32;
-    *mn = (a1 & six) | (uint64_t)(((a2 >> 4) & four) | ((a1 >> 6) & two) << 4) << 32;
-}
-
-// Shifts each byte's bit `from` to bit `to` (16-bit shifts: no bit crosses a byte for |to − from|
-// ≤ 4 after masking); the caller masks.
-AVX2 static inline __m256i move_bits(__m256i v, int from, int to) {
-    if (from < to) return _mm256_slli_epi16(v, to - from);
-    if (from > to) return _mm256_srli_epi16(v, from - to);
-    return v;
-}
 
 // Folds the maddubs results of 4 blocks (16 int16 pair sums each): lane l and lane l + 4 of the
 // result hold block l's dot over its low and high 128 bits, so with each block's factor in both
@@ -66,29 +43,15 @@ AVX2 static KILN_ALWAYS_INLINE void q45_tile(const uint8_t *row, int64_t superbl
                                              const int64_t *xrow, int NX, int q5, float *out) {
     const size_t bytes = q5 ? 176 : 144;
     const int64_t nb = a->cols / KILN_BLOCK;
-    const __m256i low = _mm256_set1_epi8(0x0F), bit4 = _mm256_set1_epi8(0x10);
     __m256 acc[4][2]; // blocks 0–3 and 4–7 (with the minimums): two FMA chains per activation row
     for (int i = 0; i < NX; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
     for (int64_t s = 0; s < superblocks; s++) {
         const uint8_t *block = row + s * bytes;
         if (NX == 1)
             for (size_t l = 0; l < bytes; l += 64) _mm_prefetch((const char *)block + KQ_AHEAD + l, _MM_HINT_T0);
-        uint64_t sc, mn;
-        scales_k4(block + 4, &sc, &mn);
-        const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(kiln_load_i32(block))); // d, dmin
-        const __m256 dsc = _mm256_mul_ps(_mm256_broadcastss_ps(dm), bytes_to_floats(sc));
-        const __m256 dmn = _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), bytes_to_floats(mn));
-        const uint8_t *qs = block + (q5 ? 48 : 16);
         __m256i w[8];
-        for (int c = 0; c < 4; c++) {
-            const __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
-            w[2 * c] = _mm256_and_si256(q, low);
-            w[2 * c + 1] = _mm256_and_si256(_mm256_srli_epi16(q, 4), low);
-        }
-        if (q5) { // bit t of qh[l] is bit 4 of sub-block t's code l
-            const __m256i qh = _mm256_loadu_si256((const __m256i *)(block + 16));
-            for (int t = 0; t < 8; t++) w[t] = _mm256_or_si256(w[t], _mm256_and_si256(move_bits(qh, t, 4), bit4));
-        }
+        __m256 dsc, dmn;
+        unpack_q45(block, q5, w, &dsc, &dmn);
         for (int i = 0; i < NX; i++) {
             const int64_t at = xrow[i] * nb + s * 8;
             const int8_t *x = a->xq + at * KILN_BLOCK;
@@ -114,7 +77,6 @@ AVX2 static KILN_ALWAYS_INLINE void q45_tile(const uint8_t *row, int64_t superbl
 AVX2 static KILN_ALWAYS_INLINE void q6_tile(const uint8_t *row, int64_t superblocks, const kiln_matmul_args *a,
                                             const int64_t *xrow, int NX, float *out) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const __m256i low = _mm256_set1_epi8(0x0F), bits45 = _mm256_set1_epi8(0x30);
     const __m256i offset = _mm256_set1_epi8(32);
     const __m128i lane_order = _mm_setr_epi8(0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
     __m256 acc[4][2];
@@ -128,16 +90,7 @@ AVX2 static KILN_ALWAYS_INLINE void q6_tile(const uint8_t *row, int64_t superblo
         const __m256 scale_lo = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc)));
         const __m256 scale_hi = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_unpackhi_epi64(sc, sc))));
         __m256i w[8];
-        for (int n = 0; n < 2; n++) {
-            const __m256i ql0 = _mm256_loadu_si256((const __m256i *)(block + 64 * n));
-            const __m256i ql1 = _mm256_loadu_si256((const __m256i *)(block + 64 * n + 32));
-            const __m256i qh = _mm256_loadu_si256((const __m256i *)(block + 128 + 32 * n));
-            const __m256i nibble[4] = {_mm256_and_si256(ql0, low), _mm256_and_si256(ql1, low),
-                                       _mm256_and_si256(_mm256_srli_epi16(ql0, 4), low),
-                                       _mm256_and_si256(_mm256_srli_epi16(ql1, 4), low)};
-            for (int k = 0; k < 4; k++)
-                w[4 * n + k] = _mm256_or_si256(nibble[k], _mm256_and_si256(move_bits(qh, 2 * k, 4), bits45));
-        }
+        unpack_q6_codes(block, w);
         for (int i = 0; i < NX; i++) {
             const int64_t at = xrow[i] * nb + s * 8;
             const int8_t *x = a->xq + at * KILN_BLOCK;

@@ -49,7 +49,7 @@ AVX512 static KILN_ALWAYS_INLINE void pair_tile(const uint8_t *ga, const uint8_t
     const int kq4 = type == KILN_WEIGHT_KQ4X8;
     const int header = minimum ? 32 : 16;
     const __m512i low = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80);
-    const __m512i grid = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_kq4_grid));
+    const __m512i biased = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_kq4_grid_biased));
     const int8_t *xq[4];
     const float *xd[4];
     const int32_t *xs[4];
@@ -77,19 +77,21 @@ AVX512 static KILN_ALWAYS_INLINE void pair_tile(const uint8_t *ga, const uint8_t
                 for (int i = 0; i < NX; i++) dot[i] = _mm512_dpbusd_epi32(dot[i], u, broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * t));
             }
         } else if (kq4) {
-            // Signed grid levels as |level| × (x negated where the level is negative).
+            // Levels + 128 (unsigned), the 128·Σx of each half taken off with the driver's half sums.
             for (int t = 0; t < 4; t++) {
                 const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
-                const __m512i wl = _mm512_shuffle_epi8(grid, _mm512_and_si512(q, low));
-                const __m512i wh = _mm512_shuffle_epi8(grid, _mm512_and_si512(_mm512_srli_epi16(q, 4), low));
-                const __mmask64 nl = _mm512_movepi8_mask(wl), nh = _mm512_movepi8_mask(wh);
-                const __m512i ml = _mm512_abs_epi8(wl), mh = _mm512_abs_epi8(wh), zero = _mm512_setzero_si512();
+                const __m512i ul = _mm512_shuffle_epi8(biased, _mm512_and_si512(q, low));
+                const __m512i uh = _mm512_shuffle_epi8(biased, _mm512_and_si512(_mm512_srli_epi16(q, 4), low));
                 for (int i = 0; i < NX; i++) {
                     const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
-                    const __m512i xl = broadcast4z(x), xh = broadcast4z(x + 16);
-                    dot[i] = _mm512_dpbusd_epi32(dot[i], ml, _mm512_mask_sub_epi8(xl, nl, zero, xl));
-                    high_dot[i] = _mm512_dpbusd_epi32(high_dot[i], mh, _mm512_mask_sub_epi8(xh, nh, zero, xh));
+                    dot[i] = _mm512_dpbusd_epi32(dot[i], ul, broadcast4z(x));
+                    high_dot[i] = _mm512_dpbusd_epi32(high_dot[i], uh, broadcast4z(x + 16));
                 }
+            }
+            for (int i = 0; i < NX; i++) {
+                const int32_t *half = a->xhalf + xrow[i] * 2 * nb + 2 * blk;
+                dot[i] = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(128 * half[0]));
+                high_dot[i] = _mm512_sub_epi32(high_dot[i], _mm512_set1_epi32(128 * half[1]));
             }
         } else {
             const __m256i qh_a = q5 ? _mm256_loadu_si256((const __m256i *)(ba + header)) : _mm256_setzero_si256();
@@ -268,6 +270,26 @@ AVX512 static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
     float_rows(a, r0, r1, KILN_WEIGHT_BF16, kiln_ops_avx2.rows[KILN_WEIGHT_BF16]);
 }
 
+// ---- K-quant prompt batches (x86_kquant_panel.h, with the EVEX 256-bit vpdpbusd) --------------------
+
+#define KPANEL_TARGET AVX512
+#define KPANEL_DPBUSD _mm256_dpbusd_epi32
+#define KPANEL_PREFIX z_
+#include "x86_kquant_panel.h"
+
+AVX512 static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q4_k(a, r0, r1);
+    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q4_K);
+}
+AVX512 static void rows_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q5_k(a, r0, r1);
+    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q5_K);
+}
+AVX512 static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q6_k(a, r0, r1);
+    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q6_K);
+}
+
 // ---- the table: the AVX2 tier's, with the entries above ------------------------------------------
 
 static kiln_ops table;
@@ -285,6 +307,9 @@ static void make_table(void) {
     table.rows[KILN_WEIGHT_KQ4X8] = rows_kq4x8;
     table.rows[KILN_WEIGHT_Q5_0X8] = rows_q5_0x8;
     table.rows[KILN_WEIGHT_Q5_1X8] = rows_q5_1x8;
+    table.rows[KILN_WEIGHT_Q4_K] = rows_q4_k;
+    table.rows[KILN_WEIGHT_Q5_K] = rows_q5_k;
+    table.rows[KILN_WEIGHT_Q6_K] = rows_q6_k;
 }
 
 const kiln_ops *kiln_ops_avx512(void) {

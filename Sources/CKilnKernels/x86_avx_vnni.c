@@ -23,7 +23,7 @@ VNNI static KILN_ALWAYS_INLINE void vnni_group_tile(const uint8_t *group, const 
     const int kq4 = type == KILN_WEIGHT_KQ4X8;
     const int header = minimum ? 32 : 16;
     const __m256i low = _mm256_set1_epi8(0x0F);
-    const __m256i grid = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_kq4_grid));
+    const __m256i biased = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)kiln_kq4_grid_biased));
     const int8_t *xq[4];
     const float *xd[4];
     const int32_t *xs[4];
@@ -50,16 +50,22 @@ VNNI static KILN_ALWAYS_INLINE void vnni_group_tile(const uint8_t *group, const 
                     dot[i] = dot4(dot[i], magnitude, _mm256_sign_epi8(broadcast4(xq[i] + blk * KILN_BLOCK + 4 * t), q));
             }
         } else if (kq4) {
+            // Levels + 128 are unsigned: Σ(level + 128)·x = Σ level·x + 128·Σx over each half,
+            // and the driver's half-block sums take the 128·Σx off.
             for (int t = 0; t < 4; t++) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(quants + 32 * t));
-                const __m256i wl = _mm256_shuffle_epi8(grid, _mm256_and_si256(q, low));
-                const __m256i wh = _mm256_shuffle_epi8(grid, _mm256_and_si256(_mm256_srli_epi16(q, 4), low));
-                const __m256i ml = _mm256_abs_epi8(wl), mh = _mm256_abs_epi8(wh);
+                const __m256i ul = _mm256_shuffle_epi8(biased, _mm256_and_si256(q, low));
+                const __m256i uh = _mm256_shuffle_epi8(biased, _mm256_and_si256(_mm256_srli_epi16(q, 4), low));
                 for (int i = 0; i < NX; i++) {
                     const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
-                    dot[i] = dot4(dot[i], ml, _mm256_sign_epi8(broadcast4(x), wl));
-                    high_dot[i] = dot4(high_dot[i], mh, _mm256_sign_epi8(broadcast4(x + 16), wh));
+                    dot[i] = dot4(dot[i], ul, broadcast4(x));
+                    high_dot[i] = dot4(high_dot[i], uh, broadcast4(x + 16));
                 }
+            }
+            for (int i = 0; i < NX; i++) {
+                const int32_t *half = a->xhalf + xrow[i] * 2 * nb + 2 * blk;
+                dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(128 * half[0]));
+                high_dot[i] = _mm256_sub_epi32(high_dot[i], _mm256_set1_epi32(128 * half[1]));
             }
         } else {
             const __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)(block + header)) : _mm256_setzero_si256();
@@ -110,6 +116,26 @@ VNNI static void rows_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
 VNNI static void rows_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { drive_groups(vnni_group_tile, a, r0, r1, KILN_WEIGHT_Q5_0X8); }
 VNNI static void rows_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { drive_groups(vnni_group_tile, a, r0, r1, KILN_WEIGHT_Q5_1X8); }
 
+// ---- K-quant prompt batches (x86_kquant_panel.h) ---------------------------------------------------
+
+#define KPANEL_TARGET VNNI
+#define KPANEL_DPBUSD _mm256_dpbusd_avx_epi32
+#define KPANEL_PREFIX vnni_
+#include "x86_kquant_panel.h"
+
+VNNI static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q4_k(a, r0, r1);
+    else vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q4_K);
+}
+VNNI static void rows_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q5_k(a, r0, r1);
+    else vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q5_K);
+}
+VNNI static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q6_k(a, r0, r1);
+    else vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q6_K);
+}
+
 // ---- the table: the AVX2 tier's, with the entries above ------------------------------------------
 
 static kiln_ops table;
@@ -124,6 +150,9 @@ static void make_table(void) {
     table.rows[KILN_WEIGHT_KQ4X8] = rows_kq4x8;
     table.rows[KILN_WEIGHT_Q5_0X8] = rows_q5_0x8;
     table.rows[KILN_WEIGHT_Q5_1X8] = rows_q5_1x8;
+    table.rows[KILN_WEIGHT_Q4_K] = rows_q4_k;
+    table.rows[KILN_WEIGHT_Q5_K] = rows_q5_k;
+    table.rows[KILN_WEIGHT_Q6_K] = rows_q6_k;
 }
 
 const kiln_ops *kiln_ops_avx_vnni(void) {

@@ -25,7 +25,10 @@ struct MatmulTests {
     static let quantizedShapes: [(Int, Int, Int)] = [
         (1, 32, 1), (3, 96, 2), (8, 64, 1), (13, 160, 3), (16, 256, 5), (67, 544, 4), (9, 32, 9), (24, 1024, 1), (5, 224, 7),
     ]
-    static let superBlockShapes: [(Int, Int, Int)] = [(1, 256, 1), (3, 512, 2), (13, 256, 5), (9, 768, 3)]
+    static let superBlockShapes: [(Int, Int, Int)] = [
+        (1, 256, 1), (3, 512, 2), (13, 256, 5), (9, 768, 3),
+        (16, 2304, 6), (9, 512, 4), (24, 256, 9), // prompt batches: several 2048-value panels, partial groups, batch tails
+    ]
     static let floatShapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 7, 2), (5, 33, 3), (8, 100, 1), (13, 257, 5), (4, 16, 4), (67, 64, 2), (2, 1000, 7),
         (9, 2100, 4), (6, 1030, 3), // prompt batches: K in several 1024-column panels, with tails
