@@ -22,9 +22,8 @@
 #   cmake -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF
 #   ninja -C build llama-bench          # then pass build/bin/llama-bench
 #
-# Differences in what is measured: llama-bench does a warm-up run before timing and generates
-# at context depth 0; `kiln-run bench` times its first run and generates after the prompt
-# (depth P). Both use random prompt tokens.
+# Differences in what is measured: both do a warm-up pass before timing; llama-bench generates at
+# context depth 0, `kiln-run bench` after the prompt (depth P). Both use random prompt tokens.
 set -euo pipefail
 
 usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }

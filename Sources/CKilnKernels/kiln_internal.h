@@ -15,6 +15,9 @@ typedef struct {
     const void *w;
     int64_t rows, cols;
     const float *x;       // [batch][cols]: the activations (float weight types)
+    const float *xt;      // [cols][xt_stride]: x transposed, batch padded with zeros (float types, when
+                          // the tier asks for it: ops->transposed_batch)
+    int64_t xt_stride;
     const int8_t *xq;     // [batch][cols]: quantised activations (quantised weight types)
     const float *xd;      // [batch][cols/32]: their block scales
     const int32_t *xsum;  // [batch][cols/32]: Σ of each block's int8 values
@@ -29,6 +32,9 @@ typedef void (*kiln_rows_fn)(const kiln_matmul_args *args, int64_t r0, int64_t r
 
 struct kiln_ops {
     const char *name;
+    // The smallest batch for which the float kernels want the activations transposed (args.xt);
+    // 0: never.
+    int64_t transposed_batch;
     void (*quantize)(const float *x, int64_t cols, int8_t *q, float *d, int32_t *sum);
     kiln_rows_fn rows[KILN_WEIGHT_COUNT];
     void (*rms_norm)(const float *x, const float *weight, int64_t n, float eps, float *out);

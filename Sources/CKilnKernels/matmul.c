@@ -90,6 +90,17 @@ void kiln_matmul(const kiln_ops *ops, int32_t type, const void *w, int64_t rows,
     if (rows <= 0 || batch <= 0) return;
     kiln_matmul_args args = {.w = w, .rows = rows, .cols = cols, .x = x, .batch = batch, .y = y};
     const int threads = kiln_pool_threads();
+    if (!is_quantized(type) && ops->transposed_batch && batch >= ops->transposed_batch) {
+        // Column k of the batch as one contiguous run (padded to 16 with zeros), for kernels that
+        // broadcast a weight and multiply 16 activation rows at once.
+        const int64_t stride = (batch + 15) / 16 * 16;
+        float *xt = scratch((size_t)(cols * stride) * sizeof(float));
+        for (int64_t b0 = 0; b0 < stride; b0 += 16) // 16 rows of x read side by side, 64 bytes written per k
+            for (int64_t k = 0; k < cols; k++)
+                for (int64_t b = b0; b < b0 + 16; b++) xt[k * stride + b] = b < batch ? x[b * cols + k] : 0.0f;
+        args.xt = xt;
+        args.xt_stride = stride;
+    }
     if (is_quantized(type)) {
         const int64_t nb = cols / KILN_BLOCK;
         const size_t q_bytes = ((size_t)(batch * cols) + 63) & ~(size_t)63;

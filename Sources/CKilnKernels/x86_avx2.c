@@ -196,7 +196,8 @@ AVX2 static KILN_ALWAYS_INLINE void float_panel_rows(const kiln_matmul_args *a, 
                 const int nx = a->batch - b < 3 ? (int)(a->batch - b) : 3;
                 const float *x = a->x + b * a->cols + k0;
                 float out[3][4];
-                panel_tile(panel, n, x, x + a->cols, x + 2 * a->cols, nx, out);
+                if (nx == 3) panel_tile(panel, n, x, x + a->cols, x + 2 * a->cols, 3, out); // its own copy, all in registers
+                else panel_tile(panel, n, x, x + a->cols, x + 2 * a->cols, nx, out);
                 for (int i = 0; i < nx; i++)
                     for (int j = 0; j < 4; j++) {
                         float *y = a->y + (b + i) * a->rows + r + j;

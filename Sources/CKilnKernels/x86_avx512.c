@@ -204,13 +204,12 @@ AVX512 static inline float load1z(const uint8_t *w, int64_t k, int32_t type) {
 AVX512 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t n, const float *const *x, int nx, float out[6][4]) {
     __m512 acc[4][6];
     for (int r = 0; r < 4; r++)
-        for (int i = 0; i < 6; i++) acc[r][i] = _mm512_setzero_ps();
+        for (int i = 0; i < nx; i++) acc[r][i] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 16 <= n; k += 16) {
         const __m512 w0 = _mm512_load_ps(panel + k), w1 = _mm512_load_ps(panel + PANEL_K + k),
                      w2 = _mm512_load_ps(panel + 2 * PANEL_K + k), w3 = _mm512_load_ps(panel + 3 * PANEL_K + k);
-        for (int i = 0; i < 6; i++) {
-            if (i >= nx) break;
+        for (int i = 0; i < nx; i++) {
             const __m512 v = _mm512_loadu_ps(x[i] + k);
             acc[0][i] = _mm512_fmadd_ps(w0, v, acc[0][i]);
             acc[1][i] = _mm512_fmadd_ps(w1, v, acc[1][i]);
@@ -224,6 +223,24 @@ AVX512 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t n, 
             for (int64_t j = k; j < n; j++) t += panel[r * PANEL_K + j] * x[i][j];
             out[i][r] = t;
         }
+}
+
+// With the activations transposed by the driver (args.xt: column k of the batch contiguous), a
+// weight is broadcast and multiplies 16 activation rows per FMA: 4 rows × 48 activation rows take
+// 12 accumulators, 3 loads and 4 broadcasts per 12 FMAs, and no horizontal sums at all.
+AVX512 static KILN_ALWAYS_INLINE void outer_tile(const float *panel, int64_t n, const float *xt, int64_t stride, int NZ,
+                                                 __m512 acc[4][3]) {
+    for (int r = 0; r < 4; r++)
+        for (int z = 0; z < NZ; z++) acc[r][z] = _mm512_setzero_ps();
+    for (int64_t k = 0; k < n; k++) {
+        const float *column = xt + k * stride;
+        __m512 x[3];
+        for (int z = 0; z < NZ; z++) x[z] = _mm512_loadu_ps(column + 16 * z);
+        for (int r = 0; r < 4; r++) {
+            const __m512 w = _mm512_set1_ps(panel[r * PANEL_K + k]);
+            for (int z = 0; z < NZ; z++) acc[r][z] = _mm512_fmadd_ps(w, x[z], acc[r][z]);
+        }
+    }
 }
 
 AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type,
@@ -244,12 +261,35 @@ AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int6
                 for (; k + 16 <= n; k += 16) _mm512_store_ps(panel + i * PANEL_K + k, load16(w, k0 + k, type));
                 for (; k < n; k++) panel[i * PANEL_K + k] = load1z(w, k0 + k, type);
             }
+            if (a->xt) {
+                for (int64_t b = 0; b < a->batch; b += 48) {
+                    const int64_t left = a->batch - b;
+                    const int NZ = left > 32 ? 3 : left > 16 ? 2 : 1;
+                    __m512 acc[4][3];
+                    const float *xt = a->xt + k0 * a->xt_stride + b;
+                    if (NZ == 3) outer_tile(panel, n, xt, a->xt_stride, 3, acc);
+                    else if (NZ == 2) outer_tile(panel, n, xt, a->xt_stride, 2, acc);
+                    else outer_tile(panel, n, xt, a->xt_stride, 1, acc);
+                    for (int z = 0; z < NZ; z++)
+                        for (int j = 0; j < 4; j++) {
+                            float t[16];
+                            _mm512_storeu_ps(t, acc[j][z]);
+                            for (int l = 0; l < 16 && b + 16 * z + l < a->batch; l++) {
+                                float *y = a->y + (b + 16 * z + l) * a->rows + r + j;
+                                *y = k0 == 0 ? t[l] : *y + t[l];
+                            }
+                        }
+                }
+                continue;
+            }
             for (int64_t b = 0; b < a->batch; b += 6) {
                 const int nx = a->batch - b < 6 ? (int)(a->batch - b) : 6;
                 const float *x[6];
                 for (int i = 0; i < 6; i++) x[i] = a->x + (b + (i < nx ? i : 0)) * a->cols + k0;
                 float out[6][4];
-                panel_tile(panel, n, x, nx, out);
+                // A literal 6 gives the full tile its own copy, with all 24 accumulators in registers.
+                if (nx == 6) panel_tile(panel, n, x, 6, out);
+                else panel_tile(panel, n, x, nx, out);
                 for (int i = 0; i < nx; i++)
                     for (int j = 0; j < 4; j++) {
                         float *y = a->y + (b + i) * a->rows + r + j;
@@ -298,6 +338,7 @@ static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 static void make_table(void) {
     table = kiln_ops_avx2;
     table.name = "avx512";
+    table.transposed_batch = 8;
     table.rows[KILN_WEIGHT_F32] = rows_f32;
     table.rows[KILN_WEIGHT_F16] = rows_f16;
     table.rows[KILN_WEIGHT_BF16] = rows_bf16;

@@ -32,6 +32,7 @@ struct MatmulTests {
     static let floatShapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 7, 2), (5, 33, 3), (8, 100, 1), (13, 257, 5), (4, 16, 4), (67, 64, 2), (2, 1000, 7),
         (9, 2100, 4), (6, 1030, 3), // prompt batches: K in several 1024-column panels, with tails
+        (9, 1100, 20), (13, 100, 49), (8, 64, 8), // batches transposed for the broadcast tiles: 48/32/16-wide tails
     ]
 
     static func shapes(_ type: ElementType) -> [(Int, Int, Int)] {
