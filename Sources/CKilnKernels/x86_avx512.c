@@ -317,17 +317,99 @@ AVX512 static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 #define KPANEL_PREFIX z_
 #include "x86_kquant_panel.h"
 
+// Two 8-row panels side by side in zmm lanes (rows 0–7 of `lo`, 8–15 of `hi`), as pair_tile does
+// for the interleaved types: each activation broadcast feeds 16 rows. Same sums, lane for lane,
+// as z_panel_tile (x86_kquant_panel.h).
+AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_panel *lo, const kquant_panel *hi, int64_t blocks, int64_t b0,
+                                                       const kiln_matmul_args *a, const int64_t *xrow, int32_t type, __m512 *acc) {
+    const int64_t nb = a->cols / KILN_BLOCK;
+    const int q6 = type == KILN_WEIGHT_Q6_K;
+    __m512 macc[4];
+    for (int i = 0; i < 4; i++) macc[i] = _mm512_setzero_ps();
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        const int64_t ab = b0 + blk;
+        __m512i dl[4], dh[4];
+        for (int i = 0; i < 4; i++) dl[i] = dh[i] = _mm512_setzero_si512();
+        for (int c = 0; c < 4; c++) {
+            const __m512i wl = pair256(lo->codes[blk][c], hi->codes[blk][c]);
+            const __m512i wh = pair256(lo->codes[blk][c + 4], hi->codes[blk][c + 4]);
+            for (int i = 0; i < 4; i++) {
+                const int8_t *x = a->xq + xrow[i] * a->cols + ab * KILN_BLOCK + 4 * c;
+                dl[i] = _mm512_dpbusd_epi32(dl[i], wl, broadcast4z(x));
+                dh[i] = _mm512_dpbusd_epi32(dh[i], wh, broadcast4z(x + 16));
+            }
+        }
+        const __m512 s_lo = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(lo->scale[blk][0])), _mm256_load_ps(hi->scale[blk][0]), 1);
+        if (q6) {
+            const __m512 s_hi = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(lo->scale[blk][1])), _mm256_load_ps(hi->scale[blk][1]), 1);
+            for (int i = 0; i < 4; i++) {
+                const int32_t *half = a->xhalf + xrow[i] * 2 * nb + 2 * ab;
+                const __m512 xd = _mm512_set1_ps(a->xd[xrow[i] * nb + ab]);
+                const __m512i l = _mm512_sub_epi32(dl[i], _mm512_set1_epi32(32 * half[0]));
+                const __m512i h = _mm512_sub_epi32(dh[i], _mm512_set1_epi32(32 * half[1]));
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(l), _mm512_mul_ps(s_lo, xd), acc[i]);
+                macc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h), _mm512_mul_ps(s_hi, xd), macc[i]);
+            }
+        } else {
+            const __m512 m = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(lo->minimum[blk])), _mm256_load_ps(hi->minimum[blk]), 1);
+            for (int i = 0; i < 4; i++) {
+                const float xd = a->xd[xrow[i] * nb + ab];
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dl[i], dh[i])), _mm512_mul_ps(s_lo, _mm512_set1_ps(xd)), acc[i]);
+                macc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xd * (float)a->xsum[xrow[i] * nb + ab]), macc[i]);
+            }
+        }
+    }
+    for (int i = 0; i < 4; i++) acc[i] = _mm512_add_ps(acc[i], macc[i]);
+}
+
+// Rows r0 … r1 − 1 (r0 a multiple of 8) of a K-quant matrix against a batch of ≥ 4 rows, 16 rows
+// at a time (a last odd group goes through the 8-row panel).
+AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
+    static _Thread_local kquant_panel panels[2] __attribute__((aligned(64)));
+    const size_t bytes = type == KILN_WEIGHT_Q4_K ? 144 : type == KILN_WEIGHT_Q5_K ? 176 : 210;
+    const int64_t superblocks = a->cols / 256;
+    int64_t row = r0;
+    for (; row + 2 * KILN_GROUP_ROWS <= r1 || (row + KILN_GROUP_ROWS < r1 && r1 == a->rows); row += 2 * KILN_GROUP_ROWS) {
+        const int valid = (int)(r1 - row < 16 ? r1 - row : 16);
+        const uint8_t *rows[16];
+        for (int r = 0; r < 16; r++) rows[r] = (const uint8_t *)a->w + (size_t)((row + (r < valid ? r : valid - 1)) * superblocks) * bytes;
+        for (int64_t s0 = 0; s0 < superblocks; s0 += PANEL_SUPERBLOCKS) {
+            const int64_t count = superblocks - s0 < PANEL_SUPERBLOCKS ? superblocks - s0 : PANEL_SUPERBLOCKS;
+            kquant_panel_decode(rows, type, s0, count, &panels[0]);
+            kquant_panel_decode(rows + 8, type, s0, count, &panels[1]);
+            for (int64_t b = 0; b < a->batch; b += 4) {
+                int64_t xrow[4];
+                for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
+                __m512 acc[4];
+                for (int i = 0; i < 4; i++) acc[i] = _mm512_setzero_ps();
+                kquant_pair_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, type, acc);
+                for (int i = 0; i < 4 && b + i < a->batch; i++) {
+                    float *y = a->y + (b + i) * a->rows + row;
+                    if (s0 == 0) {
+                        store_pair(y, acc[i], valid);
+                    } else {
+                        float t[16];
+                        _mm512_storeu_ps(t, acc[i]);
+                        for (int r = 0; r < valid; r++) y[r] += t[r];
+                    }
+                }
+            }
+        }
+    }
+    if (row < r1) z_panel_rows(a, row, r1, type);
+}
+
 AVX512 static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q4_k(a, r0, r1);
-    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q4_K);
+    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q4_K);
 }
 AVX512 static void rows_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q5_k(a, r0, r1);
-    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q5_K);
+    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q5_K);
 }
 AVX512 static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q6_k(a, r0, r1);
-    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q6_K);
+    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q6_K);
 }
 
 // ---- the table: the AVX2 tier's, with the entries above ------------------------------------------

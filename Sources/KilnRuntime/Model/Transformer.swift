@@ -54,7 +54,7 @@ public final class InferenceState: @unchecked Sendable {
     public var observer: ActivationObserver?
 
     /// `halfPrecisionCache` stores keys and values as f16: half the memory, for long contexts.
-    public init(transformer: Transformer, contextLength: Int, maxBatch: Int = 64, halfPrecisionCache: Bool = false) {
+    public init(transformer: Transformer, contextLength: Int, maxBatch: Int = 256, halfPrecisionCache: Bool = false) {
         self.transformer = transformer
         self.contextLength = contextLength
         self.maxBatch = maxBatch
