@@ -1,5 +1,5 @@
-// The portable tier's kernels for ggml's K-quant super-blocks with 4–6-bit codes (256 values;
-// docs/FORMAT.md §7.2): q4_K, q5_K and q6_K, row-major as GGUF stores them. Plain C.
+// The portable tier's kernels for ggml's K-quant super-blocks (256 values; docs/FORMAT.md §7.2):
+// q2_K, q3_K, q4_K, q5_K and q6_K, row-major as GGUF stores them. Plain C.
 //
 // Each super-block is unpacked once into unsigned codes and integer scales, then met by up to
 // KILN_K_BATCH activation rows, so with a batch the bit fields are decoded once per weight row,
@@ -8,7 +8,9 @@
 // - q4_K / q5_K: value = d·sc·q − dmin·m per sub-block of 32, so the block contributes
 //   xd·(d·sc·Σq·x − dmin·m·Σx), with Σx the driver's block sum.
 // - q6_K: value = d·sc·(q − 32) per group of 16; the codes stay unsigned (0…63) and the 32 comes
-//   off through each group's activation sum, in the integers, before the group's scale.
+//   off through each group's activation sum, in the integers, before the group's scale. q3_K is
+//   the same with codes 0…7, an offset of 4 and 6-bit scales stored + 32.
+// - q2_K: value = d·sc·q − dmin·m per group of 16 (codes 0…3, 4-bit sc and m).
 #include "kiln_internal.h"
 
 #define KILN_K_BATCH 64 // activation rows that share one unpacked super-block
@@ -17,7 +19,7 @@
 // minimum mn[t]; q6_K: group g (values 16g…16g+15) has signed scale sc[g].
 typedef struct {
     uint8_t code[256];
-    int32_t sc[16], mn[8];
+    int32_t sc[16], mn[16];
     float d, dmin;
 } superblock;
 
@@ -69,6 +71,36 @@ static void unpack_q6(const uint8_t *block, superblock *u) {
     u->dmin = 0;
 }
 
+// q2_K (84 bytes: scales[16], qs[64], d, dmin). Value 128n + 32j + l is bits 2j…2j+1 of
+// qs[32n + l]; group g = 8n + 2j + l/16 has scale scales[g] & 15 and minimum scales[g] >> 4.
+static void unpack_q2(const uint8_t *block, superblock *u) {
+    for (int n = 0; n < 2; n++)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++) u->code[128 * n + 32 * j + l] = (block[16 + 32 * n + l] >> (2 * j)) & 3;
+    for (int g = 0; g < 16; g++) {
+        u->sc[g] = block[g] & 15;
+        u->mn[g] = block[g] >> 4;
+    }
+    u->d = half_at(block + 80);
+    u->dmin = half_at(block + 82);
+}
+
+// q3_K (110 bytes: hmask[32], qs[64], scales[12], d). Value 128n + 32j + l has bits 2j…2j+1 of
+// qs[32n + l] and, as bit 2, bit 4n + j of hmask[l] (code 0…7, value offset 4); group g's 6-bit
+// scale (stored + 32) has its low 4 bits in nibble g/8 of scales[g % 8] and its high 2 in bits
+// 2(g/4)… of scales[8 + g % 4].
+static void unpack_q3(const uint8_t *block, superblock *u) {
+    for (int n = 0; n < 2; n++)
+        for (int j = 0; j < 4; j++)
+            for (int l = 0; l < 32; l++)
+                u->code[128 * n + 32 * j + l] =
+                    (uint8_t)(((block[32 + 32 * n + l] >> (2 * j)) & 3) | ((block[l] >> (4 * n + j)) & 1) << 2);
+    const uint8_t *s = block + 96;
+    for (int g = 0; g < 16; g++) u->sc[g] = (((s[g % 8] >> (4 * (g / 8))) & 15) | ((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) - 32;
+    u->d = half_at(block + 108);
+    u->dmin = 0;
+}
+
 // Σ over one super-block of value · xd · x for one activation row (x, xd, xs at the super-block).
 static inline float dot_q45(const superblock *u, const int8_t *x, const float *xd, const int32_t *xs) {
     float acc = 0;
@@ -98,8 +130,33 @@ static inline float dot_q6(const superblock *u, const int8_t *x, const float *xd
     return u->d * acc;
 }
 
+// Groups of 16 with their own scales (q2_K, q3_K): the integer sums per group, exact.
+static inline float dot_q23(const superblock *u, const int8_t *x, const float *xd, const int32_t *xs, int q3) {
+    float acc = 0;
+    for (int t = 0; t < 8; t++) {
+        const uint8_t *c = u->code + 32 * t;
+        const int8_t *xt = x + 32 * t;
+        int32_t even = 0, odd = 0, first = 0;
+        for (int l = 0; l < 16; l++) {
+            even += c[l] * xt[l];
+            odd += c[16 + l] * xt[16 + l];
+            first += xt[l];
+        }
+        const int32_t second = xs[t] - first;
+        if (q3) {
+            acc += xd[t] * (u->d * (float)(u->sc[2 * t] * (even - 4 * first) + u->sc[2 * t + 1] * (odd - 4 * second)));
+        } else {
+            const int32_t scaled = u->sc[2 * t] * even + u->sc[2 * t + 1] * odd;
+            const int32_t minimum = u->mn[2 * t] * first + u->mn[2 * t + 1] * second;
+            acc += xd[t] * (u->d * (float)scaled - u->dmin * (float)minimum);
+        }
+    }
+    return acc;
+}
+
 static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const size_t bytes = type == KILN_WEIGHT_Q4_K ? 144 : type == KILN_WEIGHT_Q5_K ? 176 : 210;
+    const size_t bytes = type == KILN_WEIGHT_Q2_K ? 84 : type == KILN_WEIGHT_Q3_K ? 110 : type == KILN_WEIGHT_Q4_K ? 144
+                         : type == KILN_WEIGHT_Q5_K ? 176 : 210;
     const int64_t superblocks = a->cols / 256, nb = a->cols / KILN_BLOCK;
     superblock u;
     float acc[KILN_K_BATCH];
@@ -110,12 +167,16 @@ static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int
             for (int64_t i = 0; i < count; i++) acc[i] = 0;
             for (int64_t s = 0; s < superblocks; s++) {
                 if (type == KILN_WEIGHT_Q6_K) unpack_q6(row + s * bytes, &u);
+                else if (type == KILN_WEIGHT_Q2_K) unpack_q2(row + s * bytes, &u);
+                else if (type == KILN_WEIGHT_Q3_K) unpack_q3(row + s * bytes, &u);
                 else unpack_q45(row + s * bytes, type == KILN_WEIGHT_Q5_K, &u);
                 for (int64_t i = 0; i < count; i++) {
                     const int64_t at = (b0 + i) * nb + s * 8;
                     const int8_t *x = a->xq + at * KILN_BLOCK;
-                    acc[i] += type == KILN_WEIGHT_Q6_K ? dot_q6(&u, x, a->xd + at, a->xsum + at)
-                                                       : dot_q45(&u, x, a->xd + at, a->xsum + at);
+                    if (type == KILN_WEIGHT_Q6_K) acc[i] += dot_q6(&u, x, a->xd + at, a->xsum + at);
+                    else if (type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K)
+                        acc[i] += dot_q23(&u, x, a->xd + at, a->xsum + at, type == KILN_WEIGHT_Q3_K);
+                    else acc[i] += dot_q45(&u, x, a->xd + at, a->xsum + at);
                 }
             }
             for (int64_t i = 0; i < count; i++) a->y[(b0 + i) * a->rows + r] = acc[i];
@@ -123,6 +184,8 @@ static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int
     }
 }
 
+void kiln_rows_generic_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q2_K); }
+void kiln_rows_generic_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q3_K); }
 void kiln_rows_generic_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q4_K); }
 void kiln_rows_generic_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q5_K); }
 void kiln_rows_generic_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q6_K); }

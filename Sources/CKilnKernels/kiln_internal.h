@@ -21,7 +21,7 @@ typedef struct {
     const int8_t *xq;     // [batch][cols]: quantised activations (quantised weight types)
     const float *xd;      // [batch][cols/32]: their block scales
     const int32_t *xsum;  // [batch][cols/32]: Σ of each block's int8 values
-    const int32_t *xhalf; // [batch][cols/16]: Σ of each half block's int8 values (kq4x8 and q6_k only)
+    const int32_t *xhalf; // [batch][cols/16]: Σ of each half block's int8 values (kq4x8 and the K-quants with groups of 16)
     int64_t batch;
     float *y;             // [batch][rows]
 } kiln_matmul_args;
@@ -84,6 +84,8 @@ void kiln_rows_generic_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1)
 void kiln_rows_generic_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_generic_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
@@ -95,8 +97,11 @@ void kiln_rows_generic_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1)
     [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4, [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,           \
     [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k, [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k,         \
     [KILN_WEIGHT_KQ4X8] = kiln_rows_generic_kq4x8, [KILN_WEIGHT_Q5_0X8] = kiln_rows_generic_q5_0x8,   \
-    [KILN_WEIGHT_Q5_1X8] = kiln_rows_generic_q5_1x8
+    [KILN_WEIGHT_Q5_1X8] = kiln_rows_generic_q5_1x8, [KILN_WEIGHT_Q2_K] = kiln_rows_generic_q2_k,     \
+    [KILN_WEIGHT_Q3_K] = kiln_rows_generic_q3_k
 #if defined(__x86_64__)
+void kiln_rows_avx2_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_avx2_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_avx2_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_avx2_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);

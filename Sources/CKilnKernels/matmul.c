@@ -104,7 +104,7 @@ void kiln_matmul(const kiln_ops *ops, int32_t type, const void *w, int64_t rows,
     if (is_quantized(type)) {
         const int64_t nb = cols / KILN_BLOCK;
         const size_t q_bytes = ((size_t)(batch * cols) + 63) & ~(size_t)63;
-        const int halves = type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q6_K;
+        const int halves = type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q6_K;
         uint8_t *memory = scratch(q_bytes + (size_t)(batch * nb) * (halves ? 16 : 8));
         args.xq = (const int8_t *)memory;
         args.xd = (const float *)(memory + q_bytes);

@@ -130,7 +130,28 @@ AVX2 static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0
     }
 }
 
-AVX2 void kiln_rows_avx2_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q4_K); }
-AVX2 void kiln_rows_avx2_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q5_K); }
-AVX2 void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows(a, r0, r1, KILN_WEIGHT_Q6_K); }
+// Decode tiles (and short batches); prompt batches of 4 or more go through the panel below.
+AVX2 static void k_rows_any(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type);
+AVX2 void kiln_rows_avx2_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows_any(a, r0, r1, KILN_WEIGHT_Q4_K); }
+AVX2 void kiln_rows_avx2_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows_any(a, r0, r1, KILN_WEIGHT_Q5_K); }
+AVX2 void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows_any(a, r0, r1, KILN_WEIGHT_Q6_K); }
+
+// ---- q2_K and q3_K (every batch), and prompt batches of the others: the decoded panel ----------------
+
+// vpdpbusd's sum without VNNI: every panel code is ≤ 63, so maddubs (2 · 63 · 127) cannot saturate.
+AVX2 static inline __m256i dpbusd_avx2(__m256i acc, __m256i u, __m256i s) {
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+}
+#define KPANEL_TARGET AVX2
+#define KPANEL_DPBUSD dpbusd_avx2
+#define KPANEL_PREFIX avx2_
+#include "x86_kquant_panel.h"
+
+AVX2 static void k_rows_any(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
+    if (a->batch < 4) k_rows(a, r0, r1, type);
+    else avx2_panel_rows(a, r0, r1, type);
+}
+
+AVX2 void kiln_rows_avx2_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { avx2_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K); }
+AVX2 void kiln_rows_avx2_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { avx2_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K); }
 #endif

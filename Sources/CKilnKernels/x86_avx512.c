@@ -39,6 +39,28 @@ AVX512 static inline void pair_high_bits(__m256i qh_a, __m256i qh_b, int t, __m5
     *high = _mm512_inserti64x4(_mm512_castsi256_si512(ha), hb, 1);
 }
 
+// kq4's scales for blocks A and B at once: lanes 0–7 rows of A, 8–15 rows of B; *low for values
+// 0–15 (exponent bytes 2r), *high for 16–31 (bytes 2r + 1). The same exact construction as
+// kq4_scales, on 16 lanes.
+AVX512 static inline void pair_kq4_scales(const uint8_t *a, const uint8_t *b, __m512 *low, __m512 *high) {
+    const __m256i e = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                              _mm_loadu_si128((const __m128i *)b), 1);
+    // Per 128-bit half: the 8 even bytes, then the 8 odd ones; then [A even, B even, A odd, B odd].
+    const __m256i split = _mm256_shuffle_epi8(e, _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15,
+                                                                  0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
+    const __m256i ordered = _mm256_permute4x64_epi64(split, 0xD8);
+    const __m512 mantissa = _mm512_castps256_ps512(_mm256_loadu_ps(kiln_kq4_mantissa));
+    const __m512i exponents[2] = {_mm512_cvtepu8_epi32(_mm256_castsi256_si128(ordered)), _mm512_cvtepu8_epi32(_mm256_extracti128_si256(ordered, 1))};
+    __m512 scales[2];
+    for (int h = 0; h < 2; h++) {
+        const __m512 m = _mm512_permutexvar_ps(_mm512_and_si512(exponents[h], _mm512_set1_epi32(7)), mantissa);
+        const __m512i power = _mm512_slli_epi32(_mm512_add_epi32(_mm512_srli_epi32(exponents[h], 3), _mm512_set1_epi32(127 - 28)), 23);
+        scales[h] = _mm512_mul_ps(m, _mm512_castsi512_ps(power));
+    }
+    *low = scales[0];
+    *high = scales[1];
+}
+
 // Two groups (rows 0–7 in lanes 0–7 from `ga`, 8–15 from `gb`) against NX activation rows; acc[i]
 // gets activation row i's 16 dot products. gb may alias ga (its results are then dropped).
 AVX512 static KILN_ALWAYS_INLINE void pair_tile(const uint8_t *ga, const uint8_t *gb, int prefetch, int64_t nb,
@@ -112,11 +134,8 @@ AVX512 static KILN_ALWAYS_INLINE void pair_tile(const uint8_t *ga, const uint8_t
             }
         }
         if (kq4) {
-            __m256 la, ha, lb, hb;
-            kq4_group_scales(ba, &la, &ha);
-            kq4_group_scales(bb, &lb, &hb);
-            const __m512 s_low = _mm512_insertf32x8(_mm512_castps256_ps512(la), lb, 1);
-            const __m512 s_high = _mm512_insertf32x8(_mm512_castps256_ps512(ha), hb, 1);
+            __m512 s_low, s_high;
+            pair_kq4_scales(ba, bb, &s_low, &s_high);
             for (int i = 0; i < NX; i++) {
                 const __m512 x_scale = _mm512_set1_ps(xd[i][blk]);
                 acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(s_low, x_scale), acc[i]);
@@ -351,7 +370,7 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_panel *lo, c
                 macc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h), _mm512_mul_ps(s_hi, xd), macc[i]);
             }
         } else {
-            const __m512 m = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(lo->minimum[blk])), _mm256_load_ps(hi->minimum[blk]), 1);
+            const __m512 m = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(lo->minimum[blk][0])), _mm256_load_ps(hi->minimum[blk][0]), 1);
             for (int i = 0; i < 4; i++) {
                 const float xd = a->xd[xrow[i] * nb + ab];
                 acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dl[i], dh[i])), _mm512_mul_ps(s_lo, _mm512_set1_ps(xd)), acc[i]);
@@ -366,7 +385,7 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_panel *lo, c
 // at a time (a last odd group goes through the 8-row panel).
 AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     static _Thread_local kquant_panel panels[2] __attribute__((aligned(64)));
-    const size_t bytes = type == KILN_WEIGHT_Q4_K ? 144 : type == KILN_WEIGHT_Q5_K ? 176 : 210;
+    const size_t bytes = kquant_bytes(type);
     const int64_t superblocks = a->cols / 256;
     int64_t row = r0;
     for (; row + 2 * KILN_GROUP_ROWS <= r1 || (row + KILN_GROUP_ROWS < r1 && r1 == a->rows); row += 2 * KILN_GROUP_ROWS) {
@@ -399,6 +418,10 @@ AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64
     if (row < r1) z_panel_rows(a, row, r1, type);
 }
 
+// q2_K and q3_K: the 8-row panel for every batch (no decode tiles of their own).
+AVX512 static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { z_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K); }
+AVX512 static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { z_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K); }
+
 AVX512 static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q4_k(a, r0, r1);
     else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q4_K);
@@ -430,6 +453,8 @@ static void make_table(void) {
     table.rows[KILN_WEIGHT_KQ4X8] = rows_kq4x8;
     table.rows[KILN_WEIGHT_Q5_0X8] = rows_q5_0x8;
     table.rows[KILN_WEIGHT_Q5_1X8] = rows_q5_1x8;
+    table.rows[KILN_WEIGHT_Q2_K] = rows_q2_k;
+    table.rows[KILN_WEIGHT_Q3_K] = rows_q3_k;
     table.rows[KILN_WEIGHT_Q4_K] = rows_q4_k;
     table.rows[KILN_WEIGHT_Q5_K] = rows_q5_k;
     table.rows[KILN_WEIGHT_Q6_K] = rows_q6_k;

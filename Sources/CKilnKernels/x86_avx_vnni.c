@@ -123,6 +123,9 @@ VNNI static void rows_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 #define KPANEL_PREFIX vnni_
 #include "x86_kquant_panel.h"
 
+VNNI static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K); }
+VNNI static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K); }
+
 VNNI static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q4_k(a, r0, r1);
     else vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q4_K);
@@ -150,6 +153,8 @@ static void make_table(void) {
     table.rows[KILN_WEIGHT_KQ4X8] = rows_kq4x8;
     table.rows[KILN_WEIGHT_Q5_0X8] = rows_q5_0x8;
     table.rows[KILN_WEIGHT_Q5_1X8] = rows_q5_1x8;
+    table.rows[KILN_WEIGHT_Q2_K] = rows_q2_k;
+    table.rows[KILN_WEIGHT_Q3_K] = rows_q3_k;
     table.rows[KILN_WEIGHT_Q4_K] = rows_q4_k;
     table.rows[KILN_WEIGHT_Q5_K] = rows_q5_k;
     table.rows[KILN_WEIGHT_Q6_K] = rows_q6_k;

@@ -66,4 +66,48 @@ AVX2 static inline void unpack_q6_codes(const uint8_t *block, __m256i *w) {
     }
 }
 
+// A q2_K super-block (84 bytes: scales[16], qs[64], d, dmin): w[t] = block t's 32 codes 0…3 (block
+// t = 4n + j is bits 2j…2j+1 of qs[32n + l]); its two groups of 16 are 2t and 2t + 1, with
+// scale d·(scales[g] & 15) and minimum dmin·(scales[g] >> 4), returned per block t in
+// scale[0|1] and minimum[0|1] (value = scale·code − minimum).
+AVX2 static inline void unpack_q2(const uint8_t *block, __m256i *w, __m256 *scale, __m256 *minimum) {
+    const __m256i three = _mm256_set1_epi8(3);
+    for (int n = 0; n < 2; n++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(block + 16 + 32 * n));
+        for (int j = 0; j < 4; j++) w[4 * n + j] = _mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three);
+    }
+    const __m128i s = _mm_loadu_si128((const __m128i *)block);
+    const __m128i even = _mm_shuffle_epi8(s, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1));
+    const __m128i odd = _mm_shuffle_epi8(s, _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1));
+    const __m256 d = _mm256_set1_ps(kiln_half_to_float(kiln_load_u16(block + 80)));
+    const __m256 dmin = _mm256_set1_ps(kiln_half_to_float(kiln_load_u16(block + 82)));
+    const __m256i low = _mm256_set1_epi32(15);
+    const __m256i e = _mm256_cvtepu8_epi32(even), o = _mm256_cvtepu8_epi32(odd);
+    scale[0] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(e, low)));
+    scale[1] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_and_si256(o, low)));
+    minimum[0] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(e, 4)));
+    minimum[1] = _mm256_mul_ps(dmin, _mm256_cvtepi32_ps(_mm256_srli_epi32(o, 4)));
+}
+
+// A q3_K super-block (110 bytes: hmask[32], qs[64], scales[12], d): w[t] = block t's 32 codes 0…7
+// (value = scale·(code − 4)); block t = 4n + j has bits 2j…2j+1 of qs[32n + l] and, as bit 2,
+// bit 4n + j of hmask[l]. Group g = 2t + h's 6-bit scale, stored + 32, has its low 4 bits in
+// nibble g/8 of scales[g % 8] and its high 2 in bits 2(g/4)… of scales[8 + g % 4]; scale[h] gets
+// d·(that − 32) for blocks t = 0…7.
+AVX2 static inline void unpack_q3(const uint8_t *block, __m256i *w, __m256 *scale) {
+    const __m256i three = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4);
+    const __m256i hmask = _mm256_loadu_si256((const __m256i *)block);
+    for (int n = 0; n < 2; n++) {
+        const __m256i q = _mm256_loadu_si256((const __m256i *)(block + 32 + 32 * n));
+        for (int j = 0; j < 4; j++)
+            w[4 * n + j] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three),
+                                           _mm256_and_si256(move_bits(hmask, 4 * n + j, 2), four));
+    }
+    const uint8_t *s = block + 96;
+    int32_t sc[2][8];
+    for (int g = 0; g < 16; g++) sc[g & 1][g >> 1] = (((s[g % 8] >> (4 * (g / 8))) & 15) | ((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) - 32;
+    const __m256 d = _mm256_set1_ps(kiln_half_to_float(kiln_load_u16(block + 108)));
+    for (int h = 0; h < 2; h++) scale[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)sc[h])));
+}
+
 #endif

@@ -52,6 +52,8 @@ public struct WeightMatrix: @unchecked Sendable {
         case .q5_0: return Int32(KILN_WEIGHT_Q5_0)
         case .q5_1: return Int32(KILN_WEIGHT_Q5_1)
         case .kq4: return Int32(KILN_WEIGHT_KQ4)
+        case .q2_k: return Int32(KILN_WEIGHT_Q2_K)
+        case .q3_k: return Int32(KILN_WEIGHT_Q3_K)
         case .q4_k: return Int32(KILN_WEIGHT_Q4_K)
         case .q5_k: return Int32(KILN_WEIGHT_Q5_K)
         case .q6_k: return Int32(KILN_WEIGHT_Q6_K)
