@@ -132,7 +132,7 @@ static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) { float
 
 DOTPROD static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : 20;
+    const size_t block_bytes = (size_t)kiln_block_bytes(type);
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * nb) * block_bytes;
         for (int64_t b = 0; b < a->batch; b++) {
@@ -183,7 +183,7 @@ DOTPROD static KILN_ALWAYS_INLINE int32x4_t dot_lane(int32x4_t acc, int8x16_t w,
 
 DOTPROD static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, int64_t nb, const kiln_matmul_args *a,
                                                   const int64_t *xrow, int NX, int32_t type, float32x4_t acc[][2]) {
-    const size_t group_bytes = KILN_GROUP_ROWS * (type == KILN_WEIGHT_Q8_0X8 ? 34 : type == KILN_WEIGHT_Q4_0X8 ? 18 : 20);
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int header = type == KILN_WEIGHT_Q4_1X8 ? 32 : 16;
     const int8_t *xq[4];
     const float *xd[4];
@@ -242,7 +242,7 @@ static KILN_ALWAYS_INLINE void store_group(float *y, const float32x4_t v[2], int
 
 DOTPROD static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t group_bytes = KILN_GROUP_ROWS * (type == KILN_WEIGHT_Q8_0X8 ? 34 : type == KILN_WEIGHT_Q4_0X8 ? 18 : 20);
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     for (int64_t g = r0 / KILN_GROUP_ROWS; g * KILN_GROUP_ROWS < r1; g++) {
         const uint8_t *group = (const uint8_t *)a->w + (size_t)(g * nb) * group_bytes;
         const int64_t row = g * KILN_GROUP_ROWS;

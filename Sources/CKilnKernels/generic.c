@@ -72,8 +72,7 @@ static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0,
     const int64_t nb = a->cols / KILN_BLOCK;
     const int q5 = type == KILN_WEIGHT_Q5_0 || type == KILN_WEIGHT_Q5_1;
     const int minimum = type == KILN_WEIGHT_Q4_1 || type == KILN_WEIGHT_Q5_1;
-    const size_t block_bytes = type == KILN_WEIGHT_Q8_0 ? 34 : type == KILN_WEIGHT_Q4_0 ? 18 : type == KILN_WEIGHT_Q4_1 ? 20
-                               : type == KILN_WEIGHT_Q5_0 ? 22 : 24;
+    const size_t block_bytes = (size_t)kiln_block_bytes(type);
     // Where the nibbles start: after d (and m), and for q5 the 32-bit qh.
     const size_t quants = 2 + (minimum ? 2 : 0) + (q5 ? 4 : 0);
     for (int64_t r = r0; r < r1; r++) {
@@ -160,7 +159,7 @@ static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int64_t r0,
     const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
     const int kq4 = type == KILN_WEIGHT_KQ4X8;
     const int header = minimum ? 4 : 2; // bytes per row
-    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     for (int64_t g = r0 / KILN_GROUP_ROWS; g * KILN_GROUP_ROWS < r1; g++) {
         const uint8_t *group = (const uint8_t *)a->w + (size_t)(g * nb) * group_bytes;
         const int valid = (int)(a->rows - g * KILN_GROUP_ROWS < KILN_GROUP_ROWS ? a->rows - g * KILN_GROUP_ROWS : KILN_GROUP_ROWS);

@@ -155,8 +155,7 @@ static inline float dot_q23(const superblock *u, const int8_t *x, const float *x
 }
 
 static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const size_t bytes = type == KILN_WEIGHT_Q2_K ? 84 : type == KILN_WEIGHT_Q3_K ? 110 : type == KILN_WEIGHT_Q4_K ? 144
-                         : type == KILN_WEIGHT_Q5_K ? 176 : 210;
+    const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256, nb = a->cols / KILN_BLOCK;
     superblock u;
     float acc[KILN_K_BATCH];

@@ -120,16 +120,37 @@ static inline float kiln_kq4_scale(uint8_t e) {
     return kiln_kq4_mantissa[e & 7] * power;
 }
 
-// Bytes per row per 32-value block of an interleaved type (a group block is 8 of these).
-static inline int kiln_interleaved_block_bytes(int32_t type) {
-    switch (type) {
-    case KILN_WEIGHT_Q8_0X8: return 34;
-    case KILN_WEIGHT_Q4_1X8: return 20;
-    case KILN_WEIGHT_Q5_0X8: return 22;
-    case KILN_WEIGHT_Q5_1X8: return 24;
-    default: return 18; // q4_0x8, kq4x8
-    }
-}
+// The weight layouts the kernels know, one entry each: the C side's type table (Swift's is
+// ElementType.registry in KilnCore; entries are matched by name, and a test holds the two tables
+// to the same block shapes). Adding a layout is an entry here and one there, plus its kernels in
+// the tiers' `rows` tables. Static in this header so that a kernel specialised for one type sees
+// its block size as a constant.
+static const kiln_weight_traits kiln_weight_types[KILN_WEIGHT_COUNT] = {
+    [KILN_WEIGHT_F32] = {"f32", 1, 4, 1},
+    [KILN_WEIGHT_F16] = {"f16", 1, 2, 1},
+    [KILN_WEIGHT_BF16] = {"bf16", 1, 2, 1},
+    [KILN_WEIGHT_Q8_0] = {"q8_0", 32, 34, 1},
+    [KILN_WEIGHT_Q4_0] = {"q4_0", 32, 18, 1},
+    [KILN_WEIGHT_Q4_1] = {"q4_1", 32, 20, 1},
+    [KILN_WEIGHT_Q5_0] = {"q5_0", 32, 22, 1},
+    [KILN_WEIGHT_Q5_1] = {"q5_1", 32, 24, 1},
+    [KILN_WEIGHT_KQ4] = {"kq4", 32, 18, 1},
+    [KILN_WEIGHT_Q2_K] = {"q2_k", 256, 84, 1},
+    [KILN_WEIGHT_Q3_K] = {"q3_k", 256, 110, 1},
+    [KILN_WEIGHT_Q4_K] = {"q4_k", 256, 144, 1},
+    [KILN_WEIGHT_Q5_K] = {"q5_k", 256, 176, 1},
+    [KILN_WEIGHT_Q6_K] = {"q6_k", 256, 210, 1},
+    [KILN_WEIGHT_Q8_0X8] = {"q8_0x8", 32, 34, 8},
+    [KILN_WEIGHT_Q4_0X8] = {"q4_0x8", 32, 18, 8},
+    [KILN_WEIGHT_Q4_1X8] = {"q4_1x8", 32, 20, 8},
+    [KILN_WEIGHT_KQ4X8] = {"kq4x8", 32, 18, 8},
+    [KILN_WEIGHT_Q5_0X8] = {"q5_0x8", 32, 22, 8},
+    [KILN_WEIGHT_Q5_1X8] = {"q5_1x8", 32, 24, 8},
+};
+
+// Bytes per block of a type (per row's block, for the interleaved layouts: a group block is 8).
+static inline int kiln_block_bytes(int32_t type) { return kiln_weight_types[type].block_bytes; }
+
 void kiln_rms_norm_generic(const float *x, const float *weight, int64_t n, float eps, float *out);
 void kiln_layer_norm_generic(const float *x, const float *weight, const float *bias, int64_t n, float eps, float *out);
 void kiln_softmax_generic(float *x, int64_t n);

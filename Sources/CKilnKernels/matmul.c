@@ -66,19 +66,11 @@ static void quantize_task(void *context, int64_t b) {
     }
 }
 
-static int is_quantized(int32_t type) { return type >= KILN_WEIGHT_Q8_0 && type < KILN_WEIGHT_COUNT; }
+static int is_quantized(int32_t type) { return kiln_weight_types[type].block_values > 1; }
 
 static size_t weight_bytes(int32_t type, int64_t rows, int64_t cols) {
-    static const double bytes_per_value[KILN_WEIGHT_COUNT] = {
-        [KILN_WEIGHT_F32] = 4,          [KILN_WEIGHT_F16] = 2,          [KILN_WEIGHT_BF16] = 2,
-        [KILN_WEIGHT_Q8_0] = 34 / 32.0, [KILN_WEIGHT_Q4_0] = 18 / 32.0, [KILN_WEIGHT_Q4_1] = 20 / 32.0,
-        [KILN_WEIGHT_Q8_0X8] = 34 / 32.0, [KILN_WEIGHT_Q4_0X8] = 18 / 32.0, [KILN_WEIGHT_Q4_1X8] = 20 / 32.0,
-        [KILN_WEIGHT_Q5_0] = 22 / 32.0, [KILN_WEIGHT_Q5_1] = 24 / 32.0, [KILN_WEIGHT_KQ4] = 18 / 32.0,
-        [KILN_WEIGHT_Q2_K] = 84 / 256.0, [KILN_WEIGHT_Q3_K] = 110 / 256.0, [KILN_WEIGHT_Q4_K] = 144 / 256.0,
-        [KILN_WEIGHT_Q5_K] = 176 / 256.0, [KILN_WEIGHT_Q6_K] = 210 / 256.0, [KILN_WEIGHT_KQ4X8] = 18 / 32.0,
-        [KILN_WEIGHT_Q5_0X8] = 22 / 32.0, [KILN_WEIGHT_Q5_1X8] = 24 / 32.0,
-    };
-    return (size_t)((double)rows * (double)cols * bytes_per_value[type]);
+    const kiln_weight_traits *t = &kiln_weight_types[type];
+    return (size_t)((double)rows * (double)cols * t->block_bytes / t->block_values);
 }
 
 // Below this much work (weight bytes × batch) a product runs on the calling thread: waking the

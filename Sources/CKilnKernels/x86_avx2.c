@@ -247,17 +247,6 @@ AVX2 static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) { 
 // product now and then flips a code at a rounding boundary, and over 30 layers such flips move
 // perplexity by ±0.3% — noise, but it made a lossless conversion look lossy.
 
-// Block sizes of the row-major types these kernels take.
-static inline size_t row_block_bytes(int32_t type) {
-    switch (type) {
-    case KILN_WEIGHT_Q8_0: return 34;
-    case KILN_WEIGHT_Q4_0: return 18;
-    case KILN_WEIGHT_Q4_1: return 20;
-    case KILN_WEIGHT_Q5_0: return 22;
-    case KILN_WEIGHT_KQ4: return 18;
-    default: return 24; // q5_1
-    }
-}
 
 // q5's fifth bits: bit j of the 32-bit `qh` at p becomes 0x10 in byte j (the order of nibbles()).
 AVX2 static inline __m256i high_bits(const uint8_t *p) {
@@ -272,7 +261,7 @@ AVX2 static inline __m256i high_bits(const uint8_t *p) {
 AVX2 static KILN_ALWAYS_INLINE void row_group_tile(const uint8_t *const *rows, const uint8_t *next, int64_t nb,
                                                    const kiln_matmul_args *a, const int64_t *xrow, int NX, int32_t type,
                                                    __m256 *acc) {
-    const size_t block_bytes = row_block_bytes(type);
+    const size_t block_bytes = (size_t)kiln_block_bytes(type);
     const int minimum = type == KILN_WEIGHT_Q4_1 || type == KILN_WEIGHT_Q5_1;
     const __m256i ones = _mm256_set1_epi16(1);
     const int8_t *xq[4];
@@ -368,7 +357,7 @@ AVX2 static KILN_ALWAYS_INLINE void kq4_group_tile(const uint8_t *const *rows, c
 
 AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t row_bytes = (size_t)nb * row_block_bytes(type);
+    const size_t row_bytes = (size_t)nb * (size_t)kiln_block_bytes(type);
     for (int64_t row = r0; row < r1; row += KILN_GROUP_ROWS) {
         const int valid = (int)(r1 - row < KILN_GROUP_ROWS ? r1 - row : KILN_GROUP_ROWS);
         const uint8_t *rows[8];
@@ -411,7 +400,7 @@ AVX2 static void rows_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) { q
 // the two layouts give identical bits.
 AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, const uint8_t *next, int64_t nb, const kiln_matmul_args *a,
                                                const int64_t *xrow, int NX, int32_t type, __m256 *acc) {
-    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
     const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
     const int kq4 = type == KILN_WEIGHT_KQ4X8;

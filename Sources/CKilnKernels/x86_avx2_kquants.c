@@ -108,7 +108,7 @@ AVX2 static KILN_ALWAYS_INLINE void q6_tile(const uint8_t *row, int64_t superblo
 }
 
 AVX2 static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const size_t bytes = type == KILN_WEIGHT_Q4_K ? 144 : type == KILN_WEIGHT_Q5_K ? 176 : 210;
+    const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
     for (int64_t r = r0; r < r1; r++) {
         const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * superblocks) * bytes;

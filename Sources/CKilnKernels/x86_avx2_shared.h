@@ -61,7 +61,7 @@ typedef void (*group_tile_fn)(const uint8_t *group, const uint8_t *next, int64_t
 AVX2 static KILN_ALWAYS_INLINE void drive_groups(group_tile_fn tile, const kiln_matmul_args *a, int64_t r0, int64_t r1,
                                                  int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     for (int64_t g = r0 / KILN_GROUP_ROWS; g * KILN_GROUP_ROWS < r1; g++) {
         const uint8_t *group = (const uint8_t *)a->w + (size_t)(g * nb) * group_bytes;
         const int64_t row = g * KILN_GROUP_ROWS;

@@ -65,7 +65,7 @@ AVX512 static inline void pair_kq4_scales(const uint8_t *a, const uint8_t *b, __
 // gets activation row i's 16 dot products. gb may alias ga (its results are then dropped).
 AVX512 static KILN_ALWAYS_INLINE void pair_tile(const uint8_t *ga, const uint8_t *gb, int prefetch, int64_t nb,
                                                 const kiln_matmul_args *a, const int64_t *xrow, int NX, int32_t type, __m512 *acc) {
-    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
     const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
     const int kq4 = type == KILN_WEIGHT_KQ4X8;
@@ -169,7 +169,7 @@ AVX512 static inline void store_pair(float *y, __m512 v, int valid) {
 
 AVX512 static KILN_ALWAYS_INLINE void pair_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int64_t groups_end = (r1 + KILN_GROUP_ROWS - 1) / KILN_GROUP_ROWS;
     for (int64_t g = r0 / KILN_GROUP_ROWS; g < groups_end; g += 2) {
         const uint8_t *ga = (const uint8_t *)a->w + (size_t)(g * nb) * group_bytes;
@@ -385,7 +385,7 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_panel *lo, c
 // at a time (a last odd group goes through the 8-row panel).
 AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     static _Thread_local kquant_panel panels[2] __attribute__((aligned(64)));
-    const size_t bytes = kquant_bytes(type);
+    const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
     int64_t row = r0;
     for (; row + 2 * KILN_GROUP_ROWS <= r1 || (row + KILN_GROUP_ROWS < r1 && r1 == a->rows); row += 2 * KILN_GROUP_ROWS) {

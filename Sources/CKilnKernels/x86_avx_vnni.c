@@ -17,7 +17,7 @@ VNNI static inline __m256i dot4(__m256i acc, __m256i u, __m256i s) { return _mm2
 // Same contract as the AVX2 group_tile (x86_avx2.c).
 VNNI static KILN_ALWAYS_INLINE void vnni_group_tile(const uint8_t *group, const uint8_t *next, int64_t nb, const kiln_matmul_args *a,
                                                     const int64_t *xrow, int NX, int32_t type, __m256 *acc) {
-    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_interleaved_block_bytes(type);
+    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
     const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
     const int kq4 = type == KILN_WEIGHT_KQ4X8;

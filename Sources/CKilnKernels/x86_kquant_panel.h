@@ -33,15 +33,6 @@ typedef struct {
     float minimum[PANEL_BLOCKS][2][8];  // [block][half][row]: −m (q4_K/q5_K: half 0 only)
 } kquant_panel;
 
-static inline size_t kquant_bytes(int32_t type) {
-    switch (type) {
-    case KILN_WEIGHT_Q2_K: return 84;
-    case KILN_WEIGHT_Q3_K: return 110;
-    case KILN_WEIGHT_Q4_K: return 144;
-    case KILN_WEIGHT_Q5_K: return 176;
-    default: return 210; // q6_K
-    }
-}
 
 // The 8 × 8 transpose of 32-bit lanes: out[k] lane r = in[r] lane k.
 AVX2 static inline void transpose8(const __m256i *in, __m256i *out) {
@@ -64,7 +55,7 @@ AVX2 static inline void transpose8(const __m256i *in, __m256i *out) {
 
 // Decodes super-blocks sb0 … sb0 + count − 1 of 8 rows into the panel.
 AVX2 static void kquant_panel_decode(const uint8_t *const *rows, int32_t type, int64_t sb0, int64_t count, kquant_panel *p) {
-    const size_t bytes = kquant_bytes(type);
+    const size_t bytes = (size_t)kiln_block_bytes(type);
     for (int64_t s = 0; s < count; s++) {
         __m256i w[8][8]; // [row][block]
         __m256i scale_lo[8], scale_hi[8], minimum[8], minimum_hi[8]; // [row] over the 8 blocks, as float bits
@@ -178,7 +169,7 @@ KPANEL_TARGET static KILN_ALWAYS_INLINE void KPANEL(panel_tile)(const kquant_pan
 // Rows r0 … r1 − 1 (r0 a multiple of 8) of a K-quant matrix; a batch of 1 runs its own tile.
 KPANEL_TARGET static KILN_ALWAYS_INLINE void KPANEL(panel_rows)(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     static _Thread_local kquant_panel panel __attribute__((aligned(64)));
-    const size_t bytes = kquant_bytes(type);
+    const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
     for (int64_t row = r0; row < r1; row += KILN_GROUP_ROWS) {
         const int valid = (int)(r1 - row < KILN_GROUP_ROWS ? r1 - row : KILN_GROUP_ROWS);

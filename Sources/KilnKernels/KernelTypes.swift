@@ -37,32 +37,25 @@ public struct WeightMatrix: @unchecked Sendable {
     /// The C kernels' code for this layout, nil when only the dequantising fallback handles it.
     var kernelCode: Int32? { Self.kernelCode(type) }
 
-    /// The C kernels' code for `type`, nil when only the dequantising fallback handles it.
-    static func kernelCode(_ type: ElementType) -> Int32? {
-        switch type {
-        case .f32: return Int32(KILN_WEIGHT_F32)
-        case .f16: return Int32(KILN_WEIGHT_F16)
-        case .bf16: return Int32(KILN_WEIGHT_BF16)
-        case .q8_0: return Int32(KILN_WEIGHT_Q8_0)
-        case .q4_0: return Int32(KILN_WEIGHT_Q4_0)
-        case .q4_1: return Int32(KILN_WEIGHT_Q4_1)
-        case .q8_0x8: return Int32(KILN_WEIGHT_Q8_0X8)
-        case .q4_0x8: return Int32(KILN_WEIGHT_Q4_0X8)
-        case .q4_1x8: return Int32(KILN_WEIGHT_Q4_1X8)
-        case .q5_0: return Int32(KILN_WEIGHT_Q5_0)
-        case .q5_1: return Int32(KILN_WEIGHT_Q5_1)
-        case .kq4: return Int32(KILN_WEIGHT_KQ4)
-        case .q2_k: return Int32(KILN_WEIGHT_Q2_K)
-        case .q3_k: return Int32(KILN_WEIGHT_Q3_K)
-        case .q4_k: return Int32(KILN_WEIGHT_Q4_K)
-        case .q5_k: return Int32(KILN_WEIGHT_Q5_K)
-        case .q6_k: return Int32(KILN_WEIGHT_Q6_K)
-        case .kq4x8: return Int32(KILN_WEIGHT_KQ4X8)
-        case .q5_0x8: return Int32(KILN_WEIGHT_Q5_0X8)
-        case .q5_1x8: return Int32(KILN_WEIGHT_Q5_1X8)
-        default: return nil
+    /// The C kernels' code for `type`, nil when only the dequantising fallback handles it: the
+    /// entry of the C type table (`kiln_weight_type`) with the registry's name for the type.
+    static func kernelCode(_ type: ElementType) -> Int32? { codes[type.id] }
+
+    private static let codes: [UInt32: Int32] = {
+        var codes: [UInt32: Int32] = [:]
+        for code in 0..<Int32(KILN_WEIGHT_COUNT) {
+            guard let traits = kiln_weight_type(code), let type = ElementType.named(String(cString: traits.pointee.name)) else {
+                preconditionFailure("C weight type \(code) has no ElementType of its name")
+            }
+            precondition(traits.pointee.block_values == type.blockElements && traits.pointee.block_bytes == type.blockBytes,
+                         "C weight type \(type.name) disagrees with the registry on its block shape")
+            codes[type.id] = code
         }
-    }
+        return codes
+    }()
+
+    /// Every element type the C kernels take, in the registry's order.
+    public static var kernelTypes: [ElementType] { ElementType.registry.filter { codes[$0.id] != nil } }
 
     /// Whether products with `type` quantise the activations to int8 blocks of 32 first (every
     /// quantised type with a kernel); the others multiply in f32.

@@ -21,9 +21,8 @@ struct KernelBenchmark {
     var log: Bool
 
     static let defaultShapes = [(576, 576), (576, 1536), (1536, 576), (49152, 576), (4096, 4096), (4096, 11008)]
-    static let defaultTypes: [ElementType] = [
-        .f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q8_0x8, .q4_0x8, .q4_1x8, .q5_0, .q5_1, .kq4, .q5_0x8, .q5_1x8, .kq4x8, .q2_k, .q3_k, .q4_k, .q5_k, .q6_k,
-    ]
+    /// Every type with a kernel (the C type table), in the registry's order.
+    static var defaultTypes: [ElementType] { WeightMatrix.kernelTypes }
     static let rotationBytes = 256 << 20
 
     func run() -> JSONValue {

@@ -66,6 +66,18 @@ enum {
     KILN_WEIGHT_COUNT
 };
 
+// One weight layout's facts (CKilnKernels/types.c): `name` is the ElementType name Swift's registry
+// gives the same bytes.
+typedef struct {
+    const char *name;
+    int32_t block_values; // values per block: 1 for the float types
+    int32_t block_bytes;  // bytes per block (per row's block, for the interleaved layouts)
+    int32_t group_rows;   // rows stored together: 8 for the interleaved layouts, else 1
+} kiln_weight_traits;
+
+// The facts of weight type `type`, or NULL outside 0 ..< KILN_WEIGHT_COUNT.
+const kiln_weight_traits *kiln_weight_type(int32_t type);
+
 // Whether the tier has a kernel for the weight type (kiln_matmul needs one).
 int32_t kiln_has_kernel(const kiln_ops *ops, int32_t weight_type);
 

@@ -20,6 +20,9 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     /// For the interleaved kernel layouts, how groups of rows are stored (docs/FORMAT.md §7.4);
     /// nil for row-major types, whose blocks tile each row from its start.
     public let interleaving: RowInterleaving?
+    /// ggml's id for this layout (`enum ggml_type`, as GGUF files store it), when GGUF has one:
+    /// the bytes are identical, so GGUF tensors are carried as this type and never requantised.
+    public let ggmlType: UInt32?
     /// Decodes `blocks` whole blocks from `source` into `blocks * blockElements` floats.
     /// Interleaved types decode their base type's row-major blocks here.
     @usableFromInline
@@ -27,6 +30,7 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
 
     init(
         id: UInt32, name: String, category: Category, blockElements: Int, blockBytes: Int, interleaving: RowInterleaving? = nil,
+        ggml: UInt32? = nil,
         decode: @escaping @Sendable (_ source: UnsafeRawPointer, _ blocks: Int, _ destination: UnsafeMutablePointer<Float>) -> Void
     ) {
         self.id = id
@@ -35,6 +39,7 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
         self.blockElements = blockElements
         self.blockBytes = blockBytes
         self.interleaving = interleaving
+        self.ggmlType = ggml
         self.decode = decode
     }
 

@@ -4,13 +4,9 @@ import KilnCore
 /// element type each supported one is carried as. Block layouts are byte-identical, so GGUF
 /// tensors are copied, never requantised.
 enum GGUFTensorType {
-    /// The ids Kiln reads, with the element type of the same layout.
-    static let supported: [UInt32: ElementType] = [
-        0: .f32, 1: .f16, 30: .bf16, 28: .f64,
-        24: .i8, 25: .i16, 26: .i32, 27: .i64,
-        2: .q4_0, 3: .q4_1, 6: .q5_0, 7: .q5_1, 8: .q8_0,
-        10: .q2_k, 11: .q3_k, 12: .q4_k, 13: .q5_k, 14: .q6_k, 15: .q8_k,
-    ]
+    /// The ids Kiln reads, with the element type of the same layout (the registry's `ggmlType`).
+    static let supported: [UInt32: ElementType] = Dictionary(
+        uniqueKeysWithValues: ElementType.registry.compactMap { type in type.ggmlType.map { ($0, type) } })
 
     /// Every id ggml has defined, so an unsupported type is reported by name. Ids 4–5, 31–33 and
     /// 36–38 belonged to types ggml has since removed from files.

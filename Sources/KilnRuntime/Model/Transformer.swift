@@ -29,6 +29,7 @@ public final class Transformer: @unchecked Sendable {
         self.config = config
         let loader = WeightLoader(model: model, repack: repack)
         weights = try ModelWeights(loader: loader, config: config)
+        loader.releaseRepackedSources()
         repackedBytes = loader.repackedBytes
     }
 }

@@ -94,6 +94,7 @@ final class WeightLoader {
     let model: CanonicalModel
     let repack: Bool
     private(set) var repackedBytes = 0
+    private var repackedSources: [SourceTensor] = []
 
     init(model: CanonicalModel, repack: Bool) {
         self.model = model
@@ -129,11 +130,18 @@ final class WeightLoader {
         if repack, tensor.type.interleavedVariant != nil,
            let (type, packed) = withExtendedLifetime(data.owner, { Kernels.interleave(tensor.type, rows: tensor.shape[0], cols: cols, data: base) }) {
             // The copy replaces the mapped bytes: give their pages back so they are not resident twice.
-            (data.owner as? MappedFile)?.release(data.bytes)
+            model.reader.release(tensor.source)
+            repackedSources.append(tensor.source)
             repackedBytes += packed.count
             return Matrix(name: name, type: type, rows: tensor.shape[0], cols: cols, data: UnsafeRawPointer(packed.pointer), owner: packed)
         }
         return Matrix(name: name, type: tensor.type, rows: tensor.shape[0], cols: cols, data: base, owner: data.owner)
+    }
+
+    /// Gives back the pages of every repacked matrix once more: reading the next matrix maps the
+    /// page-cache folios around it (fault-around), which can include pages released before.
+    func releaseRepackedSources() {
+        for source in repackedSources { model.reader.release(source) }
     }
 
     func vector(_ name: String, _ count: Int) throws -> Vector {
@@ -142,7 +150,10 @@ final class WeightLoader {
             throw KilnError(.malformed, "tensor '\(name)' has shape \(tensor.shape), expected \(count) values", file: model.reader.paths.first)
         }
         let data = try model.data(tensor)
-        if tensor.type == .f32, let base = data.bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
+        // With the matrices repacked, nothing else should keep the file's pages mapped: reading a
+        // norm in place would fault in (and map) the page-cache folio around it, megabytes of
+        // matrix bytes already copied. So vectors are copied too (a few KB each).
+        if !repack, tensor.type == .f32, let base = data.bytes.baseAddress, Int(bitPattern: base) % 4 == 0 {
             return Vector(values: base.assumingMemoryBound(to: Float.self), count: count, owner: data.owner)
         }
         let converted = try withExtendedLifetime(data.owner) { try tensor.type.dequantize(data.bytes, elementCount: count) }
