@@ -56,6 +56,7 @@ struct kiln_ops {
     void (*bf16_to_f32)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_bf16)(const float *src, uint16_t *dst, int64_t n);
     float (*stream_sum)(const float *p, int64_t n); // n a multiple of 32, p 64-byte aligned
+    int64_t (*peak)(int32_t kind, int64_t iterations); // kiln_peak_work; NULL: no probe
 };
 
 extern const kiln_ops kiln_ops_generic;
@@ -166,6 +167,9 @@ void kiln_f32_to_f16_generic(const float *src, uint16_t *dst, int64_t n);
 void kiln_bf16_to_f32_generic(const uint16_t *src, float *dst, int64_t n);
 void kiln_f32_to_bf16_generic(const float *src, uint16_t *dst, int64_t n);
 float kiln_stream_sum_generic(const float *p, int64_t n);
+
+// Hides a value from the optimiser, so a loop-invariant probe operation is not hoisted.
+#define KILN_OPAQUE(v) __asm__ volatile("" : "+x"(v))
 
 // ---- scalar helpers -------------------------------------------------------------------------
 

@@ -125,6 +125,10 @@ void kiln_matmul(const kiln_ops *ops, int32_t type, const void *w, int64_t rows,
     kiln_pool_run(rows_task, &job, tasks);
 }
 
+int64_t kiln_peak_work(const kiln_ops *ops, int32_t kind, int64_t iterations) {
+    return ops->peak ? ops->peak(kind, iterations) : 0;
+}
+
 int32_t kiln_has_kernel(const kiln_ops *ops, int32_t type) {
     return type >= 0 && type < KILN_WEIGHT_COUNT && ops->rows[type] != NULL;
 }

@@ -514,6 +514,27 @@ AVX2 static void rows_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
 AVX2 static void rows_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q5_0X8); }
 AVX2 static void rows_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q5_1X8); }
 
+// ---- compute-ceiling probe (kiln_peak_work): 10 independent chains ---------------------------------------
+
+AVX2 static int64_t peak(int32_t kind, int64_t iterations) {
+    if (kind == KILN_PEAK_F32_FMA) {
+        __m256 a[10], m = _mm256_set1_ps(0.999f), c = _mm256_set1_ps(0.001f);
+        for (int i = 0; i < 10; i++) a[i] = _mm256_set1_ps((float)i);
+        for (int64_t k = 0; k < iterations; k++)
+            for (int i = 0; i < 10; i++) a[i] = _mm256_fmadd_ps(a[i], m, c);
+        for (int i = 0; i < 10; i++) KILN_OPAQUE(a[i]);
+        return iterations * 10 * 16;
+    }
+    // maddubs with int16 sums, as the 4-bit kernels run it (their one madd per block is noise).
+    // Each chain multiplies its own accumulator's bytes, so no product is shared or hoisted.
+    __m256i a[10], u = _mm256_set1_epi8(3);
+    for (int i = 0; i < 10; i++) a[i] = _mm256_set1_epi32(i);
+    for (int64_t k = 0; k < iterations; k++)
+        for (int i = 0; i < 10; i++) a[i] = _mm256_add_epi16(a[i], _mm256_maddubs_epi16(u, a[i]));
+    for (int i = 0; i < 10; i++) KILN_OPAQUE(a[i]);
+    return iterations * 10 * 64;
+}
+
 // ---- the table ----------------------------------------------------------------------------------------
 
 void kiln_rms_norm_avx2(const float *x, const float *weight, int64_t n, float eps, float *out);
@@ -572,5 +593,6 @@ const kiln_ops kiln_ops_avx2 = {
     .bf16_to_f32 = kiln_bf16_to_f32_avx2,
     .f32_to_bf16 = kiln_f32_to_bf16_avx2,
     .stream_sum = kiln_stream_sum_avx2,
+    .peak = peak,
 };
 #endif

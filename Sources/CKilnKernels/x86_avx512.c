@@ -435,6 +435,29 @@ AVX512 static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
     else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q6_K);
 }
 
+// ---- compute-ceiling probe: the 512-bit FMA and vpdpbusd ---------------------------------------------
+
+AVX512 static int64_t peak(int32_t kind, int64_t iterations) {
+    if (kind == KILN_PEAK_F32_FMA) {
+        __m512 a[10], m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
+        for (int i = 0; i < 10; i++) a[i] = _mm512_set1_ps((float)i);
+        for (int64_t k = 0; k < iterations; k++)
+            for (int i = 0; i < 10; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
+        float sink = 0;
+        for (int i = 0; i < 10; i++) sink += _mm512_reduce_add_ps(a[i]);
+        KILN_OPAQUE(sink);
+        return iterations * 10 * 32;
+    }
+    __m512i a[10], u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
+    for (int i = 0; i < 10; i++) a[i] = _mm512_set1_epi32(i);
+    for (int64_t k = 0; k < iterations; k++)
+        for (int i = 0; i < 10; i++) a[i] = _mm512_dpbusd_epi32(a[i], u, s);
+    int sink = 0;
+    for (int i = 0; i < 10; i++) sink += _mm512_reduce_add_epi32(a[i]);
+    __asm__ volatile("" : "+r"(sink));
+    return iterations * 10 * 128;
+}
+
 // ---- the table: the AVX2 tier's, with the entries above ------------------------------------------
 
 static kiln_ops table;
@@ -443,6 +466,7 @@ static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 static void make_table(void) {
     table = kiln_ops_avx2;
     table.name = "avx512";
+    table.peak = peak;
     table.transposed_batch = 8;
     table.rows[KILN_WEIGHT_F32] = rows_f32;
     table.rows[KILN_WEIGHT_F16] = rows_f16;

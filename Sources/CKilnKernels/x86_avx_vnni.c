@@ -139,6 +139,16 @@ VNNI static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     else vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q6_K);
 }
 
+VNNI static int64_t peak(int32_t kind, int64_t iterations) {
+    if (kind != KILN_PEAK_INT8_DOT) return kiln_ops_avx2.peak(kind, iterations);
+    __m256i a[10], u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2);
+    for (int i = 0; i < 10; i++) a[i] = _mm256_set1_epi32(i);
+    for (int64_t k = 0; k < iterations; k++)
+        for (int i = 0; i < 10; i++) a[i] = _mm256_dpbusd_avx_epi32(a[i], u, s);
+    for (int i = 0; i < 10; i++) KILN_OPAQUE(a[i]);
+    return iterations * 10 * 64;
+}
+
 // ---- the table: the AVX2 tier's, with the entries above ------------------------------------------
 
 static kiln_ops table;
@@ -147,6 +157,7 @@ static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 static void make_table(void) {
     table = kiln_ops_avx2;
     table.name = "avxvnni";
+    table.peak = peak;
     table.rows[KILN_WEIGHT_Q8_0X8] = rows_q8_0x8;
     table.rows[KILN_WEIGHT_Q4_0X8] = rows_q4_0x8;
     table.rows[KILN_WEIGHT_Q4_1X8] = rows_q4_1x8;

@@ -1,4 +1,5 @@
 import CKilnKernels
+import Dispatch
 import KilnCore
 
 /// Every kernel of one tier. `Kernels` holds the table chosen at start-up; tests and the
@@ -148,5 +149,30 @@ public struct KernelTable: @unchecked Sendable {
         precondition(bytes % 128 == 0 && Int(bitPattern: data) % 64 == 0, "the probe reads aligned 128-byte units")
         guard let ops else { return (0..<(bytes / 4)).reduce(0) { $0 + data[$1] } }
         return kiln_stream_read(ops, data, Int64(bytes))
+    }
+
+    /// What the compute ceiling is measured in: f32 multiply-adds (the float products) or int8
+    /// dot products (the quantised ones); a multiply-add counts as 2 operations.
+    public enum ComputeKind: Sendable { case f32FMA, int8Dot }
+
+    /// This tier's peak rate of `kind` on one core, in operations per second (the best of 5
+    /// samples of ≥ 20 ms of independent chains of its widest instruction), or nil when the tier
+    /// has no probe (the reference, portable and NEON tiers).
+    public func computePeak(_ kind: ComputeKind) -> Double? {
+        guard let ops else { return nil }
+        let code = Int32(kind == .f32FMA ? KILN_PEAK_F32_FMA : KILN_PEAK_INT8_DOT)
+        var iterations: Int64 = 1 << 16
+        var best = 0.0
+        var samples = 0
+        while samples < 5 {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let work = kiln_peak_work(ops, code, iterations)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            guard work > 0 else { return nil }
+            if seconds < 0.02 { iterations *= 2; continue }
+            best = max(best, Double(work) / seconds)
+            samples += 1
+        }
+        return best
     }
 }

@@ -30,12 +30,23 @@ struct KernelBenchmark {
         for n in Set([1, 2, threads]).sorted() { bandwidth[n] = measureBandwidth(threads: n) }
         Kernels.setThreads(threads)
         let dispatch = dispatchMicroseconds()
+        // Compute ceilings: one core's peak rate of each tier's widest instruction, × threads.
+        var ceilings: [KernelTier: (f32: Double?, int8: Double?)] = [:]
+        for tier in tiers {
+            guard let table = KernelTable(tier: tier) else { continue }
+            ceilings[tier] = (table.computePeak(.f32FMA), table.computePeak(.int8Dot))
+        }
         if log {
             for (n, gbps) in bandwidth.sorted(by: { $0.key < $1.key }) {
                 print(String(format: "streaming read, %d thread%@: %.1f GB/s", n, n == 1 ? "" : "s", gbps))
             }
             print(String(format: "thread pool dispatch (%d threads, beyond the work): %.2f µs median", threads, dispatch))
-            print("kernel   tier       rows ×  cols batch thr       time     GB/s  GFLOP/s  of paired read GB/s")
+            for tier in tiers {
+                guard let (f32, int8) = ceilings[tier], let f32, let int8 else { continue }
+                print(String(format: "compute ceiling, %@: f32 FMA %.1f GFLOP/s, int8 dot %.1f GOP/s per core (× %d threads)",
+                             tier.rawValue, f32 / 1e9, int8 / 1e9, threads))
+            }
+            print("kernel   tier       rows ×  cols batch thr       time     GB/s  GFLOP/s  of paired read GB/s  of compute ceiling")
         }
         let probe = StreamProbe()
         var results: [JSONValue] = []
@@ -50,18 +61,24 @@ struct KernelBenchmark {
                         let gbps = Double(weights.matrixBytes) / seconds / 1e9
                         let gflops = 2 * Double(shape.rows * shape.cols * batch) / seconds / 1e9
                         let fraction = gbps / paired
+                        let peak = WeightMatrix.quantizesActivations(type) ? ceilings[tier]?.int8 : ceilings[tier]?.f32
+                        let computeFraction = peak.map { gflops * 1e9 / ($0 * Double(threads)) }
                         if log {
                             let name = type.name.padding(toLength: 8, withPad: " ", startingAt: 0)
                             let tierName = tier.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
+                            let compute = computeFraction.map { String(format: "  %5.1f%%", $0 * 100) } ?? ""
                             print(String(format: "%@ %@ %6d × %5d %5d %3d %9.3f ms %7.2f %8.1f  %5.1f%% of %.1f", name, tierName,
-                                         shape.rows, shape.cols, batch, threads, seconds * 1e3, gbps, gflops, fraction * 100, paired))
+                                         shape.rows, shape.cols, batch, threads, seconds * 1e3, gbps, gflops, fraction * 100, paired)
+                                  + compute)
                         }
-                        results.append(.object([
+                        var result: [String: JSONValue] = [
                             "kernel": .string(type.name), "tier": .string(tier.rawValue), "rows": .int(Int64(shape.rows)),
                             "cols": .int(Int64(shape.cols)), "batch": .int(Int64(batch)), "threads": .int(Int64(threads)),
                             "seconds": .double(seconds), "gbps": .double(gbps), "gflops": .double(gflops),
                             "bandwidth_fraction": .double(fraction), "paired_read_gbps": .double(paired),
-                        ]))
+                        ]
+                        if let computeFraction { result["compute_fraction"] = .double(computeFraction) }
+                        results.append(.object(result))
                     }
                 }
             }
@@ -71,6 +88,10 @@ struct KernelBenchmark {
             "read_bandwidth_gbps_by_threads": .object(Dictionary(uniqueKeysWithValues: bandwidth.map { (String($0.key), .double($0.value)) })),
             "threads": .int(Int64(threads)),
             "pool_dispatch_microseconds": .double(dispatch),
+            "compute_peak_per_core": .object(Dictionary(uniqueKeysWithValues: ceilings.map { tier, peaks in
+                (tier.rawValue, JSONValue.object(["f32_fma_gflops": peaks.f32.map { .double($0 / 1e9) } ?? .null,
+                                                  "int8_dot_gops": peaks.int8.map { .double($0 / 1e9) } ?? .null]))
+            })),
             "results": .array(results),
         ])
     }

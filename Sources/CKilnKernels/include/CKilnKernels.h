@@ -116,6 +116,13 @@ void kiln_f32_to_f16(const kiln_ops *ops, const float *src, uint16_t *dst, int64
 void kiln_bf16_to_f32(const kiln_ops *ops, const uint16_t *src, float *dst, int64_t n);
 void kiln_f32_to_bf16(const kiln_ops *ops, const float *src, uint16_t *dst, int64_t n);
 
+// The compute-ceiling probe of the kernel benchmark: `iterations` steps of independent chains of
+// the tier's widest f32 FMA (KILN_PEAK_F32_FMA) or int8 dot product (KILN_PEAK_INT8_DOT: vpdpbusd,
+// maddubs + madd, SDOT) on the calling thread. Returns the operations done (a multiply-add counts
+// 2), or 0 when the tier has no probe; the caller times it.
+enum { KILN_PEAK_F32_FMA = 0, KILN_PEAK_INT8_DOT = 1 };
+int64_t kiln_peak_work(const kiln_ops *ops, int32_t kind, int64_t iterations);
+
 // Reads `bytes` (a multiple of 128, 64-byte aligned) as floats and returns their sum, split
 // over the pool: the streaming-read bandwidth probe of the kernel benchmark.
 float kiln_stream_read(const kiln_ops *ops, const float *data, int64_t bytes);
