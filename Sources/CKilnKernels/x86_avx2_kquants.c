@@ -1,5 +1,6 @@
-// The AVX2 tier's kernels for ggml's K-quant super-blocks with 4–6-bit codes (256 values;
-// docs/FORMAT.md §7.2): q4_K, q5_K and q6_K, row-major as GGUF stores them.
+// The AVX2 tier's kernels for ggml's K-quant super-blocks (256 values; docs/FORMAT.md §7.2):
+// q2_K … q6_K, row-major as GGUF stores them. Decode tiles here; prompt batches through the
+// panel of x86_kquant_panel.h (at the end).
 //
 // One weight row at a time, read front to back, against 1 activation row (decode) or a tile of 4
 // (prompt batches: a super-block's scales and codes are unpacked once for all 4). Each sub-block
@@ -107,6 +108,61 @@ AVX2 static KILN_ALWAYS_INLINE void q6_tile(const uint8_t *row, int64_t superblo
     for (int i = 0; i < NX; i++) out[i] = hsum(_mm256_add_ps(acc[i][0], acc[i][1]));
 }
 
+// q2_K and q3_K (groups of 16, like q6_K): after fold4 the lanes are the blocks' halves in
+// the order (0, 2, 4, 6 | 1, 3, 5, 7) of the 16 groups, so the per-group scales (and q2_K's
+// minimums, applied through the driver's half-block activation sums) are put in that order.
+// q3_K's codes 0…7 carry an offset of 4, taken off in int16 as maddubs(4, x).
+AVX2 static KILN_ALWAYS_INLINE void q23_tile(const uint8_t *row, int64_t superblocks, const kiln_matmul_args *a,
+                                             const int64_t *xrow, int NX, int q3, float *out) {
+    const size_t bytes = q3 ? 110 : 84;
+    const int64_t nb = a->cols / KILN_BLOCK;
+    const __m256i four = _mm256_set1_epi8(4), order = _mm256_setr_epi32(0, 2, 4, 6, 1, 3, 5, 7);
+    __m256 acc[4][2];
+    for (int i = 0; i < NX; i++) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < superblocks; s++) {
+        const uint8_t *block = row + s * bytes;
+        if (NX == 1)
+            for (size_t l = 0; l < bytes; l += 64) _mm_prefetch((const char *)block + KQ_AHEAD + l, _MM_HINT_T0);
+        __m256i w[8];
+        __m256 sc[2], mn[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        if (q3) unpack_q3(block, w, sc);
+        else unpack_q2(block, w, sc, mn);
+        const __m256 s_lo = _mm256_permute2f128_ps(sc[0], sc[1], 0x20), s_hi = _mm256_permute2f128_ps(sc[0], sc[1], 0x31);
+        const __m256 m_lo = _mm256_permute2f128_ps(mn[0], mn[1], 0x20), m_hi = _mm256_permute2f128_ps(mn[0], mn[1], 0x31);
+        for (int i = 0; i < NX; i++) {
+            const int64_t at = xrow[i] * nb + s * 8;
+            const int8_t *x = a->xq + at * KILN_BLOCK;
+            __m256i v[8];
+            for (int t = 0; t < 8; t++) {
+                const __m256i xt = _mm256_loadu_si256((const __m256i *)(x + 32 * t));
+                v[t] = _mm256_maddubs_epi16(w[t], xt);
+                if (q3) v[t] = _mm256_sub_epi16(v[t], _mm256_maddubs_epi16(four, xt));
+            }
+            const __m256 xd = _mm256_loadu_ps(a->xd + at), xd_lo = low_twice(xd), xd_hi = high_twice(xd);
+            acc[i][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fold4(v)), _mm256_mul_ps(s_lo, xd_lo), acc[i][0]);
+            acc[i][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(fold4(v + 4)), _mm256_mul_ps(s_hi, xd_hi), acc[i][1]);
+            if (!q3) {
+                const int32_t *half = a->xhalf + xrow[i] * 2 * nb + 16 * s;
+                const __m256 h_lo = _mm256_cvtepi32_ps(_mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)half), order));
+                const __m256 h_hi = _mm256_cvtepi32_ps(_mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(half + 8)), order));
+                acc[i][0] = _mm256_fnmadd_ps(m_lo, _mm256_mul_ps(xd_lo, h_lo), acc[i][0]);
+                acc[i][1] = _mm256_fnmadd_ps(m_hi, _mm256_mul_ps(xd_hi, h_hi), acc[i][1]);
+            }
+        }
+    }
+    for (int i = 0; i < NX; i++) out[i] = hsum(_mm256_add_ps(acc[i][0], acc[i][1]));
+}
+
+AVX2 static KILN_ALWAYS_INLINE void k_tile(const uint8_t *row, int64_t superblocks, const kiln_matmul_args *a, const int64_t *xrow,
+                                           int NX, int32_t type, float *out) {
+    switch (type) {
+    case KILN_WEIGHT_Q2_K: q23_tile(row, superblocks, a, xrow, NX, 0, out); break;
+    case KILN_WEIGHT_Q3_K: q23_tile(row, superblocks, a, xrow, NX, 1, out); break;
+    case KILN_WEIGHT_Q6_K: q6_tile(row, superblocks, a, xrow, NX, out); break;
+    default: q45_tile(row, superblocks, a, xrow, NX, type == KILN_WEIGHT_Q5_K, out); break;
+    }
+}
+
 AVX2 static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
@@ -114,8 +170,7 @@ AVX2 static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0
         const uint8_t *row = (const uint8_t *)a->w + (size_t)(r * superblocks) * bytes;
         if (a->batch == 1) {
             const int64_t xrow[1] = {0};
-            if (type == KILN_WEIGHT_Q6_K) q6_tile(row, superblocks, a, xrow, 1, a->y + r);
-            else q45_tile(row, superblocks, a, xrow, 1, type == KILN_WEIGHT_Q5_K, a->y + r);
+            k_tile(row, superblocks, a, xrow, 1, type, a->y + r);
             continue;
         }
         // The row (≤ 210 × 11008 / 256 ≈ 9 KB for the usual shapes) stays in L1 across the batch.
@@ -123,8 +178,7 @@ AVX2 static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0
             int64_t xrow[4];
             for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
             float out[4];
-            if (type == KILN_WEIGHT_Q6_K) q6_tile(row, superblocks, a, xrow, 4, out);
-            else q45_tile(row, superblocks, a, xrow, 4, type == KILN_WEIGHT_Q5_K, out);
+            k_tile(row, superblocks, a, xrow, 4, type, out);
             for (int i = 0; i < 4 && b + i < a->batch; i++) a->y[(b + i) * a->rows + r] = out[i];
         }
     }
@@ -136,7 +190,7 @@ AVX2 void kiln_rows_avx2_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1)
 AVX2 void kiln_rows_avx2_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows_any(a, r0, r1, KILN_WEIGHT_Q5_K); }
 AVX2 void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows_any(a, r0, r1, KILN_WEIGHT_Q6_K); }
 
-// ---- q2_K and q3_K (every batch), and prompt batches of the others: the decoded panel ----------------
+// ---- prompt batches (4 or more rows): the decoded panel -------------------------------------------------
 
 // vpdpbusd's sum without VNNI: every panel code is ≤ 63, so maddubs (2 · 63 · 127) cannot saturate.
 AVX2 static inline __m256i dpbusd_avx2(__m256i acc, __m256i u, __m256i s) {
@@ -152,6 +206,6 @@ AVX2 static void k_rows_any(const kiln_matmul_args *a, int64_t r0, int64_t r1, i
     else avx2_panel_rows(a, r0, r1, type);
 }
 
-AVX2 void kiln_rows_avx2_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { avx2_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K); }
-AVX2 void kiln_rows_avx2_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { avx2_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K); }
+AVX2 void kiln_rows_avx2_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows_any(a, r0, r1, KILN_WEIGHT_Q2_K); }
+AVX2 void kiln_rows_avx2_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { k_rows_any(a, r0, r1, KILN_WEIGHT_Q3_K); }
 #endif

@@ -418,9 +418,15 @@ AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64
     if (row < r1) z_panel_rows(a, row, r1, type);
 }
 
-// q2_K and q3_K: the 8-row panel for every batch (no decode tiles of their own).
-AVX512 static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { z_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K); }
-AVX512 static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { z_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K); }
+// q2_K and q3_K: the AVX2 decode tiles, the 8-row panel for prompt batches.
+AVX512 static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q2_k(a, r0, r1);
+    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K);
+}
+AVX512 static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q3_k(a, r0, r1);
+    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K);
+}
 
 AVX512 static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q4_k(a, r0, r1);

@@ -123,8 +123,14 @@ VNNI static void rows_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 #define KPANEL_PREFIX vnni_
 #include "x86_kquant_panel.h"
 
-VNNI static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K); }
-VNNI static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) { vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K); }
+VNNI static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q2_k(a, r0, r1);
+    else vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K);
+}
+VNNI static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
+    if (a->batch < 4) kiln_rows_avx2_q3_k(a, r0, r1);
+    else vnni_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K);
+}
 
 VNNI static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q4_k(a, r0, r1);

@@ -1,5 +1,4 @@
-// K-quant products through a decoded panel (q2_K and q3_K at every batch size; q4_K, q5_K and
-// q6_K for prompt batches, where the tiers with `vpdpbusd` use it). The row-major
+// Prompt batches of every K-quant (q2_K … q6_K) through a decoded panel, on every x86 tier. The row-major
 // super-blocks are the wrong shape for a batch: their per-row tiles (x86_avx2_kquants.c) spend
 // more on horizontal adds than on products. So for a batch of 4 or more, each group of 8 rows is
 // decoded once per chunk of PANEL_SUPERBLOCKS super-blocks into a panel laid out like the

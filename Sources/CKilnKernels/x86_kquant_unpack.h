@@ -103,11 +103,20 @@ AVX2 static inline void unpack_q3(const uint8_t *block, __m256i *w, __m256 *scal
             w[4 * n + j] = _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi16(q, 2 * j), three),
                                            _mm256_and_si256(move_bits(hmask, 4 * n + j, 2), four));
     }
-    const uint8_t *s = block + 96;
-    int32_t sc[2][8];
-    for (int g = 0; g < 16; g++) sc[g & 1][g >> 1] = (((s[g % 8] >> (4 * (g / 8))) & 15) | ((s[8 + g % 4] >> (2 * (g / 4))) & 3) << 4) - 32;
+    // The 16 scales as bytes, four per 32-bit word (ggml's kmask shuffle): word j holds groups
+    // 4j…4j+3, low nibbles from bytes 0–7 (j < 2) or their high nibbles (j ≥ 2), bits 4–5 from
+    // bits 2j…2j+1 of bytes 8–11.
+    const uint32_t a0 = (uint32_t)kiln_load_i32(block + 96), a1 = (uint32_t)kiln_load_i32(block + 100);
+    const uint32_t a2 = (uint32_t)kiln_load_i32(block + 104), low4 = 0x0F0F0F0F, low2 = 0x03030303;
+    const __m128i groups = _mm_setr_epi32((int)((a0 & low4) | (a2 & low2) << 4), (int)((a1 & low4) | ((a2 >> 2) & low2) << 4),
+                                          (int)(((a0 >> 4) & low4) | ((a2 >> 4) & low2) << 4),
+                                          (int)(((a1 >> 4) & low4) | ((a2 >> 6) & low2) << 4));
+    const __m128i even = _mm_shuffle_epi8(groups, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1));
+    const __m128i odd = _mm_shuffle_epi8(groups, _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1));
     const __m256 d = _mm256_set1_ps(kiln_half_to_float(kiln_load_u16(block + 108)));
-    for (int h = 0; h < 2; h++) scale[h] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_loadu_si256((const __m256i *)sc[h])));
+    const __m256i bias = _mm256_set1_epi32(32);
+    scale[0] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(even), bias)));
+    scale[1] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_sub_epi32(_mm256_cvtepu8_epi32(odd), bias)));
 }
 
 #endif
