@@ -184,7 +184,15 @@ DOTPROD static KILN_ALWAYS_INLINE int32x4_t dot_lane(int32x4_t acc, int8x16_t w,
 DOTPROD static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, int64_t nb, const kiln_matmul_args *a,
                                                   const int64_t *xrow, int NX, int32_t type, float32x4_t acc[][2]) {
     const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
-    const int header = type == KILN_WEIGHT_Q4_1X8 ? 32 : 16;
+    const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int kq4 = type == KILN_WEIGHT_KQ4X8;
+    const int header = minimum ? 32 : 16;
+    const int8x16_t grid = vld1q_s8(kiln_kq4_grid);
+    // q5's fifth bits: byte j of lane r tests bit j of that lane's byte 0 (low nibbles) or 2 (high).
+    const uint8x16_t spread_low = {0, 0, 0, 0, 4, 4, 4, 4, 8, 8, 8, 8, 12, 12, 12, 12};
+    const uint8x16_t spread_high = {2, 2, 2, 2, 6, 6, 6, 6, 10, 10, 10, 10, 14, 14, 14, 14};
+    const uint8x16_t bit = {1, 2, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8, 1, 2, 4, 8};
     const int8_t *xq[4];
     const float *xd[4];
     const int32_t *xs[4];
@@ -196,11 +204,11 @@ DOTPROD static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, int64_t 
     }
     for (int64_t blk = 0; blk < nb; blk++) {
         const uint8_t *block = group + blk * group_bytes;
-        const uint8_t *quants = block + header;
-        int32x4_t dot[4][2];
+        const uint8_t *quants = block + header + (q5 ? 32 : 0);
+        int32x4_t dot[4][2], high_dot[4][2];
         int8x16_t x[4][2];
         for (int i = 0; i < NX; i++) {
-            dot[i][0] = dot[i][1] = vdupq_n_s32(0);
+            dot[i][0] = dot[i][1] = high_dot[i][0] = high_dot[i][1] = vdupq_n_s32(0);
             x[i][0] = vld1q_s8(xq[i] + blk * KILN_BLOCK);
             x[i][1] = vld1q_s8(xq[i] + blk * KILN_BLOCK + 16);
         }
@@ -214,21 +222,47 @@ DOTPROD static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, int64_t 
             for (int t = 0; t < 4; t++)
                 for (int h = 0; h < 2; h++) {
                     const uint8x16_t v = vld1q_u8(quants + 32 * t + 16 * h);
-                    const int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F)));
-                    const int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+                    int8x16_t lo = vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F)));
+                    int8x16_t hi = vreinterpretq_s8_u8(vshrq_n_u8(v, 4));
+                    if (kq4) { // nibbles → signed grid levels: SDOT takes them as they are
+                        lo = vqtbl1q_s8(grid, vreinterpretq_u8_s8(lo));
+                        hi = vqtbl1q_s8(grid, vreinterpretq_u8_s8(hi));
+                    }
+                    if (q5) { // rows 4h…4h+3's qh, shifted so bit 4t + j is bit j of byte 0
+                        const uint8x16_t qh = vreinterpretq_u8_u32(vshlq_u32(vld1q_u32((const uint32_t *)(block + header + 16 * h)),
+                                                                             vdupq_n_s32(-4 * t)));
+                        const uint8x16_t ten = vdupq_n_u8(0x10);
+                        lo = vorrq_s8(lo, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(vqtbl1q_u8(qh, spread_low), bit), ten)));
+                        hi = vorrq_s8(hi, vreinterpretq_s8_u8(vandq_u8(vtstq_u8(vqtbl1q_u8(qh, spread_high), bit), ten)));
+                    }
                     for (int i = 0; i < NX; i++) {
                         dot[i][h] = dot_lane(dot[i][h], lo, x[i][0], t);
-                        dot[i][h] = dot_lane(dot[i][h], hi, x[i][1], t);
+                        if (kq4) high_dot[i][h] = dot_lane(high_dot[i][h], hi, x[i][1], t);
+                        else dot[i][h] = dot_lane(dot[i][h], hi, x[i][1], t);
                     }
                 }
+        }
+        if (kq4) {
+            float s_low[8], s_high[8];
+            for (int r = 0; r < 8; r++) {
+                s_low[r] = kiln_kq4_scale(block[2 * r]);
+                s_high[r] = kiln_kq4_scale(block[2 * r + 1]);
+            }
+            for (int i = 0; i < NX; i++)
+                for (int h = 0; h < 2; h++) {
+                    acc[i][h] = vfmaq_f32(acc[i][h], vcvtq_f32_s32(dot[i][h]), vmulq_n_f32(vld1q_f32(s_low + 4 * h), xd[i][blk]));
+                    acc[i][h] = vfmaq_f32(acc[i][h], vcvtq_f32_s32(high_dot[i][h]), vmulq_n_f32(vld1q_f32(s_high + 4 * h), xd[i][blk]));
+                }
+            continue;
         }
         const float32x4_t d[2] = {half4(block), half4(block + 8)};
         for (int i = 0; i < NX; i++)
             for (int h = 0; h < 2; h++) {
                 int32x4_t v = dot[i][h];
                 if (type == KILN_WEIGHT_Q4_0X8) v = vsubq_s32(v, vdupq_n_s32(8 * xs[i][blk]));
+                if (type == KILN_WEIGHT_Q5_0X8) v = vsubq_s32(v, vdupq_n_s32(16 * xs[i][blk]));
                 acc[i][h] = vfmaq_f32(acc[i][h], vcvtq_f32_s32(v), vmulq_n_f32(d[h], xd[i][blk]));
-                if (type == KILN_WEIGHT_Q4_1X8) acc[i][h] = vfmaq_n_f32(acc[i][h], half4(block + 16 + 8 * h), xd[i][blk] * (float)xs[i][blk]);
+                if (minimum) acc[i][h] = vfmaq_n_f32(acc[i][h], half4(block + 16 + 8 * h), xd[i][blk] * (float)xs[i][blk]);
             }
     }
 }
@@ -267,6 +301,9 @@ DOTPROD static KILN_ALWAYS_INLINE void group_rows(const kiln_matmul_args *a, int
 DOTPROD static void rows_q8_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q8_0X8); }
 DOTPROD static void rows_q4_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q4_0X8); }
 DOTPROD static void rows_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q4_1X8); }
+DOTPROD static void rows_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_KQ4X8); }
+DOTPROD static void rows_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q5_0X8); }
+DOTPROD static void rows_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { group_rows(a, r0, r1, KILN_WEIGHT_Q5_1X8); }
 
 // ---- the tables ------------------------------------------------------------------------------------------
 
@@ -316,7 +353,10 @@ const kiln_ops kiln_ops_neon_dotprod = {
         [KILN_WEIGHT_Q8_0X8] = rows_q8_0x8,
         [KILN_WEIGHT_Q4_0X8] = rows_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = rows_q4_1x8,
-        KILN_GENERIC_SECOND_WAVE_ROWS, // no NEON kernels yet: the portable C
+        KILN_GENERIC_SECOND_WAVE_ROWS, // the row-major q5/kq4 and the K-quants: the portable C so far
+        [KILN_WEIGHT_KQ4X8] = rows_kq4x8,
+        [KILN_WEIGHT_Q5_0X8] = rows_q5_0x8,
+        [KILN_WEIGHT_Q5_1X8] = rows_q5_1x8,
     },
     KILN_NEON_COMMON,
 };
@@ -335,6 +375,7 @@ const kiln_ops kiln_ops_neon = {
         [KILN_WEIGHT_Q4_0X8] = kiln_rows_generic_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = kiln_rows_generic_q4_1x8,
         KILN_GENERIC_SECOND_WAVE_ROWS, // no NEON kernels yet: the portable C
+        KILN_GENERIC_SECOND_WAVE_X8,
     },
     KILN_NEON_COMMON,
 };

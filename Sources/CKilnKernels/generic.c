@@ -239,6 +239,7 @@ const kiln_ops kiln_ops_generic = {
         [KILN_WEIGHT_Q4_0X8] = kiln_rows_generic_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = kiln_rows_generic_q4_1x8,
         KILN_GENERIC_SECOND_WAVE_ROWS,
+        KILN_GENERIC_SECOND_WAVE_X8,
     },
     .rms_norm = kiln_rms_norm_generic,
     .layer_norm = kiln_layer_norm_generic,

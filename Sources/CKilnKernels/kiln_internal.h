@@ -80,8 +80,9 @@ void kiln_rows_generic_q8_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1)
 void kiln_rows_generic_q4_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 // The second wave's row kernels: q5/kq4 beside the first wave's (generic.c, x86_avx2.c), the
-// K-quants in generic_kquants.c and x86_avx2_kquants.c. NEON has none of its own yet, so its tables
-// take the portable entries.
+// K-quants in generic_kquants.c and x86_avx2_kquants.c. NEON has its own for the interleaved
+// kq4x8/q5_0x8/q5_1x8 (SDOT); for the row-major q5/kq4 and the K-quants its tables take the
+// portable entries (_ROWS), as the table without SDOT does for the interleaved ones (_X8).
 void kiln_rows_generic_q5_0(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q5_1(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1);
@@ -95,11 +96,12 @@ void kiln_rows_generic_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1)
 void kiln_rows_generic_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 #define KILN_GENERIC_SECOND_WAVE_ROWS                                                              \
     [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0, [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,         \
-    [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4, [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,           \
-    [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k, [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k,         \
+    [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4, [KILN_WEIGHT_Q2_K] = kiln_rows_generic_q2_k,           \
+    [KILN_WEIGHT_Q3_K] = kiln_rows_generic_q3_k, [KILN_WEIGHT_Q4_K] = kiln_rows_generic_q4_k,         \
+    [KILN_WEIGHT_Q5_K] = kiln_rows_generic_q5_k, [KILN_WEIGHT_Q6_K] = kiln_rows_generic_q6_k
+#define KILN_GENERIC_SECOND_WAVE_X8                                                                \
     [KILN_WEIGHT_KQ4X8] = kiln_rows_generic_kq4x8, [KILN_WEIGHT_Q5_0X8] = kiln_rows_generic_q5_0x8,   \
-    [KILN_WEIGHT_Q5_1X8] = kiln_rows_generic_q5_1x8, [KILN_WEIGHT_Q2_K] = kiln_rows_generic_q2_k,     \
-    [KILN_WEIGHT_Q3_K] = kiln_rows_generic_q3_k
+    [KILN_WEIGHT_Q5_1X8] = kiln_rows_generic_q5_1x8
 #if defined(__x86_64__)
 void kiln_rows_avx2_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_avx2_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);

@@ -136,6 +136,56 @@ static void check_layouts_agree(const kiln_ops *tier, const char *name, int type
     free(rm); free(grouped); free(x); free(a); free(b);
 }
 
+// The interleaved layouts of the second wave (kq4x8, q5_0x8, q5_1x8): random row-major blocks, this
+// file's own interleaving, and each value's magnitude decoded here from docs/FORMAT.md §7.1/§7.3;
+// the tier's product of the interleaved matrix against the portable product of the row-major one.
+static const int8_t kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127};
+static float kq4_scale(uint8_t e) { return ldexpf(exp2f((float)(e % 8) / 8), e / 8 - 28); }
+
+static void check_second_wave(const kiln_ops *tier, const kiln_ops *portable, int row_major, int interleaved, int rows, int cols,
+                              int batch) {
+    const int kq4 = row_major == KILN_WEIGHT_KQ4, minimum = row_major == KILN_WEIGHT_Q5_1;
+    const int bb = kiln_weight_type(row_major)->block_bytes, nb = cols / 32, header = minimum ? 4 : 2;
+    uint8_t *rm = malloc((size_t)rows * nb * bb);
+    float *magnitude_w = malloc(sizeof(float) * rows * cols);
+    for (int i = 0; i < rows * nb; i++) {
+        uint8_t *b = rm + (size_t)i * bb;
+        for (int j = 0; j < bb; j++) b[j] = (uint8_t)next32();
+        if (kq4) {
+            b[0] = (uint8_t)(8 * 20 + next32() % 48);
+            b[1] = (uint8_t)(8 * 20 + next32() % 48);
+            for (int j = 0; j < 32; j++) {
+                const int level = j < 16 ? b[2 + j] & 15 : b[2 + j - 16] >> 4;
+                magnitude_w[i * 32 + j] = fabsf((float)kq4_grid[level]) * kq4_scale(b[j < 16 ? 0 : 1]);
+            }
+            continue;
+        }
+        const uint16_t dh = to_half(uniform(0.001f, 0.05f) * (next32() & 1 ? 1 : -1)), mh = to_half(-0.3f * uniform(0.5f, 1.5f));
+        memcpy(b, &dh, 2);
+        if (minimum) memcpy(b + 2, &mh, 2);
+        uint32_t qh;
+        memcpy(&qh, b + header, 4);
+        for (int j = 0; j < 32; j++) {
+            const uint8_t *qs = b + header + 4;
+            const int code = (j < 16 ? qs[j] & 15 : qs[j - 16] >> 4) | (int)((qh >> j) & 1) << 4;
+            magnitude_w[i * 32 + j] = fabsf(from_half(dh)) * (float)abs(minimum ? code : code - 16) + (minimum ? fabsf(from_half(mh)) : 0);
+        }
+    }
+    uint8_t *grouped = interleave(rm, rows, cols, bb, header);
+    float *x = malloc(sizeof(float) * batch * cols), *y = malloc(sizeof(float) * batch * rows), *want = malloc(sizeof(float) * batch * rows);
+    for (int i = 0; i < batch * cols; i++) x[i] = uniform(-2, 2) * (i % 97 == 0 ? 20 : 1);
+    kiln_matmul(portable, row_major, rm, rows, cols, x, batch, want);
+    kiln_matmul(tier, interleaved, grouped, rows, cols, x, batch, y);
+    for (int b = 0; b < batch; b++)
+        for (int r = 0; r < rows; r++) {
+            double magnitude = 0;
+            for (int k = 0; k < cols; k++) magnitude += (double)magnitude_w[r * cols + k] * fabs(x[b * cols + k]);
+            const int i = b * rows + r;
+            if (!(fabs((double)y[i] - want[i]) <= 2e-5 * magnitude)) fail(kiln_weight_type(interleaved)->name, "matmul", i, y[i], want[i]);
+        }
+    free(rm); free(grouped); free(x); free(y); free(want); free(magnitude_w);
+}
+
 static void close_enough(const char *what, const float *got, const float *want, int n, double rtol, double atol) {
     for (int i = 0; i < n; i++)
         if (!(fabs((double)got[i] - want[i]) <= atol + rtol * fabs(want[i]))) fail(what, "op", i, got[i], want[i]);
@@ -230,11 +280,17 @@ int main(void) {
     static const char *names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q8_0x8", "q4_0x8", "q4_1x8"};
     static const int shapes[][3] = {{1, 32, 1}, {3, 96, 2}, {13, 160, 3}, {16, 256, 5}, {67, 544, 4}, {9, 32, 9}, {264, 1536, 2}};
     int tiers = 0;
-    for (int t = KILN_TIER_AVX2; t <= KILN_TIER_NEON; t++) {
+    for (int t = KILN_TIER_AVX2; t <= KILN_TIER_AVX512; t++) {
         const kiln_ops *tier = kiln_ops_for_tier(t);
         if (!tier) continue;
         tiers++;
-        printf("checking tier %s against portable\n", t == KILN_TIER_AVX2 ? "avx2" : "neon");
+        static const char *tier_names[] = {"", "portable", "avx2", "neon", "avxvnni", "avx512"};
+        printf("checking tier %s against portable\n", tier_names[t]);
+        static const int second_wave[][2] = {{KILN_WEIGHT_KQ4, KILN_WEIGHT_KQ4X8}, {KILN_WEIGHT_Q5_0, KILN_WEIGHT_Q5_0X8},
+                                             {KILN_WEIGHT_Q5_1, KILN_WEIGHT_Q5_1X8}};
+        for (int w = 0; w < 3; w++)
+            for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+                check_second_wave(tier, portable, second_wave[w][0], second_wave[w][1], shapes[s][0], shapes[s][1], shapes[s][2]);
         check_quantize(tier, portable);
         // The first wave's types; the block types added later are held to the Swift reference by
         // the Swift tests (MatmulTests), on every tier the machine has.
