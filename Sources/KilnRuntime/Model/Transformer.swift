@@ -51,6 +51,7 @@ public final class InferenceState: @unchecked Sendable {
     public var position: Int { tokens.count }
     let cache: KVCache
     private let buffers: Buffers
+    private let blockedAttention = BlockedAttention()
     /// Sees the input of every matrix product (for calibration statistics).
     public var observer: ActivationObserver?
 
@@ -214,6 +215,9 @@ public final class InferenceState: @unchecked Sendable {
     /// head of its group (grouped-query attention).
     private func attend(layer: Int, rows: Int) {
         let c = transformer.config, b = buffers
+        if rows >= BlockedAttention.minimumRows && cache.precision == .f32 {
+            return blockedAttention.run(cache: cache, layer: layer, config: c, queries: b.q, rows: rows, base: position, into: b.attention)
+        }
         let qWidth = c.heads * c.headDim
         let group = c.heads / c.kvHeads
         let scale = 1 / Float(c.headDim).squareRoot()
