@@ -103,7 +103,7 @@ static KILN_ALWAYS_INLINE float float_dot(const uint8_t *w, int64_t cols, const 
 }
 
 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const size_t row_bytes = (size_t)a->cols * (type == KILN_WEIGHT_F32 ? 4 : 2);
+    const size_t row_bytes = (size_t)a->row_stride * (type == KILN_WEIGHT_F32 ? 4 : 2);
     const uint8_t *w = a->w;
     int64_t r = r0;
     for (; r + 4 <= r1; r += 4) {

@@ -36,7 +36,7 @@ static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int64_t r0,
     const size_t element = type == KILN_WEIGHT_F32 ? 4 : 2;
     float row[256];
     for (int64_t r = r0; r < r1; r++) {
-        const uint8_t *w = (const uint8_t *)a->w + (size_t)(r * a->cols) * element;
+        const uint8_t *w = (const uint8_t *)a->w + (size_t)(r * a->row_stride) * element;
         float total[64]; // up to 64 batch rows at once share each converted chunk
         for (int64_t b0 = 0; b0 < a->batch; b0 += 64) {
             const int64_t nb = a->batch - b0 < 64 ? a->batch - b0 : 64;

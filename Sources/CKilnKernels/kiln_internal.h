@@ -14,6 +14,7 @@
 typedef struct {
     const void *w;
     int64_t rows, cols;
+    int64_t row_stride;   // elements from one weight row to the next: cols, except for strided float views
     const float *x;       // [batch][cols]: the activations (float weight types)
     const float *xt;      // [cols][xt_stride]: x transposed, batch padded with zeros (float types, when
                           // the tier asks for it: ops->transposed_batch)

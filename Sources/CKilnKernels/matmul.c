@@ -79,8 +79,13 @@ static size_t weight_bytes(int32_t type, int64_t rows, int64_t cols) {
 
 void kiln_matmul(const kiln_ops *ops, int32_t type, const void *w, int64_t rows, int64_t cols, const float *x,
                  int64_t batch, float *y) {
+    kiln_matmul_strided(ops, type, w, rows, cols, cols, x, batch, y);
+}
+
+void kiln_matmul_strided(const kiln_ops *ops, int32_t type, const void *w, int64_t rows, int64_t cols, int64_t row_stride,
+                         const float *x, int64_t batch, float *y) {
     if (rows <= 0 || batch <= 0) return;
-    kiln_matmul_args args = {.w = w, .rows = rows, .cols = cols, .x = x, .batch = batch, .y = y};
+    kiln_matmul_args args = {.w = w, .rows = rows, .cols = cols, .row_stride = row_stride, .x = x, .batch = batch, .y = y};
     const int threads = kiln_pool_threads();
     if (!is_quantized(type) && ops->transposed_batch && batch >= ops->transposed_batch) {
         // Column k of the batch as one contiguous run (padded to 16 with zeros), for kernels that

@@ -154,8 +154,9 @@ AVX2 static KILN_ALWAYS_INLINE float float_dot(const uint8_t *w, int64_t cols, c
 // K is walked in PANEL_K chunks, each adding its partial sums into y.
 #define PANEL_K 1024
 
-AVX2 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t n, const float *x0, const float *x1, const float *x2,
-                                               int nx, float out[3][4]) {
+// `panel` rows lie `stride` floats apart: the converted panel's PANEL_K, or an f32 matrix's own rows.
+AVX2 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t stride, int64_t n, const float *x0, const float *x1,
+                                               const float *x2, int nx, float out[3][4]) {
     __m256 acc[4][3];
     for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = acc[r][2] = _mm256_setzero_ps();
     int64_t k = 0;
@@ -164,7 +165,7 @@ AVX2 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t n, co
         const __m256 b = nx > 1 ? _mm256_loadu_ps(x1 + k) : a;
         const __m256 c = nx > 2 ? _mm256_loadu_ps(x2 + k) : a;
         for (int r = 0; r < 4; r++) {
-            const __m256 w = _mm256_load_ps(panel + r * PANEL_K + k);
+            const __m256 w = _mm256_loadu_ps(panel + r * stride + k);
             acc[r][0] = _mm256_fmadd_ps(w, a, acc[r][0]);
             if (nx > 1) acc[r][1] = _mm256_fmadd_ps(w, b, acc[r][1]);
             if (nx > 2) acc[r][2] = _mm256_fmadd_ps(w, c, acc[r][2]);
@@ -175,18 +176,21 @@ AVX2 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t n, co
         float t[4];
         _mm_storeu_ps(t, hsum4(acc[0][i], acc[1][i], acc[2][i], acc[3][i]));
         for (int64_t j = k; j < n; j++)
-            for (int r = 0; r < 4; r++) t[r] += panel[r * PANEL_K + j] * xs[i][j];
+            for (int r = 0; r < 4; r++) t[r] += panel[r * stride + j] * xs[i][j];
         for (int r = 0; r < 4; r++) out[i][r] = t[r];
     }
 }
 
 AVX2 static KILN_ALWAYS_INLINE void float_panel_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     static _Thread_local float panel[4 * PANEL_K] __attribute__((aligned(64)));
-    const size_t element = type == KILN_WEIGHT_F32 ? 4 : 2, row_bytes = (size_t)a->cols * element;
+    const size_t element = type == KILN_WEIGHT_F32 ? 4 : 2, row_bytes = (size_t)a->row_stride * element;
     for (int64_t r = r0; r + 4 <= r1; r += 4) {
         for (int64_t k0 = 0; k0 < a->cols; k0 += PANEL_K) {
             const int64_t n = a->cols - k0 < PANEL_K ? a->cols - k0 : PANEL_K;
-            for (int i = 0; i < 4; i++) {
+            // f32 rows are read in place (a copy would cost as much as a small batch's products).
+            const float *rows = type == KILN_WEIGHT_F32 ? (const float *)a->w + r * a->row_stride + k0 : panel;
+            const int64_t stride = type == KILN_WEIGHT_F32 ? a->row_stride : PANEL_K;
+            for (int i = 0; i < 4 && type != KILN_WEIGHT_F32; i++) {
                 const uint8_t *w = (const uint8_t *)a->w + (size_t)(r + i) * row_bytes;
                 int64_t k = 0;
                 for (; k + 8 <= n; k += 8) _mm256_store_ps(panel + i * PANEL_K + k, load8(w, k0 + k, type));
@@ -196,8 +200,8 @@ AVX2 static KILN_ALWAYS_INLINE void float_panel_rows(const kiln_matmul_args *a, 
                 const int nx = a->batch - b < 3 ? (int)(a->batch - b) : 3;
                 const float *x = a->x + b * a->cols + k0;
                 float out[3][4];
-                if (nx == 3) panel_tile(panel, n, x, x + a->cols, x + 2 * a->cols, 3, out); // its own copy, all in registers
-                else panel_tile(panel, n, x, x + a->cols, x + 2 * a->cols, nx, out);
+                if (nx == 3) panel_tile(rows, stride, n, x, x + a->cols, x + 2 * a->cols, 3, out); // its own copy, all in registers
+                else panel_tile(rows, stride, n, x, x + a->cols, x + 2 * a->cols, nx, out);
                 for (int i = 0; i < nx; i++)
                     for (int j = 0; j < 4; j++) {
                         float *y = a->y + (b + i) * a->rows + r + j;
@@ -209,7 +213,7 @@ AVX2 static KILN_ALWAYS_INLINE void float_panel_rows(const kiln_matmul_args *a, 
 }
 
 AVX2 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const size_t row_bytes = (size_t)a->cols * (type == KILN_WEIGHT_F32 ? 4 : 2);
+    const size_t row_bytes = (size_t)a->row_stride * (type == KILN_WEIGHT_F32 ? 4 : 2);
     const uint8_t *w = a->w;
     int64_t r = r0;
     if (a->batch >= 3) {

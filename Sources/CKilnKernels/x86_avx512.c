@@ -219,15 +219,17 @@ AVX512 static inline float load1z(const uint8_t *w, int64_t k, int32_t type) {
     return ((const float *)w)[k];
 }
 
-// Rows 0–3 of the panel against activation rows x[0..nx-1] (nx ≤ 6) over n columns.
-AVX512 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t n, const float *const *x, int nx, float out[6][4]) {
+// Rows 0–3 of the panel (rows `stride` floats apart) against activation rows x[0..nx-1] (nx ≤ 6)
+// over n columns.
+AVX512 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t stride, int64_t n, const float *const *x, int nx,
+                                                float out[6][4]) {
     __m512 acc[4][6];
     for (int r = 0; r < 4; r++)
         for (int i = 0; i < nx; i++) acc[r][i] = _mm512_setzero_ps();
     int64_t k = 0;
     for (; k + 16 <= n; k += 16) {
-        const __m512 w0 = _mm512_load_ps(panel + k), w1 = _mm512_load_ps(panel + PANEL_K + k),
-                     w2 = _mm512_load_ps(panel + 2 * PANEL_K + k), w3 = _mm512_load_ps(panel + 3 * PANEL_K + k);
+        const __m512 w0 = _mm512_loadu_ps(panel + k), w1 = _mm512_loadu_ps(panel + stride + k),
+                     w2 = _mm512_loadu_ps(panel + 2 * stride + k), w3 = _mm512_loadu_ps(panel + 3 * stride + k);
         for (int i = 0; i < nx; i++) {
             const __m512 v = _mm512_loadu_ps(x[i] + k);
             acc[0][i] = _mm512_fmadd_ps(w0, v, acc[0][i]);
@@ -239,7 +241,7 @@ AVX512 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t n, 
     for (int i = 0; i < nx; i++)
         for (int r = 0; r < 4; r++) {
             float t = _mm512_reduce_add_ps(acc[r][i]);
-            for (int64_t j = k; j < n; j++) t += panel[r * PANEL_K + j] * x[i][j];
+            for (int64_t j = k; j < n; j++) t += panel[r * stride + j] * x[i][j];
             out[i][r] = t;
         }
 }
@@ -247,8 +249,8 @@ AVX512 static KILN_ALWAYS_INLINE void panel_tile(const float *panel, int64_t n, 
 // With the activations transposed by the driver (args.xt: column k of the batch contiguous), a
 // weight is broadcast and multiplies 16 activation rows per FMA: 4 rows × 48 activation rows take
 // 12 accumulators, 3 loads and 4 broadcasts per 12 FMAs, and no horizontal sums at all.
-AVX512 static KILN_ALWAYS_INLINE void outer_tile(const float *panel, int64_t n, const float *xt, int64_t stride, int NZ,
-                                                 __m512 acc[4][3]) {
+AVX512 static KILN_ALWAYS_INLINE void outer_tile(const float *panel, int64_t panel_stride, int64_t n, const float *xt, int64_t stride,
+                                                 int NZ, __m512 acc[4][3]) {
     for (int r = 0; r < 4; r++)
         for (int z = 0; z < NZ; z++) acc[r][z] = _mm512_setzero_ps();
     for (int64_t k = 0; k < n; k++) {
@@ -256,7 +258,7 @@ AVX512 static KILN_ALWAYS_INLINE void outer_tile(const float *panel, int64_t n, 
         __m512 x[3];
         for (int z = 0; z < NZ; z++) x[z] = _mm512_loadu_ps(column + 16 * z);
         for (int r = 0; r < 4; r++) {
-            const __m512 w = _mm512_set1_ps(panel[r * PANEL_K + k]);
+            const __m512 w = _mm512_set1_ps(panel[r * panel_stride + k]);
             for (int z = 0; z < NZ; z++) acc[r][z] = _mm512_fmadd_ps(w, x[z], acc[r][z]);
         }
     }
@@ -270,11 +272,14 @@ AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int6
     if (whole < r1) narrow(a, whole, r1);
     if (whole == r0) return;
     static _Thread_local float panel[4 * PANEL_K] __attribute__((aligned(64)));
-    const size_t row_bytes = (size_t)a->cols * (type == KILN_WEIGHT_F32 ? 4 : 2);
+    const size_t row_bytes = (size_t)a->row_stride * (type == KILN_WEIGHT_F32 ? 4 : 2);
     for (int64_t r = r0; r < whole; r += 4) {
         for (int64_t k0 = 0; k0 < a->cols; k0 += PANEL_K) {
             const int64_t n = a->cols - k0 < PANEL_K ? a->cols - k0 : PANEL_K;
-            for (int i = 0; i < 4; i++) {
+            // f32 rows are read in place (a copy would cost as much as a small batch's products).
+            const float *rows = type == KILN_WEIGHT_F32 ? (const float *)a->w + r * a->row_stride + k0 : panel;
+            const int64_t stride = type == KILN_WEIGHT_F32 ? a->row_stride : PANEL_K;
+            for (int i = 0; i < 4 && type != KILN_WEIGHT_F32; i++) {
                 const uint8_t *w = (const uint8_t *)a->w + (size_t)(r + i) * row_bytes;
                 int64_t k = 0;
                 for (; k + 16 <= n; k += 16) _mm512_store_ps(panel + i * PANEL_K + k, load16(w, k0 + k, type));
@@ -286,9 +291,9 @@ AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int6
                     const int NZ = left > 32 ? 3 : left > 16 ? 2 : 1;
                     __m512 acc[4][3];
                     const float *xt = a->xt + k0 * a->xt_stride + b;
-                    if (NZ == 3) outer_tile(panel, n, xt, a->xt_stride, 3, acc);
-                    else if (NZ == 2) outer_tile(panel, n, xt, a->xt_stride, 2, acc);
-                    else outer_tile(panel, n, xt, a->xt_stride, 1, acc);
+                    if (NZ == 3) outer_tile(rows, stride, n, xt, a->xt_stride, 3, acc);
+                    else if (NZ == 2) outer_tile(rows, stride, n, xt, a->xt_stride, 2, acc);
+                    else outer_tile(rows, stride, n, xt, a->xt_stride, 1, acc);
                     for (int z = 0; z < NZ; z++)
                         for (int j = 0; j < 4; j++) {
                             float t[16];
@@ -307,8 +312,8 @@ AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int6
                 for (int i = 0; i < 6; i++) x[i] = a->x + (b + (i < nx ? i : 0)) * a->cols + k0;
                 float out[6][4];
                 // A literal 6 gives the full tile its own copy, with all 24 accumulators in registers.
-                if (nx == 6) panel_tile(panel, n, x, 6, out);
-                else panel_tile(panel, n, x, nx, out);
+                if (nx == 6) panel_tile(rows, stride, n, x, 6, out);
+                else panel_tile(rows, stride, n, x, nx, out);
                 for (int i = 0; i < nx; i++)
                     for (int j = 0; j < 4; j++) {
                         float *y = a->y + (b + i) * a->rows + r + j;

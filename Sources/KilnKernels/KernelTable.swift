@@ -32,9 +32,12 @@ public struct KernelTable: @unchecked Sendable {
     public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
         precondition(batch >= 0, "negative batch")
         guard w.rows > 0, batch > 0 else { return }
+        if w.rowStride != w.cols, ops == nil || w.kernelCode.map({ kiln_has_kernel(ops, $0) == 0 }) ?? true {
+            return w.withContiguousRows { matmul($0, x, batch: batch, y) }
+        }
         guard let ops else { return Reference.matmul(w, x, batch: batch, y) }
         if let code = w.kernelCode, kiln_has_kernel(ops, code) != 0 {
-            kiln_matmul(ops, code, w.data, Int64(w.rows), Int64(w.cols), x, Int64(batch), y)
+            kiln_matmul_strided(ops, code, w.data, Int64(w.rows), Int64(w.cols), Int64(w.rowStride), x, Int64(batch), y)
         } else {
             DequantizingMatmul.run(w, x, batch: batch, y, ops: ops)
         }

@@ -10,6 +10,9 @@ public struct WeightMatrix: @unchecked Sendable {
     public let rows: Int
     public let cols: Int
     public let data: UnsafeRawPointer
+    /// Elements from one row's start to the next: `cols`, or more for a view of the first `cols`
+    /// columns of a wider float matrix (the KV cache's transposed values).
+    public private(set) var rowStride: Int
 
     public init(type: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) {
         precondition(rows >= 0 && cols >= 0, "negative matrix shape [\(rows), \(cols)]")
@@ -18,6 +21,24 @@ public struct WeightMatrix: @unchecked Sendable {
         self.rows = rows
         self.cols = cols
         self.data = data
+        rowStride = cols
+    }
+
+    /// A float matrix (f32, f16, bf16) whose rows lie `rowStride` elements apart.
+    public init(type: ElementType, rows: Int, cols: Int, rowStride: Int, data: UnsafeRawPointer) {
+        precondition(type.blockElements == 1 && !type.isQuantized && rowStride >= cols, "strided views are of float matrices, stride ≥ cols")
+        self.init(type: type, rows: rows, cols: cols, data: data)
+        self.rowStride = rowStride
+    }
+
+    /// Runs `body` with a strided view's rows copied side by side, for the paths that take only
+    /// contiguous rows (the reference tier, the dequantising fallback).
+    func withContiguousRows<R>(_ body: (WeightMatrix) -> R) -> R {
+        let element = type.blockBytes
+        let copy = UnsafeMutableRawPointer.allocate(byteCount: max(1, rows * cols * element), alignment: 64)
+        defer { copy.deallocate() }
+        for r in 0..<rows { (copy + r * cols * element).copyMemory(from: data + r * rowStride * element, byteCount: cols * element) }
+        return body(WeightMatrix(type: type, rows: rows, cols: cols, data: UnsafeRawPointer(copy)))
     }
 
     /// The bytes the matrix occupies (interleaved types: padded to whole row groups).

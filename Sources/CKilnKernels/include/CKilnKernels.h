@@ -86,6 +86,11 @@ int32_t kiln_has_kernel(const kiln_ops *ops, int32_t weight_type);
 void kiln_matmul(const kiln_ops *ops, int32_t weight_type, const void *w, int64_t rows, int64_t cols,
                  const float *x, int64_t batch, float *y);
 
+// kiln_matmul for float weights (f32, f16, bf16) whose rows lie `row_stride` elements apart
+// (≥ cols): a view of the first `cols` columns of a wider matrix, as the KV cache's values are.
+void kiln_matmul_strided(const kiln_ops *ops, int32_t weight_type, const void *w, int64_t rows, int64_t cols,
+                         int64_t row_stride, const float *x, int64_t batch, float *y);
+
 // Activation quantisation as the quantised kernels do it (exposed for the tests): per block of
 // 32, d = max|x| / 127, q = round-to-nearest-even(x * (127 / max|x|)) (0 when max|x| = 0),
 // sum = Σq.

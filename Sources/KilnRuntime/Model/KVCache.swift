@@ -1,48 +1,64 @@
 import KilnKernels
 
-/// Keys and values of every layer for up to `capacity` positions: position `t` of layer `l` is
-/// a row of `kvHeads × headDim` values, stored as f32 or (half the memory) f16. Sized once for
-/// the context, so generation never allocates.
+/// Keys and values of every layer for up to `capacity` positions, as f32 or (half the memory)
+/// f16, laid out for attention as matrix products: per layer and KV head, the keys are a
+/// `[capacity, headDim]` matrix (row t = position t) and the values its transpose, `[headDim,
+/// capacity]`, so `S = Q·Kᵀ` and `S·V` read them as weight matrices with no copy (the values as a
+/// strided view of the first `positions` columns). Sized once for the context, so generation
+/// never allocates.
 final class KVCache {
     let layers: Int
     let capacity: Int
-    let rowWidth: Int
+    let kvHeads: Int
+    let headDim: Int
     let precision: KVView.Precision
     private let keys: UnsafeMutableRawPointer
     private let values: UnsafeMutableRawPointer
     private var elementBytes: Int { precision == .f16 ? 2 : 4 }
+    private var elementType: ElementType { precision == .f16 ? .f16 : .f32 }
 
-    init(layers: Int, capacity: Int, rowWidth: Int, precision: KVView.Precision = .f32) {
+    init(layers: Int, capacity: Int, kvHeads: Int, headDim: Int, precision: KVView.Precision = .f32) {
         self.layers = layers
         self.capacity = capacity
-        self.rowWidth = rowWidth
+        self.kvHeads = kvHeads
+        self.headDim = headDim
         self.precision = precision
-        let bytes = layers * capacity * rowWidth * (precision == .f16 ? 2 : 4)
+        let bytes = layers * capacity * kvHeads * headDim * (precision == .f16 ? 2 : 4)
         keys = .allocate(byteCount: max(bytes, 1), alignment: 64)
         values = .allocate(byteCount: max(bytes, 1), alignment: 64)
     }
 
-    var bytes: Int { 2 * layers * capacity * rowWidth * elementBytes }
+    var bytes: Int { 2 * layers * capacity * kvHeads * headDim * elementBytes }
 
-    private func offset(_ layer: Int, _ position: Int) -> Int { ((layer * capacity + position) * rowWidth) * elementBytes }
+    /// Byte offset of layer `layer`, head `head`'s block (capacity × headDim elements).
+    private func block(_ layer: Int, _ head: Int) -> Int { (layer * kvHeads + head) * capacity * headDim * elementBytes }
 
-    /// Stores one position's keys and values (each `rowWidth` f32 values).
+    /// Stores one position's keys and values (each `kvHeads × headDim` f32 values, head-major).
     func store(layer: Int, position: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
-        let o = offset(layer, position)
-        if precision == .f16 {
-            Kernels.convert(k, into: (keys + o).assumingMemoryBound(to: UInt16.self), as: .f16, count: rowWidth)
-            Kernels.convert(v, into: (values + o).assumingMemoryBound(to: UInt16.self), as: .f16, count: rowWidth)
-        } else {
-            (keys + o).assumingMemoryBound(to: Float.self).update(from: k, count: rowWidth)
-            (values + o).assumingMemoryBound(to: Float.self).update(from: v, count: rowWidth)
+        for head in 0..<kvHeads {
+            let key = keys + block(layer, head) + position * headDim * elementBytes
+            let value = values + block(layer, head) + position * elementBytes
+            let kh = k + head * headDim, vh = v + head * headDim
+            if precision == .f16 {
+                Kernels.convert(kh, into: key.assumingMemoryBound(to: UInt16.self), as: .f16, count: headDim)
+                let column = value.assumingMemoryBound(to: UInt16.self)
+                for i in 0..<headDim { column[i * capacity] = HalfPrecision.halfFromFloat(vh[i]) }
+            } else {
+                key.assumingMemoryBound(to: Float.self).update(from: kh, count: headDim)
+                let column = value.assumingMemoryBound(to: Float.self)
+                for i in 0..<headDim { column[i * capacity] = vh[i] }
+            }
         }
     }
 
-    /// Views of one key/value head of `layer` over all positions.
-    func views(layer: Int, headOffset: Int) -> (keys: KVView, values: KVView) {
-        let o = offset(layer, 0) + headOffset * elementBytes
-        return (KVView(base: keys + o, rowStride: rowWidth, precision: precision),
-                KVView(base: values + o, rowStride: rowWidth, precision: precision))
+    /// Head `head`'s keys at positions 0 ..< `positions`: `[positions, headDim]`.
+    func keyMatrix(layer: Int, head: Int, positions: Int) -> WeightMatrix {
+        WeightMatrix(type: elementType, rows: positions, cols: headDim, data: keys + block(layer, head))
+    }
+
+    /// Head `head`'s values at positions 0 ..< `positions`, transposed: `[headDim, positions]`.
+    func valueMatrix(layer: Int, head: Int, positions: Int) -> WeightMatrix {
+        WeightMatrix(type: elementType, rows: headDim, cols: positions, rowStride: capacity, data: values + block(layer, head))
     }
 
     deinit {

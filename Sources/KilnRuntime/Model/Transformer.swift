@@ -51,7 +51,7 @@ public final class InferenceState: @unchecked Sendable {
     public var position: Int { tokens.count }
     let cache: KVCache
     private let buffers: Buffers
-    private let blockedAttention = BlockedAttention()
+    private let attention = CachedAttention()
     /// Sees the input of every matrix product (for calibration statistics).
     public var observer: ActivationObserver?
 
@@ -61,7 +61,7 @@ public final class InferenceState: @unchecked Sendable {
         self.contextLength = contextLength
         self.maxBatch = maxBatch
         let c = transformer.config
-        cache = KVCache(layers: c.layers, capacity: contextLength, rowWidth: c.kvHeads * c.headDim,
+        cache = KVCache(layers: c.layers, capacity: contextLength, kvHeads: c.kvHeads, headDim: c.headDim,
                         precision: halfPrecisionCache ? .f16 : .f32)
         buffers = Buffers(config: c, batch: maxBatch, context: contextLength)
     }
@@ -211,36 +211,11 @@ public final class InferenceState: @unchecked Sendable {
         }
     }
 
-    /// Causal attention of each new row over the cache, every query head reading the key/value
-    /// head of its group (grouped-query attention).
+    /// Causal attention of the chunk's rows over the cache (every query head reading the
+    /// key/value head of its group: grouped-query attention).
     private func attend(layer: Int, rows: Int) {
-        let c = transformer.config, b = buffers
-        if rows >= BlockedAttention.minimumRows && cache.precision == .f32 {
-            return blockedAttention.run(cache: cache, layer: layer, config: c, queries: b.q, rows: rows, base: position, into: b.attention)
-        }
-        let qWidth = c.heads * c.headDim
-        let group = c.heads / c.kvHeads
-        let scale = 1 / Float(c.headDim).squareRoot()
-        let base = position
-        let work = { (item: Int) in
-            let row = item / c.heads, head = item % c.heads
-            let kvHead = head / group
-            let scratch = b.scores + item % b.scoreSlots * self.contextLength
-            let (keys, values) = self.cache.views(layer: layer, headOffset: kvHead * c.headDim)
-            Ops.attention(
-                query: b.q + row * qWidth + head * c.headDim, keys: keys, values: values,
-                positions: base + row + 1, headDim: c.headDim, scale: scale,
-                scratch: scratch, into: b.attention + row * qWidth + head * c.headDim)
-        }
-        let items = rows * c.heads
-        if items >= b.scoreSlots && (base + rows) * items > 1 << 14 {
-            // Each concurrent item needs its own score row: process in waves of `scoreSlots`.
-            for start in stride(from: 0, to: items, by: b.scoreSlots) {
-                parallelFor(min(b.scoreSlots, items - start)) { work(start + $0) }
-            }
-        } else {
-            for item in 0..<items { work(item) }
-        }
+        attention.run(cache: cache, layer: layer, config: transformer.config, queries: buffers.q, rows: rows, base: position,
+                      into: buffers.attention)
     }
 
     /// Decodes one embedding row (any element type) to f32.
@@ -256,9 +231,7 @@ public protocol ActivationObserver: AnyObject {
 
 /// Scratch memory for one chunk of up to `batch` tokens.
 final class Buffers {
-    let x, h, q, k, v, qkv, attention, up, gate, scores: UnsafeMutablePointer<Float>
-    /// Score rows available for attention items running at once.
-    let scoreSlots: Int
+    let x, h, q, k, v, qkv, attention, up, gate: UnsafeMutablePointer<Float>
     private var all: [UnsafeMutablePointer<Float>] = []
 
     init(config c: ModelConfig, batch: Int, context: Int) {
@@ -276,9 +249,7 @@ final class Buffers {
         attention = make(batch * c.heads * c.headDim)
         up = make(batch * c.feedForward)
         gate = make(batch * c.feedForward)
-        scoreSlots = 2 * c.heads
-        scores = make(scoreSlots * context)
-        all = [x, h, q, k, v, qkv, attention, up, gate, scores]
+        all = [x, h, q, k, v, qkv, attention, up, gate]
     }
 
     deinit { for p in all { p.deallocate() } }
