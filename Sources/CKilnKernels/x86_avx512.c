@@ -266,9 +266,11 @@ AVX512 static KILN_ALWAYS_INLINE void outer_tile(const float *panel, int64_t pan
 
 AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type,
                                                  kiln_rows_fn narrow) {
-    // Decode and tiny batches stream the weights once: the AVX2 kernel already runs at the
-    // memory's pace there, and so does the tail of rows that is not a whole 4.
-    const int64_t whole = a->batch >= 3 ? r0 + (r1 - r0) / 4 * 4 : r0;
+    // Decode and small batches go to the AVX2 kernel: it runs at the memory's pace there, and its
+    // 4 × 3 tile reduces four rows' sums together, where this one's 16-wide sums would cost more
+    // than the products on short rows (attention's 64-wide keys with a GQA group of 3 queries).
+    // So does the tail of rows that is not a whole 4.
+    const int64_t whole = a->batch >= 6 ? r0 + (r1 - r0) / 4 * 4 : r0;
     if (whole < r1) narrow(a, whole, r1);
     if (whole == r0) return;
     static _Thread_local float panel[4 * PANEL_K] __attribute__((aligned(64)));
