@@ -24,15 +24,18 @@ struct MatmulTests {
     /// batch tile, cols from one block up.
     static let quantizedShapes: [(Int, Int, Int)] = [
         (1, 32, 1), (3, 96, 2), (8, 64, 1), (13, 160, 3), (16, 256, 5), (67, 544, 4), (9, 32, 9), (24, 1024, 1), (5, 224, 7),
+        (17, 96, 17), (33, 160, 65), // prompt batches with tails: 17 and 65 rows against the 4- and 16-row tiles
     ]
     static let superBlockShapes: [(Int, Int, Int)] = [
         (1, 256, 1), (3, 512, 2), (13, 256, 5), (9, 768, 3),
         (16, 2304, 6), (9, 512, 4), (24, 256, 9), // prompt batches: several 2048-value panels, partial groups, batch tails
+        (17, 512, 17), (40, 256, 65),
     ]
     static let floatShapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 7, 2), (5, 33, 3), (8, 100, 1), (13, 257, 5), (4, 16, 4), (67, 64, 2), (2, 1000, 7),
         (9, 2100, 4), (6, 1030, 3), // prompt batches: K in several 1024-column panels, with tails
         (9, 1100, 20), (13, 100, 49), (8, 64, 8), // batches transposed for the broadcast tiles: 48/32/16-wide tails
+        (17, 65, 17), (5, 3, 65), (21, 17, 1), // odd widths (K not a multiple of any tile), batches 17 and 65
     ]
 
     static func shapes(_ type: ElementType) -> [(Int, Int, Int)] {
