@@ -82,38 +82,54 @@ void kiln_matmul(const kiln_ops *ops, int32_t type, const void *w, int64_t rows,
     kiln_matmul_strided(ops, type, w, rows, cols, cols, x, batch, y);
 }
 
-void kiln_matmul_strided(const kiln_ops *ops, int32_t type, const void *w, int64_t rows, int64_t cols, int64_t row_stride,
-                         const float *x, int64_t batch, float *y) {
-    if (rows <= 0 || batch <= 0) return;
-    kiln_matmul_args args = {.w = w, .rows = rows, .cols = cols, .row_stride = row_stride, .x = x, .batch = batch, .y = y};
-    const int threads = kiln_pool_threads();
-    if (!is_quantized(type) && ops->transposed_batch && batch >= ops->transposed_batch) {
+static int wants_halves(int32_t type) {
+    return type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q6_K;
+}
+
+// Prepares what the row kernels read besides the weights, once for every product of `x`: the
+// activations quantised (when `quantized`; with half-block sums when `halves`), or transposed
+// (when `transposed`). Uses the calling thread's scratch.
+static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quantized, int halves, int transposed) {
+    const int64_t cols = args->cols, batch = args->batch;
+    const float *x = args->x;
+    // The quantised activations and the transposed batch share the scratch: lay them end to end.
+    const int64_t nb = cols / KILN_BLOCK;
+    const size_t q_bytes = quantized ? (((size_t)(batch * cols) + 63) & ~(size_t)63) + (size_t)(batch * nb) * (halves ? 16 : 8) : 0;
+    const int64_t stride = (batch + 15) / 16 * 16;
+    const size_t t_bytes = transposed ? (size_t)(cols * stride) * sizeof(float) : 0;
+    uint8_t *memory = scratch(q_bytes + t_bytes + 64);
+    if (transposed) {
         // Column k of the batch as one contiguous run (padded to 16 with zeros), for kernels that
         // broadcast a weight and multiply 16 activation rows at once.
-        const int64_t stride = (batch + 15) / 16 * 16;
-        float *xt = scratch((size_t)(cols * stride) * sizeof(float));
+        float *xt = (float *)(memory + ((q_bytes + 63) & ~(size_t)63));
         for (int64_t b0 = 0; b0 < stride; b0 += 16) // 16 rows of x read side by side, 64 bytes written per k
             for (int64_t k = 0; k < cols; k++)
                 for (int64_t b = b0; b < b0 + 16; b++) xt[k * stride + b] = b < batch ? x[b * cols + k] : 0.0f;
-        args.xt = xt;
-        args.xt_stride = stride;
+        args->xt = xt;
+        args->xt_stride = stride;
     }
-    if (is_quantized(type)) {
-        const int64_t nb = cols / KILN_BLOCK;
-        const size_t q_bytes = ((size_t)(batch * cols) + 63) & ~(size_t)63;
-        const int halves = type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q6_K;
-        uint8_t *memory = scratch(q_bytes + (size_t)(batch * nb) * (halves ? 16 : 8));
-        args.xq = (const int8_t *)memory;
-        args.xd = (const float *)(memory + q_bytes);
-        args.xsum = (const int32_t *)(memory + q_bytes + (size_t)(batch * nb) * 4);
-        args.xhalf = halves ? (const int32_t *)(memory + q_bytes + (size_t)(batch * nb) * 8) : NULL;
-        quantize_job job = {.ops = ops, .x = x, .args = &args};
-        if (batch > 1 && threads > 1 && batch * cols >= 16384) {
+    if (quantized) {
+        const size_t codes = ((size_t)(batch * cols) + 63) & ~(size_t)63;
+        args->xq = (const int8_t *)memory;
+        args->xd = (const float *)(memory + codes);
+        args->xsum = (const int32_t *)(memory + codes + (size_t)(batch * nb) * 4);
+        args->xhalf = halves ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * 8) : NULL;
+        quantize_job job = {.ops = ops, .x = x, .args = args};
+        if (batch > 1 && kiln_pool_threads() > 1 && batch * cols >= 16384) {
             kiln_pool_run(quantize_task, &job, batch);
         } else {
             for (int64_t b = 0; b < batch; b++) quantize_task(&job, b);
         }
     }
+}
+
+void kiln_matmul_strided(const kiln_ops *ops, int32_t type, const void *w, int64_t rows, int64_t cols, int64_t row_stride,
+                         const float *x, int64_t batch, float *y) {
+    if (rows <= 0 || batch <= 0) return;
+    kiln_matmul_args args = {.w = w, .rows = rows, .cols = cols, .row_stride = row_stride, .x = x, .batch = batch, .y = y};
+    const int threads = kiln_pool_threads();
+    prepare_inputs(ops, &args, is_quantized(type), wants_halves(type),
+                   !is_quantized(type) && ops->transposed_batch && batch >= ops->transposed_batch);
     const kiln_rows_fn fn = ops->rows[type];
     const double work = (double)weight_bytes(type, rows, cols) * (double)batch;
     const int64_t groups = (rows + KILN_GROUP_ROWS - 1) / KILN_GROUP_ROWS;
@@ -128,6 +144,74 @@ void kiln_matmul_strided(const kiln_ops *ops, int32_t type, const void *w, int64
     tasks = (groups + groups_per_task - 1) / groups_per_task;
     rows_job job = {.fn = fn, .args = &args, .rows_per_task = groups_per_task * KILN_GROUP_ROWS};
     kiln_pool_run(rows_task, &job, tasks);
+}
+
+// ---- several products of one input, as one pool job ------------------------------------------------
+
+#define KILN_PARTS_TASKS 256
+
+typedef struct {
+    const kiln_ops *ops;
+    const kiln_matmul_part *parts;
+    const kiln_matmul_args *shared; // the prepared inputs
+    int32_t part[KILN_PARTS_TASKS];
+    int64_t r0[KILN_PARTS_TASKS], r1[KILN_PARTS_TASKS];
+} parts_job;
+
+static void run_part(const parts_job *job, int32_t p, int64_t r0, int64_t r1) {
+    kiln_matmul_args args = *job->shared;
+    args.w = job->parts[p].w;
+    args.rows = job->parts[p].rows;
+    args.row_stride = args.cols;
+    args.y = job->parts[p].y;
+    job->ops->rows[job->parts[p].type](&args, r0, r1);
+}
+
+static void parts_task(void *context, int64_t task) {
+    const parts_job *job = context;
+    run_part(job, job->part[task], job->r0[task], job->r1[task]);
+}
+
+void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_part *parts, int64_t cols, const float *x,
+                       int64_t batch) {
+    if (count <= 0 || batch <= 0) return;
+    int quantized = 0, halves = 0, floats = 0;
+    double total = 0;
+    for (int32_t p = 0; p < count; p++) {
+        quantized |= is_quantized(parts[p].type);
+        floats |= !is_quantized(parts[p].type);
+        halves |= wants_halves(parts[p].type);
+        total += (double)weight_bytes(parts[p].type, parts[p].rows, cols) * (double)batch;
+    }
+    kiln_matmul_args shared = {.cols = cols, .row_stride = cols, .x = x, .batch = batch};
+    prepare_inputs(ops, &shared, quantized, halves, floats && ops->transposed_batch && batch >= ops->transposed_batch);
+    parts_job job = {.ops = ops, .parts = parts, .shared = &shared};
+    const int threads = kiln_pool_threads();
+    if (threads == 1 || total < KILN_INLINE_WORK) {
+        for (int32_t p = 0; p < count; p++) run_part(&job, p, 0, parts[p].rows);
+        return;
+    }
+    // Each product cut into whole 8-row groups in proportion to its share of the work, about
+    // 4 chunks per thread in all, as kiln_matmul cuts one.
+    int64_t tasks = 0;
+    for (int32_t p = 0; p < count; p++) {
+        const int64_t groups = (parts[p].rows + KILN_GROUP_ROWS - 1) / KILN_GROUP_ROWS;
+        const double share = (double)weight_bytes(parts[p].type, parts[p].rows, cols) * (double)batch / total;
+        int64_t chunks = (int64_t)(share * threads * 4 + 0.5);
+        chunks = chunks < 1 ? 1 : chunks > groups ? groups : chunks;
+        const int64_t per = (groups + chunks - 1) / chunks * KILN_GROUP_ROWS;
+        for (int64_t r = 0; r < parts[p].rows; r += per) {
+            if (tasks == KILN_PARTS_TASKS) { // more parts than the job holds: run the rest here
+                run_part(&job, p, r, parts[p].rows);
+                break;
+            }
+            job.part[tasks] = p;
+            job.r0[tasks] = r;
+            job.r1[tasks] = r + per < parts[p].rows ? r + per : parts[p].rows;
+            tasks++;
+        }
+    }
+    kiln_pool_run(parts_task, &job, tasks);
 }
 
 int64_t kiln_peak_work(const kiln_ops *ops, int32_t kind, int64_t iterations) {

@@ -43,6 +43,22 @@ public struct KernelTable: @unchecked Sendable {
         }
     }
 
+    /// Several products of the same activations `x` (`[batch, cols]`; every matrix has `cols`
+    /// columns): `outputs[i] = X · ws[i]ᵀ`. Where every matrix has a kernel on this tier, the
+    /// activations are prepared once and all the rows are shared out in one pool job (a layer's
+    /// q/k/v, or gate/up); otherwise one product after another. Results are the same bits.
+    public func matmul(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, batch: Int, _ outputs: [UnsafeMutablePointer<Float>]) {
+        precondition(ws.count == outputs.count && batch >= 0, "one output per matrix")
+        guard let ops, let cols = ws.first?.cols, batch > 0,
+              ws.allSatisfy({ $0.cols == cols && $0.rowStride == $0.cols && $0.rows > 0 && $0.kernelCode.map { kiln_has_kernel(ops, $0) != 0 } ?? false })
+        else {
+            for (w, y) in zip(ws, outputs) { matmul(w, x, batch: batch, y) }
+            return
+        }
+        let parts = zip(ws, outputs).map { w, y in kiln_matmul_part(type: w.kernelCode!, w: w.data, rows: Int64(w.rows), y: y) }
+        parts.withUnsafeBufferPointer { kiln_matmul_parts(ops, Int32(parts.count), $0.baseAddress, Int64(cols), x, Int64(batch)) }
+    }
+
     /// The activation quantisation the quantised products start with (identical bits on every
     /// tier): per block of 32 values, int8 codes `q`, scale `d` and code sum `sum`.
     public func quantizeActivations(

@@ -26,6 +26,11 @@ public enum Kernels {
         table.matmul(w, x, batch: batch, y)
     }
 
+    /// Several products of the same activations, as one pool job (`KernelTable.matmul(_:_:batch:_:)`).
+    public static func matmul(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, batch: Int, _ outputs: [UnsafeMutablePointer<Float>]) {
+        table.matmul(ws, x, batch: batch, outputs)
+    }
+
     public static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count: Int, eps: Float, into out: UnsafeMutablePointer<Float>) {
         table.rmsNorm(x, weight: weight, count: count, eps: eps, into: out)
     }

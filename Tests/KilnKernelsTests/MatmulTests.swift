@@ -137,6 +137,27 @@ struct MatmulTests {
         }
     }
 
+    /// Products of one input by several matrices of different types, run as one pool job, give
+    /// each product's bits as computed alone (the rows are split differently, never a row's sum).
+    @Test func groupedProductsMatchSeparateOnes() {
+        var random = SeededRandom(seed: 11)
+        let matrices = [TestMatrix.random(.q4_0x8, rows: 21, cols: 256, &random), TestMatrix.random(.q6_k, rows: 9, cols: 256, &random),
+                        TestMatrix.random(.f16, rows: 13, cols: 256, &random), TestMatrix.random(.kq4x8, rows: 40, cols: 256, &random),
+                        TestMatrix.random(.q8_0, rows: 300, cols: 256, &random)]
+        for batch in [1, 3, 20] {
+            let x = random.activations(batch * 256)
+            for table in allTables where table.tier != .reference {
+                let separate = matrices.map { product(table, $0, x, batch: batch) }
+                var outputs = matrices.map { [Float](repeating: .nan, count: batch * $0.rows) }
+                let pointers = outputs.indices.map { i in UnsafeMutablePointer<Float>.allocate(capacity: outputs[i].count) }
+                defer { pointers.forEach { $0.deallocate() } }
+                withMatrices(matrices) { ws in x.withUnsafeBufferPointer { table.matmul(ws, $0.baseAddress!, batch: batch, pointers) } }
+                for i in outputs.indices { outputs[i] = Array(UnsafeBufferPointer(start: pointers[i], count: outputs[i].count)) }
+                #expect(outputs == separate, "\(table.tier) batch \(batch)")
+            }
+        }
+    }
+
     /// Large enough to be split over the pool: the rows are divided, never the arithmetic inside
     /// a row, so the result is bit-identical for any thread count.
     @Test func threadCountDoesNotChangeResults() {

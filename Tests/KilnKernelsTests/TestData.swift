@@ -130,3 +130,11 @@ func firstMismatch(_ a: [Float], _ b: [Float], rtol: Double, atol: Double) -> In
         return !(abs(x - y) <= atol + rtol * abs(y)) && !(x.isNaN && y.isNaN)
     }
 }
+
+/// Runs `body` with views of every matrix (their bytes kept alive for the call).
+func withMatrices<R>(_ matrices: [TestMatrix], _ body: ([WeightMatrix]) -> R) -> R {
+    func nest(_ i: Int, _ views: [WeightMatrix]) -> R {
+        i == matrices.count ? body(views) : matrices[i].withMatrix { nest(i + 1, views + [$0]) }
+    }
+    return nest(0, [])
+}

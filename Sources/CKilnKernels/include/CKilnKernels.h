@@ -91,6 +91,20 @@ void kiln_matmul(const kiln_ops *ops, int32_t weight_type, const void *w, int64_
 void kiln_matmul_strided(const kiln_ops *ops, int32_t weight_type, const void *w, int64_t rows, int64_t cols,
                          int64_t row_stride, const float *x, int64_t batch, float *y);
 
+// One of several products of the same activations (kiln_matmul_parts): Y[batch][rows] = X · Wᵀ.
+typedef struct {
+    int32_t type;
+    const void *w;
+    int64_t rows;
+    float *y;
+} kiln_matmul_part;
+
+// kiln_matmul for `count` weight matrices of `cols` columns that all multiply the same X (a
+// layer's q/k/v, or gate/up): the activations are prepared once and every product's rows are
+// shared out in one pool job. Each part needs a kernel on the tier.
+void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_part *parts, int64_t cols, const float *x,
+                       int64_t batch);
+
 // Activation quantisation as the quantised kernels do it (exposed for the tests): per block of
 // 32, d = max|x| / 127, q = round-to-nearest-even(x * (127 / max|x|)) (0 when max|x| = 0),
 // sum = Σq.

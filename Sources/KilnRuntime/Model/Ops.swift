@@ -36,6 +36,11 @@ enum Ops {
         }
     }
 
+    /// Products of one input by several matrices (q/k/v, gate/up) in one pass over the pool.
+    static func matmul(_ ws: [Matrix], _ x: UnsafePointer<Float>, batch: Int, _ ys: [UnsafeMutablePointer<Float>]) {
+        Kernels.matmul(ws.map(\.kernelMatrix), x, batch: batch, ys)
+    }
+
     static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count: Int, eps: Float,
                         into out: UnsafeMutablePointer<Float>) {
         Kernels.rmsNorm(x, weight: weight, count: count, eps: eps, into: out)

@@ -138,9 +138,7 @@ public final class InferenceState: @unchecked Sendable {
                     (b.v + row * kvWidth).update(from: fused + 2 * d, count: d)
                 }
             } else {
-                matmul(layer.query!, b.h, batch: t, b.q)
-                matmul(layer.key!, b.h, batch: t, b.k)
-                matmul(layer.value!, b.h, batch: t, b.v)
+                matmul([layer.query!, layer.key!, layer.value!], b.h, batch: t, [b.q, b.k, b.v])
                 addBias(b.q, layer.queryBias, rows: t, width: qWidth)
                 addBias(b.k, layer.keyBias, rows: t, width: kvWidth)
                 addBias(b.v, layer.valueBias, rows: t, width: kvWidth)
@@ -164,10 +162,13 @@ public final class InferenceState: @unchecked Sendable {
 
             // Feed-forward block.
             normalize(b.x, into: b.h, rows: t, weight: layer.ffnNorm, bias: layer.ffnNormBias, eps: eps)
-            matmul(layer.up, b.h, batch: t, b.up)
+            if let gate = layer.gate {
+                matmul([layer.up, gate], b.h, batch: t, [b.up, b.gate])
+            } else {
+                matmul(layer.up, b.h, batch: t, b.up)
+            }
             addBias(b.up, layer.upBias, rows: t, width: c.feedForward)
             if let gate = layer.gate {
-                matmul(gate, b.h, batch: t, b.gate)
                 Ops.swiglu(gate: b.gate, up: b.up, count: t * c.feedForward)
                 matmul(layer.down, b.gate, batch: t, b.h)
             } else {
@@ -189,6 +190,12 @@ public final class InferenceState: @unchecked Sendable {
     private func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
         observer?.observe(weight: w.name, inputs: x, rows: batch, columns: w.cols)
         Ops.matmul(w, x, batch: batch, y)
+    }
+
+    /// Products of one input by several matrices, as one pool job.
+    private func matmul(_ ws: [Matrix], _ x: UnsafePointer<Float>, batch: Int, _ ys: [UnsafeMutablePointer<Float>]) {
+        for w in ws { observer?.observe(weight: w.name, inputs: x, rows: batch, columns: w.cols) }
+        Ops.matmul(ws, x, batch: batch, ys)
     }
 
     private func normalize(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int,
