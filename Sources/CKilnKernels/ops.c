@@ -16,6 +16,20 @@ void kiln_layer_norm(const kiln_ops *ops, const float *x, const float *weight, c
 
 void kiln_softmax(const kiln_ops *ops, float *x, int64_t n) { ops->softmax(x, n); }
 
+void kiln_rope_angles(int64_t rotary_dims, int64_t position, float base, float freq_scale, float *cs) {
+    const int64_t pairs = rotary_dims / 2;
+    for (int64_t i = 0; i < pairs; i++) {
+        const double theta = (double)position * (double)freq_scale * pow((double)base, -2.0 * (double)i / (double)rotary_dims);
+        cs[i] = (float)cos(theta);
+        cs[pairs + i] = (float)sin(theta);
+    }
+}
+
+void kiln_rope_table(const kiln_ops *ops, float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, const float *cs,
+                     int32_t mode) {
+    if (rotary_dims >= 2) ops->rope(x, heads, head_dim, rotary_dims, cs, mode);
+}
+
 void kiln_rope(const kiln_ops *ops, float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, int64_t position,
                float base, float freq_scale, int32_t mode) {
     const int64_t pairs = rotary_dims / 2;
@@ -23,11 +37,7 @@ void kiln_rope(const kiln_ops *ops, float *x, int64_t heads, int64_t head_dim, i
     float stack[512];
     float *cs = pairs <= 256 ? stack : malloc((size_t)pairs * 2 * sizeof(float));
     if (!cs) abort();
-    for (int64_t i = 0; i < pairs; i++) {
-        const double theta = (double)position * (double)freq_scale * pow((double)base, -2.0 * (double)i / (double)rotary_dims);
-        cs[i] = (float)cos(theta);
-        cs[pairs + i] = (float)sin(theta);
-    }
+    kiln_rope_angles(rotary_dims, position, base, freq_scale, cs);
     ops->rope(x, heads, head_dim, rotary_dims, cs, mode);
     if (cs != stack) free(cs);
 }

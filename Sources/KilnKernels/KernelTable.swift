@@ -107,6 +107,17 @@ public struct KernelTable: @unchecked Sendable {
                   mode == .neox ? Int32(KILN_ROPE_NEOX) : Int32(KILN_ROPE_NORMAL))
     }
 
+    /// `rope` with the angles taken from `angles` (computed once per position).
+    public func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, position: Int, angles: RopeAngles, mode: RopeMode) {
+        precondition(angles.rotaryDims <= headDim, "rotaryDims \(angles.rotaryDims) must be ≤ headDim \(headDim)")
+        guard let ops else {
+            return Reference.rope(x, heads: heads, headDim: headDim, rotaryDims: angles.rotaryDims, position: position,
+                                  base: angles.base, freqScale: angles.freqScale, mode: mode)
+        }
+        kiln_rope_table(ops, x, Int64(heads), Int64(headDim), Int64(angles.rotaryDims), angles.angles(position),
+                        mode == .neox ? Int32(KILN_ROPE_NEOX) : Int32(KILN_ROPE_NORMAL))
+    }
+
     public func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard let ops else { return Reference.gelu(x, count: count) }
         kiln_gelu(ops, x, Int64(count))

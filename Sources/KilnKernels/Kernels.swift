@@ -51,6 +51,10 @@ public enum Kernels {
         table.rope(x, heads: heads, headDim: headDim, rotaryDims: rotaryDims, position: position, base: base, freqScale: freqScale, mode: mode)
     }
 
+    public static func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, position: Int, angles: RopeAngles, mode: RopeMode) {
+        table.rope(x, heads: heads, headDim: headDim, position: position, angles: angles, mode: mode)
+    }
+
     public static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) { table.gelu(x, count: count) }
     public static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) { table.silu(x, count: count) }
     public static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) { table.swiglu(gate: gate, up: up, count: count) }

@@ -77,6 +77,13 @@ struct OpsTests {
                     // Angles are computed in double on every tier; 2e-6 of the values' scale is f32 rounding.
                     for table in allTables { Self.check("rope \(mode) p=\(position)", table, rotate(table), expected, rtol: 0, atol: 2e-6 * 2) }
                     if position == 0 { #expect(expected == x) }
+                    // The angles computed once per position (as the transformer keeps them) rotate
+                    // exactly as the per-call computation does, on every tier.
+                    let angles = RopeAngles(rotaryDims: rotaryDims, base: base, freqScale: scale, capacity: position + 1)
+                    for table in allTables {
+                        let cached = Self.run(x) { table.rope($0, heads: heads, headDim: headDim, position: position, angles: angles, mode: mode) }
+                        #expect(cached == rotate(table), "\(table.tier) rope \(mode) p=\(position) from cached angles")
+                    }
                 }
             }
         }

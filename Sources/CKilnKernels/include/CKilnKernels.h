@@ -119,6 +119,11 @@ void kiln_softmax(const kiln_ops *ops, float *x, int64_t n);
 enum { KILN_ROPE_NORMAL = 0, KILN_ROPE_NEOX = 1 };
 void kiln_rope(const kiln_ops *ops, float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, int64_t position,
                float base, float freq_scale, int32_t mode);
+// kiln_rope in two steps, for callers that rotate many vectors at one position (every layer's
+// queries and keys): the cosines then sines of the rotary_dims/2 angles into cs, then the rotation.
+void kiln_rope_angles(int64_t rotary_dims, int64_t position, float base, float freq_scale, float *cs);
+void kiln_rope_table(const kiln_ops *ops, float *x, int64_t heads, int64_t head_dim, int64_t rotary_dims, const float *cs,
+                     int32_t mode);
 void kiln_gelu(const kiln_ops *ops, float *x, int64_t n);
 void kiln_silu(const kiln_ops *ops, float *x, int64_t n);
 void kiln_swiglu(const kiln_ops *ops, float *gate, const float *up, int64_t n);

@@ -51,12 +51,6 @@ enum Ops {
         Kernels.layerNorm(x, weight: weight, bias: bias, count: count, eps: eps, into: out)
     }
 
-    static func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, rotaryDims: Int, position: Int,
-                     base: Float, freqScale: Float, neox: Bool) {
-        Kernels.rope(x, heads: heads, headDim: headDim, rotaryDims: rotaryDims, position: position, base: base,
-                     freqScale: freqScale, mode: neox ? .neox : .normal)
-    }
-
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) { Kernels.gelu(x, count: count) }
 
     static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {

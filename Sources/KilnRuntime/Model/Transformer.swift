@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import KilnCore
 import KilnFormats
+import KilnKernels
 
 /// A decoder-only transformer (GPT-2 or Llama family) over weights mapped from a model file.
 /// Immutable and shareable: every generation keeps its own `InferenceState`.
@@ -52,6 +53,8 @@ public final class InferenceState: @unchecked Sendable {
     let cache: KVCache
     private let buffers: Buffers
     private let attention = CachedAttention()
+    /// RoPE's cosines and sines per position, computed once for all layers (nil without RoPE).
+    private let ropeAngles: RopeAngles?
     /// Sees the input of every matrix product (for calibration statistics).
     public var observer: ActivationObserver?
 
@@ -64,6 +67,9 @@ public final class InferenceState: @unchecked Sendable {
         cache = KVCache(layers: c.layers, capacity: contextLength, kvHeads: c.kvHeads, headDim: c.headDim,
                         precision: halfPrecisionCache ? .f16 : .f32)
         buffers = Buffers(config: c, batch: maxBatch, context: contextLength)
+        ropeAngles = c.ropeDimensions > 0
+            ? RopeAngles(rotaryDims: c.ropeDimensions, base: Float(c.ropeBase), freqScale: Float(1 / c.ropeScale), capacity: contextLength)
+            : nil
     }
 
     public var kvCacheBytes: Int { cache.bytes }
@@ -145,13 +151,10 @@ public final class InferenceState: @unchecked Sendable {
             }
             for row in 0..<t {
                 let pos = position + row
-                if c.ropeDimensions > 0 {
-                    let neox = c.ropeStyle == .neox
-                    let scale = Float(1 / c.ropeScale), base = Float(c.ropeBase)
-                    Ops.rope(b.q + row * qWidth, heads: c.heads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
-                             position: pos, base: base, freqScale: scale, neox: neox)
-                    Ops.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, rotaryDims: c.ropeDimensions,
-                             position: pos, base: base, freqScale: scale, neox: neox)
+                if let angles = ropeAngles {
+                    let mode: RopeMode = c.ropeStyle == .neox ? .neox : .normal
+                    Kernels.rope(b.q + row * qWidth, heads: c.heads, headDim: c.headDim, position: pos, angles: angles, mode: mode)
+                    Kernels.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, position: pos, angles: angles, mode: mode)
                 }
                 cache.store(layer: index, position: pos, keys: b.k + row * kvWidth, values: b.v + row * kvWidth)
             }
@@ -168,7 +171,7 @@ public final class InferenceState: @unchecked Sendable {
                 matmul(layer.up, b.h, batch: t, b.up)
             }
             addBias(b.up, layer.upBias, rows: t, width: c.feedForward)
-            if let gate = layer.gate {
+            if layer.gate != nil {
                 Ops.swiglu(gate: b.gate, up: b.up, count: t * c.feedForward)
                 matmul(layer.down, b.gate, batch: t, b.h)
             } else {

@@ -1,0 +1,38 @@
+import CKilnKernels
+
+/// The cosines and sines of RoPE's angles for positions 0 ..< `capacity`, each position computed
+/// on first use and then kept: every layer rotates its queries and keys at the same positions, so
+/// a forward pass computes them once instead of once per layer (the double-precision `pow`, `cos`
+/// and `sin` were a few percent of a prompt). Same values as `Kernels.rope` computes per call.
+public final class RopeAngles: @unchecked Sendable {
+    // Sendable: used by one inference state at a time, as the state itself is.
+    public let rotaryDims: Int
+    public let base: Float
+    public let freqScale: Float
+    public let capacity: Int
+    private let values: UnsafeMutablePointer<Float>
+    private var filled: [Bool]
+
+    public init(rotaryDims: Int, base: Float, freqScale: Float, capacity: Int) {
+        precondition(rotaryDims >= 0 && rotaryDims % 2 == 0 && capacity >= 0)
+        self.rotaryDims = rotaryDims
+        self.base = base
+        self.freqScale = freqScale
+        self.capacity = capacity
+        values = .allocate(capacity: max(1, rotaryDims * capacity))
+        filled = [Bool](repeating: false, count: capacity)
+    }
+
+    deinit { values.deallocate() }
+
+    /// Position `position`'s rotaryDims/2 cosines, then its rotaryDims/2 sines.
+    func angles(_ position: Int) -> UnsafePointer<Float> {
+        precondition(position >= 0 && position < capacity, "position \(position) outside 0..<\(capacity)")
+        let row = values + position * rotaryDims
+        if !filled[position] {
+            kiln_rope_angles(Int64(rotaryDims), Int64(position), base, freqScale, row)
+            filled[position] = true
+        }
+        return UnsafePointer(row)
+    }
+}
