@@ -112,44 +112,45 @@ static inline float dot_q45(const superblock *u, const int8_t *x, const float *x
     return acc;
 }
 
-static inline float dot_q6(const superblock *u, const int8_t *x, const float *xd, const int32_t *xs) {
+// Block t's two groups of 16 (values 0–15 and 16–31): Σ code·x of each, and Σx of the first (the
+// second's is the block sum minus it).
+static inline void group_sums(const superblock *u, const int8_t *x, int t, int32_t *even, int32_t *odd, int32_t *first) {
+    const uint8_t *c = u->code + 32 * t;
+    const int8_t *xt = x + 32 * t;
+    int32_t e = 0, o = 0, f = 0;
+    for (int l = 0; l < 16; l++) {
+        e += c[l] * xt[l];
+        o += c[16 + l] * xt[16 + l];
+        f += xt[l];
+    }
+    *even = e;
+    *odd = o;
+    *first = f;
+}
+
+// Groups of 16 with signed scales and codes offset by `offset` (q6_K 32, q3_K 4): each group's
+// integer sum exact, its offset taken off through the group's activation sum before its scale.
+static inline float dot_offset16(const superblock *u, const int8_t *x, const float *xd, const int32_t *xs, int offset) {
     float acc = 0;
     for (int t = 0; t < 8; t++) {
-        const uint8_t *c = u->code + 32 * t;
-        const int8_t *xt = x + 32 * t;
-        int32_t even = 0, odd = 0, first = 0;
-        for (int l = 0; l < 16; l++) {
-            even += c[l] * xt[l];
-            odd += c[16 + l] * xt[16 + l];
-            first += xt[l];
-        }
+        int32_t even, odd, first;
+        group_sums(u, x, t, &even, &odd, &first);
         // |dot| ≤ 2 · 128 · 16 · 32 · 127: far inside int32.
-        const int32_t dot = u->sc[2 * t] * (even - 32 * first) + u->sc[2 * t + 1] * (odd - 32 * (xs[t] - first));
+        const int32_t dot = u->sc[2 * t] * (even - offset * first) + u->sc[2 * t + 1] * (odd - offset * (xs[t] - first));
         acc += xd[t] * (float)dot;
     }
     return u->d * acc;
 }
 
-// Groups of 16 with their own scales (q2_K, q3_K): the integer sums per group, exact.
-static inline float dot_q23(const superblock *u, const int8_t *x, const float *xd, const int32_t *xs, int q3) {
+// q2_K: groups of 16 with a scale and a minimum each.
+static inline float dot_q2(const superblock *u, const int8_t *x, const float *xd, const int32_t *xs) {
     float acc = 0;
     for (int t = 0; t < 8; t++) {
-        const uint8_t *c = u->code + 32 * t;
-        const int8_t *xt = x + 32 * t;
-        int32_t even = 0, odd = 0, first = 0;
-        for (int l = 0; l < 16; l++) {
-            even += c[l] * xt[l];
-            odd += c[16 + l] * xt[16 + l];
-            first += xt[l];
-        }
-        const int32_t second = xs[t] - first;
-        if (q3) {
-            acc += xd[t] * (u->d * (float)(u->sc[2 * t] * (even - 4 * first) + u->sc[2 * t + 1] * (odd - 4 * second)));
-        } else {
-            const int32_t scaled = u->sc[2 * t] * even + u->sc[2 * t + 1] * odd;
-            const int32_t minimum = u->mn[2 * t] * first + u->mn[2 * t + 1] * second;
-            acc += xd[t] * (u->d * (float)scaled - u->dmin * (float)minimum);
-        }
+        int32_t even, odd, first;
+        group_sums(u, x, t, &even, &odd, &first);
+        const int32_t scaled = u->sc[2 * t] * even + u->sc[2 * t + 1] * odd;
+        const int32_t minimum = u->mn[2 * t] * first + u->mn[2 * t + 1] * (xs[t] - first);
+        acc += xd[t] * (u->d * (float)scaled - u->dmin * (float)minimum);
     }
     return acc;
 }
@@ -172,9 +173,9 @@ static KILN_ALWAYS_INLINE void k_rows(const kiln_matmul_args *a, int64_t r0, int
                 for (int64_t i = 0; i < count; i++) {
                     const int64_t at = (b0 + i) * nb + s * 8;
                     const int8_t *x = a->xq + at * KILN_BLOCK;
-                    if (type == KILN_WEIGHT_Q6_K) acc[i] += dot_q6(&u, x, a->xd + at, a->xsum + at);
-                    else if (type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K)
-                        acc[i] += dot_q23(&u, x, a->xd + at, a->xsum + at, type == KILN_WEIGHT_Q3_K);
+                    if (type == KILN_WEIGHT_Q6_K) acc[i] += dot_offset16(&u, x, a->xd + at, a->xsum + at, 32);
+                    else if (type == KILN_WEIGHT_Q3_K) acc[i] += dot_offset16(&u, x, a->xd + at, a->xsum + at, 4);
+                    else if (type == KILN_WEIGHT_Q2_K) acc[i] += dot_q2(&u, x, a->xd + at, a->xsum + at);
                     else acc[i] += dot_q45(&u, x, a->xd + at, a->xsum + at);
                 }
             }

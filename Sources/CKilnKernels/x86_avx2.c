@@ -482,26 +482,7 @@ AVX2 static KILN_ALWAYS_INLINE void group_tile(const uint8_t *group, const uint8
             if (!q5)
                 for (int i = 0; i < NX; i++) dot[i] = _mm256_madd_epi16(s16[i], ones);
         }
-        if (kq4) {
-            __m256 s_low, s_high;
-            kq4_group_scales(block, &s_low, &s_high);
-            for (int i = 0; i < NX; i++) {
-                const __m256 x_scale = _mm256_set1_ps(xd[i][blk]);
-                acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(s_low, x_scale), acc[i]);
-                macc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(high_dot[i]), _mm256_mul_ps(s_high, x_scale), macc[i]);
-            }
-            continue;
-        }
-        const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
-        for (int i = 0; i < NX; i++) {
-            if (type == KILN_WEIGHT_Q4_0X8) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(8 * xs[i][blk]));
-            if (type == KILN_WEIGHT_Q5_0X8) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(16 * xs[i][blk]));
-            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(d, _mm256_set1_ps(xd[i][blk])), acc[i]);
-        }
-        if (minimum) {
-            const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + 16)));
-            for (int i = 0; i < NX; i++) macc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(xd[i][blk] * (float)xs[i][blk]), macc[i]);
-        }
+        group_block_sums(block, blk, NX, type, dot, high_dot, xd, xs, acc, macc);
     }
     if (minimum || kq4)
         for (int i = 0; i < NX; i++) acc[i] = _mm256_add_ps(acc[i], macc[i]);

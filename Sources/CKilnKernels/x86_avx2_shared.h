@@ -113,4 +113,33 @@ AVX2 static inline void kq4_group_scales(const uint8_t *block, __m256 *low, __m2
     *high = kq4_scales(_mm256_cvtepu8_epi32(_mm_shuffle_epi8(e, _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1))));
 }
 
+// The f32 step of one interleaved group block, after the tile has formed its exact integer dots
+// (dot; kq4's second-half dots in high_dot, q4_0/q5_0 codes still unsigned): scales, offsets and
+// minimums into acc (macc: the minimums, or kq4's second halves). One copy for the AVX2 and VNNI
+// tiles, which is what keeps their products the same bits.
+AVX2 static KILN_ALWAYS_INLINE void group_block_sums(const uint8_t *block, int64_t blk, int NX, int32_t type, __m256i *dot,
+                                                    const __m256i *high_dot, const float **xd, const int32_t **xs,
+                                                    __m256 *acc, __m256 *macc) {
+    if (type == KILN_WEIGHT_KQ4X8) {
+        __m256 s_low, s_high;
+        kq4_group_scales(block, &s_low, &s_high);
+        for (int i = 0; i < NX; i++) {
+            const __m256 x_scale = _mm256_set1_ps(xd[i][blk]);
+            acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(s_low, x_scale), acc[i]);
+            macc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(high_dot[i]), _mm256_mul_ps(s_high, x_scale), macc[i]);
+        }
+        return;
+    }
+    const __m256 d = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)block));
+    for (int i = 0; i < NX; i++) {
+        if (type == KILN_WEIGHT_Q4_0X8) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(8 * xs[i][blk]));
+        if (type == KILN_WEIGHT_Q5_0X8) dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(16 * xs[i][blk]));
+        acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(dot[i]), _mm256_mul_ps(d, _mm256_set1_ps(xd[i][blk])), acc[i]);
+    }
+    if (type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8) {
+        const __m256 m = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(block + 16)));
+        for (int i = 0; i < NX; i++) macc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(xd[i][blk] * (float)xs[i][blk]), macc[i]);
+    }
+}
+
 #endif

@@ -55,8 +55,13 @@ public struct KernelTable: @unchecked Sendable {
             for (w, y) in zip(ws, outputs) { matmul(w, x, batch: batch, y) }
             return
         }
-        let parts = zip(ws, outputs).map { w, y in kiln_matmul_part(type: w.kernelCode!, w: w.data, rows: Int64(w.rows), y: y) }
-        parts.withUnsafeBufferPointer { kiln_matmul_parts(ops, Int32(parts.count), $0.baseAddress, Int64(cols), x, Int64(batch)) }
+        // On the stack: decode calls this twice per layer.
+        withUnsafeTemporaryAllocation(of: kiln_matmul_part.self, capacity: ws.count) { parts in
+            for (i, (w, y)) in zip(ws, outputs).enumerated() {
+                parts.initializeElement(at: i, to: kiln_matmul_part(type: w.kernelCode!, w: w.data, rows: Int64(w.rows), y: y))
+            }
+            kiln_matmul_parts(ops, Int32(ws.count), parts.baseAddress, Int64(cols), x, Int64(batch))
+        }
     }
 
     /// The activation quantisation the quantised products start with (identical bits on every

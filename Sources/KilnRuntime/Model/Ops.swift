@@ -56,12 +56,4 @@ enum Ops {
     static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
         Kernels.swiglu(gate: gate, up: up, count: count)
     }
-
-    /// One query head against `positions` cached keys/values (f32 or f16).
-    static func attention(query: UnsafePointer<Float>, keys: KVView, values: KVView,
-                          positions: Int, headDim: Int, scale: Float, scratch: UnsafeMutablePointer<Float>,
-                          into out: UnsafeMutablePointer<Float>) {
-        Kernels.attention(query: query, keys: keys, values: values, positions: positions, headDim: headDim, scale: scale,
-                          scratch: scratch, into: out)
-    }
 }

@@ -66,7 +66,7 @@ public final class InferenceState: @unchecked Sendable {
         let c = transformer.config
         cache = KVCache(layers: c.layers, capacity: contextLength, kvHeads: c.kvHeads, headDim: c.headDim,
                         precision: halfPrecisionCache ? .f16 : .f32)
-        buffers = Buffers(config: c, batch: maxBatch, context: contextLength)
+        buffers = Buffers(config: c, batch: maxBatch)
         ropeAngles = c.ropeDimensions > 0
             ? RopeAngles(rotaryDims: c.ropeDimensions, base: Float(c.ropeBase), freqScale: Float(1 / c.ropeScale), capacity: contextLength)
             : nil
@@ -244,7 +244,7 @@ final class Buffers {
     let x, h, q, k, v, qkv, attention, up, gate: UnsafeMutablePointer<Float>
     private var all: [UnsafeMutablePointer<Float>] = []
 
-    init(config c: ModelConfig, batch: Int, context: Int) {
+    init(config c: ModelConfig, batch: Int) {
         func make(_ count: Int) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
             p.initialize(repeating: 0, count: max(count, 1))
