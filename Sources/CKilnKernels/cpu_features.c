@@ -19,7 +19,11 @@ static uint32_t probe(void) {
     // AVX-512 F (ebx 16), DQ (17), BW (30), VL (31) and VNNI (ecx 11), with the OS saving the
     // opmask and ZMM registers (XCR0 bits 5–7).
     const unsigned avx512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
-    if ((ebx & avx512) == avx512 && ((ecx >> 11) & 1) && (xcr0_lo & 0xE0) == 0xE0) features |= KILN_CPU_AVX512;
+    if ((ebx & avx512) == avx512 && ((ecx >> 11) & 1) && (xcr0_lo & 0xE0) == 0xE0) {
+        features |= KILN_CPU_AVX512;
+        // VBMI (ecx 1): Ice Lake, Sapphire Rapids, Zen 4 on; not Skylake-X or Cascade Lake.
+        if ((ecx >> 1) & 1) features |= KILN_CPU_AVX512_VBMI;
+    }
     // AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4.
     if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && ((eax >> 4) & 1)) features |= KILN_CPU_AVX_VNNI;
     return features;
@@ -73,6 +77,7 @@ const kiln_ops *kiln_ops_for_tier(int32_t tier) {
     case KILN_TIER_AVX2: return (features & KILN_CPU_AVX2) ? &kiln_ops_avx2 : NULL;
     case KILN_TIER_AVX_VNNI: return (features & KILN_CPU_AVX_VNNI) ? kiln_ops_avx_vnni() : NULL;
     case KILN_TIER_AVX512: return (features & KILN_CPU_AVX512) ? kiln_ops_avx512() : NULL;
+    case KILN_TIER_AVX512_VBMI: return (features & KILN_CPU_AVX512_VBMI) ? kiln_ops_avx512_vbmi() : NULL;
 #endif
 #if defined(__aarch64__)
     case KILN_TIER_NEON: return (features & KILN_CPU_DOTPROD) ? &kiln_ops_neon_dotprod : &kiln_ops_neon;

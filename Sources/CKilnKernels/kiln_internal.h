@@ -65,6 +65,7 @@ extern const kiln_ops kiln_ops_generic;
 extern const kiln_ops kiln_ops_avx2;
 const kiln_ops *kiln_ops_avx_vnni(void); // the AVX2 table with the VNNI kernels, built on first use
 const kiln_ops *kiln_ops_avx512(void);   // the AVX2 table with the 512-bit kernels, built on first use
+const kiln_ops *kiln_ops_avx512_vbmi(void); // the avx512 table with VBMI decode of kq4 and q5
 #endif
 #if defined(__aarch64__)
 extern const kiln_ops kiln_ops_neon;

@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #define AVX512 __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni")))
+#define AVX512_VBMI __attribute__((target("avx2,fma,f16c,avx512f,avx512bw,avx512vl,avx512dq,avx512vnni,avx512vbmi")))
 
 // ---- interleaved quantised layouts, two groups at a time --------------------------------------------
 
@@ -40,123 +41,19 @@ AVX512 static inline void pair_high_bits(__m256i qh_a, __m256i qh_b, int t, __m5
 }
 
 // kq4's scales for blocks A and B at once: lanes 0–7 rows of A, 8–15 rows of B; *low for values
-// 0–15 (exponent bytes 2r), *high for 16–31 (bytes 2r + 1). The same exact construction as
-// kq4_scales, on 16 lanes.
-AVX512 static inline void pair_kq4_scales(const uint8_t *a, const uint8_t *b, __m512 *low, __m512 *high) {
-    const __m256i e = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
-                                              _mm_loadu_si128((const __m128i *)b), 1);
-    // Per 128-bit half: the 8 even bytes, then the 8 odd ones; then [A even, B even, A odd, B odd].
-    const __m256i split = _mm256_shuffle_epi8(e, _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15,
-                                                                  0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15));
-    const __m256i ordered = _mm256_permute4x64_epi64(split, 0xD8);
-    const __m512 mantissa = _mm512_castps256_ps512(_mm256_loadu_ps(kiln_kq4_mantissa));
-    const __m512i exponents[2] = {_mm512_cvtepu8_epi32(_mm256_castsi256_si128(ordered)), _mm512_cvtepu8_epi32(_mm256_extracti128_si256(ordered, 1))};
-    __m512 scales[2];
-    for (int h = 0; h < 2; h++) {
-        const __m512 m = _mm512_permutexvar_ps(_mm512_and_si512(exponents[h], _mm512_set1_epi32(7)), mantissa);
-        const __m512i power = _mm512_slli_epi32(_mm512_add_epi32(_mm512_srli_epi32(exponents[h], 3), _mm512_set1_epi32(127 - 28)), 23);
-        scales[h] = _mm512_mul_ps(m, _mm512_castsi512_ps(power));
-    }
-    *low = scales[0];
-    *high = scales[1];
+// 0–15 (exponent bytes 2r), *high for 16–31 (bytes 2r + 1). Exact, and cheap on the shuffle port:
+// each lane widens row r's byte pair (e0, e1) as one word; `mantissas` holds M[k]·2^−28 twice
+// over (permutexvar reads an index's low 4 bits, so e mod 8 needs no mask), and ⌊e/8⌋ is added
+// straight into the float's exponent field — M[e mod 8]·2^(⌊e/8⌋ − 28), as kiln_kq4_scale.
+AVX512 static inline void pair_kq4_scales(const uint8_t *a, const uint8_t *b, __m512 mantissas, __m512 *low, __m512 *high) {
+    const __m512i e = _mm512_cvtepu16_epi32(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
+                                                                    _mm_loadu_si128((const __m128i *)b), 1));
+    const __m512i m_low = _mm512_castps_si512(_mm512_permutexvar_ps(e, mantissas));
+    const __m512i m_high = _mm512_castps_si512(_mm512_permutexvar_ps(_mm512_srli_epi32(e, 8), mantissas));
+    *low = _mm512_castsi512_ps(_mm512_add_epi32(m_low, _mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xF8)), 20)));
+    *high = _mm512_castsi512_ps(_mm512_add_epi32(m_high, _mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xF800)), 12)));
 }
 
-// Two groups (rows 0–7 in lanes 0–7 from `ga`, 8–15 from `gb`) against NX activation rows; acc[i]
-// gets activation row i's 16 dot products. gb may alias ga (its results are then dropped).
-AVX512 static KILN_ALWAYS_INLINE void pair_tile(const uint8_t *ga, const uint8_t *gb, int prefetch, int64_t nb,
-                                                const kiln_matmul_args *a, const int64_t *xrow, int NX, int32_t type, __m512 *acc) {
-    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
-    const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
-    const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
-    const int kq4 = type == KILN_WEIGHT_KQ4X8;
-    const int header = minimum ? 32 : 16;
-    const __m512i low = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80);
-    const __m512i biased = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_kq4_grid_biased));
-    const int8_t *xq[4];
-    const float *xd[4];
-    const int32_t *xs[4];
-    __m512 macc[4]; // the minimums (_1 types), or kq4's second-half sums
-    for (int i = 0; i < NX; i++) {
-        xq[i] = a->xq + xrow[i] * a->cols;
-        xd[i] = a->xd + xrow[i] * nb;
-        xs[i] = a->xsum + xrow[i] * nb;
-        acc[i] = macc[i] = _mm512_setzero_ps();
-    }
-    for (int64_t blk = 0; blk < nb; blk++) {
-        const uint8_t *ba = ga + blk * group_bytes, *bb = gb + blk * group_bytes;
-        const size_t quants = (size_t)header + (q5 ? 32 : 0);
-        if (prefetch) // decode: the two groups after these, at the pace these are read
-            for (size_t l = 0; l < group_bytes; l += 64) {
-                _mm_prefetch((const char *)ba + 2 * (size_t)nb * group_bytes + l, _MM_HINT_T0);
-                _mm_prefetch((const char *)bb + 2 * (size_t)nb * group_bytes + l, _MM_HINT_T0);
-            }
-        __m512i dot[4], high_dot[4];
-        for (int i = 0; i < NX; i++) dot[i] = high_dot[i] = _mm512_setzero_si512();
-        if (type == KILN_WEIGHT_Q8_0X8) {
-            // q + 128 is unsigned: Σ(q + 128)·x = Σq·x + 128·Σx, and the 128·Σx comes off below.
-            for (int t = 0; t < 8; t++) {
-                const __m512i u = _mm512_xor_si512(pair256(ba + quants + 32 * t, bb + quants + 32 * t), bias);
-                for (int i = 0; i < NX; i++) dot[i] = _mm512_dpbusd_epi32(dot[i], u, broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * t));
-            }
-        } else if (kq4) {
-            // Levels + 128 (unsigned), the 128·Σx of each half taken off with the driver's half sums.
-            for (int t = 0; t < 4; t++) {
-                const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
-                const __m512i ul = _mm512_shuffle_epi8(biased, _mm512_and_si512(q, low));
-                const __m512i uh = _mm512_shuffle_epi8(biased, _mm512_and_si512(_mm512_srli_epi16(q, 4), low));
-                for (int i = 0; i < NX; i++) {
-                    const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
-                    dot[i] = _mm512_dpbusd_epi32(dot[i], ul, broadcast4z(x));
-                    high_dot[i] = _mm512_dpbusd_epi32(high_dot[i], uh, broadcast4z(x + 16));
-                }
-            }
-            for (int i = 0; i < NX; i++) {
-                const int32_t *half = a->xhalf + xrow[i] * 2 * nb + 2 * blk;
-                dot[i] = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(128 * half[0]));
-                high_dot[i] = _mm512_sub_epi32(high_dot[i], _mm512_set1_epi32(128 * half[1]));
-            }
-        } else {
-            const __m256i qh_a = q5 ? _mm256_loadu_si256((const __m256i *)(ba + header)) : _mm256_setzero_si256();
-            const __m256i qh_b = q5 ? _mm256_loadu_si256((const __m256i *)(bb + header)) : _mm256_setzero_si256();
-            for (int t = 0; t < 4; t++) {
-                const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
-                __m512i lo = _mm512_and_si512(q, low), hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
-                if (q5) {
-                    __m512i lo5, hi5;
-                    pair_high_bits(qh_a, qh_b, t, &lo5, &hi5);
-                    lo = _mm512_or_si512(lo, lo5);
-                    hi = _mm512_or_si512(hi, hi5);
-                }
-                for (int i = 0; i < NX; i++) {
-                    const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
-                    dot[i] = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(dot[i], lo, broadcast4z(x)), hi, broadcast4z(x + 16));
-                }
-            }
-        }
-        if (kq4) {
-            __m512 s_low, s_high;
-            pair_kq4_scales(ba, bb, &s_low, &s_high);
-            for (int i = 0; i < NX; i++) {
-                const __m512 x_scale = _mm512_set1_ps(xd[i][blk]);
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(s_low, x_scale), acc[i]);
-                macc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(high_dot[i]), _mm512_mul_ps(s_high, x_scale), macc[i]);
-            }
-            continue;
-        }
-        const __m512 d = pair_halves(ba, bb, 0);
-        for (int i = 0; i < NX; i++) {
-            const int offset = type == KILN_WEIGHT_Q8_0X8 ? 128 : type == KILN_WEIGHT_Q4_0X8 ? 8 : type == KILN_WEIGHT_Q5_0X8 ? 16 : 0;
-            if (offset) dot[i] = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(offset * xs[i][blk]));
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(d, _mm512_set1_ps(xd[i][blk])), acc[i]);
-        }
-        if (minimum) {
-            const __m512 m = pair_halves(ba, bb, 16);
-            for (int i = 0; i < NX; i++) macc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xd[i][blk] * (float)xs[i][blk]), macc[i]);
-        }
-    }
-    if (minimum || kq4)
-        for (int i = 0; i < NX; i++) acc[i] = _mm512_add_ps(acc[i], macc[i]);
-}
 
 // Stores rows [row, row + valid) of a 16-row result.
 AVX512 static inline void store_pair(float *y, __m512 v, int valid) {
@@ -167,40 +64,27 @@ AVX512 static inline void store_pair(float *y, __m512 v, int valid) {
     }
 }
 
-AVX512 static KILN_ALWAYS_INLINE void pair_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    const int64_t nb = a->cols / KILN_BLOCK;
-    const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
-    const int64_t groups_end = (r1 + KILN_GROUP_ROWS - 1) / KILN_GROUP_ROWS;
-    for (int64_t g = r0 / KILN_GROUP_ROWS; g < groups_end; g += 2) {
-        const uint8_t *ga = (const uint8_t *)a->w + (size_t)(g * nb) * group_bytes;
-        const int pair = g + 1 < groups_end;
-        const uint8_t *gb = pair ? ga + (size_t)nb * group_bytes : ga;
-        const int64_t row = g * KILN_GROUP_ROWS;
-        const int64_t end = pair ? row + 2 * KILN_GROUP_ROWS : row + KILN_GROUP_ROWS;
-        const int valid = (int)((a->rows < end ? a->rows : end) - row);
-        if (a->batch == 1) {
-            const int64_t xrow[1] = {0};
-            __m512 acc[1];
-            pair_tile(ga, gb, g + 4 <= groups_end, nb, a, xrow, 1, type, acc);
-            store_pair(a->y + row, acc[0], valid);
-            continue;
-        }
-        for (int64_t b = 0; b < a->batch; b += 4) {
-            int64_t xrow[4];
-            for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
-            __m512 acc[4];
-            pair_tile(ga, gb, 0, nb, a, xrow, 4, type, acc);
-            for (int i = 0; i < 4 && b + i < a->batch; i++) store_pair(a->y + (b + i) * a->rows + row, acc[i], valid);
-        }
-    }
-}
+// Byte b of a chunk pair holds row (b / 4) mod 8's codes 4t + b mod 4 and 16 + 4t + b mod 4, whose
+// fifth bits are bits 4t + b mod 4 (+ 16) of that row's 32 qh bits, the low or high half of its
+// qword (rows 2k, 2k + 1). vpmultishiftqb takes the 8 bits from this offset + 4t (+ 16), modulo
+// 64, which puts that bit at bit 4.
+static const uint8_t q5_bit_index[64] = {
+    60, 61, 62, 63, 28, 29, 30, 31, 60, 61, 62, 63, 28, 29, 30, 31, 60, 61, 62, 63, 28, 29, 30, 31, 60, 61, 62, 63, 28, 29, 30, 31,
+    60, 61, 62, 63, 28, 29, 30, 31, 60, 61, 62, 63, 28, 29, 30, 31, 60, 61, 62, 63, 28, 29, 30, 31, 60, 61, 62, 63, 28, 29, 30, 31,
+};
 
-AVX512 static void rows_q8_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { pair_rows(a, r0, r1, KILN_WEIGHT_Q8_0X8); }
-AVX512 static void rows_q4_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { pair_rows(a, r0, r1, KILN_WEIGHT_Q4_0X8); }
-AVX512 static void rows_q4_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { pair_rows(a, r0, r1, KILN_WEIGHT_Q4_1X8); }
-AVX512 static void rows_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { pair_rows(a, r0, r1, KILN_WEIGHT_KQ4X8); }
-AVX512 static void rows_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { pair_rows(a, r0, r1, KILN_WEIGHT_Q5_0X8); }
-AVX512 static void rows_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1) { pair_rows(a, r0, r1, KILN_WEIGHT_Q5_1X8); }
+#define PAIR_TARGET AVX512
+#define PAIR_PREFIX pair_
+#define PAIR_VBMI 0
+#include "x86_avx512_pair.h"
+#undef PAIR_TARGET
+#undef PAIR_PREFIX
+#undef PAIR_VBMI
+
+#define PAIR_TARGET AVX512_VBMI
+#define PAIR_PREFIX vbmi_pair_
+#define PAIR_VBMI 1
+#include "x86_avx512_pair.h"
 
 // ---- float weights: prompt batches through a converted panel, 4 rows × 6 activation rows -------------
 
@@ -471,12 +355,12 @@ AVX512 static int64_t peak(int32_t kind, int64_t iterations) {
     return iterations * 10 * 128;
 }
 
-// ---- the table: the AVX2 tier's, with the entries above ------------------------------------------
+// ---- the tables: the AVX2 tier's, with the entries above ------------------------------------------
 
-static kiln_ops table;
+static kiln_ops table, vbmi_table;
 static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
-static void make_table(void) {
+static void make_tables(void) {
     table = kiln_ops_avx2;
     table.name = "avx512";
     table.peak = peak;
@@ -484,21 +368,35 @@ static void make_table(void) {
     table.rows[KILN_WEIGHT_F32] = rows_f32;
     table.rows[KILN_WEIGHT_F16] = rows_f16;
     table.rows[KILN_WEIGHT_BF16] = rows_bf16;
-    table.rows[KILN_WEIGHT_Q8_0X8] = rows_q8_0x8;
-    table.rows[KILN_WEIGHT_Q4_0X8] = rows_q4_0x8;
-    table.rows[KILN_WEIGHT_Q4_1X8] = rows_q4_1x8;
-    table.rows[KILN_WEIGHT_KQ4X8] = rows_kq4x8;
-    table.rows[KILN_WEIGHT_Q5_0X8] = rows_q5_0x8;
-    table.rows[KILN_WEIGHT_Q5_1X8] = rows_q5_1x8;
+    table.rows[KILN_WEIGHT_Q8_0X8] = pair_rows_q8_0x8;
+    table.rows[KILN_WEIGHT_Q4_0X8] = pair_rows_q4_0x8;
+    table.rows[KILN_WEIGHT_Q4_1X8] = pair_rows_q4_1x8;
+    table.rows[KILN_WEIGHT_KQ4X8] = pair_rows_kq4x8;
+    table.rows[KILN_WEIGHT_Q5_0X8] = pair_rows_q5_0x8;
+    table.rows[KILN_WEIGHT_Q5_1X8] = pair_rows_q5_1x8;
     table.rows[KILN_WEIGHT_Q2_K] = rows_q2_k;
     table.rows[KILN_WEIGHT_Q3_K] = rows_q3_k;
     table.rows[KILN_WEIGHT_Q4_K] = rows_q4_k;
     table.rows[KILN_WEIGHT_Q5_K] = rows_q5_k;
     table.rows[KILN_WEIGHT_Q6_K] = rows_q6_k;
+
+    vbmi_table = table;
+    vbmi_table.name = "avx512vbmi";
+    vbmi_table.rows[KILN_WEIGHT_Q8_0X8] = vbmi_pair_rows_q8_0x8;
+    vbmi_table.rows[KILN_WEIGHT_Q4_0X8] = vbmi_pair_rows_q4_0x8;
+    vbmi_table.rows[KILN_WEIGHT_Q4_1X8] = vbmi_pair_rows_q4_1x8;
+    vbmi_table.rows[KILN_WEIGHT_KQ4X8] = vbmi_pair_rows_kq4x8;
+    vbmi_table.rows[KILN_WEIGHT_Q5_0X8] = vbmi_pair_rows_q5_0x8;
+    vbmi_table.rows[KILN_WEIGHT_Q5_1X8] = vbmi_pair_rows_q5_1x8;
 }
 
 const kiln_ops *kiln_ops_avx512(void) {
-    pthread_once(&table_once, make_table);
+    pthread_once(&table_once, make_tables);
     return &table;
+}
+
+const kiln_ops *kiln_ops_avx512_vbmi(void) {
+    pthread_once(&table_once, make_tables);
+    return &vbmi_table;
 }
 #endif

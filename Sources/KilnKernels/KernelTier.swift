@@ -6,13 +6,15 @@ import Foundation
 /// (x86-64 with AVX2, FMA and F16C) and `neon` (arm64; SDOT used when the CPU has it) are the C
 /// target's SIMD code in functions with per-function target attributes; `avxvnni` is the avx2
 /// tier with AVX-VNNI's `vpdpbusd` for the integer dots where the CPU has it; `avx512` is the
-/// avx2 tier with 512-bit kernels (AVX-512 F/BW/VL/DQ/VNNI) for the compute-bound prompt batches.
+/// avx2 tier with 512-bit kernels (AVX-512 F/BW/VL/DQ/VNNI) for the compute-bound prompt batches;
+/// `avx512vbmi` is the avx512 tier where VBMI's byte permutes decode kq4 and q5 blocks in fewer
+/// instructions (Ice Lake, Sapphire Rapids, Zen 4 on).
 public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible {
-    case reference, portable, avx2, avxvnni, avx512, neon
+    case reference, portable, avx2, avxvnni, avx512, avx512vbmi, neon
 
     public var description: String { rawValue }
 
-    /// The environment variable that forces a tier: `KILN_KERNEL_TIER=reference|portable|avx2|avxvnni|avx512|neon`.
+    /// The environment variable that forces a tier: `KILN_KERNEL_TIER=reference|portable|avx2|avxvnni|avx512|avx512vbmi|neon`.
     public static let environmentVariable = "KILN_KERNEL_TIER"
 
     /// The tiers this machine can run, slowest first.
@@ -32,7 +34,7 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
         let fastest = supported.last!
         guard let forced = environment[environmentVariable], !forced.isEmpty else { return fastest }
         guard let tier = KernelTier(rawValue: forced.lowercased()) else {
-            warn("\(environmentVariable)=\(forced) is not a tier (reference, portable, avx2, avxvnni, avx512, neon); using \(fastest)")
+            warn("\(environmentVariable)=\(forced) is not a tier (reference, portable, avx2, avxvnni, avx512, avx512vbmi, neon); using \(fastest)")
             return fastest
         }
         guard tier.isSupported else {
@@ -50,6 +52,7 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
         case .avx2: return Int32(KILN_TIER_AVX2)
         case .avxvnni: return Int32(KILN_TIER_AVX_VNNI)
         case .avx512: return Int32(KILN_TIER_AVX512)
+        case .avx512vbmi: return Int32(KILN_TIER_AVX512_VBMI)
         case .neon: return Int32(KILN_TIER_NEON)
         }
     }

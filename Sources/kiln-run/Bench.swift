@@ -52,6 +52,9 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Batch sizes for --kernels, comma-separated.", valueName: "sizes"))
     var batches: String = "1,64"
 
+    @Flag(help: "--kernels with the weights kept in cache (one copy, read again by every product): the kernels' compute speed.")
+    var hot = false
+
     @Option(help: "zstd level for --compression.")
     var level: Int32 = 3
 
@@ -110,6 +113,6 @@ struct Bench: ParsableCommand {
             return n
         }
         return KernelBenchmark(tiers: tierList, types: typeList, shapes: shapeList, batches: batchList,
-                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, log: !json)
+                               threads: threads ?? ProcessInfo.processInfo.activeProcessorCount, hot: hot, log: !json)
     }
 }

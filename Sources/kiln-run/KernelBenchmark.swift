@@ -6,7 +6,9 @@ import Kiln
 /// (batch 64), against this machine's own streaming-read bandwidth.
 ///
 /// Weights are "cold": each product reads a different copy, rotating over at least 256 MiB
-/// (8× a 32 MiB L3), so they come from DRAM as a model's weights do when it decodes.
+/// (8× a 32 MiB L3), so they come from DRAM as a model's weights do when it decodes. With
+/// `hot`, every product reads the same copy, which stays in cache: the kernel's compute speed,
+/// what a small model whose weights partly fit in the last-level cache sees.
 ///
 /// On a shared machine other processes take memory bandwidth and CPU time, so each kernel's
 /// samples alternate with streaming-read samples (rounds of ≥ 10 ms of each), and its
@@ -18,6 +20,7 @@ struct KernelBenchmark {
     var shapes: [(rows: Int, cols: Int)]
     var batches: [Int]
     var threads: Int
+    var hot = false
     var log: Bool
 
     static let defaultShapes = [(576, 576), (576, 1536), (1536, 576), (49152, 576), (4096, 4096), (4096, 11008)]
@@ -55,7 +58,7 @@ struct KernelBenchmark {
             for type in types {
                 for shape in shapes {
                     guard shape.cols % type.blockElements == 0 else { continue }
-                    let weights = ColdWeights(type: type, rows: shape.rows, cols: shape.cols)
+                    let weights = ColdWeights(type: type, rows: shape.rows, cols: shape.cols, hot: hot)
                     for batch in batches {
                         let (seconds, paired) = weights.medianSeconds(table: table, batch: batch, probe: probe)
                         let gbps = Double(weights.matrixBytes) / seconds / 1e9
@@ -143,7 +146,8 @@ private final class StreamProbe {
     }
 }
 
-/// Copies of one random weight matrix, enough to rotate through `KernelBenchmark.rotationBytes`.
+/// Copies of one random weight matrix, enough to rotate through `KernelBenchmark.rotationBytes`
+/// (one copy when hot).
 private final class ColdWeights {
     let matrixBytes: Int
     let stride: Int
@@ -154,13 +158,13 @@ private final class ColdWeights {
     let cols: Int
     private var next = 0
 
-    init(type: ElementType, rows: Int, cols: Int) {
+    init(type: ElementType, rows: Int, cols: Int, hot: Bool) {
         self.type = type
         self.rows = rows
         self.cols = cols
         matrixBytes = try! type.byteCount(shape: [rows, cols])
         stride = (matrixBytes + 4095) / 4096 * 4096
-        copies = max(2, (KernelBenchmark.rotationBytes + stride - 1) / stride)
+        copies = hot ? 1 : max(2, (KernelBenchmark.rotationBytes + stride - 1) / stride)
         storage = UnsafeMutableRawPointer.allocate(byteCount: stride * copies, alignment: 4096)
         fillRandom(storage)
         for c in 1..<copies { (storage + c * stride).copyMemory(from: storage, byteCount: matrixBytes) }

@@ -11,7 +11,8 @@ struct DispatchTests {
         #if arch(x86_64)
         #expect(!KernelTier.neon.isSupported)
         #elseif arch(arm64)
-        #expect(KernelTier.neon.isSupported && !KernelTier.avx2.isSupported && !KernelTier.avxvnni.isSupported && !KernelTier.avx512.isSupported)
+        #expect(KernelTier.neon.isSupported && !KernelTier.avx2.isSupported && !KernelTier.avxvnni.isSupported && !KernelTier.avx512.isSupported
+                && !KernelTier.avx512vbmi.isSupported)
         #endif
     }
 

@@ -119,13 +119,13 @@ struct MatmulTests {
         }
     }
 
-    /// The AVX-VNNI and AVX-512 tiers change only how the exact integer dots are formed (and how
+    /// The AVX-VNNI and AVX-512 (and VBMI) tiers change only how the exact integer dots are formed (and how
     /// many rows share an instruction), so their quantised products are the AVX2 tier's, bit for
     /// bit, for every type, batch tile and tail (odd group counts included).
     @Test(arguments: quantizedTypes)
     func wideTiersMatchAVX2Exactly(type: ElementType) throws {
         guard let avx2 = KernelTable(tier: .avx2) else { return }
-        let wide = [KernelTier.avxvnni, .avx512].compactMap(KernelTable.init(tier:))
+        let wide = [KernelTier.avxvnni, .avx512, .avx512vbmi].compactMap(KernelTable.init(tier:))
         var random = SeededRandom(seed: 6)
         for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6), (40, 256, 9), (24, 64, 5), (9, 96, 1)] {
             let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)

@@ -280,11 +280,11 @@ int main(void) {
     static const char *names[] = {"f32", "f16", "bf16", "q8_0", "q4_0", "q4_1", "q8_0x8", "q4_0x8", "q4_1x8"};
     static const int shapes[][3] = {{1, 32, 1}, {3, 96, 2}, {13, 160, 3}, {16, 256, 5}, {67, 544, 4}, {9, 32, 9}, {264, 1536, 2}};
     int tiers = 0;
-    for (int t = KILN_TIER_AVX2; t <= KILN_TIER_AVX512; t++) {
+    for (int t = KILN_TIER_AVX2; t <= KILN_TIER_AVX512_VBMI; t++) {
         const kiln_ops *tier = kiln_ops_for_tier(t);
         if (!tier) continue;
         tiers++;
-        static const char *tier_names[] = {"", "portable", "avx2", "neon", "avxvnni", "avx512"};
+        static const char *tier_names[] = {"", "portable", "avx2", "neon", "avxvnni", "avx512", "avx512vbmi"};
         printf("checking tier %s against portable\n", tier_names[t]);
         static const int second_wave[][2] = {{KILN_WEIGHT_KQ4, KILN_WEIGHT_KQ4X8}, {KILN_WEIGHT_Q5_0, KILN_WEIGHT_Q5_0X8},
                                              {KILN_WEIGHT_Q5_1, KILN_WEIGHT_Q5_1X8}};
