@@ -23,6 +23,8 @@ typedef struct {
     const float *xd;      // [batch][cols/32]: their block scales
     const int32_t *xsum;  // [batch][cols/32]: Σ of each block's int8 values
     const int32_t *xhalf; // [batch][cols/16]: Σ of each half block's int8 values (kq4x8 and the K-quants with groups of 16)
+    const int32_t *xhalf_bias; // [batch][cols/16]: −128 × those, where kq4x8's biased-level dots start (a
+                               // broadcast from memory, where computing it would take a shuffle-port op)
     int64_t batch;
     float *y;             // [batch][rows]
 } kiln_matmul_args;

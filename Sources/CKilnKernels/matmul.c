@@ -58,10 +58,12 @@ static void quantize_task(void *context, int64_t b) {
     job->ops->quantize(job->x + b * cols, cols, q, (float *)job->args->xd + b * nb, (int32_t *)job->args->xsum + b * nb);
     if (job->args->xhalf) {
         int32_t *half = (int32_t *)job->args->xhalf + b * (cols / 16);
+        int32_t *bias = (int32_t *)job->args->xhalf_bias + b * (cols / 16);
         for (int64_t h = 0; h < cols / 16; h++) {
             int32_t s = 0;
             for (int j = 0; j < 16; j++) s += q[16 * h + j];
             half[h] = s;
+            bias[h] = -128 * s;
         }
     }
 }
@@ -94,7 +96,7 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
     const float *x = args->x;
     // The quantised activations and the transposed batch share the scratch: lay them end to end.
     const int64_t nb = cols / KILN_BLOCK;
-    const size_t q_bytes = quantized ? (((size_t)(batch * cols) + 63) & ~(size_t)63) + (size_t)(batch * nb) * (halves ? 16 : 8) : 0;
+    const size_t q_bytes = quantized ? (((size_t)(batch * cols) + 63) & ~(size_t)63) + (size_t)(batch * nb) * (halves ? 24 : 8) : 0;
     const int64_t stride = (batch + 15) / 16 * 16;
     const size_t t_bytes = transposed ? (size_t)(cols * stride) * sizeof(float) : 0;
     uint8_t *memory = scratch(q_bytes + t_bytes + 64);
@@ -114,6 +116,7 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
         args->xd = (const float *)(memory + codes);
         args->xsum = (const int32_t *)(memory + codes + (size_t)(batch * nb) * 4);
         args->xhalf = halves ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * 8) : NULL;
+        args->xhalf_bias = halves ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * 16) : NULL;
         quantize_job job = {.ops = ops, .x = x, .args = args};
         if (batch > 1 && kiln_pool_threads() > 1 && batch * cols >= 16384) {
             kiln_pool_run(quantize_task, &job, batch);

@@ -56,9 +56,9 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const u
             // Levels + 128 (unsigned): the dots start at −128·Σx of their half (the driver's half
             // sums), so they end exact with no subtraction.
             for (int i = 0; i < NX; i++) {
-                const int32_t *half = a->xhalf + xrow[i] * 2 * nb + 2 * blk;
-                dot[i] = _mm512_set1_epi32(-128 * half[0]);
-                high_dot[i] = _mm512_set1_epi32(-128 * half[1]);
+                const int32_t *bias = a->xhalf_bias + xrow[i] * 2 * nb + 2 * blk;
+                dot[i] = _mm512_set1_epi32(bias[0]);
+                high_dot[i] = _mm512_set1_epi32(bias[1]);
             }
             for (int t = 0; t < 4; t++) {
                 const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
