@@ -353,7 +353,15 @@ const kiln_ops kiln_ops_neon_dotprod = {
         [KILN_WEIGHT_Q8_0X8] = rows_q8_0x8,
         [KILN_WEIGHT_Q4_0X8] = rows_q4_0x8,
         [KILN_WEIGHT_Q4_1X8] = rows_q4_1x8,
-        KILN_GENERIC_SECOND_WAVE_ROWS, // the row-major q5/kq4 and the K-quants: the portable C so far
+        // The row-major q5/kq4: the portable C (GGUF q5 blocks are repacked into q5_*x8 at load).
+        [KILN_WEIGHT_Q5_0] = kiln_rows_generic_q5_0,
+        [KILN_WEIGHT_Q5_1] = kiln_rows_generic_q5_1,
+        [KILN_WEIGHT_KQ4] = kiln_rows_generic_kq4,
+        [KILN_WEIGHT_Q2_K] = kiln_rows_neon_q2_k,
+        [KILN_WEIGHT_Q3_K] = kiln_rows_neon_q3_k,
+        [KILN_WEIGHT_Q4_K] = kiln_rows_neon_q4_k,
+        [KILN_WEIGHT_Q5_K] = kiln_rows_neon_q5_k,
+        [KILN_WEIGHT_Q6_K] = kiln_rows_neon_q6_k,
         [KILN_WEIGHT_KQ4X8] = rows_kq4x8,
         [KILN_WEIGHT_Q5_0X8] = rows_q5_0x8,
         [KILN_WEIGHT_Q5_1X8] = rows_q5_1x8,

@@ -95,6 +95,14 @@ void kiln_rows_generic_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+#if defined(__aarch64__)
+// The K-quants with SDOT sums (arm_neon_kquants.c).
+void kiln_rows_neon_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_neon_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_neon_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_neon_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+void kiln_rows_neon_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
+#endif
 void kiln_rows_generic_kq4x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q5_0x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 void kiln_rows_generic_q5_1x8(const kiln_matmul_args *a, int64_t r0, int64_t r1);

@@ -272,6 +272,35 @@ static void check_quantize(const kiln_ops *tier, const kiln_ops *portable) {
     if (memcmp(q1, q2, sizeof q1) || memcmp(d1, d2, sizeof d1) || memcmp(s1, s2, sizeof s1)) fail("quantize", "bits", 0, 0, 0);
 }
 
+// The K-quants (row-major super-blocks of 256): random codes and scale bytes, small finite f16
+// d/dmin. The NEON tier forms the same exact integer sums and runs the portable f32 steps, so it
+// must give the same bits; the x86 tiers sum their f32 terms in another order (within 1e-5 of
+// the batch's largest output).
+static void check_kquant(const kiln_ops *tier, const kiln_ops *portable, int type, int rows, int cols, int batch, int exact) {
+    const int bb = kiln_weight_type(type)->block_bytes, sb = cols / 256;
+    // Where each type keeps d and dmin (docs/FORMAT.md §7.2); −1: none.
+    const int d_at = type == KILN_WEIGHT_Q6_K ? 208 : type == KILN_WEIGHT_Q2_K ? 80 : type == KILN_WEIGHT_Q3_K ? 108 : 0;
+    const int dmin_at = type == KILN_WEIGHT_Q2_K ? 82 : (type == KILN_WEIGHT_Q4_K || type == KILN_WEIGHT_Q5_K) ? 2 : -1;
+    uint8_t *w = malloc((size_t)rows * sb * bb);
+    for (int i = 0; i < rows * sb; i++) {
+        uint8_t *b = w + (size_t)i * bb;
+        for (int j = 0; j < bb; j++) b[j] = (uint8_t)next32();
+        const uint16_t d = to_half(uniform(0.0005f, 0.01f)), dmin = to_half(uniform(0.0005f, 0.01f));
+        memcpy(b + d_at, &d, 2);
+        if (dmin_at >= 0) memcpy(b + dmin_at, &dmin, 2);
+    }
+    float *x = malloc(sizeof(float) * batch * cols), *y = malloc(sizeof(float) * batch * rows), *want = malloc(sizeof(float) * batch * rows);
+    for (int i = 0; i < batch * cols; i++) x[i] = uniform(-2, 2);
+    kiln_matmul(portable, type, w, rows, cols, x, batch, want);
+    kiln_matmul(tier, type, w, rows, cols, x, batch, y);
+    double largest = 0;
+    for (int i = 0; i < batch * rows; i++) largest = fmax(largest, fabs(want[i]));
+    for (int i = 0; i < batch * rows; i++)
+        if (exact ? memcmp(&y[i], &want[i], 4) != 0 : !(fabs((double)y[i] - want[i]) <= 1e-5 * largest))
+            fail(kiln_weight_type(type)->name, "matmul", i, y[i], want[i]);
+    free(w); free(x); free(y); free(want);
+}
+
 int main(void) {
     const kiln_ops *portable = kiln_ops_for_tier(KILN_TIER_PORTABLE);
     const uint32_t features = kiln_cpu_features();
@@ -292,6 +321,10 @@ int main(void) {
             for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
                 check_second_wave(tier, portable, second_wave[w][0], second_wave[w][1], shapes[s][0], shapes[s][1], shapes[s][2]);
         check_quantize(tier, portable);
+        static const int kshapes[][3] = {{1, 256, 1}, {9, 512, 3}, {16, 256, 5}, {67, 768, 2}, {24, 256, 9}};
+        for (int type = KILN_WEIGHT_Q2_K; type <= KILN_WEIGHT_Q6_K; type++)
+            for (size_t s = 0; s < sizeof kshapes / sizeof *kshapes; s++)
+                check_kquant(tier, portable, type, kshapes[s][0], kshapes[s][1], kshapes[s][2], t == KILN_TIER_NEON);
         // The first wave's types; the block types added later are held to the Swift reference by
         // the Swift tests (MatmulTests), on every tier the machine has.
         for (int type = 0; type <= KILN_WEIGHT_Q4_1X8; type++)
