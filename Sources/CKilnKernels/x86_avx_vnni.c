@@ -50,8 +50,13 @@ VNNI static KILN_ALWAYS_INLINE void vnni_group_tile(const uint8_t *group, const 
                     dot[i] = dot4(dot[i], magnitude, _mm256_sign_epi8(broadcast4(xq[i] + blk * KILN_BLOCK + 4 * t), q));
             }
         } else if (kq4) {
-            // Levels + 128 are unsigned: Σ(level + 128)·x = Σ level·x + 128·Σx over each half,
-            // and the driver's half-block sums take the 128·Σx off.
+            // Levels + 128 are unsigned: Σ(level + 128)·x = Σ level·x + 128·Σx over each half, so
+            // the dots start at the driver's −128·Σx (xhalf_bias) and end exact.
+            for (int i = 0; i < NX; i++) {
+                const int32_t *bias = a->xhalf_bias + xrow[i] * 2 * nb + 2 * blk;
+                dot[i] = _mm256_set1_epi32(bias[0]);
+                high_dot[i] = _mm256_set1_epi32(bias[1]);
+            }
             for (int t = 0; t < 4; t++) {
                 const __m256i q = _mm256_loadu_si256((const __m256i *)(quants + 32 * t));
                 const __m256i ul = _mm256_shuffle_epi8(biased, _mm256_and_si256(q, low));
@@ -61,11 +66,6 @@ VNNI static KILN_ALWAYS_INLINE void vnni_group_tile(const uint8_t *group, const 
                     dot[i] = dot4(dot[i], ul, broadcast4(x));
                     high_dot[i] = dot4(high_dot[i], uh, broadcast4(x + 16));
                 }
-            }
-            for (int i = 0; i < NX; i++) {
-                const int32_t *half = a->xhalf + xrow[i] * 2 * nb + 2 * blk;
-                dot[i] = _mm256_sub_epi32(dot[i], _mm256_set1_epi32(128 * half[0]));
-                high_dot[i] = _mm256_sub_epi32(high_dot[i], _mm256_set1_epi32(128 * half[1]));
             }
         } else {
             const __m256i qh = q5 ? _mm256_loadu_si256((const __m256i *)(block + header)) : _mm256_setzero_si256();
