@@ -155,7 +155,8 @@ struct WriterSafetensorsTests {
         let output = directory.file("hf/model.safetensors")
         _ = try Writers.convert(gguf, to: SafetensorsWriter(), output, layout: .hf)
         #expect(Set(TemporaryDirectoryContents(directory.file("hf"))) ==
-                ["model.safetensors", "config.json", "vocab.json", "merges.txt", "tokenizer_config.json"])
+                ["model.safetensors", "config.json", "tokenizer.json", "vocab.json", "merges.txt", "tokenizer_config.json",
+                 "generation_config.json"])
 
         let original = try SafetensorsFile(path: source)
         let written = try SafetensorsFile(path: output)
@@ -169,7 +170,8 @@ struct WriterSafetensorsTests {
         #expect(b.config?.layers == a.config?.layers && b.config?.heads == a.config?.heads && b.config?.kvHeads == a.config?.kvHeads)
         #expect(b.config?.feedForward == a.config?.feedForward && b.config?.context == a.config?.context)
         #expect(b.tokenizer?.tokens == a.tokenizer?.tokens && b.tokenizer?.merges == a.tokenizer?.merges)
-        #expect(b.tokenizer?.eosID == a.tokenizer?.eosID)
+        #expect(b.tokenizer?.eosID == a.tokenizer?.eosID && b.tokenizer?.bosID == a.tokenizer?.bosID)
+        #expect(b.tokenizer?.pre == a.tokenizer?.pre && b.tokenizer?.kinds == a.tokenizer?.kinds)
 
         if Writers.pythonTransformers {
             let check = try runPythonCheck("check_transformers.py", [directory.file("hf"), "--reference", Repository.fixture("models/writer-llama")])

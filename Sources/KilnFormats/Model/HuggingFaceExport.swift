@@ -3,8 +3,8 @@ import KilnCore
 
 /// The inverse of `HuggingFaceModelLayout`: canonical tensors under Hugging Face names and
 /// arrangement (GPT-2 `Conv1D` weights transposed back to `[in, out]`, Llama q/k rows back in
-/// rotate-half order), and the `config.json`, `vocab.json`, `merges.txt` and
-/// `tokenizer_config.json` that let transformers (and Kiln's own HF reader) load the folder.
+/// rotate-half order), and the `config.json` and tokenizer files (`HuggingFaceTokenizerExport`)
+/// that let transformers (and Kiln's own HF reader) load the folder.
 enum HuggingFaceExport {
     typealias Arranged = (name: String, shape: [Int], step: ExportStep, canonical: CanonicalTensor)
 
@@ -13,7 +13,7 @@ enum HuggingFaceExport {
             throw KilnError(.usage, "--layout hf needs a recognised architecture (gpt2 or the llama family); use --layout canonical",
                             file: model.reader.paths.first)
         }
-        var warnings: [String] = []
+        var warnings = tokenizerWarnings(model)
         let tensors: [Arranged] = model.tensors.map { tensor in
             if let arranged = config.family == .gpt2 ? gpt2(tensor) : llama(tensor, config) { return arranged }
             warnings.append("tensor '\(tensor.name)' has no Hugging Face name; written under its canonical name")
@@ -61,14 +61,23 @@ enum HuggingFaceExport {
     static func sideFiles(_ plan: ExportPlan) throws -> [(name: String, contents: String)] {
         guard let config = plan.model.config else { return [] }
         var files = [("config.json", configJSON(config, plan).serialized(pretty: true) + "\n")]
-        if let tokenizer = plan.model.tokenizer {
-            var vocabulary: [String: JSONValue] = [:]
-            for (id, token) in tokenizer.tokens.enumerated() where vocabulary[token] == nil { vocabulary[token] = .int(Int64(id)) }
-            files.append(("vocab.json", JSONValue.object(vocabulary).serialized() + "\n"))
-            files.append(("merges.txt", "#version: 0.2\n" + tokenizer.merges.map { $0 + "\n" }.joined()))
-            files.append(("tokenizer_config.json", tokenizerConfig(tokenizer, config).serialized(pretty: true) + "\n"))
+        if let tokenizer = exportedTokenizer(plan.model) {
+            files += HuggingFaceTokenizerExport.files(tokenizer, contextLength: config.context)
         }
         return files
+    }
+
+    /// The tokenizer the side files describe: byte-level BPE only, the one kind Kiln runs and writes.
+    private static func exportedTokenizer(_ model: CanonicalModel) -> TokenizerSpec? {
+        guard let tokenizer = model.tokenizer, tokenizer.model == "gpt2" else { return nil }
+        return tokenizer
+    }
+
+    private static func tokenizerWarnings(_ model: CanonicalModel) -> [String] {
+        if let tokenizer = model.tokenizer, tokenizer.model != "gpt2" {
+            return ["tokenizer model '\(tokenizer.model)' is not byte-level BPE; no tokenizer files are written"]
+        }
+        return exportedTokenizer(model).map(HuggingFaceTokenizerExport.warnings) ?? []
     }
 
     private static let architectures = [
@@ -112,20 +121,6 @@ enum HuggingFaceExport {
                 json["rope_scaling"] = .object(["type": .string("linear"), "rope_type": .string("linear"), "factor": .double(config.ropeScale)])
             }
         }
-        return .object(json)
-    }
-
-    private static func tokenizerConfig(_ tokenizer: TokenizerSpec, _ config: ModelConfig) -> JSONValue {
-        var json: [String: JSONValue] = [
-            "tokenizer_class": .string("GPT2Tokenizer"), "model_max_length": .int(Int64(config.context)),
-            "add_bos_token": .bool(tokenizer.addBOS), "add_eos_token": .bool(tokenizer.addEOS),
-            "add_prefix_space": .bool(false), "clean_up_tokenization_spaces": .bool(false),
-        ]
-        for (key, id) in [("bos_token", tokenizer.bosID), ("eos_token", tokenizer.eosID), ("pad_token", tokenizer.padID),
-                          ("unk_token", tokenizer.unknownID)] {
-            if let id { json[key] = .string(tokenizer.tokens[id]) }
-        }
-        if let template = tokenizer.chatTemplate { json["chat_template"] = .string(template) }
         return .object(json)
     }
 }

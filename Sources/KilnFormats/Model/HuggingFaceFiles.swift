@@ -35,7 +35,7 @@ enum HuggingFaceFiles {
             }
             (tokens, kinds) = try dense(byID, path)
             merges = try mergeList(model["merges"]?.arrayValue ?? [], path)
-            pre = preTokenizer(json["pre_tokenizer"])
+            pre = preTokenizer(json["pre_tokenizer"], ignoresMerges: model["ignore_merges"]?.boolValue ?? false)
         } else if let vocabPath = file("vocab.json"), let mergesPath = file("merges.txt") {
             (tokens, kinds) = try dense(try idMap(try readJSON(vocabPath), vocabPath), vocabPath)
             // The mapping must outlive the decoding: a temporary would be unmapped mid-read.
@@ -60,6 +60,10 @@ enum HuggingFaceFiles {
             if let id = generation?[idKey]?.intValue ?? generation?[idKey]?.arrayValue?.first?.intValue { return id }
             return config[idKey]?.intValue
         }
+        // Several end ids (Llama 3 Instruct lists end_of_text, eom and eot): the last is the end of a turn.
+        let endIDs = generation?["eos_token_id"]?.arrayValue?.compactMap(\.intValue) ?? []
+        let eos = special("eos_token")
+        let eot = endIDs.count > 1 ? endIDs.last.flatMap { $0 == eos ? nil : $0 } : nil
         var chatTemplate = tokenizerConfig?["chat_template"]?.stringValue
         if chatTemplate == nil, let named = tokenizerConfig?["chat_template"]?.arrayValue {
             chatTemplate = named.first { $0["name"]?.stringValue == "default" }?["template"]?.stringValue
@@ -72,7 +76,7 @@ enum HuggingFaceFiles {
         }
         let spec = TokenizerSpec(
             model: "gpt2", pre: pre, tokens: tokens, merges: merges, kinds: kinds,
-            bosID: special("bos_token"), eosID: special("eos_token"), padID: special("pad_token"), unknownID: special("unk_token"),
+            bosID: special("bos_token"), eosID: eos, eotID: eot, padID: special("pad_token"), unknownID: special("unk_token"),
             addBOS: tokenizerConfig?["add_bos_token"]?.boolValue ?? false,
             addEOS: tokenizerConfig?["add_eos_token"]?.boolValue ?? false, chatTemplate: chatTemplate)
         try spec.validate()
@@ -116,12 +120,14 @@ enum HuggingFaceFiles {
         }
     }
 
-    /// Names the pre-tokeniser the way llama.cpp does, from tokenizer.json's description.
-    static func preTokenizer(_ json: JSONValue?) -> String {
+    /// Names the pre-tokeniser the way llama.cpp does, from tokenizer.json's description. Llama 3's
+    /// expression comes with `ignore_merges` (llama-bpe) or, in older files, without (smaug-bpe,
+    /// which merges every piece).
+    static func preTokenizer(_ json: JSONValue?, ignoresMerges: Bool) -> String {
         let steps = json?["pretokenizers"]?.arrayValue ?? (json.map { [$0] } ?? [])
         let types = steps.compactMap { $0["type"]?.stringValue }
         let patterns = steps.compactMap { $0["pattern"]?["Regex"]?.stringValue }
-        if patterns.contains(where: { $0.contains("\\p{N}{1,3}") }) { return "llama-bpe" }
+        if patterns.contains(where: { $0.contains("\\p{N}{1,3}") }) { return ignoresMerges ? "llama-bpe" : "smaug-bpe" }
         if patterns.contains(where: { $0.contains("[^\\r\\n\\p{L}\\p{N}]?\\p{L}+") }) { return "qwen2" }
         if types.contains("Digits"), steps.contains(where: { $0["individual_digits"]?.boolValue == true }) { return "smollm" }
         return "gpt-2"

@@ -1,5 +1,5 @@
 /// How text is cut into pieces before BPE, chosen by the vocabulary's pre-tokenizer name
-/// (`tokenizer.ggml.pre`). Names map as llama.cpp's `llama_vocab::impl::load` maps them.
+/// (`tokenizer.ggml.pre`); one case per `PreTokenizerFamily`, with the same raw values.
 public enum PreTokenizer: String, Sendable, CaseIterable {
     /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
     case gpt2 = "gpt-2"
@@ -11,30 +11,17 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
     /// Qwen2: Llama 3's pattern with single digits (`\p{N}` for `\p{N}{1,3}`).
     case qwen2 = "qwen2"
 
-    /// The pre-tokenizer for a vocabulary's `pre` name, or nil when Kiln does not know it.
+    /// The pre-tokenizer for a vocabulary's `pre` name, or nil when Kiln does not know it
+    /// (the names are listed once, in `PreTokenizerFamily`).
     public init?(vocabularyName name: String) {
-        switch name {
-        case "gpt-2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe", "jina-v1-en", "jina-v2-code", "jina-es",
-             "jina-de", "jina-v2-es", "jina-v2-de", "gigachat", "a.x-4.0", "mellum", "modern-bert", "exaone4":
-            self = .gpt2
-        case "smollm", "starcoder", "refact", "command-r", "codeshell", "exaone", "minerva-7b":
-            self = .digitsThenGPT2
-        case "llama-bpe", "llama3", "llama-v3", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano",
-             "dbrx", "smaug-bpe":
-            self = .llama3
-        case "qwen2", "deepseek-r1-qwen", "kormo", "f2llmv2", "megrez", "stablelm2":
-            self = .qwen2
-        default:
-            return nil
-        }
+        guard let family = PreTokenizerFamily(vocabularyName: name) else { return nil }
+        self.init(rawValue: family.rawValue)
     }
 
     /// Whether a piece that is itself a vocabulary entry is taken whole, skipping the merges
-    /// (HF's BPE `ignore_merges`). llama.cpp sets it for the Llama 3 names only, not for
-    /// dbrx/smaug-bpe, which share the pattern; Llama 3's `tokenizer.json` sets it too.
+    /// (HF's BPE `ignore_merges`; see `PreTokenizerFamily.ignoresMerges`).
     static func ignoresMerges(vocabularyName name: String) -> Bool {
-        ["llama-bpe", "llama3", "llama-v3", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano"]
-            .contains(name)
+        PreTokenizerFamily.ignoresMerges(vocabularyName: name)
     }
 
     /// The pieces `text` is cut into before BPE (special tokens are not looked for here).
