@@ -118,6 +118,8 @@ const int8_t kiln_kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20
 const uint8_t kiln_kq4_grid_biased[16] = {1, 26, 46, 64, 80, 94, 108, 122, 134, 148, 162, 176, 192, 210, 230, 255};
 const float kiln_kq4_mantissa[8] = {0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
                                       0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
+const float kiln_kq4_mantissa_scaled[8] = {0x1.000000p-28f, 0x1.172b84p-28f, 0x1.306fe0p-28f, 0x1.4bfdaep-28f,
+                                           0x1.6a09e6p-28f, 0x1.8ace54p-28f, 0x1.ae89fap-28f, 0x1.d5818ep-28f};
 
 void kiln_rows_generic_kq4(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     const int64_t nb = a->cols / KILN_BLOCK;

@@ -125,6 +125,9 @@ void kiln_rows_avx2_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1);
 // kq4's grid levels and scale mantissas (docs/FORMAT.md §7.3), for every tier.
 extern const int8_t kiln_kq4_grid[16];
 extern const float kiln_kq4_mantissa[8];
+// kiln_kq4_mantissa · 2^−28: the SIMD tiers look a mantissa up here and add ⌊e/8⌋ straight into
+// the float's exponent field, which gives kiln_kq4_scale(e) exactly with no multiply.
+extern const float kiln_kq4_mantissa_scaled[8];
 // kiln_kq4_grid + 128, as unsigned bytes: levels `vpdpbusd` can take (the 128·Σx comes off after).
 extern const uint8_t kiln_kq4_grid_biased[16];
 // The scale of a kq4 exponent byte, exact: M[e mod 8] · 2^(⌊e/8⌋ − 28).

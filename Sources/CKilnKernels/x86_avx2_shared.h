@@ -98,25 +98,20 @@ AVX2 static inline void group_high_bits(__m256i qh, int t, __m256i *low, __m256i
 
 AVX2 static inline __m256i broadcast4(const int8_t *p) { return _mm256_set1_epi32(kiln_load_i32(p)); }
 
-// scale(e) = M[e mod 8] · 2^(⌊e/8⌋ − 28) for 8 kq4 exponents at once: exact, as the decoder computes it.
+// scale(e) = M[e mod 8] · 2^(⌊e/8⌋ − 28) for 8 kq4 exponents at once, exact: M[e mod 8]·2^−28 from
+// a permute (which reads an index's low 3 bits, so bits above the exponent byte may be anything),
+// then ⌊e/8⌋ added into the float's exponent field.
 AVX2 static inline __m256 kq4_scales(__m256i e) {
-    const __m256 m = _mm256_permutevar8x32_ps(_mm256_loadu_ps(kiln_kq4_mantissa), e);
-    const __m256i power = _mm256_slli_epi32(_mm256_add_epi32(_mm256_srli_epi32(e, 3), _mm256_set1_epi32(127 - 28)), 23);
-    return _mm256_mul_ps(m, _mm256_castsi256_ps(power));
+    const __m256i m = _mm256_castps_si256(_mm256_permutevar8x32_ps(_mm256_loadu_ps(kiln_kq4_mantissa_scaled), e));
+    return _mm256_castsi256_ps(_mm256_add_epi32(m, _mm256_slli_epi32(_mm256_and_si256(e, _mm256_set1_epi32(0xF8)), 20)));
 }
 
 // The two kq4 scales of each of a group's 8 rows: row r's exponents are bytes 2r (values 0–15)
-// and 2r + 1 (values 16–31) of the group block's header. Each lane widens row r's byte pair as
-// one word; the mantissa M[e mod 8]·2^−28 comes from a permute (which reads an index's low 3 bits,
-// so no mask), and ⌊e/8⌋ goes straight into the float's exponent field: the same exact values as
-// kq4_scales, in half the shuffles.
+// and 2r + 1 (values 16–31) of the group block's header, widened as one word per lane.
 AVX2 static inline void kq4_group_scales(const uint8_t *block, __m256 *low, __m256 *high) {
     const __m256i e = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)block));
-    const __m256 mantissas = _mm256_mul_ps(_mm256_loadu_ps(kiln_kq4_mantissa), _mm256_set1_ps(0x1p-28f));
-    const __m256i m_low = _mm256_castps_si256(_mm256_permutevar8x32_ps(mantissas, e));
-    const __m256i m_high = _mm256_castps_si256(_mm256_permutevar8x32_ps(mantissas, _mm256_srli_epi32(e, 8)));
-    *low = _mm256_castsi256_ps(_mm256_add_epi32(m_low, _mm256_slli_epi32(_mm256_and_si256(e, _mm256_set1_epi32(0xF8)), 20)));
-    *high = _mm256_castsi256_ps(_mm256_add_epi32(m_high, _mm256_slli_epi32(_mm256_and_si256(e, _mm256_set1_epi32(0xF800)), 12)));
+    *low = kq4_scales(e);
+    *high = kq4_scales(_mm256_srli_epi32(e, 8));
 }
 
 // The f32 step of one interleaved group block, after the tile has formed its exact integer dots

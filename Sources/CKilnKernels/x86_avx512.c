@@ -41,17 +41,19 @@ AVX512 static inline void pair_high_bits(__m256i qh_a, __m256i qh_b, int t, __m5
 }
 
 // kq4's scales for blocks A and B at once: lanes 0–7 rows of A, 8–15 rows of B; *low for values
-// 0–15 (exponent bytes 2r), *high for 16–31 (bytes 2r + 1). Exact, and cheap on the shuffle port:
-// each lane widens row r's byte pair (e0, e1) as one word; `mantissas` holds M[k]·2^−28 twice
-// over (permutexvar reads an index's low 4 bits, so e mod 8 needs no mask), and ⌊e/8⌋ is added
-// straight into the float's exponent field — M[e mod 8]·2^(⌊e/8⌋ − 28), as kiln_kq4_scale.
+// 0–15 (exponent bytes 2r), *high for 16–31 (bytes 2r + 1). kq4_scales (x86_avx2_shared.h) on 16
+// lanes, each widening row r's byte pair as one word; `mantissas` is kiln_kq4_mantissa_scaled
+// twice over (permutexvar reads an index's low 4 bits).
+AVX512 static inline __m512 kq4_scales16(__m512i e, __m512 mantissas) {
+    const __m512i m = _mm512_castps_si512(_mm512_permutexvar_ps(e, mantissas));
+    return _mm512_castsi512_ps(_mm512_add_epi32(m, _mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xF8)), 20)));
+}
+
 AVX512 static inline void pair_kq4_scales(const uint8_t *a, const uint8_t *b, __m512 mantissas, __m512 *low, __m512 *high) {
     const __m512i e = _mm512_cvtepu16_epi32(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
                                                                     _mm_loadu_si128((const __m128i *)b), 1));
-    const __m512i m_low = _mm512_castps_si512(_mm512_permutexvar_ps(e, mantissas));
-    const __m512i m_high = _mm512_castps_si512(_mm512_permutexvar_ps(_mm512_srli_epi32(e, 8), mantissas));
-    *low = _mm512_castsi512_ps(_mm512_add_epi32(m_low, _mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xF8)), 20)));
-    *high = _mm512_castsi512_ps(_mm512_add_epi32(m_high, _mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xF800)), 12)));
+    *low = kq4_scales16(e, mantissas);
+    *high = kq4_scales16(_mm512_srli_epi32(e, 8), mantissas);
 }
 
 

@@ -25,7 +25,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const u
     const int header = minimum ? 32 : 16;
     const __m512i low = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80);
     const __m512i biased = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_kq4_grid_biased));
-    const __m512 mantissas = _mm512_mul_ps(_mm512_broadcast_f32x8(_mm256_loadu_ps(kiln_kq4_mantissa)), _mm512_set1_ps(0x1p-28f));
+    const __m512 mantissas = _mm512_broadcast_f32x8(_mm256_loadu_ps(kiln_kq4_mantissa_scaled));
     const int8_t *xq[8];
     const float *xd[8];
     const int32_t *xs[8];

@@ -58,7 +58,7 @@ struct KernelBenchmark {
             for type in types {
                 for shape in shapes {
                     guard shape.cols % type.blockElements == 0 else { continue }
-                    let weights = ColdWeights(type: type, rows: shape.rows, cols: shape.cols, hot: hot)
+                    let weights = BenchWeights(type: type, rows: shape.rows, cols: shape.cols, hot: hot)
                     for batch in batches {
                         let (seconds, paired) = weights.medianSeconds(table: table, batch: batch, probe: probe)
                         let gbps = Double(weights.matrixBytes) / seconds / 1e9
@@ -148,7 +148,7 @@ private final class StreamProbe {
 
 /// Copies of one random weight matrix, enough to rotate through `KernelBenchmark.rotationBytes`
 /// (one copy when hot).
-private final class ColdWeights {
+private final class BenchWeights {
     let matrixBytes: Int
     let stride: Int
     let copies: Int

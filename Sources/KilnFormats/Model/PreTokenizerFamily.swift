@@ -1,15 +1,17 @@
 /// The four ways byte-level BPE vocabularies cut text before merging, and which vocabulary
 /// (`tokenizer.pre`) names belong to each, as llama.cpp's `llama_vocab::impl::load` maps them.
-/// The runtime's `PreTokenizer` splits text by these rules; the Hugging Face export writes them
-/// as `tokenizer.json` pre-tokenizers. One table, so the two cannot disagree.
+/// The runtime splits text by these rules (it names this type `PreTokenizer` and adds the
+/// splitting); the Hugging Face export writes them as `tokenizer.json` pre-tokenizers. One type,
+/// so the two cannot disagree.
 public enum PreTokenizerFamily: String, Sendable, CaseIterable {
-    /// GPT-2's regular expression.
+    /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
     case gpt2 = "gpt-2"
-    /// Every `\p{N}` character on its own, then GPT-2's expression (StarCoder, SmolLM).
+    /// StarCoder, SmolLM: every `\p{N}` character is a piece of its own (HF `Digits` with
+    /// `individual_digits`), then GPT-2's pattern splits the text between them.
     case digitsThenGPT2 = "smollm"
-    /// Llama 3's expression (numbers in runs of up to three digits).
+    /// Llama 3: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
     case llama3 = "llama-bpe"
-    /// Llama 3's expression with single digits (Qwen2).
+    /// Qwen2: Llama 3's pattern with single digits (`\p{N}` for `\p{N}{1,3}`).
     case qwen2 = "qwen2"
 
     public init?(vocabularyName name: String) {

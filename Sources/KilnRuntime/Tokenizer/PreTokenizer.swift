@@ -1,29 +1,11 @@
+import KilnFormats
+
 /// How text is cut into pieces before BPE, chosen by the vocabulary's pre-tokenizer name
-/// (`tokenizer.ggml.pre`); one case per `PreTokenizerFamily`, with the same raw values.
-public enum PreTokenizer: String, Sendable, CaseIterable {
-    /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
-    case gpt2 = "gpt-2"
-    /// StarCoder, SmolLM: every `\p{N}` character is a piece of its own (HF `Digits` with
-    /// `individual_digits`), then GPT-2's pattern splits the text between them.
-    case digitsThenGPT2 = "smollm"
-    /// Llama 3: `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`.
-    case llama3 = "llama-bpe"
-    /// Qwen2: Llama 3's pattern with single digits (`\p{N}` for `\p{N}{1,3}`).
-    case qwen2 = "qwen2"
+/// (`tokenizer.ggml.pre`): the formats module's `PreTokenizerFamily` (which also names the
+/// vocabularies and writes `tokenizer.json`), with the splitting added here.
+public typealias PreTokenizer = PreTokenizerFamily
 
-    /// The pre-tokenizer for a vocabulary's `pre` name, or nil when Kiln does not know it
-    /// (the names are listed once, in `PreTokenizerFamily`).
-    public init?(vocabularyName name: String) {
-        guard let family = PreTokenizerFamily(vocabularyName: name) else { return nil }
-        self.init(rawValue: family.rawValue)
-    }
-
-    /// Whether a piece that is itself a vocabulary entry is taken whole, skipping the merges
-    /// (HF's BPE `ignore_merges`; see `PreTokenizerFamily.ignoresMerges`).
-    static func ignoresMerges(vocabularyName name: String) -> Bool {
-        PreTokenizerFamily.ignoresMerges(vocabularyName: name)
-    }
-
+extension PreTokenizerFamily {
     /// The pieces `text` is cut into before BPE (special tokens are not looked for here).
     public func pieces(of text: String) -> [String] {
         let scalars = ScalarText(text)
