@@ -7,6 +7,7 @@ Tools/install-deps.sh
 Tools/fetch-smollm2.sh >/dev/null   # the real model, for end-to-end tests
 Tools/fetch-vocab-tests.sh >/dev/null   # llama.cpp's tokenizer vocabularies and golden vectors
 python3 Tools/test_kiln_read.py
-swift build -c release --product kiln-run   # the end-to-end tests run the release binary
+swift build -c release --product kiln-run   # the end-to-end tests run the release binaries
+swift build -c release --product kiln
 swift build --build-tests
 swift test --skip-build

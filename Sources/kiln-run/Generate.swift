@@ -15,20 +15,32 @@ struct Generate: ParsableCommand {
     @OptionGroup var sampling: SamplingArguments
     @OptionGroup var runtime: RuntimeOptions
 
+    @Flag(help: "Print JSON when done instead of streaming text: prompt_ids, ids (generated), text, stop.")
+    var json = false
+
     func run() throws {
         let loaded = try runtime.load(model)
         let language = try LanguageModel(transformer: loaded.transformer)
         let options = sampling.options
         let state = language.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
+        let promptIDs = language.promptTokens(prompt)
+        var text = ""
         let stats = try Generator(transformer: language.transformer, tokenizer: language.tokenizer).generate(
-            prompt: language.promptTokens(prompt), state: state, options: options
+            prompt: promptIDs, state: state, options: options
         ) { piece in
-            FileHandle.standardOutput.write(piece.data(using: .utf8)!)
+            if json { text += piece } else { FileHandle.standardOutput.write(piece.data(using: .utf8)!) }
             return true
+        }
+        var ending = "\n"
+        if json {
+            func ids(_ values: [Int]) -> JSONValue { .array(values.map { .int(Int64($0)) }) }
+            let result: JSONValue = .object(["prompt_ids": ids(promptIDs), "ids": ids(stats.generatedIDs), "text": .string(text),
+                                             "stop": .string(stats.stopReason.rawValue)])
+            ending = result.serialized() + "\n"
         }
         // Through the same unbuffered handle as the pieces: `print()` would sit in stdio's buffer
         // until exit, after the statistics on stderr, and the two would run together on a terminal.
-        FileHandle.standardOutput.write(Data("\n".utf8))
+        FileHandle.standardOutput.write(Data(ending.utf8))
         printError(String(format: "load %.2f s%@ · prompt %d tokens, %.1f tok/s · generated %d tokens, %.1f tok/s · stop: %@",
                           loaded.loadSeconds, loaded.repackNote, stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens,
                           stats.generatedTokensPerSecond, stats.stopReason.rawValue))

@@ -28,6 +28,7 @@ public enum FormatRegistry {
     public static let builtin: [any FormatPlugin] = [
         KilnFormatPlugin(),
         ShardedSafetensorsFormatPlugin(),
+        ShardedPyTorchFormatPlugin(),
         SafetensorsFormatPlugin(),
         GGUFFormatPlugin(),
         NumPyFormatPlugin(),

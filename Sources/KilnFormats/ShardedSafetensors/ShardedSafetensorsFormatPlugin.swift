@@ -14,7 +14,7 @@ public struct ShardedSafetensorsFormatPlugin: PathAwareFormatPlugin {
     public func recognises(path: String, prefix: UnsafeRawBufferPointer, fileSize: Int) -> Bool {
         if path.hasSuffix(".safetensors.index.json") { return true }
         guard SafetensorsFormatPlugin().sniff(prefix) else { return false }
-        return ShardedSafetensorsFile.index(besideShard: path) != nil
+        return ShardIndex.path(besideShard: path) != nil
     }
 
     public func open(_ path: String) throws -> any CheckpointReader {

@@ -32,6 +32,8 @@ public enum StopReason: String, Sendable {
 public struct GenerationStatistics: Sendable {
     public var promptTokens = 0
     public var generatedTokens = 0
+    /// The generated token ids in order (an end token that stopped the generation is not one).
+    public var generatedIDs: [Int] = []
     public var promptSeconds = 0.0
     public var generationSeconds = 0.0
     public var stopReason = StopReason.maxTokens

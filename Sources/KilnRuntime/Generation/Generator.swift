@@ -46,6 +46,7 @@ public struct Generator: Sendable {
             if options.stopAtEOS && endTokens.contains(token) { stats.stopReason = .endOfSequence; break }
             history.append(token)
             stats.generatedTokens += 1
+            stats.generatedIDs.append(token)
             pending += decoder.append(token)
             if let range = options.stopStrings.compactMap({ pending.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
                 _ = emit(String(pending[..<range.lowerBound]))
