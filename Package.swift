@@ -54,8 +54,10 @@ let package = Package(
         .target(name: "KilnFormats", dependencies: ["KilnCore", "CZlib"]),
         // Quantisers (q8_0, q4_0, q4_1, kq4), scale search, recipes.
         .target(name: "KilnQuant", dependencies: ["KilnCore"]),
-        // GPT-2 / Llama generation, tokenizer, sampling, chat templates, perplexity, calibration.
-        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant", "KilnKernels"]),
+        // The chat-template interpreter (a sandboxed Jinja subset); depends on nothing of Kiln's.
+        .target(name: "KilnChatTemplates"),
+        // GPT-2 / Llama generation, tokenizer, sampling, chat sessions, perplexity, calibration.
+        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant", "KilnKernels", "KilnChatTemplates"]),
         // The public face: re-exports the modules an app needs.
         .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnKernels", "KilnQuant", "KilnRuntime"]),
         .executableTarget(
@@ -80,6 +82,7 @@ let package = Package(
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats", "KilnCore", "TestSupport"]),
         .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "TestSupport"]),
+        .testTarget(name: "KilnChatTemplatesTests", dependencies: ["KilnChatTemplates", "KilnCore", "KilnFormats", "TestSupport"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "CKilnKernels", "KilnCore", "TestSupport"]),
