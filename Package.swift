@@ -60,13 +60,18 @@ let package = Package(
         .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant", "KilnKernels", "KilnChatTemplates"]),
         // The public face: re-exports the modules an app needs.
         .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnKernels", "KilnQuant", "KilnRuntime"]),
+        // What the two tools share: errors to messages and exit statuses, terminal output.
+        .target(
+            name: "KilnCommandLine",
+            dependencies: ["KilnCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "kiln",
-            dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Kiln", "KilnCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "kiln-run",
-            dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Kiln", "KilnCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // `swift package kiln …`: the kiln tool from SwiftPM.
         .plugin(

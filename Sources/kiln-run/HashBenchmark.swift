@@ -1,5 +1,6 @@
 import Foundation
 import Kiln
+import KilnCommandLine
 
 /// One core's throughput of the two hashes Kiln computes over whole models: SHA-256 (the
 /// provenance of each source file, beside every `.kiln` conversion) and XXH64 (every tensor's
@@ -40,7 +41,7 @@ struct HashBenchmark {
         for _ in 0..<passes {
             let start = DispatchTime.now()
             body()
-            best = min(best, elapsed(since: start))
+            best = min(best, seconds(since: start))
         }
         return best
     }
