@@ -20,6 +20,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 for provenance: BoringSSL / CryptoKit use the CPU's SHA instructions.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libzstd from the system: `apt-get install libzstd-dev` / `brew install zstd`.
@@ -35,10 +37,10 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
-        // Small C helpers (hashes); not API.
+        // XXH64 in C; not API.
         .target(name: "CKilnSupport"),
         // Types, the element-type registry, metadata, errors and the `.kiln` reader and writer.
-        .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd"]),
+        .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
         // The hot loops in C: a portable tier, AVX2+FMA+F16C and NEON/dotprod tiers in functions
         // with `__attribute__((target(...)))`, the CPU probe and the thread pool.
         .target(
