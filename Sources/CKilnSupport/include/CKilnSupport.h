@@ -6,6 +6,9 @@
  *     packages Kiln may depend on, and this one runs at memory speed already
  *     (6-14 GB/s per core, `kiln-run bench --hashes`), above what a disk delivers.
  *
+ *   - Starting a file's writeback early (sync_file_range, which Swift cannot
+ *     reach on Linux without _GNU_SOURCE).
+ *
  * SHA-256 is not here: it comes from swift-crypto (see KilnCore/Hashing).
  *
  * Plain C11; depends only on <stdint.h> and <stddef.h>. Inputs may have any
@@ -46,6 +49,13 @@ uint64_t kiln_xxh64_digest(const kiln_xxh64_state *s);
 
 /* One-shot XXH64 of `len` bytes at `data` (NULL allowed when `len` is 0). */
 uint64_t kiln_xxh64(const void *data, size_t len, uint64_t seed);
+
+/* ------------------------------------------------------------ writeback -- */
+
+/* Asks the kernel to start writing `length` bytes at `offset` of the file to
+ * disk and returns without waiting (Linux: sync_file_range with
+ * SYNC_FILE_RANGE_WRITE; elsewhere nothing). Errors are left to fsync. */
+void kiln_start_writeback(int fd, int64_t offset, int64_t length);
 
 #ifdef __cplusplus
 }
