@@ -10,3 +10,4 @@ python3 Tools/test_kiln_read.py
 swift build -c release --product kiln-run   # the end-to-end tests run the release binary
 swift build --build-tests
 swift test --skip-build
+Tools/check-build-time-models.sh   # the build-tool plugin, from a package that uses it
