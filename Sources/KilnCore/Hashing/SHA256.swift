@@ -3,9 +3,9 @@ import Crypto
 /// SHA-256, used for provenance: the hashes users compare with their model hub's listing.
 ///
 /// Through swift-crypto (BoringSSL on Linux, CryptoKit on Apple platforms), which uses the CPU's
-/// SHA instructions where it has them: on this project's x86_64 machines 0.25 GB/s with the
-/// portable C it replaces and 1.9 GB/s with it (`kiln-run bench --hashes`). Hashing a source
-/// file runs beside every `.kiln` conversion and was its bound.
+/// SHA instructions where it has them: on this project's x86_64 machine one core hashed 0.25 GB/s
+/// with the portable C this replaced and 1.5 GB/s with it (`kiln-run bench --hashes`). Hashing
+/// a source file runs beside every `.kiln` conversion and was its bound.
 ///
 /// `package`: only Kiln's own modules hash, and a public `SHA256` would clash with CryptoKit's
 /// in apps that import both.
