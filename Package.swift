@@ -20,6 +20,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // SHA-256 for provenance: BoringSSL / CryptoKit use the CPU's SHA instructions.
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // libzstd from the system: `apt-get install libzstd-dev` / `brew install zstd`.
@@ -35,10 +37,10 @@ let package = Package(
             pkgConfig: "zlib",
             providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]
         ),
-        // Small C helpers (hashes); not API.
+        // XXH64 in C; not API.
         .target(name: "CKilnSupport"),
         // Types, the element-type registry, metadata, errors and the `.kiln` reader and writer.
-        .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd"]),
+        .target(name: "KilnCore", dependencies: ["CKilnSupport", "CZstd", .product(name: "Crypto", package: "swift-crypto")]),
         // The hot loops in C: a portable tier, AVX2+FMA+F16C and NEON/dotprod tiers in functions
         // with `__attribute__((target(...)))`, the CPU probe and the thread pool.
         .target(
@@ -54,17 +56,24 @@ let package = Package(
         .target(name: "KilnFormats", dependencies: ["KilnCore", "CZlib"]),
         // Quantisers (q8_0, q4_0, q4_1, kq4), scale search, recipes.
         .target(name: "KilnQuant", dependencies: ["KilnCore"]),
-        // GPT-2 / Llama generation, tokenizer, sampling, chat templates, perplexity, calibration.
-        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant", "KilnKernels"]),
+        // The chat-template interpreter (a sandboxed Jinja subset); depends on nothing of Kiln's.
+        .target(name: "KilnChatTemplates"),
+        // GPT-2 / Llama generation, tokenizer, sampling, chat sessions, perplexity, calibration.
+        .target(name: "KilnRuntime", dependencies: ["KilnCore", "KilnFormats", "KilnQuant", "KilnKernels", "KilnChatTemplates"]),
         // The public face: re-exports the modules an app needs.
         .target(name: "Kiln", dependencies: ["KilnCore", "KilnFormats", "KilnKernels", "KilnQuant", "KilnRuntime"]),
+        // What the two tools share: errors to messages and exit statuses, terminal output.
+        .target(
+            name: "KilnCommandLine",
+            dependencies: ["KilnCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "kiln",
-            dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Kiln", "KilnCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "kiln-run",
-            dependencies: ["Kiln", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Kiln", "KilnCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // `swift package kiln …`: the kiln tool from SwiftPM.
         .plugin(
@@ -80,6 +89,7 @@ let package = Package(
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats", "KilnCore", "TestSupport"]),
         .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "TestSupport"]),
+        .testTarget(name: "KilnChatTemplatesTests", dependencies: ["KilnChatTemplates", "KilnCore", "KilnFormats", "TestSupport"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),
         .testTarget(name: "KilnKernelsTests", dependencies: ["KilnKernels", "CKilnKernels", "KilnCore", "TestSupport"]),

@@ -11,3 +11,4 @@ swift build -c release --product kiln-run   # the end-to-end tests run the relea
 swift build -c release --product kiln
 swift build --build-tests
 swift test --skip-build
+Tools/check-build-time-models.sh   # the build-tool plugin, from a package that uses it

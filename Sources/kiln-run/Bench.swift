@@ -4,10 +4,11 @@ import Kiln
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Kiln: a model's speed, file open time and verify throughput, compression of float tensors, or the compute kernels.",
+        abstract: "Measure Kiln: a model's speed, file open time and verify throughput, the hashes, compression of float tensors, or the compute kernels.",
         discussion: """
             --file-io writes a 10 MiB and a 2 GiB .kiln file (in --dir, default the system's temporary \
             directory), then times opening each (median of many opens) and verifying the large one.
+            --hashes times SHA-256 (provenance) and XXH64 (checksums) on one core, in memory.
             --compression FILE compresses every float tensor of FILE with zstd, with and without the \
             byte-plane shuffle, and reports the ratios.
             --kernels measures this machine's streaming read bandwidth (1 and 2 threads), then times \
@@ -33,6 +34,9 @@ struct Bench: ParsableCommand {
 
     @Flag(help: "Benchmark opening and verifying .kiln files.")
     var fileIO = false
+
+    @Flag(help: "Benchmark SHA-256 and XXH64 on one core.")
+    var hashes = false
 
     @Option(help: ArgumentHelp("Benchmark zstd compression of this model's float tensors.", valueName: "file"))
     var compression: String?
@@ -68,8 +72,8 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard model != nil || fileIO || compression != nil || kernels else {
-            throw ValidationError("give a MODEL, or choose --file-io, --compression FILE or --kernels")
+        guard model != nil || fileIO || hashes || compression != nil || kernels else {
+            throw ValidationError("give a MODEL, or choose --file-io, --hashes, --compression FILE or --kernels")
         }
         guard p >= 1, n >= 1 else { throw ValidationError("-p and -n must be at least 1") }
         _ = try kernelBenchmark()
@@ -80,10 +84,11 @@ struct Bench: ParsableCommand {
         if let model {
             let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, repack: !noRepack, log: !json).run()
             // The model benchmark alone prints its flat object, as documented.
-            if json && !fileIO && compression == nil { print(result.serialized(pretty: true)); return }
+            if json && !fileIO && !hashes && compression == nil && !kernels { print(result.serialized(pretty: true)); return }
             results["model"] = result
         }
         if fileIO { results["file_io"] = try FileIOBenchmark(directory: dir, largeMiB: largeMiB, log: !json).run() }
+        if hashes { results["hashes"] = HashBenchmark(megabytes: 256, log: !json).run() }
         if let compression {
             results["compression"] = try CompressionBenchmark(path: compression, level: level, log: !json).run()
         }

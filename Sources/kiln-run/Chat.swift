@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 
 struct Chat: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,13 +23,13 @@ struct Chat: ParsableCommand {
         let interactive = isatty(0) == 1
         if interactive { printError("chatting with \(model) — an empty line or end of input quits") }
         while true {
-            if interactive { FileHandle.standardOutput.write("> ".data(using: .utf8)!) }
+            if interactive { writeOutput("> ") }
             guard let line = readLine(), !line.trimmingCharacters(in: .whitespaces).isEmpty else { break }
             let stats = try session.send(line) { piece in
-                FileHandle.standardOutput.write(piece.data(using: .utf8)!)
+                writeOutput(piece)
                 return true
             }
-            FileHandle.standardOutput.write(Data("\n".utf8)) // unbuffered, as the pieces (see Generate)
+            writeOutput("\n")  // unbuffered, as the pieces
             if interactive {
                 printError(String(format: "[%d tokens, %.1f tok/s]", stats.generatedTokens, stats.generatedTokensPerSecond))
             }

@@ -1,5 +1,6 @@
 import Foundation
 import Kiln
+import KilnCommandLine
 
 /// Compresses every multi-byte float tensor of a model with zstd, plain and after the byte-plane
 /// shuffle, and reports the ratios: the evidence for (or against) the shuffle filter.
@@ -17,12 +18,12 @@ struct CompressionBenchmark {
             let (p, s, tp, ts) = try withExtendedLifetime(data.owner) { () -> (Int, Int, Double, Double) in
                 var start = DispatchTime.now()
                 let p = try TensorCompression.zstdCompress(data.bytes, level: level).count
-                let tp = elapsed(since: start)
+                let tp = seconds(since: start)
                 let planes = OwnedBytes(count: data.bytes.count)
                 TensorCompression.shuffle(data.bytes, width: tensor.type.scalarBytes!, into: planes.mutableBuffer)
                 start = DispatchTime.now()
                 let s = try planes.withBytes { try TensorCompression.zstdCompress($0, level: level).count }
-                return (p, s, tp, elapsed(since: start))
+                return (p, s, tp, seconds(since: start))
             }
             raw += tensor.byteCount
             plain += p

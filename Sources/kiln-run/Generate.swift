@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 
 struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,7 @@ struct Generate: ParsableCommand {
         let stats = try Generator(transformer: language.transformer, tokenizer: language.tokenizer).generate(
             prompt: promptIDs, state: state, options: options
         ) { piece in
-            if json { text += piece } else { FileHandle.standardOutput.write(piece.data(using: .utf8)!) }
+            if json { text += piece } else { writeOutput(piece) }
             return true
         }
         var ending = "\n"
@@ -38,15 +39,9 @@ struct Generate: ParsableCommand {
                                              "stop": .string(stats.stopReason.rawValue)])
             ending = result.serialized() + "\n"
         }
-        // Through the same unbuffered handle as the pieces: `print()` would sit in stdio's buffer
-        // until exit, after the statistics on stderr, and the two would run together on a terminal.
-        FileHandle.standardOutput.write(Data(ending.utf8))
+        writeOutput(ending)  // unbuffered, as the pieces, so it comes before the statistics
         printError(String(format: "load %.2f s%@ · prompt %d tokens, %.1f tok/s · generated %d tokens, %.1f tok/s · stop: %@",
                           loaded.loadSeconds, loaded.repackNote, stats.promptTokens, stats.promptTokensPerSecond, stats.generatedTokens,
                           stats.generatedTokensPerSecond, stats.stopReason.rawValue))
     }
-}
-
-func printError(_ text: String) {
-    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Kiln
+import KilnCommandLine
 
 /// `kiln-run bench --kernels`: every matrix-product kernel on every tier at the shapes of
 /// SmolLM2-135M (576, 1536, 49152) and Llama-7B (4096, 11008), decode (batch 1) and prompt
@@ -236,7 +237,7 @@ private final class BenchWeights {
 private func timed(_ body: () -> Void) -> Double {
     let start = DispatchTime.now()
     body()
-    return elapsed(since: start)
+    return seconds(since: start)
 }
 
 private func median(_ values: [Double]) -> Double {

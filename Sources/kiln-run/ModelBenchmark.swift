@@ -1,5 +1,6 @@
 import Foundation
 import Kiln
+import KilnCommandLine
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -21,7 +22,7 @@ struct ModelBenchmark {
         if let threads { RuntimeSettings.setThreads(threads) }
         var clock = DispatchTime.now()
         let transformer = try Transformer(model: try CanonicalModel.open(path), repack: repack)
-        let loadSeconds = elapsed(since: clock)
+        let loadSeconds = seconds(since: clock)
         let config = transformer.config
         let context = promptTokens + generatedTokens
         let state = InferenceState(transformer: transformer, contextLength: context)
@@ -36,12 +37,12 @@ struct ModelBenchmark {
 
         clock = DispatchTime.now()
         var logits = try state.forward(prompt)
-        let promptSeconds = elapsed(since: clock)
+        let promptSeconds = seconds(since: clock)
         clock = DispatchTime.now()
         for _ in 0..<generatedTokens {
             logits = try state.forward([Sampler.argmax(logits)])
         }
-        let generateSeconds = elapsed(since: clock)
+        let generateSeconds = seconds(since: clock)
         let peak = peakResidentBytes()
         // The size of the file itself when `path` is a symbolic link (attributesOfItem does not follow links).
         let resolved = URL(fileURLWithPath: path).resolvingSymlinksInPath().path

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 
 struct Perplexity: ParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 
 /// Options every command that runs a model shares.
 struct RuntimeOptions: ParsableArguments {
@@ -19,7 +20,7 @@ struct RuntimeOptions: ParsableArguments {
         let model = try CanonicalModel.open(path, format: from)
         let transformer = try Transformer(model: model, repack: !noRepack)
         return LoadedModel(model: model, transformer: transformer,
-                           loadSeconds: Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9)
+                           loadSeconds: seconds(since: start))
     }
 }
 

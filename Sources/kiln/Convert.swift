@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 
 struct Convert: ParsableCommand {
     static let configuration = CommandConfiguration(

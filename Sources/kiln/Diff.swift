@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 
 extension DiffReport.FailOn: ExpressibleByArgument {}
 
@@ -84,8 +85,7 @@ struct Diff: ParsableCommand {
             progress.finish()
         } catch {
             // Any failure is exit 2 here, so that 1 can only mean "different".
-            let message = (error as? KilnError).map(String.init(describing:)) ?? "\(error)"
-            printError("kiln: error: \(message)")
+            _ = KilnCommand.reportError(error)
             throw ExitCode(2)
         }
         print(json ? report.json(onlyChanged: onlyChanged, failOn: failOn).serialized(pretty: true)

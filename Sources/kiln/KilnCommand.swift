@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 
 @main
 struct KilnCommand: ParsableCommand {
@@ -16,38 +17,5 @@ struct KilnCommand: ParsableCommand {
         subcommands: [Convert.self, Quantize.self, Inspect.self, Verify.self, Diff.self, Formats.self]
     )
 
-    /// Runs the command with Kiln's exit codes (ArgumentParser's own would use 64 for usage errors).
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch {
-            Foundation.exit(CommandErrors.report(error, command: self))
-        }
-    }
-}
-
-enum CommandErrors {
-    /// Prints `error` and returns the exit status it calls for.
-    static func report(_ error: Error, command: any ParsableCommand.Type) -> Int32 {
-        if let code = error as? ExitCode { return code.rawValue }
-        if let error = error as? KilnError {
-            FileHandle.standardError.write("\(command.configuration.commandName ?? "kiln"): error: \(error)\n".data(using: .utf8)!)
-            switch error.kind {
-            case .io, .usage: return 2
-            case .malformed, .unsupported, .checksum: return 1
-            }
-        }
-        let code = command.exitCode(for: error)
-        if code == .success {
-            print(command.fullMessage(for: error))
-            return 0
-        }
-        FileHandle.standardError.write((command.fullMessage(for: error) + "\n").data(using: .utf8)!)
-        return 2
-    }
-}
-
-func printError(_ text: String) {
-    FileHandle.standardError.write((text + "\n").data(using: .utf8)!)
+    static func main() { runWithKilnExitStatus() }
 }

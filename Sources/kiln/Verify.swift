@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,8 +36,7 @@ struct Verify: ParsableCommand {
         let progress = TerminalProgress("verifying", total: total)
         let result = kiln.verify(threads: max(1, threads)) { progress.update($0) }
         progress.finish()
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
-        report(sound: result.isSound, tensors: result.tensorsChecked, bytes: result.bytesChecked, seconds: seconds,
+        report(sound: result.isSound, tensors: result.tensorsChecked, bytes: result.bytesChecked, seconds: seconds(since: start),
                failures: result.failures.map { ($0.tensor, $0.error) }, checksums: true)
         if !result.isSound { throw ExitCode(1) }
     }

@@ -1,10 +1,11 @@
 /*
- * Dev check for CKilnSupport's hashes (driven by check_hashes.py).
+ * Dev check for CKilnSupport's XXH64 (driven by check_hashes.py). SHA-256 comes
+ * from swift-crypto; `kiln-run bench --hashes` times both in Kiln itself.
  *
  *   check_hashes          print one line per test length:
  *                           len xxh64(seed 0) xxh64(seed 0x9E3779B97F4A7C15)
- *                               sha256 stream_xxh64(seed 0)
- *                               stream_xxh64(seed 0x9E37...) stream_sha256
+ *                               stream_xxh64(seed 0)
+ *                               stream_xxh64(seed 0x9E37...)
  *                         The input is b[i] = (uint8_t)(i * 31 + 7). The
  *                         stream_* columns feed the same input in chunks of
  *                         1, 2, 3, ..., MAX_CHUNK, 1, 2, ... bytes.
@@ -12,7 +13,7 @@
  *                         misaligned input and a digest taken mid-stream do
  *                         not change results.
  *   check_hashes bench [MiB]
- *                         time one-shot xxh64 and sha256 (default 256 MiB).
+ *                         time one-shot xxh64 (default 256 MiB).
  *
  * Build: cc -std=c11 -O2 -I../../Sources/CKilnSupport/include \
  *           check_hashes.c ../../Sources/CKilnSupport/hash_*.c
@@ -28,7 +29,7 @@
 #include <time.h>
 
 #define SEED2 UINT64_C(0x9E3779B97F4A7C15)
-#define MAX_CHUNK 67 /* > two XXH64 stripes and > one SHA-256 block */
+#define MAX_CHUNK 67 /* > two XXH64 stripes */
 
 static int failures = 0;
 
@@ -36,23 +37,6 @@ static void fill(uint8_t *b, size_t n) {
     size_t i;
     for (i = 0; i < n; i++)
         b[i] = (uint8_t)(i * 31 + 7);
-}
-
-static void hex(const uint8_t *d, size_t n, char *out) {
-    static const char digits[] = "0123456789abcdef";
-    size_t i;
-    for (i = 0; i < n; i++) {
-        out[2 * i] = digits[d[i] >> 4];
-        out[2 * i + 1] = digits[d[i] & 15];
-    }
-    out[2 * n] = '\0';
-}
-
-static void sha256_oneshot(const void *data, size_t len, uint8_t out[32]) {
-    kiln_sha256_state s;
-    kiln_sha256_init(&s);
-    kiln_sha256_update(&s, data, len);
-    kiln_sha256_final(&s, out);
 }
 
 static void fail(const char *what, size_t len) {
@@ -63,10 +47,7 @@ static void fail(const char *what, size_t len) {
 static void check_length(size_t len, uint8_t *scratch) {
     uint8_t *b = calloc(len ? len : 1, 1);
     uint64_t x0, xs, sx0, sxs;
-    uint8_t sha[32], ssha[32];
-    char shahex[65], sshahex[65];
     kiln_xxh64_state st0, sts;
-    kiln_sha256_state ss;
     size_t off, chunk;
 
     if (!b) {
@@ -77,17 +58,14 @@ static void check_length(size_t len, uint8_t *scratch) {
 
     x0 = kiln_xxh64(b, len, 0);
     xs = kiln_xxh64(b, len, SEED2);
-    sha256_oneshot(b, len, sha);
 
     /* Streaming in chunks 1, 2, 3, ..., MAX_CHUNK, 1, 2, ... */
     kiln_xxh64_reset(&st0, 0);
     kiln_xxh64_reset(&sts, SEED2);
-    kiln_sha256_init(&ss);
     for (off = 0, chunk = 1; off < len; chunk = chunk % MAX_CHUNK + 1) {
         size_t n = len - off < chunk ? len - off : chunk;
         kiln_xxh64_update(&st0, b + off, n);
         kiln_xxh64_update(&sts, b + off, n);
-        kiln_sha256_update(&ss, b + off, n);
         /* digest must not disturb the state (cheap for short inputs) */
         if (len <= 4099 &&
             kiln_xxh64_digest(&st0) != kiln_xxh64(b, off + n, 0))
@@ -96,28 +74,18 @@ static void check_length(size_t len, uint8_t *scratch) {
     }
     sx0 = kiln_xxh64_digest(&st0);
     sxs = kiln_xxh64_digest(&sts);
-    kiln_sha256_final(&ss, ssha);
     if (sx0 != x0 || sxs != xs)
         fail("xxh64 streaming != one-shot", len);
-    if (memcmp(ssha, sha, 32) != 0)
-        fail("sha256 streaming != one-shot", len);
 
     /* Misaligned input must hash the same. */
     for (off = 1; off < 8; off++) {
-        uint8_t tmp[32];
         memcpy(scratch + off, b, len);
         if (kiln_xxh64(scratch + off, len, SEED2) != xs)
             fail("xxh64 misaligned", len);
-        sha256_oneshot(scratch + off, len, tmp);
-        if (memcmp(tmp, sha, 32) != 0)
-            fail("sha256 misaligned", len);
     }
 
-    hex(sha, 32, shahex);
-    hex(ssha, 32, sshahex);
-    printf("%zu %016" PRIx64 " %016" PRIx64 " %s %016" PRIx64 " %016" PRIx64
-           " %s\n",
-           len, x0, xs, shahex, sx0, sxs, sshahex);
+    printf("%zu %016" PRIx64 " %016" PRIx64 " %016" PRIx64 " %016" PRIx64 "\n",
+           len, x0, xs, sx0, sxs);
     free(b);
 }
 
@@ -133,7 +101,6 @@ static int bench(size_t mib) {
     volatile uint64_t sink = 0;
     double best, t;
     int i;
-    uint8_t d[32];
 
     if (!b) {
         fprintf(stderr, "out of memory\n");
@@ -151,18 +118,6 @@ static int bench(size_t mib) {
             best = t;
     }
     printf("xxh64  one-shot %zu MiB: %.2f GB/s (best of 5, %.1f ms)\n", mib,
-           (double)len / best / 1e9, best * 1e3);
-
-    best = 1e30;
-    for (i = 0; i < 2; i++) {
-        t = now();
-        sha256_oneshot(b, len, d);
-        t = now() - t;
-        sink ^= d[0];
-        if (t < best)
-            best = t;
-    }
-    printf("sha256 one-shot %zu MiB: %.3f GB/s (best of 2, %.1f ms)\n", mib,
            (double)len / best / 1e9, best * 1e3);
 
     (void)sink;

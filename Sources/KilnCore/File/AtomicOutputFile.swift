@@ -13,6 +13,10 @@ public final class AtomicOutputFile {
     public private(set) var position = 0
     private var fd: Int32
     private var done = false
+    /// Where the bytes not yet handed to the disk begin (see `write`).
+    private var writebackStart = 0
+    /// Writeback is started every this many bytes.
+    static let writebackInterval = 64 << 20
 
     /// Creates the temporary file. Fails if the destination's directory is not writable.
     public init(path: String) throws {
@@ -34,6 +38,12 @@ public final class AtomicOutputFile {
         guard bytes.count > 0 else { return }
         try fail { try SystemCalls.writeAll(fd, bytes, temporaryPath) }
         position += bytes.count
+        // Start the disk writing what we have written while we go on, instead of leaving
+        // gigabytes dirty in memory for `commit()`'s fsync to wait for at the end.
+        if position - writebackStart >= Self.writebackInterval {
+            SystemCalls.startWriteback(fd, range: writebackStart..<position)
+            writebackStart = position
+        }
     }
 
     public func write(_ bytes: [UInt8]) throws {

@@ -1,3 +1,4 @@
+import CKilnSupport
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)
@@ -77,6 +78,12 @@ enum SystemCalls {
             }
             done += n
         }
+    }
+
+    /// Asks the kernel to start writing `range` of the file to disk, without waiting for it.
+    /// Advisory: errors surface at the later fsync. A no-op where there is no such call.
+    static func startWriteback(_ fd: Int32, range: Range<Int>) {
+        kiln_start_writeback(fd, Int64(range.lowerBound), Int64(range.count))
     }
 
     static func fsync(_ fd: Int32, _ path: String) throws {

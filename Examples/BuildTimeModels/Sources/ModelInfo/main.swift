@@ -7,4 +7,7 @@ guard let url = Bundle.module.url(forResource: "tiny_gpt2", withExtension: "kiln
 }
 let file = try KilnFile(path: url.path)
 let types = Set(file.tensors.map(\.type.name)).sorted()
-print("\(url.lastPathComponent): \(file.tensors.count) tensors, types \(types.joined(separator: ", ")), sound: \(file.verify().isSound)")
+let sound = file.verify().isSound
+print("\(url.lastPathComponent): \(file.tensors.count) tensors, types \(types.joined(separator: ", ")), sound: \(sound)")
+// Tools/test.sh runs this example: a file that fails its checksums must fail the run.
+if !sound { exit(1) }

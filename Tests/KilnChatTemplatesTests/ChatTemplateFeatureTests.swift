@@ -1,4 +1,5 @@
-import KilnRuntime
+import KilnChatTemplates
+import KilnCore
 import Testing
 import TestSupport
 

@@ -7,6 +7,12 @@
 /// The interpreter is Kiln's own, small and sandboxed: a template can only compute with the
 /// values it is given, and every render is bounded by `Limits` (a template comes from a model
 /// file, so it may be hostile).
+///
+/// Why Kiln's own and not a package: of the template engines Kiln may depend on, Stencil is
+/// Django-flavoured (no Python methods on values such as `.strip()` or slicing, no `namespace`
+/// or `raise_exception`, not Python's operator semantics) and swift-mustache is Mustache;
+/// neither renders real models' templates byte-for-byte as transformers does, which every case
+/// of Fixtures/expected/chat_templates.json checks here.
 public struct ChatTemplate: Sendable {
     /// Bounds on one render. The defaults are far above what real templates need.
     public struct Limits: Sendable, Equatable {

@@ -1,5 +1,5 @@
 import Foundation
-import KilnRuntime
+import KilnChatTemplates
 import Testing
 
 /// Hostile templates (a chat template comes from a model file): each is refused or stopped

@@ -1,5 +1,6 @@
 import Foundation
-import KilnRuntime
+import KilnChatTemplates
+import KilnCore
 import Testing
 import TestSupport
 

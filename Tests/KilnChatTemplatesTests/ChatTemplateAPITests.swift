@@ -1,5 +1,7 @@
 import Foundation
-import KilnRuntime
+import KilnChatTemplates
+import KilnCore
+import KilnFormats
 import Testing
 import TestSupport
 

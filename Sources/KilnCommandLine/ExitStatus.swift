@@ -1,0 +1,46 @@
+import ArgumentParser
+import Foundation
+import KilnCore
+
+// What `kiln` and `kiln-run` share: how an error becomes a message and an exit status, and how
+// they write to the terminal. `package`: only this package's executables use it.
+
+extension ParsableCommand {
+    /// Parses the command line, runs the command and exits with Kiln's statuses: 0 on success;
+    /// 1 when an input is malformed, unsupported or fails its checksums; 2 for usage and I/O
+    /// errors (ArgumentParser's own would use 64 for usage errors). A thrown `ExitCode` is
+    /// passed through, for commands whose statuses mean something else (`kiln diff`, `verify`).
+    package static func runWithKilnExitStatus() -> Never {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+            Foundation.exit(0)
+        } catch {
+            Foundation.exit(reportError(error))
+        }
+    }
+
+    /// Prints `error` to standard error (help and version requests to standard output) and
+    /// returns the exit status it calls for.
+    package static func reportError(_ error: Error) -> Int32 {
+        if let code = error as? ExitCode { return code.rawValue }
+        if let error = error as? KilnError {
+            printError("\(configuration.commandName ?? "kiln"): error: \(error)")
+            return exitStatus(for: error)
+        }
+        if exitCode(for: error) == .success {  // --help, --version
+            print(fullMessage(for: error))
+            return 0
+        }
+        printError(fullMessage(for: error))
+        return 2
+    }
+}
+
+/// 2 for usage and I/O errors (the caller can fix them), 1 for bad input files.
+package func exitStatus(for error: KilnError) -> Int32 {
+    switch error.kind {
+    case .io, .usage: 2
+    case .malformed, .unsupported, .checksum: 1
+    }
+}
