@@ -84,7 +84,7 @@ public struct QuantRecipe: Sendable, Equatable {
         return scheme
     }
 
-    public var metadata: MetadataValue {
+    package var metadata: MetadataValue {
         .map([
             "name": .string(name), "default": .string(defaultScheme.rawValue), "method": .string(method.rawValue),
             "rules": .array(rules.map { .map(["match": .string($0.pattern), "scheme": .string($0.scheme.rawValue)]) }),
@@ -93,8 +93,8 @@ public struct QuantRecipe: Sendable, Equatable {
 }
 
 /// Shell-style globs: `*` any run of characters, `?` one character.
-public enum Glob {
-    public static func matches(_ pattern: String, _ text: String) -> Bool {
+package enum Glob {
+    package static func matches(_ pattern: String, _ text: String) -> Bool {
         let p = Array(pattern.utf8), t = Array(text.utf8)
         var pi = 0, ti = 0, star = -1, mark = 0
         while ti < t.count {

@@ -19,7 +19,7 @@ public enum QuantScheme: String, CaseIterable, Sendable {
         }
     }
 
-    public var quantizer: (any BlockQuantizer)? {
+    package var quantizer: (any BlockQuantizer)? {
         switch self {
         case .q8_0: return Q8_0Quantizer()
         case .q4_0: return Q4_0Quantizer()

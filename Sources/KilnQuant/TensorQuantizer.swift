@@ -19,10 +19,10 @@ public struct QuantizationError: Sendable, Equatable {
 
 /// Quantises whole matrices, rows spread over threads. Each row is quantised independently,
 /// so the result does not depend on the thread count.
-public enum TensorQuantizer {
+package enum TensorQuantizer {
     /// Quantises `values` (`rows × cols`, row-major f32) to `scheme`. `importance` has `cols`
     /// entries (one per input column) or is nil for uniform weighting.
-    public static func quantize(_ values: UnsafePointer<Float>, rows: Int, cols: Int, scheme: QuantScheme,
+    package static func quantize(_ values: UnsafePointer<Float>, rows: Int, cols: Int, scheme: QuantScheme,
                                 importance: [Float]?, method: QuantMethod, threads: Int) throws -> (OwnedBytes, QuantizationError) {
         let type = scheme.type
         let byteCount = try type.byteCount(shape: [rows, cols])

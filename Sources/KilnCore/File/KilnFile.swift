@@ -11,7 +11,7 @@ public final class KilnFile: @unchecked Sendable {
     public let metadata: [String: MetadataValue]
     /// Tensors in table order.
     public let tensors: [TensorInfo]
-    public let mapping: MappedFile
+    package let mapping: MappedFile
     private let index: [String: Int]
     private let lock = NSLock()
     private var decompressed: [String: OwnedBytes] = [:]
@@ -20,7 +20,7 @@ public final class KilnFile: @unchecked Sendable {
         try self.init(mapping: try MappedFile(path: path))
     }
 
-    public init(mapping: MappedFile) throws {
+    package init(mapping: MappedFile) throws {
         self.mapping = mapping
         path = mapping.path
         let header = try withFileContext(mapping.path) { try KilnHeader.parse(mapping.bytes) }
@@ -43,7 +43,7 @@ public final class KilnFile: @unchecked Sendable {
     }
 
     /// The tensor's bytes as stored in the file, before any decompression: a view into the mapping.
-    public func storedBytes(_ info: TensorInfo) -> UnsafeRawBufferPointer {
+    package func storedBytes(_ info: TensorInfo) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: mapping.bytes[info.offset..<(info.offset + info.storedLength)])
     }
 
@@ -66,7 +66,7 @@ public final class KilnFile: @unchecked Sendable {
     /// The tensor's bytes for one pass over them (comparing, hashing): a view into the mapping
     /// when stored raw, or freshly decompressed memory that is freed with the result rather
     /// than kept in this file's cache, so streaming over a compressed file stays bounded.
-    public func transientData(_ info: TensorInfo) throws -> TensorData {
+    package func transientData(_ info: TensorInfo) throws -> TensorData {
         guard info.compression != .none else { return TensorData(bytes: storedBytes(info), owner: self) }
         return TensorData(try decompress(info))
     }

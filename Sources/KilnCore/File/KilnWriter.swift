@@ -15,7 +15,7 @@ public final class KilnWriter {
     }
 
     public var path: String { output.path }
-    public var temporaryPath: String { output.temporaryPath }
+    package var temporaryPath: String { output.temporaryPath }
     public var metadata: [String: MetadataValue] = [:]
     public private(set) var tensors: [TensorInfo] = []
     private let output: AtomicOutputFile

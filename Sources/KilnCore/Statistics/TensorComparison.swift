@@ -50,20 +50,20 @@ public struct TensorComparison: Sendable, Equatable {
     /// Pairs where a NaN or infinity meets a different value (or whose difference overflows).
     public private(set) var nonFiniteMismatches = 0
     public private(set) var maxAbs: Double = 0
-    public private(set) var sumAbs: Double = 0
-    public private(set) var sumSquaredError: Double = 0
-    public private(set) var sumSquaresA: Double = 0
-    public private(set) var sumSquaresB: Double = 0
-    public private(set) var sumProducts: Double = 0
+    package private(set) var sumAbs: Double = 0
+    package private(set) var sumSquaredError: Double = 0
+    package private(set) var sumSquaresA: Double = 0
+    package private(set) var sumSquaresB: Double = 0
+    package private(set) var sumProducts: Double = 0
 
-    public init(tolerance: Tolerance = .exact) {
+    package init(tolerance: Tolerance = .exact) {
         self.tolerance = tolerance
     }
 
     /// The statistics of `elements` pairs known to be identical without reading them (equal
     /// bytes or checksums): every difference is 0, `cosine` 1, `snrDB` +∞. The sums of squares
     /// are not known, so they stay 0; do not merge this into a comparison of other data.
-    public static func identical(elements: Int, tolerance: Tolerance = .exact) -> TensorComparison {
+    package static func identical(elements: Int, tolerance: Tolerance = .exact) -> TensorComparison {
         var comparison = TensorComparison(tolerance: tolerance)
         comparison.elements = elements
         comparison.finiteElements = elements
@@ -79,20 +79,20 @@ public struct TensorComparison: Sendable, Equatable {
 
     // MARK: Accumulating
 
-    public mutating func add(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) {
+    package mutating func add(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) {
         precondition(a.count == b.count, "compared chunks must have the same length (\(a.count) vs \(b.count))")
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return }
         accumulate(pa, pb, count: a.count)
     }
 
-    public mutating func add(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
+    package mutating func add(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
         precondition(a.count == b.count, "compared chunks must have the same length (\(a.count) vs \(b.count))")
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return }
         accumulate(pa, pb, count: a.count)
     }
 
     /// Adds another part of the same tensor (another chunk, another thread's share).
-    public mutating func merge(_ other: TensorComparison) {
+    package mutating func merge(_ other: TensorComparison) {
         elements += other.elements
         finiteElements += other.finiteElements
         unequal += other.unequal

@@ -77,7 +77,7 @@ public struct ByteReader {
     /// Decodes UTF-8, or returns nil if the bytes are not valid UTF-8. Decoding with repair and
     /// comparing the result with the input is faster than `String(validating:)` (measured:
     /// 2.3 ms against 4–9 ms to open a header with a 49,152-token vocabulary).
-    public static func validatedUTF8(_ raw: UnsafeRawBufferPointer) -> String? {
+    package static func validatedUTF8(_ raw: UnsafeRawBufferPointer) -> String? {
         let bytes = raw.bindMemory(to: UInt8.self)
         let string = String(decoding: bytes, as: UTF8.self)
         let same = string.utf8.withContiguousStorageIfAvailable { decoded in

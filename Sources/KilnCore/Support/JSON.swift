@@ -62,7 +62,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer, baseOffset: UInt64 = 0, maxDepth: Int = 64) throws -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, baseOffset: UInt64 = 0, maxDepth: Int = 64) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes, baseOffset: baseOffset, maxDepth: maxDepth)
         return try parser.parseDocument()
     }

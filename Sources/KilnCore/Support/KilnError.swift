@@ -42,14 +42,15 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// The same error with the file filled in where it was not known yet.
-    public func inFile(_ name: String) -> KilnError {
+    @usableFromInline
+    package func inFile(_ name: String) -> KilnError {
         var copy = self
         if copy.file == nil { copy.file = name }
         return copy
     }
 
     /// The same error with the location filled in where it was not known yet.
-    public func at(_ location: String) -> KilnError {
+    package func at(_ location: String) -> KilnError {
         var copy = self
         if copy.location == nil { copy.location = location }
         return copy
@@ -57,14 +58,14 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
 }
 
 extension KilnError {
-    public static func malformed(_ message: String, at offset: UInt64? = nil, _ location: String? = nil) -> KilnError {
+    package static func malformed(_ message: String, at offset: UInt64? = nil, _ location: String? = nil) -> KilnError {
         KilnError(.malformed, message, location: location, offset: offset)
     }
 }
 
 /// Runs `body`, attaching `file` to any `KilnError` that escapes it.
 @inlinable
-public func withFileContext<T>(_ file: String, _ body: () throws -> T) throws -> T {
+package func withFileContext<T>(_ file: String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as KilnError {

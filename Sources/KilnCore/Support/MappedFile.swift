@@ -32,7 +32,7 @@ public final class MappedFile: @unchecked Sendable {
 
     /// Tells the kernel how a byte range will be used (sequential streaming, random access, or
     /// "needed soon"). Advice only: failures are ignored.
-    public func advise(_ advice: Advice, range: Range<Int>? = nil) {
+    package func advise(_ advice: Advice, range: Range<Int>? = nil) {
         guard let base = bytes.baseAddress else { return }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let r = range ?? 0..<count
@@ -48,7 +48,7 @@ public final class MappedFile: @unchecked Sendable {
     /// outwards to whole pages: the mapping is read-only and never written, so dropping a
     /// neighbour's page (even while another thread reads it) costs at most a re-fault, and
     /// rounding inwards would leave a page resident at every boundary of a chunked scan.
-    public func release(_ range: Range<Int>) {
+    package func release(_ range: Range<Int>) {
         guard let base = bytes.baseAddress, range.lowerBound >= 0, range.upperBound <= count, !range.isEmpty else { return }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let address = Int(bitPattern: base)
@@ -60,13 +60,13 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// `release` for a view into this mapping; does nothing for memory outside it.
-    public func release(_ view: UnsafeRawBufferPointer) {
+    package func release(_ view: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, let start = view.baseAddress, start >= base,
               start + view.count <= base + count else { return }
         release((start - base)..<(start - base + view.count))
     }
 
-    public enum Advice {
+    package enum Advice {
         /// `dontNeed` drops the range's pages from this process (they stay in the page cache and
         /// are faulted in again if touched): streaming a large file through a mapping would
         /// otherwise keep every page it read resident and counted against the process.

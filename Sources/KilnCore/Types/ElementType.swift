@@ -9,7 +9,7 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The stable numeric id stored in `.kiln` files. Never reused.
-    public let id: UInt32
+    package let id: UInt32
     /// The stable name (`f32`, `q4_0`, …) used in files, on the command line and in reports.
     public let name: String
     public let category: Category
@@ -19,10 +19,10 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     public let blockBytes: Int
     /// For the interleaved kernel layouts, how groups of rows are stored (docs/FORMAT.md §7.4);
     /// nil for row-major types, whose blocks tile each row from its start.
-    public let interleaving: RowInterleaving?
+    package let interleaving: RowInterleaving?
     /// ggml's id for this layout (`enum ggml_type`, as GGUF files store it), when GGUF has one:
     /// the bytes are identical, so GGUF tensors are carried as this type and never requantised.
-    public let ggmlType: UInt32?
+    package let ggmlType: UInt32?
     /// Decodes `blocks` whole blocks from `source` into `blocks * blockElements` floats.
     /// Interleaved types decode their base type's row-major blocks here.
     @usableFromInline
@@ -88,7 +88,7 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     /// a matrix, an embedding). The caller guarantees the memory is there. For interleaved types
     /// the bytes must be in the base type's row-major layout (`RowInterleaving.extractRow`).
     @inlinable
-    public func decodeBlocks(_ source: UnsafeRawPointer, blocks: Int, into destination: UnsafeMutablePointer<Float>) {
+    package func decodeBlocks(_ source: UnsafeRawPointer, blocks: Int, into destination: UnsafeMutablePointer<Float>) {
         decode(source, blocks, destination)
     }
 
@@ -129,7 +129,7 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
 
 extension ElementType {
     public static func named(_ name: String) -> ElementType? { byName[name.lowercased()] }
-    public static func withID(_ id: UInt32) -> ElementType? { byID[id] }
+    package static func withID(_ id: UInt32) -> ElementType? { byID[id] }
     /// The interleaved layout that stores this row-major block type, if the registry has one.
     public var interleavedVariant: ElementType? { Self.registry.first { $0.interleaving?.base == self } }
 

@@ -41,7 +41,7 @@ public enum MetadataValue: Sendable, Hashable {
     }
 
     /// The one-byte tag written before the value in a `.kiln` header (docs/FORMAT.md §Metadata).
-    public var tag: UInt8 {
+    package var tag: UInt8 {
         switch self {
         case .bool: return 1
         case .int: return 2

@@ -147,7 +147,7 @@ public struct MetadataDifference: Sendable, Equatable {
     /// Examples, or a unified excerpt for texts such as the chat template; one line each.
     public var details: [String]
 
-    public init(key: String, kind: Kind, a: String?, b: String?, counts: [String: Int] = [:], details: [String] = []) {
+    package init(key: String, kind: Kind, a: String?, b: String?, counts: [String: Int] = [:], details: [String] = []) {
         self.key = key
         self.kind = kind
         self.a = a

@@ -168,7 +168,7 @@ public struct Inspection: Sendable {
         }
     }
 
-    public static func grouped(_ n: Int) -> String {
+    package static func grouped(_ n: Int) -> String {
         let digits = String(n)
         var out = ""
         for (i, c) in digits.reversed().enumerated() {
@@ -178,7 +178,7 @@ public struct Inspection: Sendable {
         return String(out.reversed())
     }
 
-    public static func bytes(_ n: Int) -> String {
+    package static func bytes(_ n: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(n)
         var unit = 0

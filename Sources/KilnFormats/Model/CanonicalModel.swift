@@ -27,7 +27,7 @@ public struct CanonicalTensor: Sendable, Equatable {
     public var byteCount: Int { (try? type.byteCount(shape: shape)) ?? 0 }
     public var elementCount: Int { shape.reduce(1, *) }
 
-    public init(name: String, type: ElementType, shape: [Int], source: SourceTensor, transform: TensorTransform) {
+    package init(name: String, type: ElementType, shape: [Int], source: SourceTensor, transform: TensorTransform) {
         self.name = name
         self.type = type
         self.shape = shape
@@ -35,7 +35,7 @@ public struct CanonicalTensor: Sendable, Equatable {
         self.transform = transform
     }
 
-    public init(identity source: SourceTensor, name: String? = nil) {
+    package init(identity source: SourceTensor, name: String? = nil) {
         self.init(name: name ?? source.name, type: source.type, shape: source.shape, source: source, transform: .none)
     }
 }
@@ -53,18 +53,18 @@ public final class CanonicalModel: @unchecked Sendable {
     public let tensors: [CanonicalTensor]
     /// Metadata worth carrying into a converted file besides config and tokenizer
     /// (`general.name`, the source's own keys that were not mapped).
-    public let extraMetadata: [String: MetadataValue]
+    package let extraMetadata: [String: MetadataValue]
     public let warnings: [String]
     private let index: [String: Int]
 
-    public struct Recognized {
-        public var config: ModelConfig?
-        public var tokenizer: TokenizerSpec?
-        public var tensors: [CanonicalTensor]
-        public var extraMetadata: [String: MetadataValue] = [:]
-        public var warnings: [String] = []
+    package struct Recognized {
+        package var config: ModelConfig?
+        package var tokenizer: TokenizerSpec?
+        package var tensors: [CanonicalTensor]
+        package var extraMetadata: [String: MetadataValue] = [:]
+        package var warnings: [String] = []
 
-        public init(config: ModelConfig?, tokenizer: TokenizerSpec?, tensors: [CanonicalTensor],
+        package init(config: ModelConfig?, tokenizer: TokenizerSpec?, tensors: [CanonicalTensor],
                     extraMetadata: [String: MetadataValue] = [:], warnings: [String] = []) {
             self.config = config
             self.tokenizer = tokenizer
@@ -75,7 +75,7 @@ public final class CanonicalModel: @unchecked Sendable {
     }
 
     /// Layout recognisers, tried in order; the first that claims the checkpoint wins.
-    public static let layouts: [any ModelLayout] = [
+    package static let layouts: [any ModelLayout] = [
         KilnModelLayout(), GGUFModelLayout(), KilnSafetensorsLayout(), HuggingFaceModelLayout(), NanoGPTModelLayout(),
         Llama2cModelLayout(), LLMCModelLayout(),
     ]
@@ -130,7 +130,7 @@ public final class CanonicalModel: @unchecked Sendable {
     }
 
     /// Metadata for a `.kiln` file holding this model: config, tokenizer and carried keys.
-    public var canonicalMetadata: [String: MetadataValue] {
+    package var canonicalMetadata: [String: MetadataValue] {
         var metadata = extraMetadata
         if let config {
             metadata[ModelConfig.metadataKey] = config.metadata
@@ -142,7 +142,7 @@ public final class CanonicalModel: @unchecked Sendable {
 }
 
 /// Recognises one family of checkpoint layouts and maps it to the canonical description.
-public protocol ModelLayout: Sendable {
+package protocol ModelLayout: Sendable {
     /// nil when the checkpoint is not of this layout.
     func recognize(_ reader: any CheckpointReader) throws -> CanonicalModel.Recognized?
 }

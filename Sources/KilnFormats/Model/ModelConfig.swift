@@ -44,7 +44,7 @@ public struct ModelConfig: Sendable, Equatable {
     /// q/k/v projections carry biases (Qwen2; always for GPT-2).
     public var attentionBias: Bool
 
-    public init(
+    package init(
         architecture: String, family: Family, layers: Int, embedding: Int, heads: Int, kvHeads: Int, headDim: Int,
         feedForward: Int, vocabulary: Int, context: Int, normEpsilon: Double, tiedEmbeddings: Bool, attentionBias: Bool
     ) {
@@ -65,7 +65,7 @@ public struct ModelConfig: Sendable, Equatable {
     }
 
     /// Checks the numbers are usable together, so the runtime can rely on them.
-    public func validate() throws {
+    package func validate() throws {
         func require(_ ok: Bool, _ message: String) throws {
             if !ok { throw KilnError(.malformed, "model config: \(message)") }
         }
@@ -81,9 +81,9 @@ public struct ModelConfig: Sendable, Equatable {
 
     // MARK: Metadata
 
-    public static let metadataKey = "model.config"
+    package static let metadataKey = "model.config"
 
-    public var metadata: MetadataValue {
+    package var metadata: MetadataValue {
         .map([
             "architecture": .string(architecture), "family": .string(family.rawValue),
             "layers": .int(Int64(layers)), "embedding": .int(Int64(embedding)),
@@ -96,7 +96,7 @@ public struct ModelConfig: Sendable, Equatable {
         ])
     }
 
-    public init(metadata value: MetadataValue) throws {
+    package init(metadata value: MetadataValue) throws {
         guard let map = value.mapValue else { throw KilnError(.malformed, "\(Self.metadataKey) is not a map") }
         func int(_ key: String) throws -> Int {
             guard let v = map[key]?.intValue else { throw KilnError(.malformed, "\(Self.metadataKey).\(key) is missing or not an integer") }

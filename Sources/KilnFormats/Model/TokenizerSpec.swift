@@ -51,7 +51,7 @@ public struct TokenizerSpec: Sendable, Equatable {
 
     // MARK: Canonical metadata
 
-    public var metadata: [String: MetadataValue] {
+    package var metadata: [String: MetadataValue] {
         var m: [String: MetadataValue] = [
             "tokenizer.model": .string(model),
             "tokenizer.pre": .string(pre),
@@ -69,7 +69,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     }
 
     /// Reads the canonical keys; nil when the metadata holds no tokenizer.
-    public init?(canonical m: [String: MetadataValue]) throws {
+    package init?(canonical m: [String: MetadataValue]) throws {
         guard let tokens = m["tokenizer.tokens"]?.arrayValue else { return nil }
         self.init(
             model: m["tokenizer.model"]?.stringValue ?? "gpt2", pre: m["tokenizer.pre"]?.stringValue ?? "gpt-2",
@@ -84,7 +84,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     }
 
     /// Reads GGUF's `tokenizer.ggml.*` keys; nil when the file has no tokenizer.
-    public init?(gguf m: [String: MetadataValue]) throws {
+    package init?(gguf m: [String: MetadataValue]) throws {
         guard let tokens = m["tokenizer.ggml.tokens"]?.arrayValue else { return nil }
         self.init(
             model: m["tokenizer.ggml.model"]?.stringValue ?? "gpt2", pre: m["tokenizer.ggml.pre"]?.stringValue ?? "default",
@@ -102,7 +102,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     }
 
     /// The GGUF keys `init(gguf:)` reads (and `ggufMetadata` writes).
-    public static let ggufKeys: Set<String> = [
+    package static let ggufKeys: Set<String> = [
         "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.merges",
         "tokenizer.ggml.token_type", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
         "tokenizer.ggml.eot_token_id", "tokenizer.ggml.padding_token_id", "tokenizer.ggml.unknown_token_id",
@@ -110,7 +110,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     ]
 
     /// GGUF's key names for the same data, for writing GGUF files.
-    public var ggufMetadata: [String: MetadataValue] {
+    package var ggufMetadata: [String: MetadataValue] {
         var m: [String: MetadataValue] = [
             "tokenizer.ggml.model": .string(model), "tokenizer.ggml.pre": .string(pre),
             "tokenizer.ggml.tokens": .array(tokens.map(MetadataValue.string)),
@@ -126,7 +126,7 @@ public struct TokenizerSpec: Sendable, Equatable {
         return m
     }
 
-    public func validate() throws {
+    package func validate() throws {
         guard !tokens.isEmpty else { throw KilnError(.malformed, "tokenizer has an empty vocabulary") }
         guard kinds.isEmpty || kinds.count == tokens.count else {
             throw KilnError(.malformed, "tokenizer has \(kinds.count) token kinds for \(tokens.count) tokens")

@@ -7,21 +7,21 @@ import KilnCore
 /// the index and the shards must then agree exactly: each weight_map entry names an existing
 /// shard that holds that tensor, every shard tensor is in the weight_map, and no tensor is in
 /// two shards. Tensor data stays zero-copy views into each shard's mapping.
-public final class ShardedSafetensorsFile: CheckpointReader, @unchecked Sendable {
+package final class ShardedSafetensorsFile: CheckpointReader, @unchecked Sendable {
     // Sendable: immutable after init.
     /// An index larger than this is not an index (real ones are a few hundred KB).
-    public static let maxIndexSize = 64 << 20
+    package static let maxIndexSize = 64 << 20
 
-    public let indexPath: String
-    public let shards: [SafetensorsFile]
-    public let metadata: [String: MetadataValue]
-    public let sourceTensors: [SourceTensor]
+    package let indexPath: String
+    package let shards: [SafetensorsFile]
+    package let metadata: [String: MetadataValue]
+    package let sourceTensors: [SourceTensor]
     private let shardOfTensor: [String: Int]
-    public var formatName: String { "safetensors" }
-    public var paths: [String] { [indexPath] + shards.map(\.path) }
+    package var formatName: String { "safetensors" }
+    package var paths: [String] { [indexPath] + shards.map(\.path) }
 
     /// Opens the set from its index, or from any shard that has an index beside it.
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         if path.hasSuffix(".json") {
             try self.init(indexPath: path)
         } else {
@@ -32,7 +32,7 @@ public final class ShardedSafetensorsFile: CheckpointReader, @unchecked Sendable
         }
     }
 
-    public init(indexPath: String) throws {
+    package init(indexPath: String) throws {
         self.indexPath = indexPath
         let index = try withFileContext(indexPath) { try Self.parseIndex(try MappedFile(path: indexPath)) }
         let directory = URL(fileURLWithPath: indexPath).deletingLastPathComponent()
@@ -84,7 +84,7 @@ public final class ShardedSafetensorsFile: CheckpointReader, @unchecked Sendable
         self.metadata = metadata
     }
 
-    public func data(_ tensor: SourceTensor) throws -> TensorData {
+    package func data(_ tensor: SourceTensor) throws -> TensorData {
         guard let shard = shardOfTensor[tensor.name] else {
             throw KilnError(.usage, "no tensor named '\(tensor.name)'", file: indexPath)
         }

@@ -5,7 +5,7 @@ import KilnFormats
 /// A model ready to generate text: weights mapped from the file, tokenizer and config read
 /// from it. Load once and share: concurrent generations each get their own KV cache.
 public final class LanguageModel: Sendable {
-    public let transformer: Transformer
+    package let transformer: Transformer
     public let tokenizer: BPETokenizer
     public var config: ModelConfig { transformer.config }
 
@@ -20,7 +20,7 @@ public final class LanguageModel: Sendable {
 
     /// A model over weights already loaded (so a caller that built the transformer with its own
     /// options does not load them twice).
-    public init(transformer: Transformer) throws {
+    package init(transformer: Transformer) throws {
         self.transformer = transformer
         let model = transformer.model
         guard let spec = model.tokenizer else {

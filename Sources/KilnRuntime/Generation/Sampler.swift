@@ -86,14 +86,14 @@ public struct Sampler: Sendable {
         return candidates[keep - 1]
     }
 
-    public static func argmax(_ logits: [Float]) -> Int {
+    package static func argmax(_ logits: [Float]) -> Int {
         var best = 0
         for i in logits.indices where logits[i] > logits[best] { best = i }
         return best
     }
 
     /// The indices of the `k` largest values, largest first (ties by lower index).
-    public static func topIndices(_ values: [Float], _ k: Int) -> [Int] {
+    package static func topIndices(_ values: [Float], _ k: Int) -> [Int] {
         guard k > 0 else { return [] }
         // A small sorted buffer beats sorting the whole vocabulary for the k of sampling.
         var top: [Int] = []

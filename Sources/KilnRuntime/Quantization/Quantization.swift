@@ -31,7 +31,7 @@ public struct QuantizationReport: Sendable {
     public var megabytesPerSecond: Double { seconds > 0 ? Double(quantizedInputBytes) / seconds / 1e6 : 0 }
 
     /// The report as metadata for the output's provenance.
-    public var metadata: MetadataValue {
+    package var metadata: MetadataValue {
         var map: [String: MetadataValue] = [
             "recipe": recipe.metadata, "bits_per_weight": .float(bitsPerWeight),
             "tensors": .array(entries.filter { $0.error != nil }.map { entry in

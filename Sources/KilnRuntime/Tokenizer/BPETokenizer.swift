@@ -9,7 +9,7 @@ import KilnFormats
 /// are applied by rank within the piece (`BytePairMerger`), with results cached per piece.
 public final class BPETokenizer: Sendable {
     public let spec: TokenizerSpec
-    public let preTokenizer: PreTokenizer
+    package let preTokenizer: PreTokenizer
     /// Things the caller should know: an unknown pre-tokenizer name (GPT-2's is used), merge
     /// rules that name tokens missing from the vocabulary.
     public let warnings: [String]

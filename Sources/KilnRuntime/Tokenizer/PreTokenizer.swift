@@ -1,6 +1,6 @@
 /// How text is cut into pieces before BPE, chosen by the vocabulary's pre-tokenizer name
 /// (`tokenizer.ggml.pre`); one case per `PreTokenizerFamily`, with the same raw values.
-public enum PreTokenizer: String, Sendable, CaseIterable {
+package enum PreTokenizer: String, Sendable, CaseIterable {
     /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
     case gpt2 = "gpt-2"
     /// StarCoder, SmolLM: every `\p{N}` character is a piece of its own (HF `Digits` with
@@ -13,7 +13,7 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
 
     /// The pre-tokenizer for a vocabulary's `pre` name, or nil when Kiln does not know it
     /// (the names are listed once, in `PreTokenizerFamily`).
-    public init?(vocabularyName name: String) {
+    package init?(vocabularyName name: String) {
         guard let family = PreTokenizerFamily(vocabularyName: name) else { return nil }
         self.init(rawValue: family.rawValue)
     }
@@ -25,7 +25,7 @@ public enum PreTokenizer: String, Sendable, CaseIterable {
     }
 
     /// The pieces `text` is cut into before BPE (special tokens are not looked for here).
-    public func pieces(of text: String) -> [String] {
+    package func pieces(of text: String) -> [String] {
         let scalars = ScalarText(text)
         var ends: [Int] = []
         split(scalars, 0..<scalars.count, into: &ends)
