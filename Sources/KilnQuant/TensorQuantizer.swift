@@ -11,7 +11,9 @@ public struct QuantizationError: Sendable, Equatable {
     /// Importance-weighted mean squared error (equals the MSE with uniform importance).
     public var weightedMSE: Double
 
+    /// Root-mean-square error, in the weights' units.
     public var rmse: Double { comparison.rmse }
+    /// The largest absolute error of any weight.
     public var maxAbs: Double { comparison.maxAbs }
     /// 10·log10(Σx² / Σ(x − x̂)²); infinite when exact.
     public var snrDecibels: Double { comparison.snrDB }

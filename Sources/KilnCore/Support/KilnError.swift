@@ -1,6 +1,8 @@
 /// Every failure Kiln reports: what went wrong, where (file, field or tensor, byte offset),
 /// and what was expected. The description is the message the command-line tools print.
 public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The class of failure; the command-line tools map it to an exit status (`usage` and
+    /// `io` exit 2, the others 1).
     public enum Kind: String, Sendable {
         /// The operating system refused (open, read, write, mmap, rename).
         case io
@@ -14,6 +16,7 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
         case usage
     }
 
+    /// The class of failure.
     public var kind: Kind
     /// The file concerned, as the user named it.
     public var file: String?
@@ -24,6 +27,8 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What was found and what was expected.
     public var message: String
 
+    /// An error of `kind` with `message` (what was found and what was expected), and where
+    /// it was found as far as known: the file, the field or tensor, the byte offset.
     public init(_ kind: Kind, _ message: String, file: String? = nil, location: String? = nil, offset: UInt64? = nil) {
         self.kind = kind
         self.message = message
@@ -32,6 +37,7 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
         self.offset = offset
     }
 
+    /// `file: byte offset: location: message`, leaving out what is unknown: the line the tools print.
     public var description: String {
         var parts: [String] = []
         if let file { parts.append(file) }

@@ -10,9 +10,17 @@ import Darwin
 /// as they are touched, and shared with the page cache, so opening is independent of size.
 public final class MappedFile: @unchecked Sendable {
     // Sendable: the mapping is read-only and never changes after init; it is unmapped in deinit.
+    /// The path the file was opened with.
     public let path: String
+    /// The whole file, read-only. Valid as long as this object lives: keep the `MappedFile`
+    /// (or an object holding it, such as a ``TensorData``'s owner) alive while using any
+    /// pointer into it. An empty file maps to an empty buffer with no base address.
     public let bytes: UnsafeRawBufferPointer
 
+    /// Maps the file at `path`.
+    ///
+    /// - Throws: ``KilnError`` (`.io`) naming the path and the system's reason when the file
+    ///   cannot be opened, measured or mapped.
     public init(path: String) throws {
         self.path = path
         let fd = try SystemCalls.open(path, O_RDONLY)
@@ -28,6 +36,7 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
+    /// The file's size in bytes.
     public var count: Int { bytes.count }
 
     /// Tells the kernel how a byte range will be used (sequential streaming, random access, or

@@ -7,7 +7,20 @@ import KilnCore
 public struct TokenizerSpec: Sendable, Equatable {
     /// Token kinds, with GGUF's numbering.
     public enum TokenKind: Int, Sendable {
-        case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+        /// An ordinary token, produced by merges.
+        case normal = 1
+        /// The unknown-token placeholder.
+        case unknown = 2
+        /// A special token such as `<|im_start|>`: never produced by merges, matched whole in
+        /// text when special tokens are parsed, left out when decoding skips special tokens.
+        case control = 3
+        /// A token added by the model's authors, matched whole in text like a control token
+        /// but decoded as text.
+        case userDefined = 4
+        /// A reserved slot.
+        case unused = 5
+        /// A byte-fallback token (`<0x41>`).
+        case byte = 6
     }
 
     /// `gpt2` for byte-level BPE (the only model kind Kiln runs today).
@@ -20,17 +33,25 @@ public struct TokenizerSpec: Sendable, Equatable {
     public var merges: [String]
     /// Kind of each token (empty means all normal).
     public var kinds: [TokenKind]
+    /// The beginning-of-sequence token.
     public var bosID: Int?
+    /// The end-of-sequence token: generation stops there.
     public var eosID: Int?
     /// End of turn, for chat models whose turns end with a token other than EOS.
     public var eotID: Int?
+    /// The padding token.
     public var padID: Int?
+    /// The unknown token.
     public var unknownID: Int?
+    /// Whether encoding a prompt starts it with the BOS token.
     public var addBOS: Bool
+    /// Whether encoding appends the EOS token.
     public var addEOS: Bool
     /// Jinja chat template as the model ships it.
     public var chatTemplate: String?
 
+    /// A tokenizer description from its parts, each as the property of the same name says;
+    /// ``BPETokenizer`` checks them when it is built.
     public init(model: String, pre: String, tokens: [String], merges: [String], kinds: [TokenKind] = [],
                 bosID: Int? = nil, eosID: Int? = nil, eotID: Int? = nil, padID: Int? = nil, unknownID: Int? = nil,
                 addBOS: Bool = false, addEOS: Bool = false, chatTemplate: String? = nil) {

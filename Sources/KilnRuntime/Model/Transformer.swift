@@ -43,6 +43,7 @@ package final class Transformer: @unchecked Sendable {
 public final class InferenceState: @unchecked Sendable {
     private let lock = NSLock()
     package let transformer: Transformer
+    /// Positions the cache holds: prompt and generated tokens together.
     public let contextLength: Int
     /// Prompt tokens are processed in chunks of at most this many (matrix × matrix).
     package let maxBatch: Int
@@ -72,6 +73,7 @@ public final class InferenceState: @unchecked Sendable {
             : nil
     }
 
+    /// Memory held by the KV cache, in bytes.
     public var kvCacheBytes: Int { cache.bytes }
 
     /// Forgets the sequence so the state can start another.
@@ -88,6 +90,9 @@ public final class InferenceState: @unchecked Sendable {
 
     /// Runs `tokens` through the model at the next positions. Returns the logits of the last
     /// token, or of every token (`[tokens.count × vocabulary]`) when `allLogits`.
+    ///
+    /// - Throws: ``KilnError`` (`.usage`) if a token id is outside the vocabulary or the tokens
+    ///   do not fit in the remaining context.
     public func forward(_ tokens: [Int], allLogits: Bool = false) throws -> [Float] {
         lock.lock(); defer { lock.unlock() }
         let vocabulary = transformer.config.vocabulary
