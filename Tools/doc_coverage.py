@@ -8,7 +8,11 @@ and the compiler hands it the requirement's comment (`description`, `==`, a `For
 `name`): DocC shows that comment on the symbol's page. Compiler-synthesised members and
 extension blocks are not written in the source and are skipped.
 
-usage: doc_coverage.py SYMBOL_GRAPH_ROOT MODULE...
+usage: doc_coverage.py BUILD_DIRECTORY MODULE...
+
+The plugin writes each module's graphs to BUILD_DIRECTORY/<triple>/extracted-symbols/<package
+directory>/<module>/; when a build directory holds several (another triple, a renamed
+checkout), the most recently written are used.
 """
 import glob
 import json
@@ -38,10 +42,13 @@ def main():
     root, modules = sys.argv[1], sys.argv[2:]
     total = 0
     for module in modules:
-        paths = glob.glob(os.path.join(root, "*", module, "*.symbols.json"))
-        if not paths:
+        directories = {os.path.dirname(path) for path in
+                       glob.glob(os.path.join(root, "*", "extracted-symbols", "*", module, "*.symbols.json"))}
+        if not directories:
             print(f"doc_coverage: no symbol graph for {module} under {root}", file=sys.stderr)
             return 2
+        newest = max(directories, key=lambda d: max(os.path.getmtime(p) for p in glob.glob(os.path.join(d, "*.symbols.json"))))
+        paths = glob.glob(os.path.join(newest, "*.symbols.json"))
         missing = sorted(set(m for path in paths for m in undocumented(path)))
         total += len(missing)
         for entry in missing:

@@ -66,7 +66,7 @@ public struct QuantRecipe: Sendable, Equatable {
     /// A recipe from its JSON form (the type's notes show one): `"default"` is required,
     /// `"name"`, `"method"` (`search` or `rtn`) and `"rules"` are optional.
     ///
-    /// - Throws: ``KilnError`` (`.malformed`) naming the field that is missing, of the wrong
+    /// - Throws: ``/KilnCore/KilnError`` (`.malformed`) naming the field that is missing, of the wrong
     ///   type, or names an unknown scheme or method.
     public init(json: JSONValue) throws {
         guard case .object = json else { throw KilnError(.malformed, "recipe: expected a JSON object") }

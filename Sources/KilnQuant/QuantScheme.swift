@@ -8,7 +8,7 @@ public enum QuantScheme: String, CaseIterable, Sendable {
     case q4_0
     /// GGUF's 4-bit blocks with a scale and minimum: 5 bits per weight.
     case q4_1
-    /// Kiln's own 4.5-bit type (``ElementType/kq4``): less error than ``q4_0`` at the same size.
+    /// Kiln's own 4.5-bit type (``/KilnCore/ElementType/kq4``): less error than ``q4_0`` at the same size.
     case kq4
     /// Kept as f16 (for tensors a recipe wants at higher precision than any block scheme).
     case f16

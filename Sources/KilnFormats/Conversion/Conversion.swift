@@ -47,8 +47,9 @@ public enum Conversion {
     /// Writes `reader`'s tensors and metadata to a `.kiln` file, in canonical form when the
     /// architecture is recognised.
     ///
-    /// - Throws: ``KilnError`` if the checkpoint cannot be read or the output cannot be written;
+    /// - Throws: ``/KilnCore/KilnError`` if the checkpoint cannot be read or the output cannot be written;
     ///   nothing appears at `output` then.
+    @discardableResult
     public static func toKiln(
         _ reader: any CheckpointReader, output: String, options: Options = Options(),
         progress: ((Int, Int) -> Void)? = nil
@@ -58,8 +59,9 @@ public enum Conversion {
 
     /// Writes a canonical model to a `.kiln` file.
     ///
-    /// - Throws: ``KilnError`` if a tensor cannot be read or the output cannot be written;
+    /// - Throws: ``/KilnCore/KilnError`` if a tensor cannot be read or the output cannot be written;
     ///   nothing appears at `output` then.
+    @discardableResult
     public static func toKiln(
         _ model: CanonicalModel, output: String, options: Options = Options(),
         progress: ((Int, Int) -> Void)? = nil
@@ -71,8 +73,9 @@ public enum Conversion {
     /// and writes it. `progress` is called with (bytes done, bytes total) after each tensor.
     /// Use ``FormatRegistry/writer(for:format:)`` to pick `writer` from the output's extension.
     ///
-    /// - Throws: ``KilnError``: `.unsupported` if a tensor cannot be stored in the format
+    /// - Throws: ``/KilnCore/KilnError``: `.unsupported` if a tensor cannot be stored in the format
     ///   (checked before anything is written), or a read or write failure.
+    @discardableResult
     public static func convert(
         _ model: CanonicalModel, to writer: any FormatWriter, output: String, options: Options = Options(),
         progress: ((Int, Int) -> Void)? = nil
@@ -84,7 +87,8 @@ public enum Conversion {
     /// Writes an already planned conversion (``convert(_:to:output:options:progress:)`` plans
     /// and writes in one step).
     ///
-    /// - Throws: ``KilnError`` if a tensor cannot be read or the output cannot be written.
+    /// - Throws: ``/KilnCore/KilnError`` if a tensor cannot be read or the output cannot be written.
+    @discardableResult
     public static func write(
         _ plan: ExportPlan, with writer: any FormatWriter, output: String, options: Options = Options(),
         progress: ((Int, Int) -> Void)? = nil

@@ -41,7 +41,7 @@ public enum ModelDiff {
 
     /// Opens both files (formats recognised as `kiln inspect` does) and compares them.
     ///
-    /// - Throws: ``KilnError`` if either file cannot be opened or read.
+    /// - Throws: ``/KilnCore/KilnError`` if either file cannot be opened or read.
     public static func compare(_ pathA: String, _ pathB: String, options: Options = Options(),
                                progress: ((Int, Int) -> Void)? = nil) throws -> DiffReport {
         try compare(try CanonicalModel.open(pathA), try CanonicalModel.open(pathB), options: options, progress: progress)
@@ -50,7 +50,7 @@ public enum ModelDiff {
     /// Compares A (the reference) with B. `progress` receives (bytes done, bytes total) of
     /// tensor data, possibly from several threads.
     ///
-    /// - Throws: ``KilnError`` if a tensor's data cannot be read.
+    /// - Throws: ``/KilnCore/KilnError`` if a tensor's data cannot be read.
     public static func compare(_ a: CanonicalModel, _ b: CanonicalModel, options: Options = Options(),
                                progress: ((Int, Int) -> Void)? = nil) throws -> DiffReport {
         let start = DispatchTime.now()

@@ -95,7 +95,7 @@ public final class CanonicalModel: @unchecked Sendable {
     /// extension, or `format` when given, such as `"gguf"`) and maps it to canonical form.
     /// Reads headers only; tensor data is read by ``data(_:)-(CanonicalTensor)``.
     ///
-    /// - Throws: ``KilnError``: `.io` if the file cannot be read, `.unsupported` if no format
+    /// - Throws: ``/KilnCore/KilnError``: `.io` if the file cannot be read, `.unsupported` if no format
     ///   recognises it, `.malformed` (with file, field and offset) if its header is invalid.
     public static func open(_ path: String, format: String? = nil) throws -> CanonicalModel {
         try CanonicalModel(reader: try FormatRegistry.open(path, format: format))
@@ -105,7 +105,7 @@ public final class CanonicalModel: @unchecked Sendable {
     /// nanoGPT, llama2.c, llm.c, `.kiln`), reads its config and tokenizer, and renames and
     /// plans transforms for its tensors. No tensor data is read.
     ///
-    /// - Throws: ``KilnError`` (`.malformed`) if the config is inconsistent or two source
+    /// - Throws: ``/KilnCore/KilnError`` (`.malformed`) if the config is inconsistent or two source
     ///   tensors map to one canonical name.
     public init(reader: any CheckpointReader) throws {
         self.reader = reader
@@ -142,7 +142,7 @@ public final class CanonicalModel: @unchecked Sendable {
     /// The tensor's bytes in canonical layout: a view into the source when no transform is
     /// needed, owned memory otherwise. Keep the result while using its bytes.
     ///
-    /// - Throws: ``KilnError`` if the source's bytes cannot be read.
+    /// - Throws: ``/KilnCore/KilnError`` if the source's bytes cannot be read.
     public func data(_ tensor: CanonicalTensor) throws -> TensorData {
         let source = try reader.data(tensor.source)
         return try withExtendedLifetime(source.owner) { try TensorTransforms.apply(tensor, to: source) }
@@ -150,7 +150,7 @@ public final class CanonicalModel: @unchecked Sendable {
 
     /// The bytes of the tensor with this canonical name, as ``data(_:)-(CanonicalTensor)``.
     ///
-    /// - Throws: ``KilnError`` (`.usage`) if there is no such tensor, or if its bytes cannot be read.
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if there is no such tensor, or if its bytes cannot be read.
     public func data(_ name: String) throws -> TensorData {
         guard let tensor = tensor(named: name) else {
             throw KilnError(.usage, "no tensor named '\(name)'", file: reader.paths.first)

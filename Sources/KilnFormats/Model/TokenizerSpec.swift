@@ -51,7 +51,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     public var chatTemplate: String?
 
     /// A tokenizer description from its parts, each as the property of the same name says;
-    /// ``BPETokenizer`` checks them when it is built.
+    /// `BPETokenizer` checks them when it is built.
     public init(model: String, pre: String, tokens: [String], merges: [String], kinds: [TokenKind] = [],
                 bosID: Int? = nil, eosID: Int? = nil, eotID: Int? = nil, padID: Int? = nil, unknownID: Int? = nil,
                 addBOS: Bool = false, addEOS: Bool = false, chatTemplate: String? = nil) {

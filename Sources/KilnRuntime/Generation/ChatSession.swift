@@ -48,7 +48,7 @@ public final class ChatSession: @unchecked Sendable {
     /// stop early) and records it. Only the new turn's tokens are processed: the KV cache keeps
     /// the conversation.
     ///
-    /// - Throws: ``ChatTemplateError`` if rendering fails, or ``KilnError`` if the context is
+    /// - Throws: ``ChatTemplateError`` if rendering fails, or ``/KilnCore/KilnError`` if the context is
     ///   full before the prompt fits.
     @discardableResult
     public func send(_ text: String, emit: (String) -> Bool) throws -> GenerationStatistics {

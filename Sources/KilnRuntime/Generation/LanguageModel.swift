@@ -15,7 +15,7 @@ public final class LanguageModel: Sendable {
     /// Weights stay in the file's mapping; quantised matrices are repacked into the kernels'
     /// interleaved layouts. `format` names the format when detection should not decide.
     ///
-    /// - Throws: ``KilnError``: as ``CanonicalModel/open(_:format:)``; `.unsupported` if the
+    /// - Throws: ``/KilnCore/KilnError``: as ``/KilnFormats/CanonicalModel/open(_:format:)``; `.unsupported` if the
     ///   architecture is not one the runtime runs (GPT-2, Llama family) or the file has no tokenizer.
     public convenience init(contentsOf url: URL, format: String? = nil) throws {
         try self.init(model: try CanonicalModel.open(url.path, format: format))
@@ -23,7 +23,7 @@ public final class LanguageModel: Sendable {
 
     /// Loads a model already opened in canonical form.
     ///
-    /// - Throws: ``KilnError`` (`.unsupported`) if the runtime cannot run its architecture or it
+    /// - Throws: ``/KilnCore/KilnError`` (`.unsupported`) if the runtime cannot run its architecture or it
     ///   has no tokenizer; (`.malformed`) if a weight is missing or has the wrong shape.
     public convenience init(model: CanonicalModel) throws {
         try self.init(transformer: try Transformer(model: model))
@@ -56,7 +56,7 @@ public final class LanguageModel: Sendable {
 
     /// Generates text after `prompt`, streamed as pieces of complete UTF-8 text. Generation runs
     /// on its own task with its own KV cache; cancelling the consuming task, or dropping the
-    /// stream, stops it. The stream throws ``KilnError`` if the prompt does not fit the context.
+    /// stream, stops it. The stream throws ``/KilnCore/KilnError`` if the prompt does not fit the context.
     public func generate(prompt: String, options: GenerationOptions = GenerationOptions()) -> AsyncThrowingStream<String, Error> {
         AsyncThrowingStream { continuation in
             let task = Task.detached { [self] in

@@ -21,7 +21,7 @@ extension LanguageModel {
     /// windows of `context` tokens. `progress` receives (windows done, windows total, the
     /// perplexity so far).
     ///
-    /// - Throws: ``KilnError`` (`.usage`) if `context` is below 8 or the text is shorter than
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if `context` is below 8 or the text is shorter than
     ///   one window.
     public func perplexity(text: String, context: Int = 512,
                            progress: ((Int, Int, Double) -> Void)? = nil) throws -> PerplexityResult {

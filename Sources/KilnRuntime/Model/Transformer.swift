@@ -91,7 +91,7 @@ public final class InferenceState: @unchecked Sendable {
     /// Runs `tokens` through the model at the next positions. Returns the logits of the last
     /// token, or of every token (`[tokens.count × vocabulary]`) when `allLogits`.
     ///
-    /// - Throws: ``KilnError`` (`.usage`) if a token id is outside the vocabulary or the tokens
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if a token id is outside the vocabulary or the tokens
     ///   do not fit in the remaining context.
     public func forward(_ tokens: [Int], allLogits: Bool = false) throws -> [Float] {
         lock.lock(); defer { lock.unlock() }

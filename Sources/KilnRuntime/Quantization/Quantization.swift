@@ -87,7 +87,7 @@ public enum Quantization {
     /// in the source are decoded first; vectors stay as they are. `progress` receives (tensors
     /// done, tensors total).
     ///
-    /// - Throws: ``KilnError`` if a tensor cannot be read, the calibration text cannot be run
+    /// - Throws: ``/KilnCore/KilnError`` if a tensor cannot be read, the calibration text cannot be run
     ///   through the model, or the output cannot be written; nothing appears at `output` then.
     public static func quantize(_ model: CanonicalModel, output: String, options: Options,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> QuantizationReport {

@@ -28,7 +28,7 @@ public final class BPETokenizer: Sendable {
 
     /// Builds the tokenizer's tables from `spec`.
     ///
-    /// - Throws: ``KilnError``: `.unsupported` if the model is not byte-level BPE (`gpt2`);
+    /// - Throws: ``/KilnCore/KilnError``: `.unsupported` if the model is not byte-level BPE (`gpt2`);
     ///   `.malformed` if the vocabulary is empty, the kinds do not match the tokens, or a special
     ///   token id is outside the vocabulary.
     public init(_ spec: TokenizerSpec) throws {
