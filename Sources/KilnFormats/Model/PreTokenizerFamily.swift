@@ -2,7 +2,7 @@
 /// (`tokenizer.pre`) names belong to each, as llama.cpp's `llama_vocab::impl::load` maps them.
 /// The runtime's `PreTokenizer` splits text by these rules; the Hugging Face export writes them
 /// as `tokenizer.json` pre-tokenizers. One table, so the two cannot disagree.
-public enum PreTokenizerFamily: String, Sendable, CaseIterable {
+package enum PreTokenizerFamily: String, Sendable, CaseIterable {
     /// GPT-2's regular expression.
     case gpt2 = "gpt-2"
     /// Every `\p{N}` character on its own, then GPT-2's expression (StarCoder, SmolLM).
@@ -12,7 +12,7 @@ public enum PreTokenizerFamily: String, Sendable, CaseIterable {
     /// Llama 3's expression with single digits (Qwen2).
     case qwen2 = "qwen2"
 
-    public init?(vocabularyName name: String) {
+    package init?(vocabularyName name: String) {
         switch name {
         case "gpt-2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe", "jina-v1-en", "jina-v2-code", "jina-es",
              "jina-de", "jina-v2-es", "jina-v2-de", "gigachat", "a.x-4.0", "mellum", "modern-bert", "exaone4":
@@ -32,7 +32,7 @@ public enum PreTokenizerFamily: String, Sendable, CaseIterable {
     /// Whether a piece that is itself a vocabulary entry is taken whole, skipping the merges
     /// (HF's BPE `ignore_merges`). llama.cpp sets it for the Llama 3 names only, not for
     /// dbrx/smaug-bpe, which share the pattern; Llama 3's `tokenizer.json` sets it too.
-    public static func ignoresMerges(vocabularyName name: String) -> Bool {
+    package static func ignoresMerges(vocabularyName name: String) -> Bool {
         ["llama-bpe", "llama3", "llama-v3", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano"]
             .contains(name)
     }
