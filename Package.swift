@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         // SHA-256 for provenance: BoringSSL / CryptoKit use the CPU's SHA instructions.
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        // `swift package generate-documentation` (Tools/docs.sh); a command plugin, so apps that
+        // depend on Kiln do not build it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         // libzstd from the system: `apt-get install libzstd-dev` / `brew install zstd`.

@@ -5,7 +5,7 @@ extension Kernels {
     /// `q4_0x8` or `q4_1x8` for a 2-D q8_0, q4_0 or q4_1 matrix with at least 8 rows (smaller ones
     /// would only gain padding). Returns nil when the type has no interleaved layout. Rows that
     /// are not a multiple of 8 are padded with zero blocks (docs/FORMAT.md §7.4).
-    public static func interleave(_ source: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) -> (ElementType, OwnedBytes)? {
+    package static func interleave(_ source: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) -> (ElementType, OwnedBytes)? {
         guard let target = source.interleavedVariant, let interleaving = target.interleaving, rows >= interleaving.rows,
               cols > 0, cols % source.blockElements == 0, let count = try? target.byteCount(shape: [rows, cols])
         else { return nil }
@@ -16,7 +16,7 @@ extension Kernels {
 
     /// The inverse of `interleave`: the row-major base type (for GGUF export or tools that
     /// expect it), padding dropped. Returns nil for a type that is not interleaved.
-    public static func deinterleave(_ type: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) -> (ElementType, OwnedBytes)? {
+    package static func deinterleave(_ type: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) -> (ElementType, OwnedBytes)? {
         guard let interleaving = type.interleaving, cols % type.blockElements == 0,
               let count = try? interleaving.base.byteCount(shape: [rows, cols])
         else { return nil }
@@ -26,7 +26,7 @@ extension Kernels {
     }
 
     /// Row `row` of `w` decoded to f32 (an embedding lookup), whatever the layout.
-    public static func dequantizeRow(_ w: WeightMatrix, row: Int, into destination: UnsafeMutablePointer<Float>) {
+    package static func dequantizeRow(_ w: WeightMatrix, row: Int, into destination: UnsafeMutablePointer<Float>) {
         precondition(row >= 0 && row < w.rows, "row \(row) outside 0..<\(w.rows)")
         let base = w.rowMajorType
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: max(1, w.cols / base.blockElements * base.blockBytes), alignment: 16)

@@ -4,14 +4,14 @@ import KilnCore
 
 /// Every kernel of one tier. `Kernels` holds the table chosen at start-up; tests and the
 /// benchmark make one per supported tier and hold each to the reference.
-public struct KernelTable: @unchecked Sendable {
+package struct KernelTable: @unchecked Sendable {
     // Sendable: `ops` points at a constant table inside the C library.
-    public let tier: KernelTier
+    package let tier: KernelTier
     /// The C tier's table; nil for the Swift reference.
     let ops: OpaquePointer?
 
     /// The table for `tier`, or nil when this machine cannot run it.
-    public init?(tier: KernelTier) {
+    package init?(tier: KernelTier) {
         self.tier = tier
         if let cTier = tier.cTier {
             guard let ops = kiln_ops_for_tier(cTier) else { return nil }
@@ -24,12 +24,12 @@ public struct KernelTable: @unchecked Sendable {
     // MARK: matrix products
 
     /// y[rows] = W · x[cols].
-    public func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
+    package func matvec(_ w: WeightMatrix, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         matmul(w, x, batch: 1, y)
     }
 
     /// Y[batch, rows] = X[batch, cols] · Wᵀ, all row-major: one product per activation row.
-    public func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
+    package func matmul(_ w: WeightMatrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
         precondition(batch >= 0, "negative batch")
         guard w.rows > 0, batch > 0 else { return }
         if w.rowStride != w.cols, ops == nil || w.kernelCode.map({ kiln_has_kernel(ops, $0) == 0 }) ?? true {
@@ -47,7 +47,7 @@ public struct KernelTable: @unchecked Sendable {
     /// columns): `outputs[i] = X · ws[i]ᵀ`. Where every matrix has a kernel on this tier, the
     /// activations are prepared once and all the rows are shared out in one pool job (a layer's
     /// q/k/v, or gate/up); otherwise one product after another. Results are the same bits.
-    public func matmul(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, batch: Int, _ outputs: [UnsafeMutablePointer<Float>]) {
+    package func matmul(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, batch: Int, _ outputs: [UnsafeMutablePointer<Float>]) {
         precondition(ws.count == outputs.count && batch >= 0, "one output per matrix")
         guard let ops, let cols = ws.first?.cols, batch > 0,
               ws.allSatisfy({ $0.cols == cols && $0.rowStride == $0.cols && $0.rows > 0 && $0.kernelCode.map { kiln_has_kernel(ops, $0) != 0 } ?? false })
@@ -66,7 +66,7 @@ public struct KernelTable: @unchecked Sendable {
 
     /// The activation quantisation the quantised products start with (identical bits on every
     /// tier): per block of 32 values, int8 codes `q`, scale `d` and code sum `sum`.
-    public func quantizeActivations(
+    package func quantizeActivations(
         _ x: UnsafePointer<Float>, cols: Int, q: UnsafeMutablePointer<Int8>, d: UnsafeMutablePointer<Float>,
         sum: UnsafeMutablePointer<Int32>
     ) {
@@ -77,13 +77,13 @@ public struct KernelTable: @unchecked Sendable {
 
     // MARK: normalisation and activations
 
-    public func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count: Int, eps: Float, into out: UnsafeMutablePointer<Float>) {
+    package func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count: Int, eps: Float, into out: UnsafeMutablePointer<Float>) {
         guard count > 0 else { return }
         guard let ops else { return Reference.rmsNorm(x, weight: weight, count: count, eps: eps, into: out) }
         kiln_rms_norm(ops, x, weight, Int64(count), eps, out)
     }
 
-    public func layerNorm(
+    package func layerNorm(
         _ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?, count: Int, eps: Float,
         into out: UnsafeMutablePointer<Float>
     ) {
@@ -92,14 +92,14 @@ public struct KernelTable: @unchecked Sendable {
         kiln_layer_norm(ops, x, weight, bias, Int64(count), eps, out)
     }
 
-    public func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    package func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard let ops else { return Reference.softmax(x, count: count) }
         kiln_softmax(ops, x, Int64(count))
     }
 
     /// Rotates the first `rotaryDims` elements of each head of `x` ([heads, headDim]) in place by
     /// the angles position · freqScale · base^(−2i/rotaryDims), pairs chosen by `mode`.
-    public func rope(
+    package func rope(
         _ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, rotaryDims: Int, position: Int, base: Float, freqScale: Float,
         mode: RopeMode
     ) {
@@ -113,7 +113,7 @@ public struct KernelTable: @unchecked Sendable {
     }
 
     /// `rope` with the angles taken from `angles` (computed once per position).
-    public func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, position: Int, angles: RopeAngles, mode: RopeMode) {
+    package func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, position: Int, angles: RopeAngles, mode: RopeMode) {
         precondition(angles.rotaryDims <= headDim, "rotaryDims \(angles.rotaryDims) must be ≤ headDim \(headDim)")
         guard let ops else {
             return Reference.rope(x, heads: heads, headDim: headDim, rotaryDims: angles.rotaryDims, position: position,
@@ -123,18 +123,18 @@ public struct KernelTable: @unchecked Sendable {
                         mode == .neox ? Int32(KILN_ROPE_NEOX) : Int32(KILN_ROPE_NORMAL))
     }
 
-    public func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    package func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard let ops else { return Reference.gelu(x, count: count) }
         kiln_gelu(ops, x, Int64(count))
     }
 
-    public func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    package func silu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         guard let ops else { return Reference.silu(x, count: count) }
         kiln_silu(ops, x, Int64(count))
     }
 
     /// gate = silu(gate) · up.
-    public func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
+    package func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) {
         guard let ops else { return Reference.swiglu(gate: gate, up: up, count: count) }
         kiln_swiglu(ops, gate, up, Int64(count))
     }
@@ -143,7 +143,7 @@ public struct KernelTable: @unchecked Sendable {
 
     /// One query against `positions` cached keys and values: scores = scale · q·k_t, softmax,
     /// out = Σ_t p_t v_t. `scratch` holds `positions` floats.
-    public func attention(
+    package func attention(
         query: UnsafePointer<Float>, keys: KVView, values: KVView, positions: Int, headDim: Int, scale: Float,
         scratch: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
     ) {
@@ -158,7 +158,7 @@ public struct KernelTable: @unchecked Sendable {
     // MARK: conversion
 
     /// f16 or bf16 bit patterns → f32 (exact).
-    public func convert(_ source: UnsafePointer<UInt16>, from format: HalfFormat, into destination: UnsafeMutablePointer<Float>, count: Int) {
+    package func convert(_ source: UnsafePointer<UInt16>, from format: HalfFormat, into destination: UnsafeMutablePointer<Float>, count: Int) {
         guard let ops else { return Reference.convert(source, from: format, into: destination, count: count) }
         switch format {
         case .f16: kiln_f16_to_f32(ops, source, destination, Int64(count))
@@ -168,7 +168,7 @@ public struct KernelTable: @unchecked Sendable {
 
     /// f32 → f16 or bf16 bit patterns, rounding to nearest even (as `HalfPrecision`). The f16 → f32
     /// direction is exact too, except that the SIMD tiers return a signalling NaN quieted.
-    public func convert(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<UInt16>, as format: HalfFormat, count: Int) {
+    package func convert(_ source: UnsafePointer<Float>, into destination: UnsafeMutablePointer<UInt16>, as format: HalfFormat, count: Int) {
         guard let ops else { return Reference.convert(source, into: destination, as: format, count: count) }
         switch format {
         case .f16: kiln_f32_to_f16(ops, source, destination, Int64(count))
@@ -180,7 +180,7 @@ public struct KernelTable: @unchecked Sendable {
 
     /// Sums `bytes` of floats (a multiple of 128; `data` 64-byte aligned), split over the pool:
     /// the streaming-read bandwidth the benchmark compares the products with.
-    public func streamRead(_ data: UnsafePointer<Float>, bytes: Int) -> Float {
+    package func streamRead(_ data: UnsafePointer<Float>, bytes: Int) -> Float {
         precondition(bytes % 128 == 0 && Int(bitPattern: data) % 64 == 0, "the probe reads aligned 128-byte units")
         guard let ops else { return (0..<(bytes / 4)).reduce(0) { $0 + data[$1] } }
         return kiln_stream_read(ops, data, Int64(bytes))
@@ -188,12 +188,12 @@ public struct KernelTable: @unchecked Sendable {
 
     /// What the compute ceiling is measured in: f32 multiply-adds (the float products) or int8
     /// dot products (the quantised ones); a multiply-add counts as 2 operations.
-    public enum ComputeKind: Sendable { case f32FMA, int8Dot }
+    package enum ComputeKind: Sendable { case f32FMA, int8Dot }
 
     /// This tier's peak rate of `kind` on one core, in operations per second (the best of 5
     /// samples of ≥ 20 ms of independent chains of its widest instruction), or nil when the tier
     /// has no probe (the reference, portable and NEON tiers).
-    public func computePeak(_ kind: ComputeKind) -> Double? {
+    package func computePeak(_ kind: ComputeKind) -> Double? {
         guard let ops else { return nil }
         let code = Int32(kind == .f32FMA ? KILN_PEAK_F32_FMA : KILN_PEAK_INT8_DOT)
         var iterations: Int64 = 1 << 16

@@ -10,8 +10,22 @@ import Foundation
 /// `avx512vbmi` is the avx512 tier where VBMI's byte permutes decode kq4 and q5 blocks in fewer
 /// instructions (Ice Lake, Sapphire Rapids, Zen 4 on).
 public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible {
-    case reference, portable, avx2, avxvnni, avx512, avx512vbmi, neon
+    /// Scalar Swift: the oracle the other tiers are tested against.
+    case reference
+    /// The C kernels built with no instruction-set flags: runs on any CPU.
+    case portable
+    /// x86-64 with AVX2, FMA and F16C.
+    case avx2
+    /// ``avx2`` with AVX-VNNI's integer dot products.
+    case avxvnni
+    /// ``avx2`` with 512-bit kernels (AVX-512 F/BW/VL/DQ/VNNI) for prompt batches.
+    case avx512
+    /// ``avx512`` with VBMI's byte permutes for kq4 and q5 blocks.
+    case avx512vbmi
+    /// arm64 NEON, with SDOT where the CPU has it.
+    case neon
 
+    /// The tier's name, as `KILN_KERNEL_TIER` and `kiln-run bench` spell it.
     public var description: String { rawValue }
 
     /// The environment variable that forces a tier: `KILN_KERNEL_TIER=reference|portable|avx2|avxvnni|avx512|avx512vbmi|neon`.
@@ -23,14 +37,15 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
     /// Whether this build and CPU can run the tier.
     public var isSupported: Bool { self == .reference || cTier.flatMap { kiln_ops_for_tier($0) } != nil }
 
-    /// The tier `Kernels` uses: the one the environment forces, else the fastest supported.
+    /// The tier the kernels use in this process: the one `KILN_KERNEL_TIER` forces, else the
+    /// fastest supported. Chosen once, at first use.
     public static let selected: KernelTier = select(environment: ProcessInfo.processInfo.environment) { message in
         FileHandle.standardError.write(Data("kiln: \(message)\n".utf8))
     }
 
     /// The choice rule, separate from the process environment so it can be tested. A forced tier
     /// the machine cannot run is reported through `warn` and the fastest supported one is used.
-    public static func select(environment: [String: String], warn: (String) -> Void) -> KernelTier {
+    package static func select(environment: [String: String], warn: (String) -> Void) -> KernelTier {
         let fastest = supported.last!
         guard let forced = environment[environmentVariable], !forced.isEmpty else { return fastest }
         guard let tier = KernelTier(rawValue: forced.lowercased()) else {

@@ -4,17 +4,17 @@ import KilnCore
 /// A row-major `[rows, cols]` weight matrix in any element type, viewed in place (usually in a
 /// mapped `.kiln` file). Blocks tile each row; interleaved types store groups of 8 rows together
 /// (docs/FORMAT.md §7.4) and need no other handling by callers.
-public struct WeightMatrix: @unchecked Sendable {
+package struct WeightMatrix: @unchecked Sendable {
     // Sendable: a read-only view; the caller keeps the bytes alive and unchanged while in use.
-    public let type: ElementType
-    public let rows: Int
-    public let cols: Int
-    public let data: UnsafeRawPointer
+    package let type: ElementType
+    package let rows: Int
+    package let cols: Int
+    package let data: UnsafeRawPointer
     /// Elements from one row's start to the next: `cols`, or more for a view of the first `cols`
     /// columns of a wider float matrix (the KV cache's transposed values).
-    public private(set) var rowStride: Int
+    package private(set) var rowStride: Int
 
-    public init(type: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) {
+    package init(type: ElementType, rows: Int, cols: Int, data: UnsafeRawPointer) {
         precondition(rows >= 0 && cols >= 0, "negative matrix shape [\(rows), \(cols)]")
         precondition(cols % type.blockElements == 0, "\(type.name) rows must be whole blocks of \(type.blockElements); cols is \(cols)")
         self.type = type
@@ -25,7 +25,7 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// A float matrix (f32, f16, bf16) whose rows lie `rowStride` elements apart.
-    public init(type: ElementType, rows: Int, cols: Int, rowStride: Int, data: UnsafeRawPointer) {
+    package init(type: ElementType, rows: Int, cols: Int, rowStride: Int, data: UnsafeRawPointer) {
         precondition(type.blockElements == 1 && !type.isQuantized && rowStride >= cols, "strided views are of float matrices, stride ≥ cols")
         self.init(type: type, rows: rows, cols: cols, data: data)
         self.rowStride = rowStride
@@ -42,7 +42,7 @@ public struct WeightMatrix: @unchecked Sendable {
     }
 
     /// The bytes the matrix occupies (interleaved types: padded to whole row groups).
-    public var byteCount: Int { (try? type.byteCount(shape: [rows, cols])) ?? 0 }
+    package var byteCount: Int { (try? type.byteCount(shape: [rows, cols])) ?? 0 }
 
     /// The base type of an interleaved layout, else the type itself.
     var rowMajorType: ElementType { type.interleaving?.base ?? type }
@@ -76,11 +76,11 @@ public struct WeightMatrix: @unchecked Sendable {
     }()
 
     /// Every element type the C kernels take, in the registry's order.
-    public static var kernelTypes: [ElementType] { ElementType.registry.filter { codes[$0.id] != nil } }
+    package static var kernelTypes: [ElementType] { ElementType.registry.filter { codes[$0.id] != nil } }
 
     /// Whether products with `type` quantise the activations to int8 blocks of 32 first (every
     /// quantised type with a kernel); the others multiply in f32.
-    public static func quantizesActivations(_ type: ElementType) -> Bool {
+    package static func quantizesActivations(_ type: ElementType) -> Bool {
         type.isQuantized && kernelCode(type) != nil
     }
 }
@@ -88,33 +88,33 @@ public struct WeightMatrix: @unchecked Sendable {
 /// Which elements RoPE rotates together (llama.cpp's modes): `normal` rotates adjacent pairs
 /// (2i, 2i+1) (Llama as GGUF stores it); `neox` rotates (i, i + rotaryDims/2) (GPT-NeoX, and
 /// Llama as Hugging Face stores it).
-public enum RopeMode: Sendable {
+package enum RopeMode: Sendable {
     case normal, neox
 }
 
 /// The 16-bit float formats the conversions handle.
-public enum HalfFormat: Sendable {
+package enum HalfFormat: Sendable {
     case f16, bf16
 }
 
 /// One head's keys or values in a KV cache: row `t` (position t) starts `t * rowStride`
 /// elements after `base` and holds `headDim` elements, f32 or f16.
-public struct KVView: @unchecked Sendable {
+package struct KVView: @unchecked Sendable {
     // Sendable: a view; the caller keeps the cache alive while in use.
-    public enum Precision: Sendable { case f32, f16 }
+    package enum Precision: Sendable { case f32, f16 }
 
-    public let base: UnsafeRawPointer
-    public let rowStride: Int
-    public let precision: Precision
+    package let base: UnsafeRawPointer
+    package let rowStride: Int
+    package let precision: Precision
 
-    public init(base: UnsafeRawPointer, rowStride: Int, precision: Precision) {
+    package init(base: UnsafeRawPointer, rowStride: Int, precision: Precision) {
         self.base = base
         self.rowStride = rowStride
         self.precision = precision
     }
 
-    public init(_ f32: UnsafePointer<Float>, rowStride: Int) { self.init(base: f32, rowStride: rowStride, precision: .f32) }
-    public init(f16 bits: UnsafePointer<UInt16>, rowStride: Int) { self.init(base: bits, rowStride: rowStride, precision: .f16) }
+    package init(_ f32: UnsafePointer<Float>, rowStride: Int) { self.init(base: f32, rowStride: rowStride, precision: .f32) }
+    package init(f16 bits: UnsafePointer<UInt16>, rowStride: Int) { self.init(base: bits, rowStride: rowStride, precision: .f16) }
 
     var cType: Int32 { precision == .f16 ? Int32(KILN_KV_F16) : Int32(KILN_KV_F32) }
 

@@ -5,7 +5,7 @@ extension Kernels {
     /// returns when all have finished: for work the products do not cover (attention heads, say).
     /// `body` runs on several threads at once, so it must only write state that no other index
     /// touches. When another thread is using the pool, every index runs on the calling thread.
-    public static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    package static func parallelFor(_ count: Int, _ body: (Int) -> Void) {
         guard count > 0 else { return }
         withoutActuallyEscaping(body) { body in
             var closure = body

@@ -4,16 +4,16 @@ import CKilnKernels
 /// on first use and then kept: every layer rotates its queries and keys at the same positions, so
 /// a forward pass computes them once instead of once per layer (the double-precision `pow`, `cos`
 /// and `sin` were a few percent of a prompt). Same values as `Kernels.rope` computes per call.
-public final class RopeAngles: @unchecked Sendable {
+package final class RopeAngles: @unchecked Sendable {
     // Sendable: used by one inference state at a time, as the state itself is.
-    public let rotaryDims: Int
-    public let base: Float
-    public let freqScale: Float
-    public let capacity: Int
+    package let rotaryDims: Int
+    package let base: Float
+    package let freqScale: Float
+    package let capacity: Int
     private let values: UnsafeMutablePointer<Float>
     private var filled: [Bool]
 
-    public init(rotaryDims: Int, base: Float, freqScale: Float, capacity: Int) {
+    package init(rotaryDims: Int, base: Float, freqScale: Float, capacity: Int) {
         precondition(rotaryDims >= 0 && rotaryDims % 2 == 0 && capacity >= 0)
         self.rotaryDims = rotaryDims
         self.base = base

@@ -10,7 +10,7 @@ public enum QuantMethod: String, Sendable {
 }
 
 /// Quantises whole blocks of one element type.
-public protocol BlockQuantizer: Sendable {
+package protocol BlockQuantizer: Sendable {
     var type: ElementType { get }
     /// Quantises one block of `type.blockElements` values into `type.blockBytes` bytes.
     /// `importance` (same length, non-negative) weights the squared error; nil means uniform.
@@ -20,7 +20,7 @@ public protocol BlockQuantizer: Sendable {
 
 extension BlockQuantizer {
     /// Quantises `count` values (a multiple of the block size) block by block.
-    public func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
+    package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
                          into out: UnsafeMutableRawPointer) {
         let n = type.blockElements
         for block in 0..<(count / n) {

@@ -3,15 +3,15 @@ import KilnCore
 /// `kq4`: two 16-value groups per block, each with a log-scaled exponent byte, levels on
 /// Kiln's non-uniform grid (KQ4). Always searched: the exponent of each group is chosen among
 /// the neighbours of the nearest one and a weighted least-squares refit, by decoded error.
-public struct KQ4Quantizer: BlockQuantizer {
-    public init() {}
-    public var type: ElementType { .kq4 }
+package struct KQ4Quantizer: BlockQuantizer {
+    package init() {}
+    package var type: ElementType { .kq4 }
 
     /// Grid values and the midpoints between neighbours, for nearest-level lookup.
     static let grid = KQ4.grid.map(Float.init)
     static let midpoints = (0..<15).map { (grid[$0] + grid[$0 + 1]) / 2 }
 
-    public func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
+    package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
                               into out: UnsafeMutableRawPointer) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 48) { buffer in
             let levels = buffer.baseAddress!, scratch = levels + 32

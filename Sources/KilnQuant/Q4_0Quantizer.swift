@@ -1,11 +1,11 @@
 import KilnCore
 
 /// `q4_0`: 32 values, f16 scale `d`, 4-bit `q`, value `d × (q − 8)`.
-public struct Q4_0Quantizer: BlockQuantizer {
-    public init() {}
-    public var type: ElementType { .q4_0 }
+package struct Q4_0Quantizer: BlockQuantizer {
+    package init() {}
+    package var type: ElementType { .q4_0 }
 
-    public func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
+    package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
                               into out: UnsafeMutableRawPointer) {
         // Reference (ggml quantize_row_q4_0_ref, gguf-py Q4_0): the signed value of largest
         // magnitude maps to −8, d = max / −8, q = trunc(x / d + 8.5) clipped to 0…15.

@@ -1,11 +1,11 @@
 import KilnCore
 
 /// `q4_1`: 32 values, f16 scale `d` and minimum `m`, 4-bit `q`, value `d × q + m`.
-public struct Q4_1Quantizer: BlockQuantizer {
-    public init() {}
-    public var type: ElementType { .q4_1 }
+package struct Q4_1Quantizer: BlockQuantizer {
+    package init() {}
+    package var type: ElementType { .q4_1 }
 
-    public func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
+    package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
                               into out: UnsafeMutableRawPointer) {
         // Reference (ggml quantize_row_q4_1_ref, gguf-py Q4_1): d = (max − min) / 15,
         // q = trunc((x − min) / d + 0.5) clipped to 0…15, m = min.

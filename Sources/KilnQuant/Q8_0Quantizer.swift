@@ -1,11 +1,11 @@
 import KilnCore
 
 /// `q8_0`: 32 values, f16 scale `d`, int8 `q`, value `d × q`.
-public struct Q8_0Quantizer: BlockQuantizer {
-    public init() {}
-    public var type: ElementType { .q8_0 }
+package struct Q8_0Quantizer: BlockQuantizer {
+    package init() {}
+    package var type: ElementType { .q8_0 }
 
-    public func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
+    package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
                               into out: UnsafeMutableRawPointer) {
         // Reference (ggml quantize_row_q8_0_ref, gguf-py Q8_0): d = amax / 127, q = round(x / d)
         // with halves away from zero, all in f32.

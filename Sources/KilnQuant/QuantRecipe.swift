@@ -8,20 +8,29 @@ import KilnCore
 ///      "rules": [{"match": "token_embd.weight", "scheme": "q8_0"},
 ///                {"match": "blk.*.attn_v.weight", "scheme": "q8_0"}]}
 public struct QuantRecipe: Sendable, Equatable {
+    /// One rule: tensors whose canonical name matches `pattern` get `scheme`.
     public struct Rule: Sendable, Equatable {
+        /// A shell-style glob on canonical names (`*` any run of characters, `?` one, `[…]` a set).
         public var pattern: String
+        /// The scheme for the tensors it matches.
         public var scheme: QuantScheme
+        /// A rule giving tensors that match `pattern` the scheme `scheme`.
         public init(_ pattern: String, _ scheme: QuantScheme) {
             self.pattern = pattern
             self.scheme = scheme
         }
     }
 
+    /// A name recorded in the output's provenance (`q4-mixed`, or the JSON's `"name"`).
     public var name: String
+    /// The scheme of matrices no rule matches.
     public var defaultScheme: QuantScheme
+    /// Rules tried in order; the first match wins.
     public var rules: [Rule]
+    /// How block scales are chosen.
     public var method: QuantMethod
 
+    /// A recipe from its parts.
     public init(name: String, defaultScheme: QuantScheme, rules: [Rule] = [], method: QuantMethod = .search) {
         self.name = name
         self.defaultScheme = defaultScheme
@@ -51,8 +60,14 @@ public struct QuantRecipe: Sendable, Equatable {
         }
     }
 
+    /// The names ``preset(_:layers:)`` knows.
     public static let presetNames = ["q8", "q4", "q4_1", "kq4", "q4-mixed"]
 
+    /// A recipe from its JSON form (the type's notes show one): `"default"` is required,
+    /// `"name"`, `"method"` (`search` or `rtn`) and `"rules"` are optional.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` (`.malformed`) naming the field that is missing, of the wrong
+    ///   type, or names an unknown scheme or method.
     public init(json: JSONValue) throws {
         guard case .object = json else { throw KilnError(.malformed, "recipe: expected a JSON object") }
         guard let defaultName = json["default"]?.stringValue, let scheme = QuantScheme.named(defaultName) else {
@@ -84,7 +99,7 @@ public struct QuantRecipe: Sendable, Equatable {
         return scheme
     }
 
-    public var metadata: MetadataValue {
+    package var metadata: MetadataValue {
         .map([
             "name": .string(name), "default": .string(defaultScheme.rawValue), "method": .string(method.rawValue),
             "rules": .array(rules.map { .map(["match": .string($0.pattern), "scheme": .string($0.scheme.rawValue)]) }),
@@ -93,8 +108,8 @@ public struct QuantRecipe: Sendable, Equatable {
 }
 
 /// Shell-style globs: `*` any run of characters, `?` one character.
-public enum Glob {
-    public static func matches(_ pattern: String, _ text: String) -> Bool {
+package enum Glob {
+    package static func matches(_ pattern: String, _ text: String) -> Bool {
         let p = Array(pattern.utf8), t = Array(text.utf8)
         var pi = 0, ti = 0, star = -1, mark = 0
         while ti < t.count {

@@ -11,7 +11,9 @@ public struct QuantizationError: Sendable, Equatable {
     /// Importance-weighted mean squared error (equals the MSE with uniform importance).
     public var weightedMSE: Double
 
+    /// Root-mean-square error, in the weights' units.
     public var rmse: Double { comparison.rmse }
+    /// The largest absolute error of any weight.
     public var maxAbs: Double { comparison.maxAbs }
     /// 10·log10(Σx² / Σ(x − x̂)²); infinite when exact.
     public var snrDecibels: Double { comparison.snrDB }
@@ -19,10 +21,10 @@ public struct QuantizationError: Sendable, Equatable {
 
 /// Quantises whole matrices, rows spread over threads. Each row is quantised independently,
 /// so the result does not depend on the thread count.
-public enum TensorQuantizer {
+package enum TensorQuantizer {
     /// Quantises `values` (`rows × cols`, row-major f32) to `scheme`. `importance` has `cols`
     /// entries (one per input column) or is nil for uniform weighting.
-    public static func quantize(_ values: UnsafePointer<Float>, rows: Int, cols: Int, scheme: QuantScheme,
+    package static func quantize(_ values: UnsafePointer<Float>, rows: Int, cols: Int, scheme: QuantScheme,
                                 importance: [Float]?, method: QuantMethod, threads: Int) throws -> (OwnedBytes, QuantizationError) {
         let type = scheme.type
         let byteCount = try type.byteCount(shape: [rows, cols])

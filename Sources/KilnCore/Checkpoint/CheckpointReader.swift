@@ -1,11 +1,16 @@
 /// One tensor as a source checkpoint describes it, before its data is read.
 public struct SourceTensor: Sendable, Equatable {
+    /// The tensor's name as the checkpoint spells it (before any renaming to canonical names).
     public let name: String
+    /// The element type as stored.
     public let type: ElementType
     /// Outermost dimension first.
     public let shape: [Int]
+    /// The length of the tensor's bytes: `type.byteCount(shape: shape)`.
     public let byteCount: Int
 
+    /// Describes a tensor; readers compute `byteCount` with ``ElementType/byteCount(shape:)``,
+    /// which checks the shape against the type and for overflow.
     public init(name: String, type: ElementType, shape: [Int], byteCount: Int) {
         self.name = name
         self.type = type
@@ -13,20 +18,28 @@ public struct SourceTensor: Sendable, Equatable {
         self.byteCount = byteCount
     }
 
+    /// The number of values: the product of ``shape``.
     public var elementCount: Int { shape.reduce(1, *) }
 }
 
 /// A tensor's bytes: a view into a mapping (kept alive by `owner`) or memory of its own.
 public struct TensorData: @unchecked Sendable {
     // Sendable: the bytes are immutable and `owner` keeps them alive.
+    /// The tensor's bytes; valid while ``owner`` lives, so keep the `TensorData` (not just the
+    /// pointer) for as long as the bytes are used.
     public let bytes: UnsafeRawBufferPointer
+    /// The object that keeps ``bytes`` alive: the reader whose mapping they point into, or an
+    /// ``OwnedBytes`` holding a copy.
     public let owner: AnyObject
 
+    /// Bytes kept alive by `owner`: for a view into a reader's mapping, pass the reader (or
+    /// its ``MappedFile``).
     public init(bytes: UnsafeRawBufferPointer, owner: AnyObject) {
         self.bytes = bytes
         self.owner = owner
     }
 
+    /// Bytes the tensor owns: `owned`'s buffer, freed when the last copy of this value goes.
     public init(_ owned: OwnedBytes) {
         self.init(bytes: owned.buffer, owner: owned)
     }
@@ -43,6 +56,12 @@ public protocol CheckpointReader: AnyObject, Sendable {
     var metadata: [String: MetadataValue] { get }
     /// Tensors in the order they are stored (so reading them in order streams the file).
     var sourceTensors: [SourceTensor] { get }
+    /// The bytes of one of ``sourceTensors``, exactly `tensor.byteCount` of them in
+    /// `tensor.type`'s layout: a view into the file where possible, a converted copy where the
+    /// format stores something else (big-endian, unaligned, compressed).
+    ///
+    /// - Throws: ``KilnError`` when the tensor is not this checkpoint's, or its stored bytes are
+    ///   missing, truncated or do not decode.
     func data(_ tensor: SourceTensor) throws -> TensorData
     /// Says the tensor's bytes will not be read again soon, so a streaming conversion can drop
     /// the pages it has finished with and stay bounded by one tensor rather than the file.

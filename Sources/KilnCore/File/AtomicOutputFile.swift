@@ -6,11 +6,11 @@ import Foundation
 /// uncommitted, or the process dies, nothing appears under the final name: a dropped writer
 /// deletes its temporary file, and the next writer of the same name deletes what a killed
 /// process left. Every Kiln writer (`.kiln`, safetensors, GGUF, side files) writes through this.
-public final class AtomicOutputFile {
-    public let path: String
-    public let temporaryPath: String
+package final class AtomicOutputFile {
+    package let path: String
+    package let temporaryPath: String
     /// Bytes written so far (the offset the next `write` lands at).
-    public private(set) var position = 0
+    package private(set) var position = 0
     private var fd: Int32
     private var done = false
     /// Where the bytes not yet handed to the disk begin (see `write`).
@@ -19,7 +19,7 @@ public final class AtomicOutputFile {
     static let writebackInterval = 64 << 20
 
     /// Creates the temporary file. Fails if the destination's directory is not writable.
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         let url = URL(fileURLWithPath: path)
         let directory = url.deletingLastPathComponent().path
@@ -33,7 +33,7 @@ public final class AtomicOutputFile {
     }
 
     /// Appends `bytes`.
-    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+    package func write(_ bytes: UnsafeRawBufferPointer) throws {
         precondition(!done, "AtomicOutputFile used after commit() or abandon()")
         guard bytes.count > 0 else { return }
         try fail { try SystemCalls.writeAll(fd, bytes, temporaryPath) }
@@ -46,12 +46,12 @@ public final class AtomicOutputFile {
         }
     }
 
-    public func write(_ bytes: [UInt8]) throws {
+    package func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try write($0) }
     }
 
     /// Appends zeros up to `offset` (no-op when already there).
-    public func pad(to offset: Int) throws {
+    package func pad(to offset: Int) throws {
         precondition(offset >= position, "padding backwards from \(position) to \(offset)")
         var gap = offset - position
         let chunk = [UInt8](repeating: 0, count: min(gap, 1 << 16))
@@ -64,7 +64,7 @@ public final class AtomicOutputFile {
 
     /// Overwrites bytes already written at `offset` (a header or preamble written last)
     /// without moving the append position.
-    public func overwrite(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
+    package func overwrite(_ bytes: UnsafeRawBufferPointer, at offset: Int) throws {
         precondition(!done, "AtomicOutputFile used after commit() or abandon()")
         precondition(offset + bytes.count <= position, "overwrite past the end of what was written")
         try fail { try SystemCalls.pwriteAll(fd, bytes, at: offset, temporaryPath) }
@@ -72,7 +72,7 @@ public final class AtomicOutputFile {
 
     /// Flushes the file to disk and renames it to `path`; also flushes the directory so the
     /// new name survives a crash. On failure the temporary file is deleted.
-    public func commit() throws {
+    package func commit() throws {
         precondition(!done, "AtomicOutputFile.commit() called twice")
         try fail {
             try SystemCalls.fsync(fd, temporaryPath)
@@ -85,7 +85,7 @@ public final class AtomicOutputFile {
     }
 
     /// Deletes the temporary file. Called automatically when an uncommitted file is dropped.
-    public func abandon() {
+    package func abandon() {
         if fd >= 0 { SystemCalls.close(fd); fd = -1 }
         if !done { SystemCalls.unlink(temporaryPath) }
         done = true

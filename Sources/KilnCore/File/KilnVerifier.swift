@@ -3,14 +3,22 @@ import Foundation
 
 /// The result of checking every tensor of a `.kiln` file against its checksum.
 public struct VerificationReport: Sendable {
+    /// One tensor that failed its check.
     public struct Failure: Sendable {
+        /// The tensor's name.
         public let tensor: String
+        /// What was wrong: a checksum mismatch (`.checksum`) or a compressed stream that does
+        /// not decode (`.malformed`), with the tensor's offset.
         public let error: KilnError
     }
 
+    /// Tensors checked: all of them.
     public var tensorsChecked: Int
+    /// Bytes read as stored (compressed lengths for compressed tensors).
     public var bytesChecked: Int
+    /// The tensors that failed, in file order.
     public var failures: [Failure]
+    /// Whether every tensor matched its checksum.
     public var isSound: Bool { failures.isEmpty }
 }
 

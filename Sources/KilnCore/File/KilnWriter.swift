@@ -14,22 +14,32 @@ public final class KilnWriter {
         case zstd(level: Int32)
     }
 
+    /// The final path, where the file appears when ``finish()`` succeeds.
     public var path: String { output.path }
-    public var temporaryPath: String { output.temporaryPath }
+    package var temporaryPath: String { output.temporaryPath }
+    /// The metadata written into the header by ``finish()``; set it any time before then.
     public var metadata: [String: MetadataValue] = [:]
+    /// The tensors added so far, in file order, with their offsets and checksums.
     public private(set) var tensors: [TensorInfo] = []
     private let output: AtomicOutputFile
     private var names = Set<String>()
     private var finished = false
 
-    /// Creates the temporary file. Fails if the destination's directory is not writable.
+    /// Creates the temporary file beside `path`.
+    ///
+    /// - Throws: ``KilnError`` (`.io`) if the destination's directory is not writable.
     public init(path: String) throws {
         output = try AtomicOutputFile(path: path)
         // The placeholder preamble is zeros, so a partially written file is never a valid .kiln.
         try output.pad(to: KilnLayout.preambleSize)
     }
 
-    /// Writes one tensor. `bytes` must be exactly the tensor's bytes for `type` and `shape`.
+    /// Writes one tensor. `bytes` must be exactly the tensor's bytes for `type` and `shape`
+    /// (outermost dimension first); they are copied to the file before this returns, so the
+    /// caller may free them afterwards. Returns the tensor's record (offset, checksum).
+    ///
+    /// - Throws: ``KilnError`` (`.usage`) for an empty or repeated name, more than 8
+    ///   dimensions, or a byte count that does not match the shape; (`.io`) if writing fails.
     @discardableResult
     public func add(name: String, type: ElementType, shape: [Int], bytes: UnsafeRawBufferPointer,
                     storage: Storage = .raw) throws -> TensorInfo {
@@ -67,7 +77,11 @@ public final class KilnWriter {
         return info
     }
 
-    /// Writes the header, flushes the file to disk and renames it to `path`.
+    /// Writes the header, flushes the file to disk and renames it to `path`. Call it once; the
+    /// writer cannot be used afterwards.
+    ///
+    /// - Throws: ``KilnError`` (`.io`) if writing, flushing or renaming fails; the temporary
+    ///   file is deleted and nothing appears under `path`.
     public func finish() throws {
         precondition(!finished, "KilnWriter.finish() called twice")
         finished = true

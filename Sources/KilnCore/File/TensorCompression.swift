@@ -2,9 +2,9 @@ import CZstd
 
 /// Per-tensor compression for storage and transfer (docs/FORMAT.md §8): one zstd frame,
 /// optionally after a byte-shuffle of multi-byte elements.
-public enum TensorCompression {
+package enum TensorCompression {
     /// Compresses `bytes` into one zstd frame that records its content size and a frame checksum.
-    public static func zstdCompress(_ bytes: UnsafeRawBufferPointer, level: Int32, threads: Int = 0) throws -> [UInt8] {
+    package static func zstdCompress(_ bytes: UnsafeRawBufferPointer, level: Int32, threads: Int = 0) throws -> [UInt8] {
         guard let context = ZSTD_createCCtx() else { throw KilnError(.io, "zstd: cannot allocate a compression context") }
         defer { ZSTD_freeCCtx(context) }
         ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, level)
@@ -24,7 +24,7 @@ public enum TensorCompression {
     }
 
     /// Decompresses exactly one zstd frame that must hold exactly `destination.count` bytes.
-    public static func zstdDecompress(_ frame: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws {
+    package static func zstdDecompress(_ frame: UnsafeRawBufferPointer, into destination: UnsafeMutableRawBufferPointer) throws {
         let frameSize = ZSTD_findFrameCompressedSize(frame.baseAddress, frame.count)
         guard ZSTD_isError(frameSize) == 0 else {
             throw KilnError.malformed("zstd frame is invalid: \(String(cString: ZSTD_getErrorName(frameSize)))")
@@ -48,7 +48,7 @@ public enum TensorCompression {
     }
 
     /// Regroups bytes into planes: `output[p * n + i] = input[i * width + p]`.
-    public static func shuffle(_ input: UnsafeRawBufferPointer, width: Int, into output: UnsafeMutableRawBufferPointer) {
+    package static func shuffle(_ input: UnsafeRawBufferPointer, width: Int, into output: UnsafeMutableRawBufferPointer) {
         precondition(input.count == output.count && width > 0 && input.count % width == 0)
         let n = input.count / width
         let source = input.bindMemory(to: UInt8.self)
@@ -60,7 +60,7 @@ public enum TensorCompression {
     }
 
     /// Undoes `shuffle`.
-    public static func unshuffle(_ input: UnsafeRawBufferPointer, width: Int, into output: UnsafeMutableRawBufferPointer) {
+    package static func unshuffle(_ input: UnsafeRawBufferPointer, width: Int, into output: UnsafeMutableRawBufferPointer) {
         precondition(input.count == output.count && width > 0 && input.count % width == 0)
         let n = input.count / width
         let source = input.bindMemory(to: UInt8.self)

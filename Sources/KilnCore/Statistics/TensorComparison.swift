@@ -27,18 +27,22 @@ import Foundation
 public struct TensorComparison: Sendable, Equatable {
     /// `numpy.isclose`'s test: `|a − b| ≤ absolute + relative·|b|`.
     public struct Tolerance: Sendable, Equatable {
+        /// The absolute term (numpy's `atol`).
         public var absolute: Double
+        /// The factor of |b| added to it (numpy's `rtol`).
         public var relative: Double
 
         /// Any numeric difference counts.
         public static let exact = Tolerance(absolute: 0, relative: 0)
 
+        /// A tolerance of `absolute + relative·|b|`.
         public init(absolute: Double = 0, relative: Double = 0) {
             self.absolute = absolute
             self.relative = relative
         }
     }
 
+    /// The tolerance that ``beyondTolerance`` was counted with.
     public var tolerance: Tolerance
     /// Pairs seen, finite or not.
     public private(set) var elements = 0
@@ -46,24 +50,26 @@ public struct TensorComparison: Sendable, Equatable {
     public private(set) var finiteElements = 0
     /// Pairs whose values differ at all (−0 and +0 do not; matching NaNs do not).
     public private(set) var unequal = 0
+    /// Pairs that fail the ``tolerance`` test (non-finite mismatches included).
     public private(set) var beyondTolerance = 0
     /// Pairs where a NaN or infinity meets a different value (or whose difference overflows).
     public private(set) var nonFiniteMismatches = 0
+    /// The largest |a − b| over finite pairs; +∞ if any pair is a non-finite mismatch.
     public private(set) var maxAbs: Double = 0
-    public private(set) var sumAbs: Double = 0
-    public private(set) var sumSquaredError: Double = 0
-    public private(set) var sumSquaresA: Double = 0
-    public private(set) var sumSquaresB: Double = 0
-    public private(set) var sumProducts: Double = 0
+    package private(set) var sumAbs: Double = 0
+    package private(set) var sumSquaredError: Double = 0
+    package private(set) var sumSquaresA: Double = 0
+    package private(set) var sumSquaresB: Double = 0
+    package private(set) var sumProducts: Double = 0
 
-    public init(tolerance: Tolerance = .exact) {
+    package init(tolerance: Tolerance = .exact) {
         self.tolerance = tolerance
     }
 
     /// The statistics of `elements` pairs known to be identical without reading them (equal
     /// bytes or checksums): every difference is 0, `cosine` 1, `snrDB` +∞. The sums of squares
     /// are not known, so they stay 0; do not merge this into a comparison of other data.
-    public static func identical(elements: Int, tolerance: Tolerance = .exact) -> TensorComparison {
+    package static func identical(elements: Int, tolerance: Tolerance = .exact) -> TensorComparison {
         var comparison = TensorComparison(tolerance: tolerance)
         comparison.elements = elements
         comparison.finiteElements = elements
@@ -79,20 +85,20 @@ public struct TensorComparison: Sendable, Equatable {
 
     // MARK: Accumulating
 
-    public mutating func add(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) {
+    package mutating func add(_ a: UnsafeBufferPointer<Double>, _ b: UnsafeBufferPointer<Double>) {
         precondition(a.count == b.count, "compared chunks must have the same length (\(a.count) vs \(b.count))")
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return }
         accumulate(pa, pb, count: a.count)
     }
 
-    public mutating func add(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
+    package mutating func add(_ a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>) {
         precondition(a.count == b.count, "compared chunks must have the same length (\(a.count) vs \(b.count))")
         guard let pa = a.baseAddress, let pb = b.baseAddress else { return }
         accumulate(pa, pb, count: a.count)
     }
 
     /// Adds another part of the same tensor (another chunk, another thread's share).
-    public mutating func merge(_ other: TensorComparison) {
+    package mutating func merge(_ other: TensorComparison) {
         elements += other.elements
         finiteElements += other.finiteElements
         unequal += other.unequal
@@ -226,14 +232,18 @@ public struct TensorComparison: Sendable, Equatable {
     /// No element beyond the tolerance.
     public var withinTolerance: Bool { beyondTolerance == 0 }
 
+    /// Σ|a − b| / n over finite pairs.
     public var meanAbs: Double { finiteElements > 0 ? sumAbs / Double(finiteElements) : 0 }
+    /// √(Σ(a − b)² / n) over finite pairs, in the tensors' own units.
     public var rmse: Double { finiteElements > 0 ? (sumSquaredError / Double(finiteElements)).squareRoot() : 0 }
 
+    /// The RMSE relative to A's RMS, √(Σ(a − b)² / Σa²): scale-free, so tensors compare.
     public var relativeRMSE: Double {
         if sumSquaredError == 0 { return 0 }
         return sumSquaresA > 0 ? (sumSquaredError / sumSquaresA).squareRoot() : .infinity
     }
 
+    /// Cosine similarity of A and B as vectors, Σab / (‖a‖·‖b‖): 1 for the same direction.
     public var cosine: Double {
         let normA = sumSquaresA.squareRoot(), normB = sumSquaresB.squareRoot()
         if normA == 0 && normB == 0 { return 1 }
@@ -241,6 +251,8 @@ public struct TensorComparison: Sendable, Equatable {
         return sumProducts / (normA * normB)
     }
 
+    /// Signal-to-noise ratio in decibels, 10·log₁₀(Σa² / Σ(a − b)²): about 6 dB per bit of
+    /// precision; +∞ when nothing differs.
     public var snrDB: Double {
         if sumSquaredError == 0 { return .infinity }
         if sumSquaresA == 0 { return -.infinity }

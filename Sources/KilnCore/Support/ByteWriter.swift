@@ -1,19 +1,19 @@
 /// A growable little-endian byte buffer for building headers (`.kiln`, GGUF).
-public struct ByteWriter: Sendable {
-    public var bytes: [UInt8] = []
+package struct ByteWriter: Sendable {
+    package var bytes: [UInt8] = []
 
-    public init() {}
+    package init() {}
 
-    public mutating func append<T: FixedWidthInteger>(_ value: T) {
+    package mutating func append<T: FixedWidthInteger>(_ value: T) {
         withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
-    public mutating func append(contentsOf other: some Sequence<UInt8>) {
+    package mutating func append(contentsOf other: some Sequence<UInt8>) {
         bytes.append(contentsOf: other)
     }
 
     /// A `u64` byte length followed by the UTF-8 bytes (the string encoding of `.kiln` and GGUF).
-    public mutating func appendString(_ string: String) {
+    package mutating func appendString(_ string: String) {
         append(UInt64(string.utf8.count))
         bytes.append(contentsOf: string.utf8)
     }

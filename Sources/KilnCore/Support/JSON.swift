@@ -2,25 +2,38 @@
 /// and tokenizer files, recipe files. Integers keep full 64-bit precision; duplicate object
 /// keys are rejected (the safetensors format forbids them; the common parsers silently keep one).
 public indirect enum JSONValue: Sendable, Equatable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// An integer that fits `Int64` (a number with no fraction or exponent).
     case int(Int64)
     /// Integers above `Int64.max`.
     case uint(UInt64)
+    /// Any other number.
     case double(Double)
+    /// A string, escapes decoded.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object; its keys are unique.
     case object([String: JSONValue])
 
+    /// The member named `key`, or nil if this is not an object or has no such member.
     public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
 
+    /// The string, if this is a ``string(_:)``.
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    /// The elements, if this is an ``array(_:)``.
     public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a } else { return nil } }
+    /// The members, if this is an ``object(_:)``.
     public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o } else { return nil } }
+    /// The boolean, if this is a ``bool(_:)``.
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    /// Whether this is ``null``.
     public var isNull: Bool { self == .null }
 
     /// An integer value (also a float with no fractional part, as some writers produce).
@@ -42,6 +55,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// Any number, as a `Double` (large integers round to the nearest `Double`).
     public var doubleValue: Double? {
         switch self {
         case .int(let v): return Double(v)
@@ -51,6 +65,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
+    /// What kind of value this is, worded for messages: "expected a string, found a number".
     public var typeName: String {
         switch self {
         case .null: return "null"
@@ -62,11 +77,15 @@ public indirect enum JSONValue: Sendable, Equatable {
         }
     }
 
-    public static func parse(_ bytes: UnsafeRawBufferPointer, baseOffset: UInt64 = 0, maxDepth: Int = 64) throws -> JSONValue {
+    package static func parse(_ bytes: UnsafeRawBufferPointer, baseOffset: UInt64 = 0, maxDepth: Int = 64) throws -> JSONValue {
         var parser = JSONParser(bytes: bytes, baseOffset: baseOffset, maxDepth: maxDepth)
         return try parser.parseDocument()
     }
 
+    /// Parses a JSON document (RFC 8259), nested at most 64 deep.
+    ///
+    /// - Throws: ``KilnError`` (`.malformed`) naming the byte offset of the first error, for
+    ///   invalid syntax, a duplicate object key, a number out of range or nesting too deep.
     public static func parse(_ text: String) throws -> JSONValue {
         var copy = text
         return try copy.withUTF8 { try parse(UnsafeRawBufferPointer($0)) }

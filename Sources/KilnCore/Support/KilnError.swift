@@ -1,6 +1,8 @@
 /// Every failure Kiln reports: what went wrong, where (file, field or tensor, byte offset),
 /// and what was expected. The description is the message the command-line tools print.
 public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// The class of failure; the command-line tools map it to an exit status (`usage` and
+    /// `io` exit 2, the others 1).
     public enum Kind: String, Sendable {
         /// The operating system refused (open, read, write, mmap, rename).
         case io
@@ -14,6 +16,7 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
         case usage
     }
 
+    /// The class of failure.
     public var kind: Kind
     /// The file concerned, as the user named it.
     public var file: String?
@@ -24,6 +27,8 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     /// What was found and what was expected.
     public var message: String
 
+    /// An error of `kind` with `message` (what was found and what was expected), and where
+    /// it was found as far as known: the file, the field or tensor, the byte offset.
     public init(_ kind: Kind, _ message: String, file: String? = nil, location: String? = nil, offset: UInt64? = nil) {
         self.kind = kind
         self.message = message
@@ -32,6 +37,7 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
         self.offset = offset
     }
 
+    /// `file: byte offset: location: message`, leaving out what is unknown: the line the tools print.
     public var description: String {
         var parts: [String] = []
         if let file { parts.append(file) }
@@ -42,14 +48,15 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
     }
 
     /// The same error with the file filled in where it was not known yet.
-    public func inFile(_ name: String) -> KilnError {
+    @usableFromInline
+    package func inFile(_ name: String) -> KilnError {
         var copy = self
         if copy.file == nil { copy.file = name }
         return copy
     }
 
     /// The same error with the location filled in where it was not known yet.
-    public func at(_ location: String) -> KilnError {
+    package func at(_ location: String) -> KilnError {
         var copy = self
         if copy.location == nil { copy.location = location }
         return copy
@@ -57,14 +64,14 @@ public struct KilnError: Error, CustomStringConvertible, Sendable, Equatable {
 }
 
 extension KilnError {
-    public static func malformed(_ message: String, at offset: UInt64? = nil, _ location: String? = nil) -> KilnError {
+    package static func malformed(_ message: String, at offset: UInt64? = nil, _ location: String? = nil) -> KilnError {
         KilnError(.malformed, message, location: location, offset: offset)
     }
 }
 
 /// Runs `body`, attaching `file` to any `KilnError` that escapes it.
 @inlinable
-public func withFileContext<T>(_ file: String, _ body: () throws -> T) throws -> T {
+package func withFileContext<T>(_ file: String, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let error as KilnError {

@@ -3,22 +3,22 @@ import Foundation
 // Small lock-protected helpers for work spread over threads.
 
 /// A shared tally: the next work item to take, bytes done, differences found.
-public final class LockedCounter: @unchecked Sendable {
+package final class LockedCounter: @unchecked Sendable {
     // Sendable: `count` is guarded by `lock`.
     private let lock = NSLock()
     private var count = 0
 
-    public init() {}
+    package init() {}
 
     /// Adds `amount` and returns the new total.
     @discardableResult
-    public func add(_ amount: Int) -> Int {
+    package func add(_ amount: Int) -> Int {
         lock.lock(); defer { lock.unlock() }
         count += amount
         return count
     }
 
-    public var value: Int {
+    package var value: Int {
         lock.lock(); defer { lock.unlock() }
         return count
     }

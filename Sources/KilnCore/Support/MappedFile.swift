@@ -10,9 +10,17 @@ import Darwin
 /// as they are touched, and shared with the page cache, so opening is independent of size.
 public final class MappedFile: @unchecked Sendable {
     // Sendable: the mapping is read-only and never changes after init; it is unmapped in deinit.
+    /// The path the file was opened with.
     public let path: String
+    /// The whole file, read-only. Valid as long as this object lives: keep the `MappedFile`
+    /// (or an object holding it, such as a ``TensorData``'s owner) alive while using any
+    /// pointer into it. An empty file maps to an empty buffer with no base address.
     public let bytes: UnsafeRawBufferPointer
 
+    /// Maps the file at `path`.
+    ///
+    /// - Throws: ``KilnError`` (`.io`) naming the path and the system's reason when the file
+    ///   cannot be opened, measured or mapped.
     public init(path: String) throws {
         self.path = path
         let fd = try SystemCalls.open(path, O_RDONLY)
@@ -28,11 +36,12 @@ public final class MappedFile: @unchecked Sendable {
         bytes = UnsafeRawBufferPointer(start: address, count: size)
     }
 
+    /// The file's size in bytes.
     public var count: Int { bytes.count }
 
     /// Tells the kernel how a byte range will be used (sequential streaming, random access, or
     /// "needed soon"). Advice only: failures are ignored.
-    public func advise(_ advice: Advice, range: Range<Int>? = nil) {
+    package func advise(_ advice: Advice, range: Range<Int>? = nil) {
         guard let base = bytes.baseAddress else { return }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let r = range ?? 0..<count
@@ -48,7 +57,7 @@ public final class MappedFile: @unchecked Sendable {
     /// outwards to whole pages: the mapping is read-only and never written, so dropping a
     /// neighbour's page (even while another thread reads it) costs at most a re-fault, and
     /// rounding inwards would leave a page resident at every boundary of a chunked scan.
-    public func release(_ range: Range<Int>) {
+    package func release(_ range: Range<Int>) {
         guard let base = bytes.baseAddress, range.lowerBound >= 0, range.upperBound <= count, !range.isEmpty else { return }
         let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
         let address = Int(bitPattern: base)
@@ -60,13 +69,13 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     /// `release` for a view into this mapping; does nothing for memory outside it.
-    public func release(_ view: UnsafeRawBufferPointer) {
+    package func release(_ view: UnsafeRawBufferPointer) {
         guard let base = bytes.baseAddress, let start = view.baseAddress, start >= base,
               start + view.count <= base + count else { return }
         release((start - base)..<(start - base + view.count))
     }
 
-    public enum Advice {
+    package enum Advice {
         /// `dontNeed` drops the range's pages from this process (they stay in the page cache and
         /// are faulted in again if touched): streaming a large file through a mapping would
         /// otherwise keep every page it read resident and counted against the process.

@@ -2,7 +2,7 @@ import Foundation
 
 /// A one-line progress bar on stderr, drawn only when stderr is a terminal (so logs and pipes
 /// stay clean). Redraws at most ten times a second.
-public final class TerminalProgress: @unchecked Sendable {
+package final class TerminalProgress: @unchecked Sendable {
     // Sendable: all mutable state is guarded by `lock`.
     private let label: String
     private let total: Int
@@ -11,13 +11,13 @@ public final class TerminalProgress: @unchecked Sendable {
     private let lock = NSLock()
     private var lastDraw: UInt64 = 0
 
-    public init(_ label: String, total: Int, enabled: Bool = isatty(2) == 1) {
+    package init(_ label: String, total: Int, enabled: Bool = isatty(2) == 1) {
         self.label = label
         self.total = max(total, 1)
         self.enabled = enabled
     }
 
-    public func update(_ done: Int) {
+    package func update(_ done: Int) {
         guard enabled else { return }
         lock.lock(); defer { lock.unlock() }
         let now = DispatchTime.now().uptimeNanoseconds
@@ -34,7 +34,7 @@ public final class TerminalProgress: @unchecked Sendable {
     }
 
     /// Clears the line.
-    public func finish() {
+    package func finish() {
         guard enabled else { return }
         FileHandle.standardError.write("\r\u{1B}[K".data(using: .utf8)!)
     }

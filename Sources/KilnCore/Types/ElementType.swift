@@ -4,14 +4,26 @@
 /// Every type is described exactly once, in `ElementType.registry`; the `.kiln` reader and
 /// writer, the format plugins, the dequantiser and the tools all look types up there.
 public struct ElementType: Sendable, Hashable, CustomStringConvertible {
+    /// What kind of number a type holds, which decides how tools treat it (only float and
+    /// quantised tensors are weights that can be converted or quantised).
     public enum Category: String, Sendable {
-        case float, signedInteger, unsignedInteger, boolean, quantized
+        /// IEEE or bfloat16 floating point.
+        case float
+        /// Two's-complement integers.
+        case signedInteger
+        /// Unsigned integers.
+        case unsignedInteger
+        /// One byte per value, zero or not.
+        case boolean
+        /// Block-quantised values that decode to floats.
+        case quantized
     }
 
     /// The stable numeric id stored in `.kiln` files. Never reused.
-    public let id: UInt32
+    package let id: UInt32
     /// The stable name (`f32`, `q4_0`, …) used in files, on the command line and in reports.
     public let name: String
+    /// Whether the type holds floats, integers, booleans or quantised blocks.
     public let category: Category
     /// Values per block: 1 for plain types.
     public let blockElements: Int
@@ -19,10 +31,10 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     public let blockBytes: Int
     /// For the interleaved kernel layouts, how groups of rows are stored (docs/FORMAT.md §7.4);
     /// nil for row-major types, whose blocks tile each row from its start.
-    public let interleaving: RowInterleaving?
+    package let interleaving: RowInterleaving?
     /// ggml's id for this layout (`enum ggml_type`, as GGUF files store it), when GGUF has one:
     /// the bytes are identical, so GGUF tensors are carried as this type and never requantised.
-    public let ggmlType: UInt32?
+    package let ggmlType: UInt32?
     /// Decodes `blocks` whole blocks from `source` into `blocks * blockElements` floats.
     /// Interleaved types decode their base type's row-major blocks here.
     @usableFromInline
@@ -50,18 +62,27 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
             interleaving: RowInterleaving(base: base, rows: rows, headerBytes: headerBytes), decode: base.decode)
     }
 
+    /// The type's ``name``.
     public var description: String { name }
+    /// Whether values are stored in quantised blocks (and so decode lossily to floats).
     public var isQuantized: Bool { category == .quantized }
     /// Bytes per element for plain types; nil for block types.
     public var scalarBytes: Int? { blockElements == 1 ? blockBytes : nil }
+    /// Storage cost per value, scales and other block headers included (4.5 for ``q4_0``).
+    /// Storage cost per value, scales and other block headers included (4.5 for ``q4_0``).
     public var bitsPerWeight: Double { Double(blockBytes * 8) / Double(blockElements) }
 
+    /// Types are equal when their stable ids are: there is one value per id in the registry.
     public static func == (a: ElementType, b: ElementType) -> Bool { a.id == b.id }
+    /// Hashes the stable id, consistently with `==`.
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
 
     /// The byte length of a tensor of this type and shape (outermost dimension first).
     /// Block types need the innermost dimension to be a whole number of blocks. Interleaved
     /// types store the rows (the product of the outer dimensions) rounded up to whole groups.
+    ///
+    /// - Throws: ``KilnError`` (`.malformed`) for a negative dimension, an innermost dimension
+    ///   that is not a whole number of blocks, or a length that overflows `Int`.
     public func byteCount(shape: [Int]) throws -> Int {
         var elements = 1
         for dimension in shape {
@@ -88,11 +109,13 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     /// a matrix, an embedding). The caller guarantees the memory is there. For interleaved types
     /// the bytes must be in the base type's row-major layout (`RowInterleaving.extractRow`).
     @inlinable
-    public func decodeBlocks(_ source: UnsafeRawPointer, blocks: Int, into destination: UnsafeMutablePointer<Float>) {
+    package func decodeBlocks(_ source: UnsafeRawPointer, blocks: Int, into destination: UnsafeMutablePointer<Float>) {
         decode(source, blocks, destination)
     }
 
     /// Decodes a whole tensor of this shape to f32 values (row-major, padding rows dropped).
+    ///
+    /// - Throws: ``KilnError`` (`.usage`) when `bytes` is not exactly such a tensor's length.
     public func dequantize(_ bytes: UnsafeRawBufferPointer, shape: [Int]) throws -> [Float] {
         guard let interleaving else { return try dequantize(bytes, elementCount: shape.reduce(1, *)) }
         guard try byteCount(shape: shape) == bytes.count else {
@@ -111,7 +134,10 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Decodes a whole tensor's bytes to f32 values. Interleaved types need the shape:
-    /// use `dequantize(_:shape:)`.
+    /// use ``dequantize(_:shape:)``.
+    ///
+    /// - Throws: ``KilnError`` (`.usage`) when `bytes` does not hold exactly `elementCount`
+    ///   values, or the type is interleaved.
     public func dequantize(_ bytes: UnsafeRawBufferPointer, elementCount: Int) throws -> [Float] {
         guard interleaving == nil else {
             throw KilnError(.usage, "\(name) stores rows in groups; dequantizing it needs the tensor's shape")
@@ -128,8 +154,10 @@ public struct ElementType: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension ElementType {
+    /// The type with this name (`"q4_0"`, `"F16"`: case is ignored), or nil if Kiln has none.
+    /// The type with this name (`"q4_0"`, `"F16"`: case is ignored), or nil if Kiln has none.
     public static func named(_ name: String) -> ElementType? { byName[name.lowercased()] }
-    public static func withID(_ id: UInt32) -> ElementType? { byID[id] }
+    package static func withID(_ id: UInt32) -> ElementType? { byID[id] }
     /// The interleaved layout that stores this row-major block type, if the registry has one.
     public var interleavedVariant: ElementType? { Self.registry.first { $0.interleaving?.base == self } }
 

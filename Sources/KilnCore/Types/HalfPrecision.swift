@@ -1,9 +1,9 @@
 /// Scalar conversions between f32 and the 16-bit float formats, written out on the bit
 /// patterns so they behave the same on every platform (`Float16` is missing on macOS x86-64).
-public enum HalfPrecision {
+package enum HalfPrecision {
     /// IEEE 754 binary16 → binary32, exact (subnormals, infinities and NaN payloads kept).
     @inlinable
-    public static func floatFromHalf(_ h: UInt16) -> Float {
+    package static func floatFromHalf(_ h: UInt16) -> Float {
         let sign = UInt32(h & 0x8000) << 16
         let exponent = UInt32(h >> 10) & 0x1F
         var mantissa = UInt32(h) & 0x3FF
@@ -28,7 +28,7 @@ public enum HalfPrecision {
 
     /// binary32 → binary16 with round-to-nearest-even, overflow to infinity, NaN kept quiet.
     @inlinable
-    public static func halfFromFloat(_ f: Float) -> UInt16 {
+    package static func halfFromFloat(_ f: Float) -> UInt16 {
         let x = f.bitPattern
         let sign = UInt16((x >> 16) & 0x8000)
         let exponent = Int((x >> 23) & 0xFF)
@@ -57,13 +57,13 @@ public enum HalfPrecision {
 
     /// bfloat16 → binary32, exact.
     @inlinable
-    public static func floatFromBFloat(_ b: UInt16) -> Float {
+    package static func floatFromBFloat(_ b: UInt16) -> Float {
         Float(bitPattern: UInt32(b) << 16)
     }
 
     /// binary32 → bfloat16 with round-to-nearest-even; NaN stays NaN.
     @inlinable
-    public static func bfloatFromFloat(_ f: Float) -> UInt16 {
+    package static func bfloatFromFloat(_ f: Float) -> UInt16 {
         let x = f.bitPattern
         if f.isNaN { return UInt16(x >> 16) | 0x40 }
         let rounding = 0x7FFF + ((x >> 16) & 1)

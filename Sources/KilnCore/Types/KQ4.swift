@@ -16,20 +16,20 @@ import Foundation
 /// weight, kq4 has half-size scale groups and a grid that follows the weights: measured on
 /// all-MiniLM-L6-v2's matrices with searched scales, relative RMSE 0.0715 against 0.0880 for
 /// `q4_0` (and 0.0794 for `q4_1` at 5 bits per weight).
-public enum KQ4 {
-    public static let grid: [Int8] = [-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127]
-    public static let blockBytes = 18
-    public static let mantissas: [Float] = [
+package enum KQ4 {
+    package static let grid: [Int8] = [-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127]
+    package static let blockBytes = 18
+    package static let mantissas: [Float] = [
         0x1.000000p+0, 0x1.172b84p+0, 0x1.306fe0p+0, 0x1.4bfdaep+0, 0x1.6a09e6p+0, 0x1.8ace54p+0, 0x1.ae89fap+0, 0x1.d5818ep+0,
     ]
 
     /// scale(e) for every exponent byte.
-    public static let scales: [Float] = (0..<256).map { e in
+    package static let scales: [Float] = (0..<256).map { e in
         mantissas[e & 7] * Float(sign: .plus, exponent: (e >> 3) - 28, significand: 1)
     }
 
     /// The exponent byte whose scale is nearest to `scale` in log terms, clamped to 0–255.
-    public static func exponent(nearest scale: Float) -> Int {
+    package static func exponent(nearest scale: Float) -> Int {
         guard scale > 0, scale.isFinite else { return 0 }
         let e = (log2(Double(scale)) + 28) * 8
         return Int(max(0, min(255, e.rounded())))

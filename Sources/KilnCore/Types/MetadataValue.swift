@@ -1,13 +1,21 @@
 /// A typed metadata value: model config, tokenizer tables, provenance. Maps nest; arrays
 /// are homogeneous in the file (one element tag per array) but may hold arrays or maps.
 public enum MetadataValue: Sendable, Hashable {
+    /// A boolean.
     case bool(Bool)
+    /// A signed 64-bit integer.
     case int(Int64)
+    /// An unsigned 64-bit integer, for values above `Int64.max` (GGUF's `uint64` keys).
     case uint(UInt64)
+    /// A 64-bit float (GGUF's `float32` values are widened exactly).
     case float(Double)
+    /// A UTF-8 string.
     case string(String)
+    /// Opaque bytes (hashes, blobs).
     case bytes([UInt8])
+    /// An ordered list of values.
     case array([MetadataValue])
+    /// Values by key; keys are written sorted, so a file's bytes do not depend on insertion order.
     case map([String: MetadataValue])
 
     /// Values are equal when they would be written as the same bytes: floats compare by bit
@@ -26,6 +34,7 @@ public enum MetadataValue: Sendable, Hashable {
         }
     }
 
+    /// Hashes consistently with `==` (floats by bit pattern).
     public func hash(into hasher: inout Hasher) {
         hasher.combine(tag)
         switch self {
@@ -41,7 +50,7 @@ public enum MetadataValue: Sendable, Hashable {
     }
 
     /// The one-byte tag written before the value in a `.kiln` header (docs/FORMAT.md §Metadata).
-    public var tag: UInt8 {
+    package var tag: UInt8 {
         switch self {
         case .bool: return 1
         case .int: return 2
@@ -54,6 +63,7 @@ public enum MetadataValue: Sendable, Hashable {
         }
     }
 
+    /// The case's name (`"int"`, `"map"`, …), for messages such as "expected a string, found an int".
     public var typeName: String {
         switch self {
         case .bool: return "bool"
@@ -67,9 +77,13 @@ public enum MetadataValue: Sendable, Hashable {
         }
     }
 
+    /// The string, if this is a ``string(_:)``.
     public var stringValue: String? { if case .string(let s) = self { return s } else { return nil } }
+    /// The boolean, if this is a ``bool(_:)``.
     public var boolValue: Bool? { if case .bool(let b) = self { return b } else { return nil } }
+    /// The elements, if this is an ``array(_:)``.
     public var arrayValue: [MetadataValue]? { if case .array(let a) = self { return a } else { return nil } }
+    /// The entries, if this is a ``map(_:)``.
     public var mapValue: [String: MetadataValue]? { if case .map(let m) = self { return m } else { return nil } }
 
     /// Any integer value that fits an `Int`.
@@ -104,11 +118,17 @@ public enum MetadataValue: Sendable, Hashable {
 extension MetadataValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByFloatLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral
 {
+    /// A ``string(_:)`` from a literal, so metadata can be written as `["name": "smol"]`.
     public init(stringLiteral value: String) { self = .string(value) }
+    /// An ``int(_:)`` from a literal.
     public init(integerLiteral value: Int64) { self = .int(value) }
+    /// A ``bool(_:)`` from a literal.
     public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// A ``float(_:)`` from a literal.
     public init(floatLiteral value: Double) { self = .float(value) }
+    /// An ``array(_:)`` from a literal.
     public init(arrayLiteral elements: MetadataValue...) { self = .array(elements) }
+    /// A ``map(_:)`` from a literal; a repeated key keeps its last value.
     public init(dictionaryLiteral elements: (String, MetadataValue)...) {
         self = .map(Dictionary(elements, uniquingKeysWith: { _, last in last }))
     }

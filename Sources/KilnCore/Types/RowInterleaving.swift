@@ -9,11 +9,11 @@
 /// for each 2-byte field, that field of row 0, 1, …, rows−1; then the quants in 4-byte chunks,
 /// chunk 0 of rows 0…rows−1, chunk 1 of rows 0…rows−1, and so on. The last group of a matrix
 /// whose row count is not a multiple of `rows` is padded with all-zero blocks, which decode to 0.
-public final class RowInterleaving: Sendable {
-    public let base: ElementType
-    public let rows: Int
-    public let headerBytes: Int
-    public static let chunkBytes = 4
+package final class RowInterleaving: Sendable {
+    package let base: ElementType
+    package let rows: Int
+    package let headerBytes: Int
+    package static let chunkBytes = 4
 
     init(base: ElementType, rows: Int, headerBytes: Int) {
         precondition(headerBytes % 2 == 0 && (base.blockBytes - headerBytes) % Self.chunkBytes == 0)
@@ -23,10 +23,10 @@ public final class RowInterleaving: Sendable {
     }
 
     /// Bytes of one group block: `rows` base blocks.
-    public var groupBlockBytes: Int { rows * base.blockBytes }
+    package var groupBlockBytes: Int { rows * base.blockBytes }
 
     /// Rows stored for a matrix of `rows` rows: rounded up to whole groups.
-    public func storedRows(_ rows: Int) -> Int { (rows + self.rows - 1) / self.rows * self.rows }
+    package func storedRows(_ rows: Int) -> Int { (rows + self.rows - 1) / self.rows * self.rows }
 
     /// Moves the base blocks of row `r` (0 ≤ r < rows) of one group, one block column, between
     /// the row-major block at `rowMajor` and the group block at `group`, in either direction.
@@ -48,7 +48,7 @@ public final class RowInterleaving: Sendable {
 
     /// Writes the interleaved form of a row-major `[rows, cols]` matrix of base blocks into
     /// `destination`, which holds `storedRows(rows) * cols / 32` blocks; padding rows are zeroed.
-    public func interleave(_ source: UnsafeRawPointer, rows: Int, cols: Int, into destination: UnsafeMutableRawPointer) {
+    package func interleave(_ source: UnsafeRawPointer, rows: Int, cols: Int, into destination: UnsafeMutableRawPointer) {
         let blocksPerRow = cols / base.blockElements
         let rowBytes = blocksPerRow * base.blockBytes
         let groups = storedRows(rows) / self.rows
@@ -65,12 +65,12 @@ public final class RowInterleaving: Sendable {
     }
 
     /// The inverse of `interleave`: writes `rows * cols / 32` row-major base blocks (padding dropped).
-    public func deinterleave(_ source: UnsafeRawPointer, rows: Int, cols: Int, into destination: UnsafeMutableRawPointer) {
+    package func deinterleave(_ source: UnsafeRawPointer, rows: Int, cols: Int, into destination: UnsafeMutableRawPointer) {
         for r in 0..<rows { extractRow(source, row: r, cols: cols, into: destination + r * (cols / base.blockElements) * base.blockBytes) }
     }
 
     /// Writes row `row`'s `cols / 32` base blocks, row-major, into `destination`.
-    public func extractRow(_ source: UnsafeRawPointer, row: Int, cols: Int, into destination: UnsafeMutableRawPointer) {
+    package func extractRow(_ source: UnsafeRawPointer, row: Int, cols: Int, into destination: UnsafeMutableRawPointer) {
         let blocksPerRow = cols / base.blockElements
         let groupStart = UnsafeMutableRawPointer(mutating: source + (row / rows) * blocksPerRow * groupBlockBytes)
         for c in 0..<blocksPerRow {

@@ -7,10 +7,13 @@ import KilnCore
 /// model and its `.kiln` conversion. Tensors stream one at a time (chunks of each on a few
 /// threads), so memory stays bounded whatever the model size.
 public enum ModelDiff {
+    /// What to compare and how.
     public struct Options: Sendable {
+        /// When values count as equal enough; exact by default.
         public var tolerance: TensorComparison.Tolerance
         /// Shell-style globs (`blk.*.attn_q.weight`) on canonical names; empty compares all.
         public var tensorPatterns: [String]
+        /// Threads comparing chunks of a tensor at once.
         public var threads: Int
         /// Trust equal `.kiln` checksums (XXH64) for identical tensors without reading them.
         public var useChecksums: Bool
@@ -20,8 +23,10 @@ public enum ModelDiff {
         /// Elements compared per chunk (per thread at a time).
         public var chunkElements: Int
 
+        /// `provenance.*` and `source.format`: how and from what a file was made, not what it holds.
         public static let defaultIgnoredMetadata = ["provenance.*", "source.format"]
 
+        /// Options with each field as documented; the defaults compare everything exactly.
         public init(tolerance: TensorComparison.Tolerance = .exact, tensorPatterns: [String] = [], threads: Int = 2,
                     useChecksums: Bool = true, ignoredMetadata: [String] = Options.defaultIgnoredMetadata,
                     chunkElements: Int = 1 << 16) {
@@ -35,6 +40,8 @@ public enum ModelDiff {
     }
 
     /// Opens both files (formats recognised as `kiln inspect` does) and compares them.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` if either file cannot be opened or read.
     public static func compare(_ pathA: String, _ pathB: String, options: Options = Options(),
                                progress: ((Int, Int) -> Void)? = nil) throws -> DiffReport {
         try compare(try CanonicalModel.open(pathA), try CanonicalModel.open(pathB), options: options, progress: progress)
@@ -42,6 +49,8 @@ public enum ModelDiff {
 
     /// Compares A (the reference) with B. `progress` receives (bytes done, bytes total) of
     /// tensor data, possibly from several threads.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` if a tensor's data cannot be read.
     public static func compare(_ a: CanonicalModel, _ b: CanonicalModel, options: Options = Options(),
                                progress: ((Int, Int) -> Void)? = nil) throws -> DiffReport {
         let start = DispatchTime.now()

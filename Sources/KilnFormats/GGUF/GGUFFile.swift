@@ -6,37 +6,37 @@ import KilnCore
 /// count against the bytes left, every shape product and offset sum overflow-checked, every
 /// tensor aligned, inside the file and not overlapping another. Tensor data is served as views
 /// into the mapping; quantised blocks keep their bytes (Kiln's types have the same layouts).
-public final class GGUFFile: CheckpointReader, @unchecked Sendable {
+package final class GGUFFile: CheckpointReader, @unchecked Sendable {
     // Sendable: immutable after init.
-    public static let magic: [UInt8] = Array("GGUF".utf8)
-    public static let defaultAlignment = 32
+    package static let magic: [UInt8] = Array("GGUF".utf8)
+    package static let defaultAlignment = 32
     /// ggml's `GGML_MAX_DIMS`.
-    public static let maxDimensions = 4
+    package static let maxDimensions = 4
 
-    public let path: String
-    public let mapping: MappedFile
-    public let version: UInt32
+    package let path: String
+    package let mapping: MappedFile
+    package let version: UInt32
     /// `general.alignment`, or 32 when the file has none.
-    public let alignment: Int
+    package let alignment: Int
     /// File offset of the tensor data section; tensor offsets in the file are relative to it.
-    public let dataOffset: Int
+    package let dataOffset: Int
     /// The GGUF key/value pairs, verbatim, under their GGUF names.
-    public let metadata: [String: MetadataValue]
+    package let metadata: [String: MetadataValue]
     /// Each key's GGUF value type as text (`UINT8`, `ARRAY[INT32]`, …): `MetadataValue` keeps
     /// integers as 64-bit and floats as f64, so this is what lets a writer restore the widths.
-    public let metadataTypes: [String: String]
+    package let metadataTypes: [String: String]
     /// Tensors in data order, shapes outermost dimension first (GGUF lists them innermost first).
-    public let sourceTensors: [SourceTensor]
+    package let sourceTensors: [SourceTensor]
     /// File offset and byte count of each tensor.
     private let extents: [String: (offset: Int, count: Int)]
-    public var formatName: String { "gguf" }
-    public var paths: [String] { [path] }
+    package var formatName: String { "gguf" }
+    package var paths: [String] { [path] }
 
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         try self.init(mapping: try MappedFile(path: path))
     }
 
-    public init(mapping: MappedFile) throws {
+    package init(mapping: MappedFile) throws {
         self.mapping = mapping
         path = mapping.path
         let parsed = try withFileContext(mapping.path) { try Self.parse(mapping.bytes) }
@@ -51,14 +51,14 @@ public final class GGUFFile: CheckpointReader, @unchecked Sendable {
 
     /// A view into the mapping (no copy). GGUF aligns every tensor, so plain types can be
     /// read in place.
-    public func data(_ tensor: SourceTensor) throws -> TensorData {
+    package func data(_ tensor: SourceTensor) throws -> TensorData {
         guard let extent = extents[tensor.name], extent.count == tensor.byteCount else {
             throw KilnError(.usage, "no tensor named '\(tensor.name)' of \(tensor.byteCount) bytes", file: path)
         }
         return TensorData(bytes: UnsafeRawBufferPointer(rebasing: mapping.bytes[extent.offset..<(extent.offset + extent.count)]), owner: mapping)
     }
 
-    public func release(_ tensor: SourceTensor) {
+    package func release(_ tensor: SourceTensor) {
         guard let extent = extents[tensor.name], extent.count > 0 else { return }
         mapping.advise(.dontNeed, range: extent.offset..<(extent.offset + extent.count))
     }

@@ -6,16 +6,16 @@ import KilnCore
 /// the alignment (32), then each tensor's bytes padded to the alignment, in info order: ggml's
 /// reader requires each tensor's offset to be exactly the padded end of the one before.
 /// Quantised tensors are copied block for block (Kiln's block layouts are GGUF's).
-public struct GGUFWriter: FormatWriter {
-    public init() {}
-    public var formatName: String { "gguf" }
-    public static let alignment = GGUFFile.defaultAlignment
+package struct GGUFWriter: FormatWriter {
+    package init() {}
+    package var formatName: String { "gguf" }
+    package static let alignment = GGUFFile.defaultAlignment
     /// ggml's `GGML_MAX_NAME`: names must be shorter than this (the C string has a NUL).
-    public static let maxNameBytes = 64
+    package static let maxNameBytes = 64
 
     static let typeIDs: [ElementType: UInt32] = Dictionary(uniqueKeysWithValues: GGUFTensorType.supported.map { ($1, $0) })
 
-    public func storedType(of tensor: CanonicalTensor, requested: ElementType?) throws -> ElementType {
+    package func storedType(of tensor: CanonicalTensor, requested: ElementType?) throws -> ElementType {
         var type = Self.defaultStoredType(tensor.type, requested: requested)
         // llama.cpp's converter keeps 1-D tensors (norms, biases) in f32 whatever the weights'
         // type: several ggml backends have no 16-bit kernels for the ops that use them.
@@ -26,7 +26,7 @@ public struct GGUFWriter: FormatWriter {
         return type
     }
 
-    public func check(_ plan: ExportPlan) throws {
+    package func check(_ plan: ExportPlan) throws {
         let file = plan.model.reader.paths.first
         for tensor in plan.tensors {
             guard tensor.name.utf8.count < Self.maxNameBytes else {
@@ -40,11 +40,11 @@ public struct GGUFWriter: FormatWriter {
         }
     }
 
-    public func warnings(_ plan: ExportPlan) -> [String] {
+    package func warnings(_ plan: ExportPlan) -> [String] {
         (try? GGUFExportMetadata.entries(plan).warnings) ?? []
     }
 
-    public func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
+    package func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
         let (entries, _) = try GGUFExportMetadata.entries(plan)
         let header = try Self.header(plan.tensors, entries)
         let output = try AtomicOutputFile(path: path)

@@ -4,33 +4,54 @@ import KilnCore
 /// What `kiln inspect` shows about a checkpoint of any format: format, architecture,
 /// parameter count, bytes by element type, metadata (long arrays summarised) and the tensor table.
 public struct Inspection: Sendable {
+    /// Totals for one element type.
     public struct TypeTotal: Sendable {
+        /// Tensors of this type.
         public var tensors = 0
+        /// Their values, summed.
         public var parameters = 0
+        /// Their bytes (uncompressed), summed.
         public var bytes = 0
     }
 
+    /// One line of the tensor table.
     public struct Row: Sendable {
+        /// The tensor's name as the file spells it.
         public var name: String
+        /// The element type's name.
         public var type: String
+        /// Outermost dimension first.
         public var shape: [Int]
+        /// The tensor's byte length (uncompressed).
         public var bytes: Int
         /// For `.kiln` files: offset, stored bytes and compression.
         public var offset: Int?
+        /// For `.kiln` files: the bytes stored in the file (compressed length when compressed).
         public var storedBytes: Int?
+        /// For `.kiln` files: `none`, `zstd` or `zstd+shuffle`.
         public var compression: String?
     }
 
+    /// The checkpoint's first file.
     public var path: String
+    /// The format's short name (`gguf`, `safetensors`, …).
     public var format: String
+    /// The format version, where the reader reports one (`1.0` for `.kiln`).
     public var formatVersion: String?
+    /// `general.architecture` from the metadata, or a guess from the tensor names.
     public var architecture: String?
+    /// The size of all the checkpoint's files together, in bytes.
     public var fileBytes: Int
+    /// The number of values in all tensors.
     public var parameters: Int
+    /// Totals by element type name.
     public var byType: [String: TypeTotal]
+    /// The checkpoint's own metadata, verbatim.
     public var metadata: [String: MetadataValue]
+    /// Every tensor, in stored order.
     public var tensors: [Row]
 
+    /// Summarises an open checkpoint. Reads its header only, never tensor data.
     public init(_ reader: any CheckpointReader) {
         path = reader.paths.first ?? ""
         format = reader.formatName
@@ -76,6 +97,8 @@ public struct Inspection: Sendable {
 
     // MARK: JSON
 
+    /// The inspection as JSON, as `kiln inspect --json` prints it; long metadata arrays are
+    /// summarised unless `fullMetadata`.
     public func json(fullMetadata: Bool = false) -> JSONValue {
         var object: [String: JSONValue] = [
             "file": .string(path),
@@ -122,6 +145,7 @@ public struct Inspection: Sendable {
 
     // MARK: Text
 
+    /// The inspection as `kiln inspect` prints it: a summary, the metadata and the tensor table.
     public func text() -> String {
         var lines: [String] = []
         lines.append("file:          \(path)")
@@ -168,7 +192,7 @@ public struct Inspection: Sendable {
         }
     }
 
-    public static func grouped(_ n: Int) -> String {
+    package static func grouped(_ n: Int) -> String {
         let digits = String(n)
         var out = ""
         for (i, c) in digits.reversed().enumerated() {
@@ -178,7 +202,7 @@ public struct Inspection: Sendable {
         return String(out.reversed())
     }
 
-    public static func bytes(_ n: Int) -> String {
+    package static func bytes(_ n: Int) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
         var value = Double(n)
         var unit = 0

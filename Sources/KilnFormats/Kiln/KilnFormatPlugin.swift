@@ -1,19 +1,19 @@
 import KilnCore
 
 /// Kiln's own format, read through `KilnFile`.
-public struct KilnFormatPlugin: FormatPlugin {
-    public init() {}
-    public var name: String { "kiln" }
-    public var summary: String { "Kiln's memory-mapped model file (docs/FORMAT.md)" }
-    public var fileExtensions: [String] { ["kiln"] }
+package struct KilnFormatPlugin: FormatPlugin {
+    package init() {}
+    package var name: String { "kiln" }
+    package var summary: String { "Kiln's memory-mapped model file (docs/FORMAT.md)" }
+    package var fileExtensions: [String] { ["kiln"] }
 
-    public func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
+    package func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
         prefix.count >= 4 && prefix.prefix(4).elementsEqual(KilnLayout.magic)
     }
 
-    public var writer: (any FormatWriter)? { KilnFormatWriter() }
+    package var writer: (any FormatWriter)? { KilnFormatWriter() }
 
-    public func open(_ path: String) throws -> any CheckpointReader {
+    package func open(_ path: String) throws -> any CheckpointReader {
         try KilnFile(path: path)
     }
 }

@@ -4,12 +4,12 @@ import KilnCore
 /// Writes `.kiln` files through `KilnWriter`: canonical tensors, the model config, tokenizer
 /// and carried keys as typed metadata, and provenance (tool, and each source file's SHA-256,
 /// hashed on another thread while the tensors are written).
-public struct KilnFormatWriter: FormatWriter {
-    public init() {}
-    public var formatName: String { "kiln" }
-    public var storesInterleavedBlocks: Bool { true }
+package struct KilnFormatWriter: FormatWriter {
+    package init() {}
+    package var formatName: String { "kiln" }
+    package var storesInterleavedBlocks: Bool { true }
 
-    public func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
+    package func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
         let hashes = SourceHashes(paths: plan.model.reader.paths)
         let writer = try KilnWriter(path: path)
         let total = plan.totalBytes

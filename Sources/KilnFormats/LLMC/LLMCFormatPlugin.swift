@@ -1,20 +1,20 @@
 import KilnCore
 
 /// llm.c GPT-2 checkpoints (`gpt2_124M.bin`, `gpt2_124M_bf16.bin`).
-public struct LLMCFormatPlugin: FormatPlugin {
-    public init() {}
-    public var name: String { "llmc" }
-    public var summary: String { "llm.c GPT-2 checkpoint .bin (version 3 fp32, 5 bf16)" }
+package struct LLMCFormatPlugin: FormatPlugin {
+    package init() {}
+    package var name: String { "llmc" }
+    package var summary: String { "llm.c GPT-2 checkpoint .bin (version 3 fp32, 5 bf16)" }
     /// `bin` is left to llama2.c's extension fallback: llm.c files always carry their magic.
-    public var fileExtensions: [String] { [] }
+    package var fileExtensions: [String] { [] }
 
-    public func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
+    package func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
         guard prefix.count >= 4 else { return false }
         let magic = Int32(littleEndian: prefix.loadUnaligned(as: Int32.self))
         return magic == LLMCFile.magic || LLMCFile.otherMagics[magic] != nil
     }
 
-    public func open(_ path: String) throws -> any CheckpointReader {
+    package func open(_ path: String) throws -> any CheckpointReader {
         try LLMCFile.open(try MappedFile(path: path))
     }
 }

@@ -17,17 +17,23 @@ public enum TensorTransform: Sendable, Equatable {
 
 /// A tensor under Kiln's canonical name, shape and layout, and how to get it from the source.
 public struct CanonicalTensor: Sendable, Equatable {
+    /// The canonical name (llama.cpp's: `token_embd.weight`, `blk.0.attn_q.weight`, …).
     public let name: String
+    /// The element type, the same as the source's: transforms move values, they never convert them.
     public let type: ElementType
     /// Outermost dimension first; a weight matrix is `[out, in]`.
     public let shape: [Int]
+    /// The source tensor this one is read from.
     public let source: SourceTensor
+    /// How the source's bytes become this tensor's.
     public let transform: TensorTransform
 
+    /// The canonical bytes' length (0 if the shape does not fit the type, which readers reject).
     public var byteCount: Int { (try? type.byteCount(shape: shape)) ?? 0 }
+    /// The number of values: the product of ``shape``.
     public var elementCount: Int { shape.reduce(1, *) }
 
-    public init(name: String, type: ElementType, shape: [Int], source: SourceTensor, transform: TensorTransform) {
+    package init(name: String, type: ElementType, shape: [Int], source: SourceTensor, transform: TensorTransform) {
         self.name = name
         self.type = type
         self.shape = shape
@@ -35,7 +41,7 @@ public struct CanonicalTensor: Sendable, Equatable {
         self.transform = transform
     }
 
-    public init(identity source: SourceTensor, name: String? = nil) {
+    package init(identity source: SourceTensor, name: String? = nil) {
         self.init(name: name ?? source.name, type: source.type, shape: source.shape, source: source, transform: .none)
     }
 }
@@ -46,25 +52,30 @@ public struct CanonicalTensor: Sendable, Equatable {
 /// their tensors as they are, with a warning.
 public final class CanonicalModel: @unchecked Sendable {
     // Sendable: immutable after init; `reader` is Sendable.
+    /// The open checkpoint the tensors are read from; it stays open as long as this model lives.
     public let reader: any CheckpointReader
     /// nil when the architecture was not recognised.
     public let config: ModelConfig?
+    /// The tokenizer, when the checkpoint (or the files beside it) has one.
     public let tokenizer: TokenizerSpec?
+    /// Every tensor, under its canonical name, in the source's stored order.
     public let tensors: [CanonicalTensor]
     /// Metadata worth carrying into a converted file besides config and tokenizer
     /// (`general.name`, the source's own keys that were not mapped).
-    public let extraMetadata: [String: MetadataValue]
+    package let extraMetadata: [String: MetadataValue]
+    /// What was noticed while mapping the checkpoint (an unknown architecture, tensors kept
+    /// under their source names, a missing tokenizer), for the user to read.
     public let warnings: [String]
     private let index: [String: Int]
 
-    public struct Recognized {
-        public var config: ModelConfig?
-        public var tokenizer: TokenizerSpec?
-        public var tensors: [CanonicalTensor]
-        public var extraMetadata: [String: MetadataValue] = [:]
-        public var warnings: [String] = []
+    package struct Recognized {
+        package var config: ModelConfig?
+        package var tokenizer: TokenizerSpec?
+        package var tensors: [CanonicalTensor]
+        package var extraMetadata: [String: MetadataValue] = [:]
+        package var warnings: [String] = []
 
-        public init(config: ModelConfig?, tokenizer: TokenizerSpec?, tensors: [CanonicalTensor],
+        package init(config: ModelConfig?, tokenizer: TokenizerSpec?, tensors: [CanonicalTensor],
                     extraMetadata: [String: MetadataValue] = [:], warnings: [String] = []) {
             self.config = config
             self.tokenizer = tokenizer
@@ -75,15 +86,27 @@ public final class CanonicalModel: @unchecked Sendable {
     }
 
     /// Layout recognisers, tried in order; the first that claims the checkpoint wins.
-    public static let layouts: [any ModelLayout] = [
+    package static let layouts: [any ModelLayout] = [
         KilnModelLayout(), GGUFModelLayout(), KilnSafetensorsLayout(), HuggingFaceModelLayout(), NanoGPTModelLayout(),
         Llama2cModelLayout(), LLMCModelLayout(),
     ]
 
+    /// Opens the file at `path` in any format Kiln reads (detected from its first bytes and
+    /// extension, or `format` when given, such as `"gguf"`) and maps it to canonical form.
+    /// Reads headers only; tensor data is read by ``data(_:)-(CanonicalTensor)``.
+    ///
+    /// - Throws: ``/KilnCore/KilnError``: `.io` if the file cannot be read, `.unsupported` if no format
+    ///   recognises it, `.malformed` (with file, field and offset) if its header is invalid.
     public static func open(_ path: String, format: String? = nil) throws -> CanonicalModel {
         try CanonicalModel(reader: try FormatRegistry.open(path, format: format))
     }
 
+    /// Maps an open checkpoint to canonical form: recognises its layout (GGUF, Hugging Face,
+    /// nanoGPT, llama2.c, llm.c, `.kiln`), reads its config and tokenizer, and renames and
+    /// plans transforms for its tensors. No tensor data is read.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` (`.malformed`) if the config is inconsistent or two source
+    ///   tensors map to one canonical name.
     public init(reader: any CheckpointReader) throws {
         self.reader = reader
         let file = reader.paths.first ?? ""
@@ -111,17 +134,23 @@ public final class CanonicalModel: @unchecked Sendable {
         self.index = index
     }
 
+    /// The tensor with this canonical name, or nil.
     public func tensor(named name: String) -> CanonicalTensor? {
         index[name].map { tensors[$0] }
     }
 
     /// The tensor's bytes in canonical layout: a view into the source when no transform is
-    /// needed, owned memory otherwise.
+    /// needed, owned memory otherwise. Keep the result while using its bytes.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` if the source's bytes cannot be read.
     public func data(_ tensor: CanonicalTensor) throws -> TensorData {
         let source = try reader.data(tensor.source)
         return try withExtendedLifetime(source.owner) { try TensorTransforms.apply(tensor, to: source) }
     }
 
+    /// The bytes of the tensor with this canonical name, as ``data(_:)-(CanonicalTensor)``.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if there is no such tensor, or if its bytes cannot be read.
     public func data(_ name: String) throws -> TensorData {
         guard let tensor = tensor(named: name) else {
             throw KilnError(.usage, "no tensor named '\(name)'", file: reader.paths.first)
@@ -130,7 +159,7 @@ public final class CanonicalModel: @unchecked Sendable {
     }
 
     /// Metadata for a `.kiln` file holding this model: config, tokenizer and carried keys.
-    public var canonicalMetadata: [String: MetadataValue] {
+    package var canonicalMetadata: [String: MetadataValue] {
         var metadata = extraMetadata
         if let config {
             metadata[ModelConfig.metadataKey] = config.metadata
@@ -142,7 +171,7 @@ public final class CanonicalModel: @unchecked Sendable {
 }
 
 /// Recognises one family of checkpoint layouts and maps it to the canonical description.
-public protocol ModelLayout: Sendable {
+package protocol ModelLayout: Sendable {
     /// nil when the checkpoint is not of this layout.
     func recognize(_ reader: any CheckpointReader) throws -> CanonicalModel.Recognized?
 }

@@ -4,6 +4,7 @@ import KilnCore
 /// a model read from GGUF, Hugging Face files, a nanoGPT/llama2.c/llm.c checkpoint or `.kiln`.
 /// Stored in `.kiln` files as the `model.config` map (docs/FORMAT.md §12).
 public struct ModelConfig: Sendable, Equatable {
+    /// The block structure the runtime builds.
     public enum Family: String, Sendable {
         /// LayerNorm, learned positions, GELU (tanh), fused qkv, biases everywhere.
         case gpt2
@@ -14,28 +15,39 @@ public struct ModelConfig: Sendable, Equatable {
     /// How RoPE pairs dimensions: llama.cpp's "normal" rotates adjacent pairs (2i, 2i+1),
     /// "neox" rotates (i, i + d/2). Canonical Llama weights (GGUF's q/k row order) use normal.
     public enum RopeStyle: String, Sendable {
-        case normal, neox
+        /// Adjacent pairs (2i, 2i+1), as canonical (GGUF-ordered) Llama weights need.
+        case normal
+        /// Halves (i, i + d/2), as GPT-NeoX and Qwen2 in GGUF use.
+        case neox
     }
 
     /// The architecture name as the source gave it (`llama`, `qwen2`, `gpt2`, …).
     public var architecture: String
+    /// The block structure.
     public var family: Family
+    /// Transformer blocks.
     public var layers: Int
     /// Width of the residual stream.
     public var embedding: Int
+    /// Query heads.
     public var heads: Int
     /// Key/value heads (grouped-query attention); equal to `heads` without GQA.
     public var kvHeads: Int
+    /// Width of each head (usually `embedding / heads`).
     public var headDim: Int
     /// Hidden width of the feed-forward block.
     public var feedForward: Int
+    /// Rows of the token embedding: the number of token ids.
     public var vocabulary: Int
     /// The context length the model was trained for.
     public var context: Int
+    /// The epsilon added inside LayerNorm or RMSNorm.
     public var normEpsilon: Double
+    /// RoPE's frequency base θ (10 000 unless the model says otherwise).
     public var ropeBase: Double = 10_000
     /// Dimensions of each head that RoPE rotates (the rest pass through).
     public var ropeDimensions: Int = 0
+    /// How RoPE pairs dimensions.
     public var ropeStyle: RopeStyle = .normal
     /// Linear RoPE scaling factor (positions divided by it); 1 when unscaled.
     public var ropeScale: Double = 1
@@ -44,7 +56,7 @@ public struct ModelConfig: Sendable, Equatable {
     /// q/k/v projections carry biases (Qwen2; always for GPT-2).
     public var attentionBias: Bool
 
-    public init(
+    package init(
         architecture: String, family: Family, layers: Int, embedding: Int, heads: Int, kvHeads: Int, headDim: Int,
         feedForward: Int, vocabulary: Int, context: Int, normEpsilon: Double, tiedEmbeddings: Bool, attentionBias: Bool
     ) {
@@ -65,7 +77,7 @@ public struct ModelConfig: Sendable, Equatable {
     }
 
     /// Checks the numbers are usable together, so the runtime can rely on them.
-    public func validate() throws {
+    package func validate() throws {
         func require(_ ok: Bool, _ message: String) throws {
             if !ok { throw KilnError(.malformed, "model config: \(message)") }
         }
@@ -81,9 +93,9 @@ public struct ModelConfig: Sendable, Equatable {
 
     // MARK: Metadata
 
-    public static let metadataKey = "model.config"
+    package static let metadataKey = "model.config"
 
-    public var metadata: MetadataValue {
+    package var metadata: MetadataValue {
         .map([
             "architecture": .string(architecture), "family": .string(family.rawValue),
             "layers": .int(Int64(layers)), "embedding": .int(Int64(embedding)),
@@ -96,7 +108,7 @@ public struct ModelConfig: Sendable, Equatable {
         ])
     }
 
-    public init(metadata value: MetadataValue) throws {
+    package init(metadata value: MetadataValue) throws {
         guard let map = value.mapValue else { throw KilnError(.malformed, "\(Self.metadataKey) is not a map") }
         func int(_ key: String) throws -> Int {
             guard let v = map[key]?.intValue else { throw KilnError(.malformed, "\(Self.metadataKey).\(key) is missing or not an integer") }

@@ -3,7 +3,7 @@
 /// The runtime splits text by these rules (it names this type `PreTokenizer` and adds the
 /// splitting); the Hugging Face export writes them as `tokenizer.json` pre-tokenizers. One type,
 /// so the two cannot disagree.
-public enum PreTokenizerFamily: String, Sendable, CaseIterable {
+package enum PreTokenizerFamily: String, Sendable, CaseIterable {
     /// GPT-2: `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`.
     case gpt2 = "gpt-2"
     /// StarCoder, SmolLM: every `\p{N}` character is a piece of its own (HF `Digits` with
@@ -14,7 +14,7 @@ public enum PreTokenizerFamily: String, Sendable, CaseIterable {
     /// Qwen2: Llama 3's pattern with single digits (`\p{N}` for `\p{N}{1,3}`).
     case qwen2 = "qwen2"
 
-    public init?(vocabularyName name: String) {
+    package init?(vocabularyName name: String) {
         switch name {
         case "gpt-2", "phi-2", "mpt", "olmo", "jais", "roberta-bpe", "jina-v1-en", "jina-v2-code", "jina-es",
              "jina-de", "jina-v2-es", "jina-v2-de", "gigachat", "a.x-4.0", "mellum", "modern-bert", "exaone4":
@@ -34,7 +34,7 @@ public enum PreTokenizerFamily: String, Sendable, CaseIterable {
     /// Whether a piece that is itself a vocabulary entry is taken whole, skipping the merges
     /// (HF's BPE `ignore_merges`). llama.cpp sets it for the Llama 3 names only, not for
     /// dbrx/smaug-bpe, which share the pattern; Llama 3's `tokenizer.json` sets it too.
-    public static func ignoresMerges(vocabularyName name: String) -> Bool {
+    package static func ignoresMerges(vocabularyName name: String) -> Bool {
         ["llama-bpe", "llama3", "llama-v3", "falcon3", "falcon-h1", "pixtral", "midm-2.0", "lfm2", "jina-v5-nano"]
             .contains(name)
     }

@@ -7,7 +7,20 @@ import KilnCore
 public struct TokenizerSpec: Sendable, Equatable {
     /// Token kinds, with GGUF's numbering.
     public enum TokenKind: Int, Sendable {
-        case normal = 1, unknown = 2, control = 3, userDefined = 4, unused = 5, byte = 6
+        /// An ordinary token, produced by merges.
+        case normal = 1
+        /// The unknown-token placeholder.
+        case unknown = 2
+        /// A special token such as `<|im_start|>`: never produced by merges, matched whole in
+        /// text when special tokens are parsed, left out when decoding skips special tokens.
+        case control = 3
+        /// A token added by the model's authors, matched whole in text like a control token
+        /// but decoded as text.
+        case userDefined = 4
+        /// A reserved slot.
+        case unused = 5
+        /// A byte-fallback token (`<0x41>`).
+        case byte = 6
     }
 
     /// `gpt2` for byte-level BPE (the only model kind Kiln runs today).
@@ -20,17 +33,25 @@ public struct TokenizerSpec: Sendable, Equatable {
     public var merges: [String]
     /// Kind of each token (empty means all normal).
     public var kinds: [TokenKind]
+    /// The beginning-of-sequence token.
     public var bosID: Int?
+    /// The end-of-sequence token: generation stops there.
     public var eosID: Int?
     /// End of turn, for chat models whose turns end with a token other than EOS.
     public var eotID: Int?
+    /// The padding token.
     public var padID: Int?
+    /// The unknown token.
     public var unknownID: Int?
+    /// Whether encoding a prompt starts it with the BOS token.
     public var addBOS: Bool
+    /// Whether encoding appends the EOS token.
     public var addEOS: Bool
     /// Jinja chat template as the model ships it.
     public var chatTemplate: String?
 
+    /// A tokenizer description from its parts, each as the property of the same name says;
+    /// `BPETokenizer` checks them when it is built.
     public init(model: String, pre: String, tokens: [String], merges: [String], kinds: [TokenKind] = [],
                 bosID: Int? = nil, eosID: Int? = nil, eotID: Int? = nil, padID: Int? = nil, unknownID: Int? = nil,
                 addBOS: Bool = false, addEOS: Bool = false, chatTemplate: String? = nil) {
@@ -51,7 +72,7 @@ public struct TokenizerSpec: Sendable, Equatable {
 
     // MARK: Canonical metadata
 
-    public var metadata: [String: MetadataValue] {
+    package var metadata: [String: MetadataValue] {
         var m: [String: MetadataValue] = [
             "tokenizer.model": .string(model),
             "tokenizer.pre": .string(pre),
@@ -69,7 +90,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     }
 
     /// Reads the canonical keys; nil when the metadata holds no tokenizer.
-    public init?(canonical m: [String: MetadataValue]) throws {
+    package init?(canonical m: [String: MetadataValue]) throws {
         guard let tokens = m["tokenizer.tokens"]?.arrayValue else { return nil }
         self.init(
             model: m["tokenizer.model"]?.stringValue ?? "gpt2", pre: m["tokenizer.pre"]?.stringValue ?? "gpt-2",
@@ -84,7 +105,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     }
 
     /// Reads GGUF's `tokenizer.ggml.*` keys; nil when the file has no tokenizer.
-    public init?(gguf m: [String: MetadataValue]) throws {
+    package init?(gguf m: [String: MetadataValue]) throws {
         guard let tokens = m["tokenizer.ggml.tokens"]?.arrayValue else { return nil }
         self.init(
             model: m["tokenizer.ggml.model"]?.stringValue ?? "gpt2", pre: m["tokenizer.ggml.pre"]?.stringValue ?? "default",
@@ -102,7 +123,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     }
 
     /// The GGUF keys `init(gguf:)` reads (and `ggufMetadata` writes).
-    public static let ggufKeys: Set<String> = [
+    package static let ggufKeys: Set<String> = [
         "tokenizer.ggml.model", "tokenizer.ggml.pre", "tokenizer.ggml.tokens", "tokenizer.ggml.merges",
         "tokenizer.ggml.token_type", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
         "tokenizer.ggml.eot_token_id", "tokenizer.ggml.padding_token_id", "tokenizer.ggml.unknown_token_id",
@@ -110,7 +131,7 @@ public struct TokenizerSpec: Sendable, Equatable {
     ]
 
     /// GGUF's key names for the same data, for writing GGUF files.
-    public var ggufMetadata: [String: MetadataValue] {
+    package var ggufMetadata: [String: MetadataValue] {
         var m: [String: MetadataValue] = [
             "tokenizer.ggml.model": .string(model), "tokenizer.ggml.pre": .string(pre),
             "tokenizer.ggml.tokens": .array(tokens.map(MetadataValue.string)),
@@ -126,7 +147,7 @@ public struct TokenizerSpec: Sendable, Equatable {
         return m
     }
 
-    public func validate() throws {
+    package func validate() throws {
         guard !tokens.isEmpty else { throw KilnError(.malformed, "tokenizer has an empty vocabulary") }
         guard kinds.isEmpty || kinds.count == tokens.count else {
             throw KilnError(.malformed, "tokenizer has \(kinds.count) token kinds for \(tokens.count) tokens")

@@ -7,7 +7,7 @@ import KilnCore
 /// Fortran-order arrays are transposed into C order, and big-endian ones byte-swapped, into
 /// memory Kiln owns. Deflated members are inflated when their tensor is asked for, into a
 /// buffer whose size was checked against the array's header at open.
-public final class NumPyFile: CheckpointReader, @unchecked Sendable {
+package final class NumPyFile: CheckpointReader, @unchecked Sendable {
     // Sendable: immutable after init.
     enum Source {
         /// The array (header included) starts at this absolute offset of the mapping.
@@ -20,20 +20,20 @@ public final class NumPyFile: CheckpointReader, @unchecked Sendable {
         let source: Source
     }
 
-    public let path: String
-    public let mapping: MappedFile
-    public let isArchive: Bool
-    public let sourceTensors: [SourceTensor]
-    public let metadata: [String: MetadataValue]
+    package let path: String
+    package let mapping: MappedFile
+    package let isArchive: Bool
+    package let sourceTensors: [SourceTensor]
+    package let metadata: [String: MetadataValue]
     private let arrays: [String: StoredArray]
-    public var formatName: String { "numpy" }
-    public var paths: [String] { [path] }
+    package var formatName: String { "numpy" }
+    package var paths: [String] { [path] }
 
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         try self.init(mapping: try MappedFile(path: path))
     }
 
-    public init(mapping: MappedFile) throws {
+    package init(mapping: MappedFile) throws {
         self.mapping = mapping
         path = mapping.path
         let parsed = try withFileContext(mapping.path) { try Self.parse(mapping) }
@@ -48,7 +48,7 @@ public final class NumPyFile: CheckpointReader, @unchecked Sendable {
         self.metadata = metadata
     }
 
-    public func data(_ tensor: SourceTensor) throws -> TensorData {
+    package func data(_ tensor: SourceTensor) throws -> TensorData {
         guard let array = arrays[tensor.name] else {
             throw KilnError(.usage, "no tensor named '\(tensor.name)'", file: path)
         }

@@ -1,14 +1,14 @@
 import KilnCore
 
 /// NumPy `.npy` arrays and `.npz` archives of them.
-public struct NumPyFormatPlugin: PathAwareFormatPlugin {
-    public init() {}
-    public var name: String { "numpy" }
-    public var summary: String { "NumPy .npy arrays (versions 1–3) and .npz archives (stored or deflated)" }
-    public var fileExtensions: [String] { ["npy", "npz"] }
+package struct NumPyFormatPlugin: PathAwareFormatPlugin {
+    package init() {}
+    package var name: String { "numpy" }
+    package var summary: String { "NumPy .npy arrays (versions 1–3) and .npz archives (stored or deflated)" }
+    package var fileExtensions: [String] { ["npy", "npz"] }
 
     /// `\x93NUMPY`, or a zip whose first member (its name is in the first bytes) is an `.npy`.
-    public func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
+    package func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
         if prefix.starts(with: NpyHeader.magic) { return true }
         guard prefix.count >= 30, prefix.starts(with: PyTorchFormatPlugin.zipMagic) else { return false }
         let nameLength = Int(UInt16(littleEndian: prefix.loadUnaligned(fromByteOffset: 26, as: UInt16.self)))
@@ -17,11 +17,11 @@ public struct NumPyFormatPlugin: PathAwareFormatPlugin {
     }
 
     /// Also any zip named `.npz` (its first member name may be longer than the sniffed bytes).
-    public func recognises(path: String, prefix: UnsafeRawBufferPointer, fileSize: Int) -> Bool {
+    package func recognises(path: String, prefix: UnsafeRawBufferPointer, fileSize: Int) -> Bool {
         sniff(prefix) || (path.lowercased().hasSuffix(".npz") && prefix.starts(with: PyTorchFormatPlugin.zipMagic))
     }
 
-    public func open(_ path: String) throws -> any CheckpointReader {
+    package func open(_ path: String) throws -> any CheckpointReader {
         try NumPyFile(path: path)
     }
 }

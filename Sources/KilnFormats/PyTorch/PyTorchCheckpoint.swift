@@ -5,9 +5,9 @@ import KilnCore
 /// of storages. A C-contiguous window of a little-endian storage is a zero-copy view into the
 /// mapping; a strided one (a transposed tensor, say) or a big-endian one is gathered into
 /// memory Kiln owns, on first use.
-public final class PyTorchCheckpoint: CheckpointReader, @unchecked Sendable {
+package final class PyTorchCheckpoint: CheckpointReader, @unchecked Sendable {
     // Sendable: immutable after init.
-    public enum Container: String, Sendable {
+    package enum Container: String, Sendable {
         case zip, legacy
     }
 
@@ -30,14 +30,14 @@ public final class PyTorchCheckpoint: CheckpointReader, @unchecked Sendable {
         let byteSwap: Bool
     }
 
-    public let path: String
-    public let container: Container
-    public let mapping: MappedFile
-    public let metadata: [String: MetadataValue]
-    public let sourceTensors: [SourceTensor]
+    package let path: String
+    package let container: Container
+    package let mapping: MappedFile
+    package let metadata: [String: MetadataValue]
+    package let sourceTensors: [SourceTensor]
     private let layouts: [String: Layout]
-    public var formatName: String { "pytorch" }
-    public var paths: [String] { [path] }
+    package var formatName: String { "pytorch" }
+    package var paths: [String] { [path] }
 
     init(mapping: MappedFile, container: Container, tree: TorchObjectTree, machine: PickleMachine,
          storages: [Int: StorageBytes], byteSwap: Bool) throws {
@@ -71,7 +71,7 @@ public final class PyTorchCheckpoint: CheckpointReader, @unchecked Sendable {
         self.metadata = tree.metadata
     }
 
-    public func data(_ tensor: SourceTensor) throws -> TensorData {
+    package func data(_ tensor: SourceTensor) throws -> TensorData {
         guard let layout = layouts[tensor.name] else {
             throw KilnError(.usage, "no tensor named '\(tensor.name)'", file: path)
         }

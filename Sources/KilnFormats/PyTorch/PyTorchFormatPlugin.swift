@@ -1,16 +1,16 @@
 import KilnCore
 
 /// `torch.save` checkpoints: `pytorch_model.bin`, `*.pt`, `*.pth`, nanoGPT's `ckpt.pt`.
-public struct PyTorchFormatPlugin: FormatPlugin {
-    public init() {}
-    public var name: String { "pytorch" }
-    public var summary: String { "PyTorch torch.save checkpoints (zip and legacy), read without running the pickle" }
+package struct PyTorchFormatPlugin: FormatPlugin {
+    package init() {}
+    package var name: String { "pytorch" }
+    package var summary: String { "PyTorch torch.save checkpoints (zip and legacy), read without running the pickle" }
     /// Not `bin`: PyTorch's `.bin` files are recognised by their bytes, and llama2.c's are not.
-    public var fileExtensions: [String] { ["pt", "pth", "ckpt"] }
+    package var fileExtensions: [String] { ["pt", "pth", "ckpt"] }
 
     static let zipMagic: [UInt8] = [0x50, 0x4B, 0x03, 0x04]
 
-    public func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
+    package func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
         prefix.starts(with: Self.zipMagic) || prefix.starts(with: PyTorchLegacyLoader.signature) || Self.looksLikePickle(prefix)
     }
 
@@ -24,7 +24,7 @@ public struct PyTorchFormatPlugin: FormatPlugin {
         return opcodes.contains(prefix[2])
     }
 
-    public func open(_ path: String) throws -> any CheckpointReader {
+    package func open(_ path: String) throws -> any CheckpointReader {
         let mapping = try MappedFile(path: path)
         return try withFileContext(path) {
             let bytes = mapping.bytes

@@ -19,12 +19,14 @@ public protocol FormatPlugin: Sendable {
 }
 
 extension FormatPlugin {
+    /// None: a plugin reads only unless it says otherwise.
     public var writer: (any FormatWriter)? { nil }
 }
 
 /// The formats Kiln knows, and how a file is matched to one: an explicit name first, then the
 /// file's magic bytes, then its extension.
 public enum FormatRegistry {
+    /// Every format Kiln knows, in the order detection tries them.
     public static let builtin: [any FormatPlugin] = [
         KilnFormatPlugin(),
         ShardedSafetensorsFormatPlugin(),
@@ -37,11 +39,15 @@ public enum FormatRegistry {
         Llama2cFormatPlugin(),
     ]
 
+    /// The built-in plugin with this short name (case ignored), or nil.
     public static func plugin(named name: String) -> (any FormatPlugin)? {
         builtin.first { $0.name == name.lowercased() }
     }
 
     /// The plugin that writes `format`, or, without a name, the one whose extension `path` has.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if the format is not one Kiln writes, or
+    ///   the extension names none.
     public static func writer(for path: String, format: String? = nil) throws -> any FormatWriter {
         let writable = builtin.filter { $0.writer != nil }
         let known = writable.map(\.name).joined(separator: ", ")
@@ -59,10 +65,19 @@ public enum FormatRegistry {
     }
 
     /// Finds the plugin for `path` (or uses `format` when given) and opens the file.
+    ///
+    /// - Throws: ``/KilnCore/KilnError``: as ``detect(_:format:)``, or as the plugin's reader
+    ///   does for a file it cannot read.
     public static func open(_ path: String, format: String? = nil) throws -> any CheckpointReader {
         try detect(path, format: format).open(path)
     }
 
+    /// The plugin for `path`: the one named `format` when given; else the first whose magic
+    /// bytes (or, for path-aware plugins, path and size) match; else the first claiming the
+    /// file's extension.
+    ///
+    /// - Throws: ``/KilnCore/KilnError``: `.usage` for an unknown `format`; `.unsupported` when
+    ///   nothing recognises the file; `.io` if it cannot be read.
     public static func detect(_ path: String, format: String? = nil) throws -> any FormatPlugin {
         if let format {
             guard let plugin = plugin(named: format) else {

@@ -5,6 +5,8 @@ import KilnCore
 /// header) and checkpoints spread over several files (a sharded safetensors set, recognised
 /// by the index beside a shard). `FormatRegistry.detect` asks these instead of `sniff`.
 public protocol PathAwareFormatPlugin: FormatPlugin {
+    /// Whether the file at `path` (`fileSize` bytes, starting with `prefix`, up to 64 bytes) is
+    /// in this format.
     func recognises(path: String, prefix: UnsafeRawBufferPointer, fileSize: Int) -> Bool
 }
 

@@ -4,24 +4,24 @@ import KilnCore
 /// header, then the tensors packed back to back. Validated completely at open, as the
 /// reference implementation does: offsets contiguous from 0, sizes equal to shape × dtype, and
 /// the data ending exactly at the end of the file.
-public final class SafetensorsFile: CheckpointReader, @unchecked Sendable {
+package final class SafetensorsFile: CheckpointReader, @unchecked Sendable {
     // Sendable: immutable after init.
-    public static let maxHeaderSize = 100_000_000
+    package static let maxHeaderSize = 100_000_000
 
-    public let path: String
-    public let mapping: MappedFile
-    public let metadata: [String: MetadataValue]
-    public let sourceTensors: [SourceTensor]
+    package let path: String
+    package let mapping: MappedFile
+    package let metadata: [String: MetadataValue]
+    package let sourceTensors: [SourceTensor]
     /// File offset of each tensor's first byte.
     private let offsets: [String: Int]
-    public var formatName: String { "safetensors" }
-    public var paths: [String] { [path] }
+    package var formatName: String { "safetensors" }
+    package var paths: [String] { [path] }
 
-    public convenience init(path: String) throws {
+    package convenience init(path: String) throws {
         try self.init(mapping: try MappedFile(path: path))
     }
 
-    public init(mapping: MappedFile) throws {
+    package init(mapping: MappedFile) throws {
         self.mapping = mapping
         path = mapping.path
         let parsed = try withFileContext(mapping.path) { try Self.parse(mapping.bytes) }
@@ -32,7 +32,7 @@ public final class SafetensorsFile: CheckpointReader, @unchecked Sendable {
 
     /// A view into the mapping. The view may be unaligned for its element type (safetensors
     /// does not require alignment); `alignedData` copies in that case.
-    public func data(_ tensor: SourceTensor) throws -> TensorData {
+    package func data(_ tensor: SourceTensor) throws -> TensorData {
         guard let offset = offsets[tensor.name] else {
             throw KilnError(.usage, "no tensor named '\(tensor.name)'", file: path)
         }
@@ -41,7 +41,7 @@ public final class SafetensorsFile: CheckpointReader, @unchecked Sendable {
 
     /// The tensor's bytes at an address aligned for its element type: a view when the file
     /// happens to align it, a copy otherwise.
-    public func alignedData(_ tensor: SourceTensor) throws -> TensorData {
+    package func alignedData(_ tensor: SourceTensor) throws -> TensorData {
         let view = try data(tensor)
         let alignment = tensor.type.scalarBytes ?? 1
         guard let base = view.bytes.baseAddress, Int(bitPattern: base) % alignment != 0 else { return view }
@@ -50,7 +50,7 @@ public final class SafetensorsFile: CheckpointReader, @unchecked Sendable {
         return TensorData(copy)
     }
 
-    public func release(_ tensor: SourceTensor) {
+    package func release(_ tensor: SourceTensor) {
         guard let offset = offsets[tensor.name], tensor.byteCount > 0 else { return }
         mapping.advise(.dontNeed, range: offset..<(offset + tensor.byteCount))
     }

@@ -1,14 +1,14 @@
 import KilnCore
 
-public struct SafetensorsFormatPlugin: FormatPlugin {
-    public init() {}
-    public var name: String { "safetensors" }
-    public var summary: String { "Hugging Face safetensors (single file)" }
-    public var fileExtensions: [String] { ["safetensors"] }
+package struct SafetensorsFormatPlugin: FormatPlugin {
+    package init() {}
+    package var name: String { "safetensors" }
+    package var summary: String { "Hugging Face safetensors (single file)" }
+    package var fileExtensions: [String] { ["safetensors"] }
 
     /// An 8-byte header length within the format's limit, then a JSON object (leading
     /// whitespace allowed, as writers may pad).
-    public func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
+    package func sniff(_ prefix: UnsafeRawBufferPointer) -> Bool {
         guard prefix.count >= 9 else { return false }
         let length = UInt64(littleEndian: prefix.loadUnaligned(as: UInt64.self))
         guard length >= 2, length <= UInt64(SafetensorsFile.maxHeaderSize) else { return false }
@@ -19,9 +19,9 @@ public struct SafetensorsFormatPlugin: FormatPlugin {
         return false
     }
 
-    public var writer: (any FormatWriter)? { SafetensorsWriter() }
+    package var writer: (any FormatWriter)? { SafetensorsWriter() }
 
-    public func open(_ path: String) throws -> any CheckpointReader {
+    package func open(_ path: String) throws -> any CheckpointReader {
         try SafetensorsFile(path: path)
     }
 }

@@ -14,14 +14,14 @@ import KilnCore
 /// `__metadata__` holds strings only: `format` = `pt` (transformers checks it) and, for the
 /// canonical layout, Kiln's model description as JSON text (`kiln.config`, `kiln.tokenizer`,
 /// `kiln.name`), which Kiln reads back (`KilnSafetensorsLayout`).
-public struct SafetensorsWriter: FormatWriter {
-    public init() {}
-    public var formatName: String { "safetensors" }
-    public var layouts: [ExportLayout] { [.canonical, .rowMajor, .hf] }
+package struct SafetensorsWriter: FormatWriter {
+    package init() {}
+    package var formatName: String { "safetensors" }
+    package var layouts: [ExportLayout] { [.canonical, .rowMajor, .hf] }
 
     static let dtypeNames: [ElementType: String] = Dictionary(uniqueKeysWithValues: SafetensorsFile.dtypes.map { ($1, $0) })
 
-    public func storedType(of tensor: CanonicalTensor, requested: ElementType?) throws -> ElementType {
+    package func storedType(of tensor: CanonicalTensor, requested: ElementType?) throws -> ElementType {
         let type = Self.defaultStoredType(tensor.type, requested: requested)
         guard Self.dtypeNames[type] != nil else {
             throw KilnError(.usage,
@@ -30,7 +30,7 @@ public struct SafetensorsWriter: FormatWriter {
         return type
     }
 
-    public func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
+    package func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws {
         let sideFiles = plan.layout == .hf ? try HuggingFaceExport.sideFiles(plan) : []
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         if !options.overwrite {

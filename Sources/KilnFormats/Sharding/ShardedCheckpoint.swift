@@ -8,15 +8,15 @@ import KilnCore
 /// weight_map entry names an existing shard that holds that tensor, every shard tensor is in
 /// the weight_map, and no tensor is in two shards. Tensor data comes from the shard's own
 /// reader (zero-copy views where it gives them).
-public final class ShardedCheckpoint<Shard: CheckpointReader>: CheckpointReader, @unchecked Sendable {
+package final class ShardedCheckpoint<Shard: CheckpointReader>: CheckpointReader, @unchecked Sendable {
     // Sendable: immutable after init.
-    public let indexPath: String
-    public let shards: [Shard]
-    public let metadata: [String: MetadataValue]
-    public let sourceTensors: [SourceTensor]
-    public let formatName: String
+    package let indexPath: String
+    package let shards: [Shard]
+    package let metadata: [String: MetadataValue]
+    package let sourceTensors: [SourceTensor]
+    package let formatName: String
     private let shardOfTensor: [String: Int]
-    public var paths: [String] { [indexPath] + shards.map { $0.paths.first ?? "" } }
+    package var paths: [String] { [indexPath] + shards.map { $0.paths.first ?? "" } }
 
     /// Opens the set from its index, or from any shard that has an index beside it.
     convenience init(path: String, formatName: String, open: (String) throws -> Shard) throws {
@@ -85,14 +85,14 @@ public final class ShardedCheckpoint<Shard: CheckpointReader>: CheckpointReader,
         self.metadata = metadata
     }
 
-    public func data(_ tensor: SourceTensor) throws -> TensorData {
+    package func data(_ tensor: SourceTensor) throws -> TensorData {
         guard let shard = shardOfTensor[tensor.name] else {
             throw KilnError(.usage, "no tensor named '\(tensor.name)'", file: indexPath)
         }
         return try shards[shard].data(tensor)
     }
 
-    public func release(_ tensor: SourceTensor) {
+    package func release(_ tensor: SourceTensor) {
         if let shard = shardOfTensor[tensor.name] { shards[shard].release(tensor) }
     }
 }

@@ -2,15 +2,15 @@ import KilnCore
 
 /// A checkpoint whose tensors lie back to back at offsets its header implies (llama2.c,
 /// llm.c): every tensor is a zero-copy view into the mapping.
-public final class FixedLayoutFile: CheckpointReader, @unchecked Sendable {
+package final class FixedLayoutFile: CheckpointReader, @unchecked Sendable {
     // Sendable: immutable after init.
-    public let formatName: String
-    public let path: String
-    public let mapping: MappedFile
-    public let metadata: [String: MetadataValue]
-    public let sourceTensors: [SourceTensor]
+    package let formatName: String
+    package let path: String
+    package let mapping: MappedFile
+    package let metadata: [String: MetadataValue]
+    package let sourceTensors: [SourceTensor]
     private let offsets: [String: Int]
-    public var paths: [String] { [path] }
+    package var paths: [String] { [path] }
 
     init(formatName: String, mapping: MappedFile, metadata: [String: MetadataValue], layout: FixedLayout) {
         self.formatName = formatName
@@ -21,7 +21,7 @@ public final class FixedLayoutFile: CheckpointReader, @unchecked Sendable {
         self.offsets = Dictionary(uniqueKeysWithValues: layout.tensors.map { ($0.tensor.name, $0.offset) })
     }
 
-    public func data(_ tensor: SourceTensor) throws -> TensorData {
+    package func data(_ tensor: SourceTensor) throws -> TensorData {
         guard let offset = offsets[tensor.name] else {
             throw KilnError(.usage, "no tensor named '\(tensor.name)'", file: path)
         }

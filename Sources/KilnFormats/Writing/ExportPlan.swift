@@ -4,14 +4,20 @@ import KilnCore
 /// One tensor as a writer stores it: its name in the output, stored type and shape, and the
 /// canonical tensor it is made from.
 public struct ExportTensor: Sendable, Equatable {
+    /// The name in the output (canonical, or Hugging Face's for the `hf` layout).
     public let name: String
+    /// The element type stored.
     public let type: ElementType
+    /// The shape in the output, outermost dimension first.
     public let shape: [Int]
+    /// The stored bytes' length.
     public let byteCount: Int
+    /// The canonical tensor it is made from.
     public let canonical: CanonicalTensor
     /// Rearrangement from the canonical layout to the output's (Hugging Face layout only).
     public let step: ExportStep
 
+    /// The number of values.
     public var elementCount: Int { canonical.elementCount }
     /// Whether the values are converted to another element type on the way (a change of block
     /// order alone, row-major ↔ interleaved, is not a conversion).
@@ -20,6 +26,7 @@ public struct ExportTensor: Sendable, Equatable {
 
 /// How a canonical tensor is rearranged for an output layout: the inverses of `TensorTransform`.
 public enum ExportStep: Sendable, Equatable {
+    /// Used as it is.
     case none
     /// A 2-D matrix transposed back (GPT-2's `Conv1D` stores `[in, out]`).
     case transpose
@@ -45,18 +52,27 @@ public enum ExportLayout: String, Sendable, CaseIterable {
 /// that cannot succeed fails before any file is created.
 public final class ExportPlan: @unchecked Sendable {
     // Sendable: immutable after init; `model` is Sendable.
+    /// The model being written.
     public let model: CanonicalModel
+    /// The tensors to write, in the order a writer should store them.
     public let tensors: [ExportTensor]
+    /// The output's names and arrangement.
     public let layout: ExportLayout
     /// The `--dtype` asked for, if any.
     public let requestedType: ElementType?
     /// Config, tokenizer and carried keys in Kiln's canonical form (`.kiln` metadata).
     public let metadata: [String: MetadataValue]
+    /// What the output will lose or change, and what the model's reader noticed, for the user.
     public private(set) var warnings: [String]
     /// Prepare the next tensor on another thread while the current one is written (the
     /// default); off, every step runs in turn on one thread (for measuring what overlap gains).
-    public var pipelined = true
+    package var pipelined = true
 
+    /// Plans writing `model` with `writer`: output names and stored types for every tensor
+    /// (converted to `dtype` when given), checked against the format before any file exists.
+    ///
+    /// - Throws: ``/KilnCore/KilnError``: `.usage` if the writer does not offer `layout`;
+    ///   `.unsupported` naming the tensor or key the format cannot hold.
     public init(model: CanonicalModel, writer: any FormatWriter, dtype: ElementType? = nil,
                 layout: ExportLayout = .canonical) throws {
         self.model = model
@@ -105,17 +121,21 @@ public final class ExportPlan: @unchecked Sendable {
         self.warnings += writer.warnings(self)
     }
 
+    /// The output's tensor bytes, summed.
     public var totalBytes: Int { tensors.reduce(0) { $0 + $1.byteCount } }
     /// Whether any tensor changes element type on the way (so the source's own file type no
     /// longer describes the output).
-    public var convertsTypes: Bool { tensors.contains { $0.isConverted } }
+    package var convertsTypes: Bool { tensors.contains { $0.isConverted } }
     /// The format the model originally came from, looking through a `.kiln` conversion.
-    public var originalFormat: String {
+    package var originalFormat: String {
         model.extraMetadata["source.format"]?.stringValue ?? model.reader.formatName
     }
 
     /// The tensor's bytes as stored in the output: a view into the source when nothing
-    /// changes, owned memory otherwise. Errors name the source file and the tensor.
+    /// changes, owned memory otherwise. Keep the result while using its bytes.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` naming the source file and the tensor if its bytes
+    ///   cannot be read or converted.
     public func data(_ tensor: ExportTensor) throws -> TensorData {
         let file = model.reader.paths.first ?? ""
         return try withFileContext(file) {
@@ -149,6 +169,8 @@ public final class ExportPlan: @unchecked Sendable {
     /// Calls `body` with each tensor of `order` and its bytes, preparing the next tensor (reading,
     /// rearranging, converting) on another thread while `body` writes the current one. At most
     /// two tensors are in memory; each one's source pages are released once it is written.
+    ///
+    /// - Throws: the first error of `body` or of preparing a tensor; no later tensor is prepared.
     public func stream(_ order: [ExportTensor], _ body: (ExportTensor, TensorData) throws -> Void) throws {
         guard !order.isEmpty else { return }
         guard pipelined else {

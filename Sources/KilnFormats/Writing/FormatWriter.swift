@@ -13,13 +13,20 @@ public protocol FormatWriter: Sendable {
     var storesInterleavedBlocks: Bool { get }
     /// The type `tensor` is stored as when the user asked for `requested` (nil: keep types).
     /// Throws, naming the tensor, when the format cannot hold it.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` (`.unsupported`) naming the tensor when the format cannot hold it.
     func storedType(of tensor: CanonicalTensor, requested: ElementType?) throws -> ElementType
     /// Checks the whole plan before any file is created (names, shapes, types), so an
     /// impossible conversion fails at once rather than after writing gigabytes.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` naming the tensor or key the format cannot hold.
     func check(_ plan: ExportPlan) throws
     /// What the output will lose or change (keys the format cannot hold, …), for the user.
     func warnings(_ plan: ExportPlan) -> [String]
-    /// Writes the plan to `path`. `progress` is called with (bytes done, bytes total).
+    /// Writes the plan to `path`, atomically. `progress` is called with (bytes done, bytes total).
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` if a tensor cannot be read or the file cannot be
+    ///   written; nothing appears at `path` then.
     func write(_ plan: ExportPlan, to path: String, options: WriteOptions, progress: ((Int, Int) -> Void)?) throws
 }
 
@@ -30,12 +37,16 @@ extension FormatWriter {
         Self.defaultStoredType(tensor.type, requested: requested)
     }
 
+    /// Canonical and row-major: what every format can be written in.
     public var layouts: [ExportLayout] { [.canonical, .rowMajor] }
+    /// False: only `.kiln` stores the kernels' interleaved layouts.
     public var storesInterleavedBlocks: Bool { false }
+    /// Accepts every plan.
     public func check(_ plan: ExportPlan) throws {}
+    /// No warnings.
     public func warnings(_ plan: ExportPlan) -> [String] { [] }
 
-    public static func defaultStoredType(_ type: ElementType, requested: ElementType?) -> ElementType {
+    package static func defaultStoredType(_ type: ElementType, requested: ElementType?) -> ElementType {
         guard let requested, type.category == .float || type.category == .quantized else { return type }
         return requested
     }
@@ -48,6 +59,7 @@ public struct WriteOptions: Sendable {
     /// Replace side files (config.json, tokenizer files) that already exist.
     public var overwrite: Bool
 
+    /// Options with each field as documented.
     public init(storage: KilnWriter.Storage = .raw, overwrite: Bool = false) {
         self.storage = storage
         self.overwrite = overwrite
@@ -55,10 +67,10 @@ public struct WriteOptions: Sendable {
 }
 
 /// The dtypes `--dtype` accepts: the float types every writer can store.
-public enum ExportDType {
-    public static let allowed: [ElementType] = [.f32, .f16, .bf16]
+package enum ExportDType {
+    package static let allowed: [ElementType] = [.f32, .f16, .bf16]
 
-    public static func named(_ name: String) throws -> ElementType {
+    package static func named(_ name: String) throws -> ElementType {
         guard let type = ElementType.named(name), allowed.contains(type) else {
             throw KilnError(.usage, "--dtype takes \(allowed.map(\.name).joined(separator: ", ")); got '\(name)'")
         }

@@ -7,31 +7,31 @@ import KilnCore
 ///
 /// Members are not read at open. Stored members are handed out as views into the mapping;
 /// deflated ones are inflated by `ZipInflater` on request.
-public final class ZipArchive: @unchecked Sendable {
+package final class ZipArchive: @unchecked Sendable {
     // Sendable: immutable after init.
-    public struct Entry: Sendable {
-        public let name: String
+    package struct Entry: Sendable {
+        package let name: String
         /// 0 = stored, 8 = deflated (the only methods accepted).
-        public let method: UInt16
-        public let crc32: UInt32
-        public let compressedSize: Int
-        public let uncompressedSize: Int
+        package let method: UInt16
+        package let crc32: UInt32
+        package let compressedSize: Int
+        package let uncompressedSize: Int
         /// Absolute file offset of the member's first data byte (after its local header).
-        public let dataOffset: Int
+        package let dataOffset: Int
         /// Absolute file offset of the member's central directory record, for error messages.
-        public let recordOffset: Int
+        package let recordOffset: Int
 
-        public var isStored: Bool { method == 0 }
+        package var isStored: Bool { method == 0 }
     }
 
-    public static let stored: UInt16 = 0
-    public static let deflated: UInt16 = 8
+    package static let stored: UInt16 = 0
+    package static let deflated: UInt16 = 8
 
-    public let mapping: MappedFile
-    public let entries: [Entry]
+    package let mapping: MappedFile
+    package let entries: [Entry]
     private let index: [String: Int]
 
-    public init(mapping: MappedFile) throws {
+    package init(mapping: MappedFile) throws {
         self.mapping = mapping
         let file = mapping.bytes
         let directory = try Self.findCentralDirectory(file)
@@ -51,16 +51,16 @@ public final class ZipArchive: @unchecked Sendable {
         self.index = index
     }
 
-    public func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
+    package func entry(_ name: String) -> Entry? { index[name].map { entries[$0] } }
 
     /// The stored bytes of a member: for a stored member, its contents (no copy).
-    public func rawBytes(_ entry: Entry) -> UnsafeRawBufferPointer {
+    package func rawBytes(_ entry: Entry) -> UnsafeRawBufferPointer {
         UnsafeRawBufferPointer(rebasing: mapping.bytes[entry.dataOffset..<(entry.dataOffset + entry.compressedSize)])
     }
 
     /// A member's contents: a view into the mapping when stored, inflated into owned memory
     /// (and checked against its CRC-32) when deflated.
-    public func contents(_ entry: Entry) throws -> TensorData {
+    package func contents(_ entry: Entry) throws -> TensorData {
         if entry.isStored { return TensorData(bytes: rawBytes(entry), owner: mapping) }
         let owned = try ZipInflater.inflate(rawBytes(entry), entry: entry)
         return TensorData(owned)
@@ -68,7 +68,7 @@ public final class ZipArchive: @unchecked Sendable {
 
     /// A stored member's bytes checked against its CRC-32: for small members that are parsed
     /// (pickles, headers), where a flipped bit should be reported as such.
-    public func verifiedContents(_ entry: Entry) throws -> TensorData {
+    package func verifiedContents(_ entry: Entry) throws -> TensorData {
         let data = try contents(entry)
         if entry.isStored {
             let actual = ZipInflater.crc32(data.bytes)

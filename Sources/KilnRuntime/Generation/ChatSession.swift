@@ -6,13 +6,21 @@ import KilnCore
 /// Sendable: turns are serialised by a lock, so a session can be handed between tasks.
 public final class ChatSession: @unchecked Sendable {
     private let lock = NSLock()
+    /// The model replying.
     public let model: LanguageModel
+    /// The conversation so far: the system message if any, then user and assistant turns.
     public private(set) var messages: [ChatMessage] = []
+    /// Options for each reply; change them between turns (the context length and KV cache
+    /// precision are fixed when the session is made).
     public var options: GenerationOptions
     private let template: ChatTemplate
     private let state: InferenceState
 
-    /// `system` becomes the first message when given (templates add their own default otherwise).
+    /// A conversation with `model`, rendered with the model's chat template (ChatML when the
+    /// model has none). `system` becomes the first message when given (templates add their own
+    /// default otherwise).
+    ///
+    /// - Throws: ``ChatTemplateError`` if the model's chat template does not parse.
     public init(model: LanguageModel, system: String? = nil, options: GenerationOptions = GenerationOptions()) throws {
         self.model = model
         self.options = options
@@ -26,6 +34,9 @@ public final class ChatSession: @unchecked Sendable {
     }
 
     /// The prompt text the template gives for the conversation so far, ready for the reply.
+    ///
+    /// - Throws: ``ChatTemplateError`` if the template fails while rendering (it raises an
+    ///   error, or exceeds its limits).
     public func renderedPrompt() throws -> String {
         let spec = model.tokenizer.spec
         let bos = spec.bosID.map { spec.tokens[$0] } ?? ""
@@ -33,7 +44,12 @@ public final class ChatSession: @unchecked Sendable {
         return try template.render(messages: messages, addGenerationPrompt: true, bosToken: bos, eosToken: eos)
     }
 
-    /// Adds the user's message, generates the reply (streamed to `emit`) and records it.
+    /// Adds the user's message, generates the reply (streamed to `emit`, which returns false to
+    /// stop early) and records it. Only the new turn's tokens are processed: the KV cache keeps
+    /// the conversation.
+    ///
+    /// - Throws: ``ChatTemplateError`` if rendering fails, or ``/KilnCore/KilnError`` if the context is
+    ///   full before the prompt fits.
     @discardableResult
     public func send(_ text: String, emit: (String) -> Bool) throws -> GenerationStatistics {
         lock.lock(); defer { lock.unlock() }

@@ -3,11 +3,11 @@ import KilnCore
 
 /// The generation loop: prompt in, tokens out one at a time, each turned into text only when
 /// its UTF-8 is complete, stopping at EOS, stop strings, the token limit or a full context.
-public struct Generator: Sendable {
-    public let transformer: Transformer
-    public let tokenizer: BPETokenizer
+package struct Generator: Sendable {
+    package let transformer: Transformer
+    package let tokenizer: BPETokenizer
 
-    public init(transformer: Transformer, tokenizer: BPETokenizer) {
+    package init(transformer: Transformer, tokenizer: BPETokenizer) {
         self.transformer = transformer
         self.tokenizer = tokenizer
     }
@@ -15,7 +15,7 @@ public struct Generator: Sendable {
     /// Generates after `prompt` (token ids) into `state`, which may already hold a prefix of
     /// them. `emit` receives each new piece of text; returning false stops early.
     @discardableResult
-    public func generate(prompt: [Int], state: InferenceState, options: GenerationOptions,
+    package func generate(prompt: [Int], state: InferenceState, options: GenerationOptions,
                          emit: (String) -> Bool) throws -> GenerationStatistics {
         var stats = GenerationStatistics()
         guard !prompt.isEmpty else { throw KilnError(.usage, "the prompt is empty") }

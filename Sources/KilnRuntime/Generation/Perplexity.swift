@@ -6,13 +6,23 @@ import KilnCore
 /// cache (with BOS replacing its first token when the model adds BOS), and only the second
 /// half of each window is scored, so every scored token has at least context/2 of history.
 public struct PerplexityResult: Sendable {
+    /// exp of the mean negative log-likelihood of the scored tokens: lower is better.
     public var perplexity: Double
+    /// Tokens whose likelihood was scored.
     public var scoredTokens: Int
+    /// Windows of `context` tokens evaluated (the text's tail shorter than a window is left out).
     public var windows: Int
+    /// Wall-clock time, in seconds.
     public var seconds: Double
 }
 
 extension LanguageModel {
+    /// The model's perplexity on `text`, computed as ``PerplexityResult`` describes with
+    /// windows of `context` tokens. `progress` receives (windows done, windows total, the
+    /// perplexity so far).
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if `context` is below 8 or the text is shorter than
+    ///   one window.
     public func perplexity(text: String, context: Int = 512,
                            progress: ((Int, Int, Double) -> Void)? = nil) throws -> PerplexityResult {
         guard context >= 8 else { throw KilnError(.usage, "--ctx must be at least 8") }

@@ -17,6 +17,7 @@ public struct SamplingOptions: Sendable, Equatable {
     /// Seed for reproducible sampling; nil seeds from the system.
     public var seed: UInt64?
 
+    /// Options with each field as documented; the defaults are llama.cpp's.
     public init(temperature: Float = 0.8, topK: Int = 40, topP: Float = 0.95, minP: Float = 0.05,
                 repetitionPenalty: Float = 1.0, repetitionWindow: Int = 64, seed: UInt64? = nil) {
         self.temperature = temperature
@@ -28,20 +29,25 @@ public struct SamplingOptions: Sendable, Equatable {
         self.seed = seed
     }
 
+    /// Always the most likely token: deterministic output.
     public static let greedy = SamplingOptions(temperature: 0)
 }
 
 /// Picks tokens from logits: repetition penalty, then greedy or top-k → temperature → top-p →
 /// min-p → a draw from a seeded generator (the order llama.cpp's default chain uses).
 public struct Sampler: Sendable {
+    /// The options it samples with.
     public let options: SamplingOptions
     private var random: Xoshiro256
 
+    /// A sampler seeded from `options.seed`, or from the system when it is nil.
     public init(_ options: SamplingOptions) {
         self.options = options
         random = Xoshiro256(seed: options.seed ?? UInt64.random(in: 0...UInt64.max))
     }
 
+    /// Picks the next token id from `logits` (one per vocabulary entry); `recent` are the
+    /// tokens so far, for the repetition penalty.
     public mutating func sample(_ logits: [Float], recent: ArraySlice<Int> = []) -> Int {
         var logits = logits
         if options.repetitionPenalty != 1 {
@@ -86,14 +92,14 @@ public struct Sampler: Sendable {
         return candidates[keep - 1]
     }
 
-    public static func argmax(_ logits: [Float]) -> Int {
+    package static func argmax(_ logits: [Float]) -> Int {
         var best = 0
         for i in logits.indices where logits[i] > logits[best] { best = i }
         return best
     }
 
     /// The indices of the `k` largest values, largest first (ties by lower index).
-    public static func topIndices(_ values: [Float], _ k: Int) -> [Int] {
+    package static func topIndices(_ values: [Float], _ k: Int) -> [Int] {
         guard k > 0 else { return [] }
         // A small sorted buffer beats sorting the whole vocabulary for the k of sampling.
         var top: [Int] = []

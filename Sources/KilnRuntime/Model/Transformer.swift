@@ -6,9 +6,9 @@ import KilnKernels
 
 /// A decoder-only transformer (GPT-2 or Llama family) over weights mapped from a model file.
 /// Immutable and shareable: every generation keeps its own `InferenceState`.
-public final class Transformer: @unchecked Sendable {
+package final class Transformer: @unchecked Sendable {
     // Sendable: weights are read-only views; nothing mutates after init.
-    public let config: ModelConfig
+    package let config: ModelConfig
     let weights: ModelWeights
     /// Keeps the mapping (and any converted tensors) alive.
     let model: CanonicalModel
@@ -16,12 +16,12 @@ public final class Transformer: @unchecked Sendable {
     /// Bytes of row-major matrices copied into interleaved layouts at load (0 when the file
     /// already holds them, or with `repack: false`). Their pages in the file's mapping are given
     /// back, so resident memory stays about the file's size.
-    public let repackedBytes: Int
+    package let repackedBytes: Int
 
     /// `repack`: copy row-major blocks that have an interleaved layout (a GGUF's q4_0, q8_0,
     /// q4_1, q5_0, q5_1) into it, as `kiln convert` would, so they run on the fastest kernels;
     /// products are bit-identical either way. False runs them in place from the mapping.
-    public init(model: CanonicalModel, repack: Bool = true) throws {
+    package init(model: CanonicalModel, repack: Bool = true) throws {
         guard let config = model.config else {
             throw KilnError(.unsupported, "the model's architecture is not one Kiln runs (GPT-2 or Llama family)",
                             file: model.reader.paths.first)
@@ -42,10 +42,11 @@ public final class Transformer: @unchecked Sendable {
 /// sequence is one conversation: use a state from one generation at a time.
 public final class InferenceState: @unchecked Sendable {
     private let lock = NSLock()
-    public let transformer: Transformer
+    package let transformer: Transformer
+    /// Positions the cache holds: prompt and generated tokens together.
     public let contextLength: Int
     /// Prompt tokens are processed in chunks of at most this many (matrix × matrix).
-    public let maxBatch: Int
+    package let maxBatch: Int
     /// The tokens whose keys and values are in the cache, in order.
     public private(set) var tokens: [Int] = []
     /// Number of positions already in the cache.
@@ -56,10 +57,10 @@ public final class InferenceState: @unchecked Sendable {
     /// RoPE's cosines and sines per position, computed once for all layers (nil without RoPE).
     private let ropeAngles: RopeAngles?
     /// Sees the input of every matrix product (for calibration statistics).
-    public var observer: ActivationObserver?
+    package var observer: ActivationObserver?
 
     /// `halfPrecisionCache` stores keys and values as f16: half the memory, for long contexts.
-    public init(transformer: Transformer, contextLength: Int, maxBatch: Int = 256, halfPrecisionCache: Bool = false) {
+    package init(transformer: Transformer, contextLength: Int, maxBatch: Int = 256, halfPrecisionCache: Bool = false) {
         self.transformer = transformer
         self.contextLength = contextLength
         self.maxBatch = maxBatch
@@ -72,6 +73,7 @@ public final class InferenceState: @unchecked Sendable {
             : nil
     }
 
+    /// Memory held by the KV cache, in bytes.
     public var kvCacheBytes: Int { cache.bytes }
 
     /// Forgets the sequence so the state can start another.
@@ -88,6 +90,9 @@ public final class InferenceState: @unchecked Sendable {
 
     /// Runs `tokens` through the model at the next positions. Returns the logits of the last
     /// token, or of every token (`[tokens.count × vocabulary]`) when `allLogits`.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if a token id is outside the vocabulary or the tokens
+    ///   do not fit in the remaining context.
     public func forward(_ tokens: [Int], allLogits: Bool = false) throws -> [Float] {
         lock.lock(); defer { lock.unlock() }
         let vocabulary = transformer.config.vocabulary
@@ -235,7 +240,7 @@ public final class InferenceState: @unchecked Sendable {
 }
 
 /// Receives the activations entering each weight matrix: `rows` vectors of `columns` floats.
-public protocol ActivationObserver: AnyObject {
+package protocol ActivationObserver: AnyObject {
     func observe(weight: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int)
 }
 

@@ -5,14 +5,14 @@ import KilnFormats
 /// Activation statistics for importance-weighted quantisation (as llama.cpp's imatrix):
 /// for every weight matrix, the mean square of each input column over a calibration text.
 /// A column that carries large activations makes errors in the weights that read it costly.
-public final class Calibration: ActivationObserver {
+package final class Calibration: ActivationObserver {
     private var sums: [String: [Double]] = [:]
     private var counts: [String: Int] = [:]
-    public private(set) var tokens = 0
+    package private(set) var tokens = 0
 
-    public init() {}
+    package init() {}
 
-    public func observe(weight: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int) {
+    package func observe(weight: String, inputs: UnsafePointer<Float>, rows: Int, columns: Int) {
         var sum = sums[weight] ?? [Double](repeating: 0, count: columns)
         guard sum.count == columns else { return }
         for r in 0..<rows {
@@ -24,7 +24,7 @@ public final class Calibration: ActivationObserver {
     }
 
     /// Per-column importance for each weight seen: mean of x², floored so no column is ignored.
-    public var importance: [String: [Float]] {
+    package var importance: [String: [Float]] {
         var result: [String: [Float]] = [:]
         for (name, sum) in sums {
             let n = Double(max(counts[name] ?? 1, 1))
@@ -37,7 +37,7 @@ public final class Calibration: ActivationObserver {
 
     /// Runs `text` through `transformer` in windows of `context` tokens (at most `maxTokens`)
     /// and gathers the statistics.
-    public static func collect(transformer: Transformer, tokenizer: BPETokenizer, text: String,
+    package static func collect(transformer: Transformer, tokenizer: BPETokenizer, text: String,
                                context: Int = 512, maxTokens: Int = 8192) throws -> Calibration {
         let calibration = Calibration()
         let ids = Array(tokenizer.encode(text).prefix(maxTokens))

@@ -7,31 +7,44 @@ import KilnQuant
 
 /// What `kiln quantize` did to each tensor and to the model as a whole.
 public struct QuantizationReport: Sendable {
+    /// One tensor of the output.
     public struct Entry: Sendable {
+        /// The canonical tensor name.
         public var name: String
         /// The scheme written, or the source type when the tensor was kept.
         public var type: String
+        /// Values in the tensor.
         public var parameters: Int
+        /// Bytes written for it.
         public var bytes: Int
         /// nil when the tensor was copied unchanged.
         public var error: QuantizationError?
     }
 
+    /// The recipe applied.
     public var recipe: QuantRecipe
+    /// Every tensor, in output order.
     public var entries: [Entry]
+    /// Tokens of calibration text run through the model (0 without calibration).
     public var calibrationTokens: Int
+    /// The SHA-256 (hex) of the calibration text, recorded as provenance.
     public var calibrationSHA256: String?
+    /// Wall-clock time, in seconds.
     public var seconds: Double
     /// f32 bytes of the quantised tensors' inputs, for throughput.
     public var quantizedInputBytes: Int
 
+    /// Values in all tensors.
     public var parameters: Int { entries.reduce(0) { $0 + $1.parameters } }
+    /// Bytes of all tensors written.
     public var bytes: Int { entries.reduce(0) { $0 + $1.bytes } }
+    /// The model's average storage cost per value, quantised and kept tensors together.
     public var bitsPerWeight: Double { parameters > 0 ? Double(bytes * 8) / Double(parameters) : 0 }
+    /// Quantisation speed: f32 input bytes per second, in MB/s.
     public var megabytesPerSecond: Double { seconds > 0 ? Double(quantizedInputBytes) / seconds / 1e6 : 0 }
 
     /// The report as metadata for the output's provenance.
-    public var metadata: MetadataValue {
+    package var metadata: MetadataValue {
         var map: [String: MetadataValue] = [
             "recipe": recipe.metadata, "bits_per_weight": .float(bitsPerWeight),
             "tensors": .array(entries.filter { $0.error != nil }.map { entry in
@@ -49,12 +62,17 @@ public struct QuantizationReport: Sendable {
 
 /// Quantises a model of any format into a `.kiln` file, tensor by tensor.
 public enum Quantization {
+    /// What to quantise to, and with what.
     public struct Options: Sendable {
+        /// Which scheme each tensor gets.
         public var recipe: QuantRecipe
         /// A text whose activations weight the quantisation error (imatrix-style).
         public var calibrationText: String?
+        /// The calibration text's SHA-256, recorded in the output's provenance when given.
         public var calibrationSHA256: String?
+        /// Threads quantising rows at once (the result does not depend on it).
         public var threads: Int
+        /// Options with each field as documented.
         public init(recipe: QuantRecipe, calibrationText: String? = nil, calibrationSHA256: String? = nil,
                     threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
             self.recipe = recipe
@@ -64,6 +82,13 @@ public enum Quantization {
         }
     }
 
+    /// Quantises `model` as `options.recipe` says and writes a `.kiln` file at `output`
+    /// (atomically), with the report in its `provenance.quantization`. Tensors already quantised
+    /// in the source are decoded first; vectors stay as they are. `progress` receives (tensors
+    /// done, tensors total).
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` if a tensor cannot be read, the calibration text cannot be run
+    ///   through the model, or the output cannot be written; nothing appears at `output` then.
     public static func quantize(_ model: CanonicalModel, output: String, options: Options,
                                 progress: ((Int, Int) -> Void)? = nil) throws -> QuantizationReport {
         let start = DispatchTime.now()

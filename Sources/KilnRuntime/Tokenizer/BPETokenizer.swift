@@ -8,8 +8,9 @@ import KilnFormats
 /// (`PreTokenizer`); each piece's UTF-8 bytes start as one byte-level symbol each; and merges
 /// are applied by rank within the piece (`BytePairMerger`), with results cached per piece.
 public final class BPETokenizer: Sendable {
+    /// The description the tokenizer was built from (vocabulary, special tokens, chat template).
     public let spec: TokenizerSpec
-    public let preTokenizer: PreTokenizer
+    package let preTokenizer: PreTokenizer
     /// Things the caller should know: an unknown pre-tokenizer name (GPT-2's is used), merge
     /// rules that name tokens missing from the vocabulary.
     public let warnings: [String]
@@ -25,6 +26,11 @@ public final class BPETokenizer: Sendable {
     private let addedTokens: SpecialTokenMatcher
     private let cache = WordCache()
 
+    /// Builds the tokenizer's tables from `spec`.
+    ///
+    /// - Throws: ``/KilnCore/KilnError``: `.unsupported` if the model is not byte-level BPE (`gpt2`);
+    ///   `.malformed` if the vocabulary is empty, the kinds do not match the tokens, or a special
+    ///   token id is outside the vocabulary.
     public init(_ spec: TokenizerSpec) throws {
         guard spec.model == "gpt2" else {
             throw KilnError(.unsupported, "tokenizer model '\(spec.model)' is not byte-level BPE ('gpt2'); Kiln runs only byte-level BPE")
@@ -56,6 +62,7 @@ public final class BPETokenizer: Sendable {
         self.warnings = warnings
     }
 
+    /// The number of token ids.
     public var vocabularySize: Int { vocabulary.count }
 
     /// Token ids for `text`; no BOS/EOS added. With `parseSpecial`, the text of a control or

@@ -3,11 +3,11 @@ import KilnFormats
 /// How text is cut into pieces before BPE, chosen by the vocabulary's pre-tokenizer name
 /// (`tokenizer.ggml.pre`): the formats module's `PreTokenizerFamily` (which also names the
 /// vocabularies and writes `tokenizer.json`), with the splitting added here.
-public typealias PreTokenizer = PreTokenizerFamily
+package typealias PreTokenizer = PreTokenizerFamily
 
 extension PreTokenizerFamily {
     /// The pieces `text` is cut into before BPE (special tokens are not looked for here).
-    public func pieces(of text: String) -> [String] {
+    package func pieces(of text: String) -> [String] {
         let scalars = ScalarText(text)
         var ends: [Int] = []
         split(scalars, 0..<scalars.count, into: &ends)

@@ -4,10 +4,13 @@
 /// still arriving. The concatenation of everything `append` and `flush` return equals
 /// `decode` of all the ids.
 public struct StreamingDecoder: Sendable {
+    /// The tokenizer whose ids are decoded.
     public let tokenizer: BPETokenizer
+    /// Whether control tokens (`<|im_end|>`) are left out of the text.
     public let skipSpecial: Bool
     private var pending: [UInt8] = []
 
+    /// An empty decoder for `tokenizer`'s ids.
     public init(_ tokenizer: BPETokenizer, skipSpecial: Bool = true) {
         self.tokenizer = tokenizer
         self.skipSpecial = skipSpecial
