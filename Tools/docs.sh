@@ -6,7 +6,7 @@
 # itself does not report (Tools/doc_coverage.py reads the symbol graphs the plugin extracted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-modules=(Kiln KilnCore KilnFormats KilnKernels KilnQuant KilnRuntime)
+modules=(Kiln KilnCore KilnFormats KilnKernels KilnQuant KilnRuntime KilnChatTemplates)
 targets=()
 for module in "${modules[@]}"; do targets+=(--target "$module"); done
 

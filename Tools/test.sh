@@ -12,3 +12,4 @@ swift build -c release --product kiln
 swift build --build-tests
 swift test --skip-build
 Tools/check-build-time-models.sh   # the build-tool plugin, from a package that uses it
+Tools/docs.sh   # DocC builds without warnings and every public symbol has a doc comment

@@ -3,8 +3,10 @@
 public struct ChatMessage: Sendable, Equatable {
     /// `system`, `user`, `assistant`, `tool`, …: templates decide which roles they accept.
     public var role: String
+    /// The turn's text.
     public var content: String
 
+    /// A turn with this role and text.
     public init(role: String, content: String) {
         self.role = role
         self.content = content

@@ -27,11 +27,13 @@ public struct ChatTemplate: Sendable {
         /// Nested macro calls (recursion).
         public var maxCallDepth = 32
 
+        /// The default limits.
         public init() {}
     }
 
     /// The template text as given.
     public let source: String
+    /// The bounds every render of this template runs under.
     public let limits: Limits
     private let nodes: [Node]
     private let scalars: [Unicode.Scalar]
@@ -41,6 +43,7 @@ public struct ChatTemplate: Sendable {
         try self.init(source, limits: Limits())
     }
 
+    /// Parses once, with `limits` for every later render instead of the defaults.
     public init(_ source: String, limits: Limits) throws {
         self.source = source
         self.limits = limits

@@ -1,6 +1,7 @@
 /// Why a chat template could not be parsed or rendered. Templates come from model files, so
 /// every failure, including a hostile template, is an error value and never a crash or a hang.
 public struct ChatTemplateError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What kind of failure it was.
     public enum Kind: String, Sendable {
         /// The text is not a template this interpreter accepts (bad syntax, unknown filter or
         /// tag). `line` and `column` point at the problem.
@@ -15,12 +16,16 @@ public struct ChatTemplateError: Error, Sendable, Equatable, CustomStringConvert
         case limit
     }
 
+    /// What kind of failure it was.
     public var kind: Kind
+    /// What went wrong, in words (for `raised`, the template's own message).
     public var message: String
     /// 1-based position in the template source, when known.
     public var line: Int?
+    /// 1-based column in the template source, when known.
     public var column: Int?
 
+    /// An error of `kind`, at `line` and `column` of the template when they are known.
     public init(_ kind: Kind, _ message: String, line: Int? = nil, column: Int? = nil) {
         self.kind = kind
         self.message = message

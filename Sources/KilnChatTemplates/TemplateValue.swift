@@ -2,20 +2,29 @@
 /// `enable_thinking`, …): the JSON value types. Objects keep their key order, because
 /// templates print them with `tojson` and the order shows in the prompt.
 public enum TemplateValue: Sendable, Equatable {
+    /// JSON `null`, Python's `None`.
     case none
+    /// A boolean.
     case bool(Bool)
+    /// An integer.
     case int(Int)
+    /// A floating-point number.
     case double(Double)
+    /// A string.
     case string(String)
+    /// A list.
     case array([TemplateValue])
+    /// An object (a dict), keys in insertion order.
     case object(TemplateObject)
 }
 
 /// A JSON object whose keys keep their insertion order, like a Python dict.
 public struct TemplateObject: Sendable, Equatable, ExpressibleByDictionaryLiteral {
+    /// The keys, in insertion order.
     public private(set) var keys: [String] = []
     private var storage: [String: TemplateValue] = [:]
 
+    /// An empty object.
     public init() {}
 
     /// Later duplicates replace the value but keep the first position, as in Python.
@@ -27,6 +36,7 @@ public struct TemplateObject: Sendable, Equatable, ExpressibleByDictionaryLitera
         self.init(elements)
     }
 
+    /// The value for `key`; setting `nil` removes the key, setting a new key appends it.
     public subscript(key: String) -> TemplateValue? {
         get { storage[key] }
         set {
@@ -38,6 +48,7 @@ public struct TemplateObject: Sendable, Equatable, ExpressibleByDictionaryLitera
         }
     }
 
+    /// The number of keys.
     public var count: Int { keys.count }
 
     /// Key-value pairs in order.

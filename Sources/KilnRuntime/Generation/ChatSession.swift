@@ -20,7 +20,7 @@ public final class ChatSession: @unchecked Sendable {
     /// model has none). `system` becomes the first message when given (templates add their own
     /// default otherwise).
     ///
-    /// - Throws: ``ChatTemplateError`` if the model's chat template does not parse.
+    /// - Throws: ``/KilnChatTemplates/ChatTemplateError`` if the model's chat template does not parse.
     public init(model: LanguageModel, system: String? = nil, options: GenerationOptions = GenerationOptions()) throws {
         self.model = model
         self.options = options
@@ -35,7 +35,7 @@ public final class ChatSession: @unchecked Sendable {
 
     /// The prompt text the template gives for the conversation so far, ready for the reply.
     ///
-    /// - Throws: ``ChatTemplateError`` if the template fails while rendering (it raises an
+    /// - Throws: ``/KilnChatTemplates/ChatTemplateError`` if the template fails while rendering (it raises an
     ///   error, or exceeds its limits).
     public func renderedPrompt() throws -> String {
         let spec = model.tokenizer.spec
@@ -48,7 +48,7 @@ public final class ChatSession: @unchecked Sendable {
     /// stop early) and records it. Only the new turn's tokens are processed: the KV cache keeps
     /// the conversation.
     ///
-    /// - Throws: ``ChatTemplateError`` if rendering fails, or ``/KilnCore/KilnError`` if the context is
+    /// - Throws: ``/KilnChatTemplates/ChatTemplateError`` if rendering fails, or ``/KilnCore/KilnError`` if the context is
     ///   full before the prompt fits.
     @discardableResult
     public func send(_ text: String, emit: (String) -> Bool) throws -> GenerationStatistics {
