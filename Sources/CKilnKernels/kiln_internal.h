@@ -25,6 +25,10 @@ typedef struct {
     const int32_t *xhalf; // [batch][cols/16]: Σ of each half block's int8 values (kq4x8 and the K-quants with groups of 16)
     const int32_t *xhalf_bias; // [batch][cols/16]: −128 × those, where kq4x8's biased-level dots start (a
                                // broadcast from memory, where computing it would take a shuffle-port op)
+    const int32_t *xblock_bias; // [batch][cols/32]: −offset × xsum for the 32-block types whose codes the
+                                // AVX-512 tile reads with an offset (q8_0 + 128, q4_0 + 8, q5_0 + 16), where
+                                // their dots start: a broadcast load instead of a broadcast and a subtraction
+                                // per activation row and block on the vector ports; NULL for other types
     int64_t batch;
     float *y;             // [batch][rows]
 } kiln_matmul_args;

@@ -49,6 +49,7 @@ typedef struct {
     const kiln_ops *ops;
     const float *x;
     kiln_matmul_args *args;
+    int32_t block_offset;
 } quantize_job;
 
 static void quantize_task(void *context, int64_t b) {
@@ -65,6 +66,11 @@ static void quantize_task(void *context, int64_t b) {
             half[h] = s;
             bias[h] = -128 * s;
         }
+    }
+    if (job->args->xblock_bias) {
+        const int32_t *sums = job->args->xsum + b * nb;
+        int32_t *bias = (int32_t *)job->args->xblock_bias + b * nb;
+        for (int64_t k = 0; k < nb; k++) bias[k] = -job->block_offset * sums[k];
     }
 }
 
@@ -84,6 +90,17 @@ void kiln_matmul(const kiln_ops *ops, int32_t type, const void *w, int64_t rows,
     kiln_matmul_strided(ops, type, w, rows, cols, cols, x, batch, y);
 }
 
+// The offset the AVX-512 pair tile's codes carry for the types whose dots start at the driver's
+// −offset·Σx (args.xblock_bias); 0 for the others.
+static int32_t block_offset(int32_t type) {
+    switch (type) {
+    case KILN_WEIGHT_Q8_0X8: return 128; // the tile flips the sign bit: q + 128
+    case KILN_WEIGHT_Q4_0X8: return 8;
+    case KILN_WEIGHT_Q5_0X8: return 16;
+    default: return 0;
+    }
+}
+
 static int wants_halves(int32_t type) {
     return type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q6_K;
 }
@@ -91,12 +108,12 @@ static int wants_halves(int32_t type) {
 // Prepares what the row kernels read besides the weights, once for every product of `x`: the
 // activations quantised (when `quantized`; with half-block sums when `halves`), or transposed
 // (when `transposed`). Uses the calling thread's scratch.
-static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quantized, int halves, int transposed) {
+static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quantized, int halves, int32_t offset, int transposed) {
     const int64_t cols = args->cols, batch = args->batch;
     const float *x = args->x;
     // The quantised activations and the transposed batch share the scratch: lay them end to end.
     const int64_t nb = cols / KILN_BLOCK;
-    const size_t q_bytes = quantized ? (((size_t)(batch * cols) + 63) & ~(size_t)63) + (size_t)(batch * nb) * (halves ? 24 : 8) : 0;
+    const size_t q_bytes = quantized ? (((size_t)(batch * cols) + 63) & ~(size_t)63) + (size_t)(batch * nb) * ((halves ? 24 : 8) + (offset ? 4 : 0)) : 0;
     const int64_t stride = (batch + 15) / 16 * 16;
     const size_t t_bytes = transposed ? (size_t)(cols * stride) * sizeof(float) : 0;
     uint8_t *memory = scratch(q_bytes + t_bytes + 64);
@@ -117,7 +134,8 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
         args->xsum = (const int32_t *)(memory + codes + (size_t)(batch * nb) * 4);
         args->xhalf = halves ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * 8) : NULL;
         args->xhalf_bias = halves ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * 16) : NULL;
-        quantize_job job = {.ops = ops, .x = x, .args = args};
+        args->xblock_bias = offset ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * (halves ? 24 : 8)) : NULL;
+        quantize_job job = {.ops = ops, .x = x, .args = args, .block_offset = offset};
         if (batch > 1 && kiln_pool_threads() > 1 && batch * cols >= 16384) {
             kiln_pool_run(quantize_task, &job, batch);
         } else {
@@ -131,7 +149,7 @@ void kiln_matmul_strided(const kiln_ops *ops, int32_t type, const void *w, int64
     if (rows <= 0 || batch <= 0) return;
     kiln_matmul_args args = {.w = w, .rows = rows, .cols = cols, .row_stride = row_stride, .x = x, .batch = batch, .y = y};
     const int threads = kiln_pool_threads();
-    prepare_inputs(ops, &args, is_quantized(type), wants_halves(type),
+    prepare_inputs(ops, &args, is_quantized(type), wants_halves(type), block_offset(type),
                    !is_quantized(type) && ops->transposed_batch && batch >= ops->transposed_batch);
     const kiln_rows_fn fn = ops->rows[type];
     const double work = (double)weight_bytes(type, rows, cols) * (double)batch;
@@ -157,6 +175,7 @@ typedef struct {
     const kiln_ops *ops;
     const kiln_matmul_part *parts;
     const kiln_matmul_args *shared; // the prepared inputs
+    int32_t block_offset;           // the offset shared.xblock_bias is for (parts of other types get none)
     int32_t part[KILN_PARTS_TASKS];
     int64_t r0[KILN_PARTS_TASKS], r1[KILN_PARTS_TASKS];
 } parts_job;
@@ -167,6 +186,7 @@ static void run_part(const parts_job *job, int32_t p, int64_t r0, int64_t r1) {
     args.rows = job->parts[p].rows;
     args.row_stride = args.cols;
     args.y = job->parts[p].y;
+    if (block_offset(job->parts[p].type) != job->block_offset) args.xblock_bias = NULL;
     job->ops->rows[job->parts[p].type](&args, r0, r1);
 }
 
@@ -179,16 +199,18 @@ void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_par
                        int64_t batch) {
     if (count <= 0 || batch <= 0) return;
     int quantized = 0, halves = 0, floats = 0;
+    int32_t offset = 0; // the first part's with one; a part with another subtracts its own
     double total = 0;
     for (int32_t p = 0; p < count; p++) {
+        if (!offset) offset = block_offset(parts[p].type);
         quantized |= is_quantized(parts[p].type);
         floats |= !is_quantized(parts[p].type);
         halves |= wants_halves(parts[p].type);
         total += (double)weight_bytes(parts[p].type, parts[p].rows, cols) * (double)batch;
     }
     kiln_matmul_args shared = {.cols = cols, .row_stride = cols, .x = x, .batch = batch};
-    prepare_inputs(ops, &shared, quantized, halves, floats && ops->transposed_batch && batch >= ops->transposed_batch);
-    parts_job job = {.ops = ops, .parts = parts, .shared = &shared};
+    prepare_inputs(ops, &shared, quantized, halves, offset, floats && ops->transposed_batch && batch >= ops->transposed_batch);
+    parts_job job = {.ops = ops, .parts = parts, .shared = &shared, .block_offset = offset};
     const int threads = kiln_pool_threads();
     if (threads == 1 || total < KILN_INLINE_WORK) {
         for (int32_t p = 0; p < count; p++) run_part(&job, p, 0, parts[p].rows);

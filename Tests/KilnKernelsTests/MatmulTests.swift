@@ -143,7 +143,10 @@ struct MatmulTests {
         var random = SeededRandom(seed: 11)
         let matrices = [TestMatrix.random(.q4_0x8, rows: 21, cols: 256, &random), TestMatrix.random(.q6_k, rows: 9, cols: 256, &random),
                         TestMatrix.random(.f16, rows: 13, cols: 256, &random), TestMatrix.random(.kq4x8, rows: 40, cols: 256, &random),
-                        TestMatrix.random(.q8_0, rows: 300, cols: 256, &random)]
+                        TestMatrix.random(.q8_0, rows: 300, cols: 256, &random),
+                        // Other offset types after q4_0x8: the shared −offset·Σx is q4_0's, so these
+                        // must subtract their own (matmul.c's block_offset).
+                        TestMatrix.random(.q8_0x8, rows: 24, cols: 256, &random), TestMatrix.random(.q5_0x8, rows: 17, cols: 256, &random)]
         for batch in [1, 3, 20] {
             let x = random.activations(batch * 256)
             for table in allTables where table.tier != .reference {
