@@ -7,6 +7,7 @@ import Testing
 /// error and exit 1 or 2 (never a signal) while `ulimit -v` caps its address space at 4 GB, as in
 /// the original reports. Hostile files are made in a temporary directory; the big ones are sparse
 /// or compressed, so they cost little disk.
+@Suite(.disabled(if: Sanitizer.isActive, "ulimit -v cannot hold a sanitizer's shadow memory"))
 struct HostileInputTests {
     static let limitKiB = 4_000_000
 
