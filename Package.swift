@@ -78,6 +78,10 @@ let package = Package(
             name: "kiln-run",
             dependencies: ["Kiln", "KilnCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // Fuzz targets for every reader: Tools/fuzz.sh builds this with -sanitize=fuzzer,address
+        // on the command line (libFuzzer); a plain build is a replay tool, `kiln-fuzz TARGET FILE…`.
+        // Not a product: nothing depending on Kiln builds it.
+        .executableTarget(name: "kiln-fuzz", dependencies: ["KilnCore", "KilnFormats", "KilnRuntime"]),
         // `swift package kiln …`: the kiln tool from SwiftPM.
         .plugin(
             name: "KilnCommandPlugin",

@@ -10,7 +10,10 @@ extension ParsableCommand {
     /// 1 when an input is malformed, unsupported or fails its checksums; 2 for usage and I/O
     /// errors (ArgumentParser's own would use 64 for usage errors). A thrown `ExitCode` is
     /// passed through, for commands whose statuses mean something else (`kiln diff`, `verify`).
+    /// Signals are set up first (`ToolSignals`): a mapped input truncated under the tool, or a
+    /// file-size limit, end as errors with these statuses too rather than as signal deaths.
     package static func runWithKilnExitStatus() -> Never {
+        ToolSignals.install(program: configuration.commandName ?? "kiln")
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -28,7 +28,7 @@ package enum TensorQuantizer {
                                 importance: [Float]?, method: QuantMethod, threads: Int) throws -> (OwnedBytes, QuantizationError) {
         let type = scheme.type
         let byteCount = try type.byteCount(shape: [rows, cols])
-        let output = OwnedBytes(count: byteCount)
+        let output = try OwnedBytes(count: byteCount)
         let rowBytes = byteCount / max(rows, 1)
         if let importance, importance.count != cols {
             throw KilnError(.usage, "importance has \(importance.count) entries for \(cols) columns")

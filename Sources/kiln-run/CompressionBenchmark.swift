@@ -19,7 +19,7 @@ struct CompressionBenchmark {
                 var start = DispatchTime.now()
                 let p = try TensorCompression.zstdCompress(data.bytes, level: level).count
                 let tp = seconds(since: start)
-                let planes = OwnedBytes(count: data.bytes.count)
+                let planes = try OwnedBytes(count: data.bytes.count)
                 TensorCompression.shuffle(data.bytes, width: tensor.type.scalarBytes!, into: planes.mutableBuffer)
                 start = DispatchTime.now()
                 let s = try planes.withBytes { try TensorCompression.zstdCompress($0, level: level).count }

@@ -23,7 +23,7 @@ struct Generate: ParsableCommand {
         let loaded = try runtime.load(model)
         let language = try LanguageModel(transformer: loaded.transformer)
         let options = sampling.options
-        let state = language.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
+        let state = try language.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
         let promptIDs = language.promptTokens(prompt)
         var text = ""
         let stats = try Generator(transformer: language.transformer, tokenizer: language.tokenizer).generate(

@@ -39,7 +39,7 @@ struct Logits: ParsableCommand {
         } else {
             tokens = try loaded.tokenizer().encode(prompt!)
         }
-        let state = InferenceState(transformer: loaded.transformer, contextLength: max(tokens.count, 1))
+        let state = try InferenceState(transformer: loaded.transformer, contextLength: max(tokens.count, 1))
         let logits = try state.forward(tokens, allLogits: true)
         let vocabulary = loaded.transformer.config.vocabulary
         var positions: [JSONValue] = []

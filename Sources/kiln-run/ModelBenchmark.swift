@@ -25,7 +25,7 @@ struct ModelBenchmark {
         let loadSeconds = seconds(since: clock)
         let config = transformer.config
         let context = promptTokens + generatedTokens
-        let state = InferenceState(transformer: transformer, contextLength: context)
+        let state = try InferenceState(transformer: transformer, contextLength: context)
         // Fixed pseudo-random prompt (as llama-bench uses random tokens), the same every run.
         var random = SplitMix(seed: 42)
         let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(config.vocabulary)) }

@@ -14,7 +14,8 @@ import Testing
 struct ConversionMemoryTests {
     static let timeTool = "/usr/bin/time"
 
-    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: timeTool), "needs /usr/bin/time"))
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: timeTool), "needs /usr/bin/time"),
+          .disabled(if: Sanitizer.isActive, "a sanitizer multiplies resident memory"))
     func peakMemoryIsBoundedByTensorsNotTheModel() throws {
         let directory = TemporaryDirectory()
         let source = directory.file("big.safetensors")

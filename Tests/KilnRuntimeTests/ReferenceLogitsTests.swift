@@ -29,9 +29,9 @@ struct ReferenceLogitsTests {
             let want = try #require(sequence["logits"]?.arrayValue).compactMap { $0.doubleValue.map(Float.init) }
             #expect(want.count == ids.count * vocabulary)
 
-            let batched = InferenceState(transformer: transformer, contextLength: ids.count, maxBatch: 16)
+            let batched = try InferenceState(transformer: transformer, contextLength: ids.count, maxBatch: 16)
             let all = try batched.forward(ids, allLogits: true)
-            let stepwise = InferenceState(transformer: transformer, contextLength: ids.count)
+            let stepwise = try InferenceState(transformer: transformer, contextLength: ids.count)
             var decoded: [Float] = []
             for id in ids { decoded += try stepwise.forward([id]) }
 
@@ -73,8 +73,8 @@ struct HalfPrecisionCacheTests {
     @Test func f16CacheMatchesF32Cache() throws {
         let transformer = try Transformer(model: try CanonicalModel.open(Repository.fixture("models/tiny-llama/model.safetensors")))
         let ids = [5, 17, 2, 9, 250, 31, 8, 100, 3, 77]
-        let full = InferenceState(transformer: transformer, contextLength: ids.count)
-        let half = InferenceState(transformer: transformer, contextLength: ids.count, halfPrecisionCache: true)
+        let full = try InferenceState(transformer: transformer, contextLength: ids.count)
+        let half = try InferenceState(transformer: transformer, contextLength: ids.count, halfPrecisionCache: true)
         #expect(half.kvCacheBytes * 2 == full.kvCacheBytes)
         var maximum: Float = 0, scale: Float = 0
         for id in ids {

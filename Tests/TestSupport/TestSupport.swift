@@ -134,3 +134,11 @@ public enum RealModel {
     public static var isPresent: Bool { FileManager.default.fileExists(atPath: path) }
     public static let missingMessage = "\(path) is missing: run Tools/fetch-smollm2.sh (or set KILN_SKIP_REAL_MODEL=1 to skip)"
 }
+
+/// Set by Tools/sanitize.sh (`address`, `thread`): tests that limit the address space with
+/// `ulimit -v` or measure peak RSS cannot run under a sanitizer, whose shadow memory reserves
+/// terabytes of address space and multiplies resident memory.
+public enum Sanitizer {
+    public static let name = ProcessInfo.processInfo.environment["KILN_SANITIZER"]
+    public static var isActive: Bool { name != nil }
+}

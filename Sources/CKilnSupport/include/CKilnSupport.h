@@ -22,6 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kiln_mapping_guard.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -132,14 +132,14 @@ public final class KilnFile: @unchecked Sendable {
 
     /// Decompresses a tensor into new memory (not cached).
     func decompress(_ info: TensorInfo) throws -> OwnedBytes {
-        let output = OwnedBytes(count: info.length)
+        let output = try OwnedBytes(count: info.length)
         let stored = storedBytes(info)
         do {
             switch info.filter {
             case .none:
                 try TensorCompression.zstdDecompress(stored, into: output.mutableBuffer)
             case .byteShuffle:
-                let planes = OwnedBytes(count: info.length)
+                let planes = try OwnedBytes(count: info.length)
                 try TensorCompression.zstdDecompress(stored, into: planes.mutableBuffer)
                 planes.withBytes { TensorCompression.unshuffle($0, width: info.type.scalarBytes!, into: output.mutableBuffer) }
             }

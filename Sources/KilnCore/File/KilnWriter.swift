@@ -153,7 +153,7 @@ public final class KilnWriter {
         var input = bytes
         var shuffled: OwnedBytes?
         if width > 1, Self.shufflePays(bytes, width: width, level: level) {
-            let planes = OwnedBytes(count: bytes.count)
+            let planes = try OwnedBytes(count: bytes.count)
             TensorCompression.shuffle(bytes, width: width, into: planes.mutableBuffer)
             shuffled = planes
             input = planes.buffer
@@ -165,7 +165,7 @@ public final class KilnWriter {
         }
         // Not worth a copy on every read unless it saves at least 2%.
         guard frame.count * 50 < bytes.count * 49 else { return Encoded() }
-        let owned = OwnedBytes(count: frame.count)
+        let owned = try OwnedBytes(count: frame.count)
         frame.withUnsafeBytes { owned.mutableBuffer.copyMemory(from: $0) }
         return Encoded(bytes: owned, compression: .zstd, filter: filter)
     }
@@ -175,7 +175,7 @@ public final class KilnWriter {
         let sampleLength = min(bytes.count, 256 << 10) / width * width
         guard sampleLength > 0 else { return false }
         let sample = UnsafeRawBufferPointer(rebasing: bytes[0..<sampleLength])
-        let planes = OwnedBytes(count: sampleLength)
+        guard let planes = try? OwnedBytes(count: sampleLength) else { return false }
         TensorCompression.shuffle(sample, width: width, into: planes.mutableBuffer)
         guard let plain = try? TensorCompression.zstdCompress(sample, level: level),
               let filtered = try? planes.withBytes({ try TensorCompression.zstdCompress($0, level: level) })

@@ -7,10 +7,12 @@ public final class OwnedBytes: @unchecked Sendable {
     /// The buffer's length in bytes.
     public let count: Int
 
-    /// Allocates `count` uninitialised bytes: write them before anyone reads them.
-    public init(count: Int) {
+    /// Allocates `count` uninitialised bytes: write them before anyone reads them. Throws
+    /// (instead of aborting) when the system refuses the memory: sizes here often come from a
+    /// file (an inflated member, a converted tensor); `purpose` names the buffer in the error.
+    public init(count: Int, for purpose: @autoclosure () -> String = "a buffer") throws {
+        pointer = try Allocation.bytes(count, for: purpose())
         self.count = count
-        pointer = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
     }
 
     /// The bytes, read-only; valid only while this object lives (see ``withBytes(_:)``).
@@ -24,5 +26,5 @@ public final class OwnedBytes: @unchecked Sendable {
         try withExtendedLifetime(self) { try body(buffer) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { Allocation.free(pointer) }
 }

@@ -5,6 +5,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CKilnSupport
 
 /// A whole file mapped read-only into memory. Mapping costs no reads: pages are faulted in
 /// as they are touched, and shared with the page cache, so opening is independent of size.
@@ -16,6 +17,8 @@ public final class MappedFile: @unchecked Sendable {
     /// (or an object holding it, such as a ``TensorData``'s owner) alive while using any
     /// pointer into it. An empty file maps to an empty buffer with no base address.
     public let bytes: UnsafeRawBufferPointer
+    /// This mapping's entry in the SIGBUS guard (see `MappedFile.guardAgainstTruncation`).
+    private var guardSlot: Int32 = -1
 
     /// Maps the file at `path`.
     ///
@@ -34,6 +37,16 @@ public final class MappedFile: @unchecked Sendable {
             throw SystemCalls.fail("mmap", path)
         }
         bytes = UnsafeRawBufferPointer(start: address, count: size)
+        guardSlot = kiln_mapping_guard_add(address, size, path)
+    }
+
+    /// Makes a read from a mapping whose file shrank under it (another process truncated it, or
+    /// the disk failed) end the program with `program: error: PATH: byte N: …` and exit status 2
+    /// instead of dying of SIGBUS. The tools call this at start; a library user who prefers
+    /// their own SIGBUS handling does not. Pages are otherwise touched without checks, so this is
+    /// the only way to make the race between `fstat` and a read safe.
+    public static func guardAgainstTruncation(program: String) {
+        _ = kiln_mapping_guard_install(program)
     }
 
     /// The file's size in bytes.
@@ -91,6 +104,7 @@ public final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
+        kiln_mapping_guard_remove(guardSlot)
         if let base = bytes.baseAddress {
             munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
         }

@@ -69,7 +69,7 @@ struct CanonicalTensorSource: @unchecked Sendable {
         // Kernel layouts interleave rows in groups: compared in row-major order, so de-interleave.
         if let interleaving = tensor.type.interleaving, tensor.shape.count == 2 {
             let rows = tensor.shape[0], cols = tensor.shape[1]
-            let rowMajor = OwnedBytes(count: try interleaving.base.byteCount(shape: tensor.shape))
+            let rowMajor = try OwnedBytes(count: try interleaving.base.byteCount(shape: tensor.shape))
             withExtendedLifetime(data.owner) {
                 interleaving.deinterleave(data.bytes.baseAddress!, rows: rows, cols: cols, into: rowMajor.pointer)
             }

@@ -107,12 +107,12 @@ public enum ModelDiff {
             progress: { tracker.advance($0) })
         tracker.begin(bytes)
         defer { tracker.finish(bytes) }
-        if ta.type == tb.type, comparer.bytesEqual() {
+        if ta.type == tb.type, try comparer.bytesEqual() {
             result.comparison = .identical(elements: ta.elementCount, tolerance: options.tolerance)
             return result
         }
         tracker.begin(bytes)
-        let comparison = comparer.statistics()
+        let comparison = try comparer.statistics()
         result.method = .values
         result.comparison = comparison
         if !comparison.withinTolerance {

@@ -31,11 +31,11 @@ struct TensorPairComparer {
 
     /// Whether both tensors hold the same bytes (same element type required). Stops at the
     /// first differing chunk.
-    func bytesEqual() -> Bool {
+    func bytesEqual() throws -> Bool {
         precondition(a.type == b.type)
         let differences = LockedCounter()
         let chunkBytes = (a.byteCount(chunk) + 63) & ~63
-        forEachChunk(scratchBytes: 2 * chunkBytes) { index, scratch in
+        try forEachChunk(scratchBytes: 2 * chunkBytes) { index, scratch in
             guard differences.value == 0 else { return false }
             let r = range(index)
             let x = a.bytes(r, scratch: scratch), y = b.bytes(r, scratch: scratch + chunkBytes)
@@ -50,7 +50,7 @@ struct TensorPairComparer {
     }
 
     /// The statistics over every element, compared in `Double` whatever the two types.
-    func statistics() -> TensorComparison {
+    func statistics() throws -> TensorComparison {
         let n = chunk
         // Per-chunk results, merged in chunk order afterwards so the sums do not depend on
         // which thread took which chunk: the same inputs always give the same bits.
@@ -64,7 +64,7 @@ struct TensorPairComparer {
         let offsetB = aligned(a.byteCount(n)), offsetValuesA = offsetB + aligned(b.byteCount(n))
         let offsetValuesB = offsetValuesA + valueBytes, offsetFloats = offsetValuesB + valueBytes
         let scratchBytes = offsetFloats + n * MemoryLayout<Float>.stride
-        forEachChunk(scratchBytes: scratchBytes) { index, scratch in
+        try forEachChunk(scratchBytes: scratchBytes) { index, scratch in
             let r = range(index)
             let x = a.bytes(r, scratch: scratch), y = b.bytes(r, scratch: scratch + offsetB)
             var comparison = TensorComparison(tolerance: tolerance)
@@ -93,16 +93,18 @@ struct TensorPairComparer {
     /// `threads` threads, each with its own 64-byte-aligned scratch of `scratchBytes`. A body
     /// returning false stops its thread. Mapped pages are given back as the chunks below every
     /// thread's current one are done, and all of them at the end.
-    private func forEachChunk(scratchBytes: Int, _ body: (Int, UnsafeMutableRawPointer) -> Bool) {
+    private func forEachChunk(scratchBytes: Int, _ body: (Int, UnsafeMutableRawPointer) -> Bool) throws {
         let count = chunkCount
         guard count > 0 else { return }
         let workers = max(1, min(threads, count))
+        // Allocated before any thread starts, so a refusal is an error rather than a chunk skipped.
+        let scratches = try (0..<workers).map { _ in try OwnedBytes(count: scratchBytes, for: "diff scratch") }
         // At most ~8 MiB per side read ahead of what can be released.
         let frontier = ChunkFrontier(workers: workers, maxLead: (8 << 20) / max(1, a.byteCount(chunk), b.byteCount(chunk)))
         withoutActuallyEscaping(body) { body in
             let work = UncheckedBox(body)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
-                let scratch = OwnedBytes(count: scratchBytes)
+                let scratch = scratches[worker]
                 withExtendedLifetime(scratch) {
                     while true {
                         let index = frontier.take(worker)

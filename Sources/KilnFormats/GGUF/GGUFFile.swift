@@ -25,6 +25,9 @@ package final class GGUFFile: CheckpointReader, @unchecked Sendable {
     /// Each key's GGUF value type as text (`UINT8`, `ARRAY[INT32]`, …): `MetadataValue` keeps
     /// integers as 64-bit and floats as f64, so this is what lets a writer restore the widths.
     package let metadataTypes: [String: String]
+    /// File offset of each key's entry, so an error about a value found later (a tokenizer
+    /// token too long) can say where it is.
+    package let metadataOffsets: [String: UInt64]
     /// Tensors in data order, shapes outermost dimension first (GGUF lists them innermost first).
     package let sourceTensors: [SourceTensor]
     /// File offset and byte count of each tensor.
@@ -45,6 +48,7 @@ package final class GGUFFile: CheckpointReader, @unchecked Sendable {
         dataOffset = parsed.dataOffset
         metadata = parsed.metadata
         metadataTypes = parsed.metadataTypes
+        metadataOffsets = parsed.metadataOffsets
         sourceTensors = parsed.tensors.map(\.tensor)
         extents = Dictionary(uniqueKeysWithValues: parsed.tensors.map { ($0.tensor.name, ($0.offset, $0.tensor.byteCount)) })
     }
@@ -71,6 +75,7 @@ package final class GGUFFile: CheckpointReader, @unchecked Sendable {
         var dataOffset: Int
         var metadata: [String: MetadataValue]
         var metadataTypes: [String: String]
+        var metadataOffsets: [String: UInt64]
         var tensors: [(tensor: SourceTensor, offset: Int)]
     }
 
@@ -106,9 +111,11 @@ package final class GGUFFile: CheckpointReader, @unchecked Sendable {
         var metadata: [String: MetadataValue] = [:]
         metadata.reserveCapacity(entries.count)
         var metadataTypes: [String: String] = [:]
+        var metadataOffsets: [String: UInt64] = [:]
         for entry in entries {
             metadata[entry.key] = entry.value
             metadataTypes[entry.key] = entry.typeName
+            metadataOffsets[entry.key] = entry.offset
         }
 
         var infos: [Info] = []
@@ -130,7 +137,7 @@ package final class GGUFFile: CheckpointReader, @unchecked Sendable {
         let dataOffset = try Checked.alignUp(reader.position, to: alignment)
         let tensors = try place(infos, dataOffset: dataOffset, fileSize: file.count)
         return Parsed(version: version, alignment: alignment, dataOffset: dataOffset, metadata: metadata,
-                      metadataTypes: metadataTypes, tensors: tensors)
+                      metadataTypes: metadataTypes, metadataOffsets: metadataOffsets, tensors: tensors)
     }
 
     /// Versions 2 and 3 share their layout on little-endian machines. Version 1 used 32-bit

@@ -16,21 +16,34 @@ struct GGUFModelLayout: ModelLayout {
         let m = reader.metadata
         let tensors = reader.sourceTensors.map { CanonicalTensor(identity: $0) }
         guard let arch = m["general.architecture"]?.stringValue else {
-            return .init(config: nil, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors,
+            return .init(config: nil, tokenizer: try tokenizer(reader), tensors: tensors,
                          extraMetadata: carried(reader), warnings: ["GGUF file has no general.architecture"])
         }
         let family: ModelConfig.Family
         if arch == "gpt2" { family = .gpt2 } else if Self.llamaFamily[arch] != nil { family = .llama } else {
-            return .init(config: nil, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(reader),
+            return .init(config: nil, tokenizer: try tokenizer(reader), tensors: tensors, extraMetadata: carried(reader),
                          warnings: ["architecture '\(arch)' is not one Kiln runs; tensors are kept as they are"])
         }
         do {
             let config = try config(arch, family, m, tensors)
-            return .init(config: config, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(reader))
+            return .init(config: config, tokenizer: try tokenizer(reader), tensors: tensors, extraMetadata: carried(reader))
         } catch let error as KilnError {
             // Incomplete hyper-parameters: still convertible, just not runnable.
-            return .init(config: nil, tokenizer: try TokenizerSpec(gguf: m), tensors: tensors, extraMetadata: carried(reader),
+            return .init(config: nil, tokenizer: try tokenizer(reader), tensors: tensors, extraMetadata: carried(reader),
                          warnings: ["\(error.message); tensors are kept as they are"])
+        }
+    }
+
+    /// The file's tokenizer; an error about one of its keys gets that key's file offset.
+    private func tokenizer(_ reader: any CheckpointReader) throws -> TokenizerSpec? {
+        do {
+            return try TokenizerSpec(gguf: reader.metadata)
+        } catch var error as KilnError {
+            if error.offset == nil, let gguf = reader as? GGUFFile, let location = error.location,
+               let key = gguf.metadataOffsets.keys.first(where: { location == "metadata key '\($0)'" }) {
+                error.offset = gguf.metadataOffsets[key]
+            }
+            throw error
         }
     }
 

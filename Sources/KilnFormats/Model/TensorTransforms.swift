@@ -18,14 +18,14 @@ enum TensorTransforms {
                 throw KilnError(.unsupported, "cannot transpose '\(tensor.source.name)' (\(tensor.type.name), shape \(tensor.source.shape))")
             }
             let rows = tensor.source.shape[0], cols = tensor.source.shape[1]
-            return TensorData(Rearrange.transpose(source.bytes, rows: rows, cols: cols, width: width))
+            return TensorData(try Rearrange.transpose(source.bytes, rows: rows, cols: cols, width: width))
         case .interleaveHeads(let heads):
             let rows = tensor.shape.first ?? 1
             guard heads > 0, rows % heads == 0, (rows / heads) % 2 == 0 else {
                 throw KilnError(.malformed, "'\(tensor.source.name)' has \(rows) rows, which do not split into \(heads) heads of even size")
             }
             let rowBytes = source.bytes.count / max(rows, 1)
-            let output = OwnedBytes(count: source.bytes.count)
+            let output = try OwnedBytes(count: source.bytes.count)
             let input = source.bytes.baseAddress!
             for row in 0..<rows {
                 let from = interleavedSourceRow(row, headRows: rows / heads)

@@ -119,7 +119,7 @@ public struct TokenizerSpec: Sendable, Equatable {
             addBOS: m["tokenizer.ggml.add_bos_token"]?.boolValue ?? false,
             addEOS: m["tokenizer.ggml.add_eos_token"]?.boolValue ?? false,
             chatTemplate: m["tokenizer.chat_template"]?.stringValue)
-        try validate()
+        try validate(tokensKey: "tokenizer.ggml.tokens", mergesKey: "tokenizer.ggml.merges")
     }
 
     /// The GGUF keys `init(gguf:)` reads (and `ggufMetadata` writes).
@@ -147,8 +147,35 @@ public struct TokenizerSpec: Sendable, Equatable {
         return m
     }
 
-    package func validate() throws {
+    /// The most tokens a vocabulary may have: 16× the largest in use (Gemma 3's 262,144).
+    package static let maxTokens = 1 << 22
+    /// The longest token, in UTF-8 bytes: 32× the longest in llama.cpp's test vocabularies
+    /// (StarCoder's 512-byte run of spaces). A file with a 100 MB "token" is hostile, and the
+    /// tokenizer's tables would otherwise grow with it.
+    package static let maxTokenBytes = 16_384
+    /// The most merge rules (Llama 3 has 280,147 for 128,256 tokens).
+    package static let maxMerges = 1 << 24
+
+    /// Checks the ids, the kinds and the limits above. `tokensKey` and `mergesKey` name the
+    /// metadata keys the errors point at (`tokenizer.ggml.tokens` in a GGUF).
+    package func validate(tokensKey: String = "tokenizer.tokens", mergesKey: String = "tokenizer.merges") throws {
         guard !tokens.isEmpty else { throw KilnError(.malformed, "tokenizer has an empty vocabulary") }
+        guard tokens.count <= Self.maxTokens else {
+            throw KilnError(.unsupported, "the vocabulary has \(tokens.count) tokens; Kiln reads at most \(Self.maxTokens)",
+                            location: "metadata key '\(tokensKey)'")
+        }
+        if let (index, token) = tokens.enumerated().first(where: { $0.element.utf8.count > Self.maxTokenBytes }) {
+            throw KilnError(.malformed, "token \(index) is \(token.utf8.count) bytes; tokens may be at most \(Self.maxTokenBytes) bytes",
+                            location: "metadata key '\(tokensKey)'")
+        }
+        guard merges.count <= Self.maxMerges else {
+            throw KilnError(.unsupported, "there are \(merges.count) merge rules; Kiln reads at most \(Self.maxMerges)",
+                            location: "metadata key '\(mergesKey)'")
+        }
+        if let (index, rule) = merges.enumerated().first(where: { $0.element.utf8.count > 2 * Self.maxTokenBytes + 1 }) {
+            throw KilnError(.malformed, "merge rule \(index) is \(rule.utf8.count) bytes; rules may be at most \(2 * Self.maxTokenBytes + 1) bytes",
+                            location: "metadata key '\(mergesKey)'")
+        }
         guard kinds.isEmpty || kinds.count == tokens.count else {
             throw KilnError(.malformed, "tokenizer has \(kinds.count) token kinds for \(tokens.count) tokens")
         }

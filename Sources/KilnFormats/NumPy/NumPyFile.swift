@@ -64,8 +64,8 @@ package final class NumPyFile: CheckpointReader, @unchecked Sendable {
         let transpose = header.fortranOrder && header.shape.count > 1
         if !transpose && !header.byteSwap { return TensorData(bytes: bytes, owner: whole.owner) }
         let strides = transpose ? StridedCopy.fortranOrderStrides(header.shape) : StridedCopy.cOrderStrides(header.shape)
-        let owned = withExtendedLifetime(whole.owner) {
-            StridedCopy.gather(bytes, itemSize: header.type.blockBytes, offset: 0, shape: header.shape, strides: strides,
+        let owned = try withExtendedLifetime(whole.owner) {
+            try StridedCopy.gather(bytes, itemSize: header.type.blockBytes, offset: 0, shape: header.shape, strides: strides,
                                byteSwap: header.byteSwap, byteCount: header.byteCount)
         }
         return TensorData(owned)

@@ -87,8 +87,8 @@ package final class PyTorchCheckpoint: CheckpointReader, @unchecked Sendable {
             let start = layout.offset * itemSize
             return TensorData(bytes: UnsafeRawBufferPointer(rebasing: storage.bytes[start..<(start + tensor.byteCount)]), owner: storage.owner)
         }
-        let owned = withExtendedLifetime(storage.owner) {
-            StridedCopy.gather(storage.bytes, itemSize: itemSize, offset: layout.offset, shape: layout.shape,
+        let owned = try withExtendedLifetime(storage.owner) {
+            try StridedCopy.gather(storage.bytes, itemSize: itemSize, offset: layout.offset, shape: layout.shape,
                                strides: layout.strides, byteSwap: layout.byteSwap, byteCount: tensor.byteCount)
         }
         return TensorData(owned)

@@ -45,7 +45,7 @@ package final class SafetensorsFile: CheckpointReader, @unchecked Sendable {
         let view = try data(tensor)
         let alignment = tensor.type.scalarBytes ?? 1
         guard let base = view.bytes.baseAddress, Int(bitPattern: base) % alignment != 0 else { return view }
-        let copy = OwnedBytes(count: view.bytes.count)
+        let copy = try OwnedBytes(count: view.bytes.count)
         copy.mutableBuffer.copyMemory(from: view.bytes)
         return TensorData(copy)
     }

@@ -6,8 +6,8 @@ import KilnCore
 /// element count of `shape` times `itemSize`.
 enum StridedCopy {
     static func gather(_ source: UnsafeRawBufferPointer, itemSize: Int, offset: Int, shape: [Int], strides: [Int],
-                       byteSwap: Bool, byteCount: Int) -> OwnedBytes {
-        let output = OwnedBytes(count: byteCount)
+                       byteSwap: Bool, byteCount: Int) throws -> OwnedBytes {
+        let output = try OwnedBytes(count: byteCount)
         let count = byteCount / itemSize
         guard count > 0, let from = source.baseAddress else { return output }
         var index = [Int](repeating: 0, count: shape.count)

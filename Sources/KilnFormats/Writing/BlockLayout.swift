@@ -22,7 +22,7 @@ enum BlockLayout {
     static func toRowMajor(_ data: TensorData, type: ElementType, shape: [Int]) throws -> TensorData {
         guard let group = type.interleaving else { return data }
         let (rows, cols) = try matrixShape(shape, type)
-        let output = OwnedBytes(count: try group.base.byteCount(shape: shape))
+        let output = try OwnedBytes(count: try group.base.byteCount(shape: shape))
         group.deinterleave(data.bytes.baseAddress!, rows: rows, cols: cols, into: output.pointer)
         return TensorData(output)
     }
@@ -31,7 +31,7 @@ enum BlockLayout {
     static func toInterleaved(_ data: TensorData, target: ElementType, shape: [Int]) throws -> TensorData {
         guard let group = target.interleaving else { return data }
         let (rows, cols) = try matrixShape(shape, target)
-        let output = OwnedBytes(count: try target.byteCount(shape: shape))
+        let output = try OwnedBytes(count: try target.byteCount(shape: shape))
         group.interleave(data.bytes.baseAddress!, rows: rows, cols: cols, into: output.pointer)
         return TensorData(output)
     }

@@ -11,7 +11,7 @@ enum ExportSteps {
             guard let width = canonical.type.scalarBytes, canonical.shape.count == 2 else {
                 throw KilnError(.unsupported, "cannot transpose a \(canonical.type.name) tensor of shape \(canonical.shape)")
             }
-            return TensorData(Rearrange.transpose(source.bytes, rows: canonical.shape[0], cols: canonical.shape[1], width: width))
+            return TensorData(try Rearrange.transpose(source.bytes, rows: canonical.shape[0], cols: canonical.shape[1], width: width))
         case .deinterleaveHeads(let heads):
             let rows = canonical.shape.first ?? 1
             guard heads > 0, rows % heads == 0, (rows / heads) % 2 == 0 else {
@@ -19,7 +19,7 @@ enum ExportSteps {
             }
             let rowBytes = source.bytes.count / max(rows, 1)
             let headRows = rows / heads, half = headRows / 2
-            let output = OwnedBytes(count: source.bytes.count)
+            let output = try OwnedBytes(count: source.bytes.count)
             let input = source.bytes.baseAddress!
             // The inverse of `TensorTransform.interleaveHeads`: row 2j + i goes back to i·half + j.
             for h in 0..<heads {

@@ -23,7 +23,7 @@ enum TypeConversion {
         guard elements % from.blockElements == 0, try Checked.multiply(blocks, from.blockBytes, "tensor bytes") == source.count else {
             throw KilnError(.malformed, "\(source.count) bytes do not hold \(elements) values of type \(from.name)")
         }
-        let output = OwnedBytes(count: try Checked.multiply(elements, outWidth, "converted tensor bytes"))
+        let output = try OwnedBytes(count: try Checked.multiply(elements, outWidth, "converted tensor bytes"))
         guard elements > 0, let input = source.baseAddress else { return TensorData(output) }
 
         let blocksPerChunk = max(1, chunkElements / from.blockElements)

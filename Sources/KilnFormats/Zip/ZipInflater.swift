@@ -24,7 +24,15 @@ enum ZipInflater {
                 "declares \(entry.uncompressedSize) bytes inflated from \(source.count) compressed bytes, more than deflate can expand (\(maxRatio):1)",
                 at: UInt64(entry.recordOffset), location)
         }
-        let output = OwnedBytes(count: entry.uncompressedSize)
+        // A member may honestly declare more than this process may hold (4.8 GB under a 4 GB
+        // `ulimit -v`): refused here as an error naming the member, not an abort.
+        let output: OwnedBytes
+        do {
+            output = try OwnedBytes(count: entry.uncompressedSize, for: "the inflated bytes")
+        } catch var error as KilnError {
+            error.offset = error.offset ?? UInt64(entry.dataOffset)
+            throw error.at(location)
+        }
         let produced = try run(source, into: output.mutableBuffer, wholeStream: true, entry: entry)
         guard produced == entry.uncompressedSize else {
             throw KilnError.malformed("inflates to \(produced) bytes but the central directory declares \(entry.uncompressedSize)",

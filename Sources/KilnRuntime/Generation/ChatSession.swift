@@ -29,7 +29,7 @@ public final class ChatSession: @unchecked Sendable {
         } else {
             template = ChatTemplate.chatML
         }
-        state = model.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
+        state = try model.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
     }
 

@@ -48,9 +48,10 @@ public final class LanguageModel: Sendable {
     }
 
     /// A fresh KV cache for one sequence, holding `contextLength` positions (default: the
-    /// model's context, at most 4096), in f16 when `halfPrecisionKVCache`.
-    public func makeState(contextLength: Int? = nil, halfPrecisionKVCache: Bool = false) -> InferenceState {
-        InferenceState(transformer: transformer, contextLength: contextLength ?? min(config.context, 4096),
+    /// model's context, at most 4096), in f16 when `halfPrecisionKVCache`. Throws a usage error
+    /// when the context does not fit the model or the machine (see `InferenceState.init`).
+    public func makeState(contextLength: Int? = nil, halfPrecisionKVCache: Bool = false) throws -> InferenceState {
+        try InferenceState(transformer: transformer, contextLength: contextLength ?? min(config.context, 4096),
                        halfPrecisionCache: halfPrecisionKVCache)
     }
 
@@ -61,7 +62,7 @@ public final class LanguageModel: Sendable {
         AsyncThrowingStream { continuation in
             let task = Task.detached { [self] in
                 do {
-                    let state = makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
+                    let state = try makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
                     try Generator(transformer: transformer, tokenizer: tokenizer).generate(
                         prompt: promptTokens(prompt), state: state, options: options
                     ) { piece in

@@ -32,7 +32,7 @@ extension LanguageModel {
             throw KilnError(.usage, "the text has \(tokens.count) tokens, fewer than one window of \(context)")
         }
         let start = DispatchTime.now()
-        let state = makeState(contextLength: context)
+        let state = try makeState(contextLength: context)
         let first = context / 2
         let vocabulary = config.vocabulary
         var negativeLogLikelihood = 0.0

@@ -1,3 +1,4 @@
+import KilnCore
 import KilnKernels
 
 /// Keys and values of every layer for up to `capacity` positions, as f32 or (half the memory)
@@ -17,15 +18,23 @@ final class KVCache {
     private var elementBytes: Int { precision == .f16 ? 2 : 4 }
     private var elementType: ElementType { precision == .f16 ? .f16 : .f32 }
 
-    init(layers: Int, capacity: Int, kvHeads: Int, headDim: Int, precision: KVView.Precision = .f32) {
+    /// Throws instead of trapping or aborting when the size overflows or the system refuses the
+    /// memory (callers check `ContextLimits` first; this is the last line).
+    init(layers: Int, capacity: Int, kvHeads: Int, headDim: Int, precision: KVView.Precision = .f32) throws {
         self.layers = layers
         self.capacity = capacity
         self.kvHeads = kvHeads
         self.headDim = headDim
         self.precision = precision
-        let bytes = layers * capacity * kvHeads * headDim * (precision == .f16 ? 2 : 4)
-        keys = .allocate(byteCount: max(bytes, 1), alignment: 64)
-        values = .allocate(byteCount: max(bytes, 1), alignment: 64)
+        var bytes = precision == .f16 ? 2 : 4
+        for factor in [layers, capacity, kvHeads, headDim] { bytes = try Checked.multiply(bytes, factor, "KV cache bytes") }
+        keys = try Allocation.bytes(bytes, for: "the KV cache's keys (\(capacity) positions)")
+        do {
+            values = try Allocation.bytes(bytes, for: "the KV cache's values (\(capacity) positions)")
+        } catch {
+            Allocation.free(keys)
+            throw error
+        }
     }
 
     var bytes: Int { 2 * layers * capacity * kvHeads * headDim * elementBytes }
@@ -62,7 +71,7 @@ final class KVCache {
     }
 
     deinit {
-        keys.deallocate()
-        values.deallocate()
+        Allocation.free(keys)
+        Allocation.free(values)
     }
 }

@@ -60,13 +60,20 @@ public final class InferenceState: @unchecked Sendable {
     package var observer: ActivationObserver?
 
     /// `halfPrecisionCache` stores keys and values as f16: half the memory, for long contexts.
-    package init(transformer: Transformer, contextLength: Int, maxBatch: Int = 256, halfPrecisionCache: Bool = false) {
+    /// Throws a usage error when `contextLength` is outside 1 ... the model's context or needs
+    /// more memory than the machine has (`ContextLimits`), before allocating anything.
+    package init(transformer: Transformer, contextLength: Int, maxBatch: Int = 256, halfPrecisionCache: Bool = false) throws {
+        let c = transformer.config
+        do {
+            try ContextLimits.check(c, positions: contextLength, halfPrecision: halfPrecisionCache)
+            cache = try KVCache(layers: c.layers, capacity: contextLength, kvHeads: c.kvHeads, headDim: c.headDim,
+                                precision: halfPrecisionCache ? .f16 : .f32)
+        } catch let error as KilnError {
+            throw transformer.model.reader.paths.first.map { error.inFile($0) } ?? error
+        }
         self.transformer = transformer
         self.contextLength = contextLength
         self.maxBatch = maxBatch
-        let c = transformer.config
-        cache = KVCache(layers: c.layers, capacity: contextLength, kvHeads: c.kvHeads, headDim: c.headDim,
-                        precision: halfPrecisionCache ? .f16 : .f32)
         buffers = Buffers(config: c, batch: maxBatch)
         ropeAngles = c.ropeDimensions > 0
             ? RopeAngles(rotaryDims: c.ropeDimensions, base: Float(c.ropeBase), freqScale: Float(1 / c.ropeScale), capacity: contextLength)

@@ -120,7 +120,7 @@ final class WeightLoader {
         // a safetensors file may leave a tensor at any offset, and only that one is copied.
         // (Demanding 64 here copied half of every GGUF's matrices: twice the memory at load.)
         if let base = data.bytes.baseAddress, Int(bitPattern: base) % 4 != 0 {
-            let owned = OwnedBytes(count: data.bytes.count)
+            let owned = try OwnedBytes(count: data.bytes.count)
             withExtendedLifetime(data.owner) { owned.mutableBuffer.copyMemory(from: data.bytes) }
             data = TensorData(owned)
         }
@@ -157,7 +157,7 @@ final class WeightLoader {
             return Vector(values: base.assumingMemoryBound(to: Float.self), count: count, owner: data.owner)
         }
         let converted = try withExtendedLifetime(data.owner) { try tensor.type.dequantize(data.bytes, elementCount: count) }
-        let owned = OwnedBytes(count: count * 4)
+        let owned = try OwnedBytes(count: count * 4)
         converted.withUnsafeBytes { owned.mutableBuffer.copyMemory(from: $0) }
         return Vector(values: UnsafePointer(owned.pointer.assumingMemoryBound(to: Float.self)), count: count, owner: owned)
     }

@@ -42,7 +42,7 @@ package final class Calibration: ActivationObserver {
         let calibration = Calibration()
         let ids = Array(tokenizer.encode(text).prefix(maxTokens))
         guard !ids.isEmpty else { throw KilnError(.usage, "the calibration text has no tokens") }
-        let state = InferenceState(transformer: transformer, contextLength: min(context, ids.count))
+        let state = try InferenceState(transformer: transformer, contextLength: min(context, ids.count))
         state.observer = calibration
         for start in stride(from: 0, to: ids.count, by: state.contextLength) {
             state.reset()
