@@ -33,7 +33,7 @@ struct Convert: ParsableCommand {
     @Option(help: ArgumentHelp("Compress .kiln tensors with zstd at this level (1–19); 0 stores them raw for zero-copy loading.", valueName: "level"))
     var compress: Int32?
 
-    @Option(help: ArgumentHelp("Quantise while converting to .kiln: a scheme or preset, as `kiln quantize --scheme`.", valueName: "scheme"))
+    @Option(help: ArgumentHelp("Quantise while converting (to .kiln, or .gguf for q8_0/q4_0/q4_1): a scheme or preset, as `kiln quantize --scheme`.", valueName: "scheme"))
     var quantize: String?
 
     @Flag(help: "With --quantize: accept an input that is already quantised.")
@@ -66,8 +66,7 @@ struct Convert: ParsableCommand {
         let writer = try FormatRegistry.writer(for: destination.file, format: to)
         try destination.checkOverwrite(overwrite)
         if let quantize {
-            // The same path as `kiln quantize`: the quantiser writes the .kiln file itself.
-            try QuantizationArguments.checkKilnOutput(destination.file, format: to)
+            // The same path as `kiln quantize`.
             let unused = [dtype.map { _ in "--dtype" }, compress.map { _ in "--compress" }, self.layout.map { _ in "--layout" }].compactMap { $0 }
             guard unused.isEmpty else {
                 throw KilnError(.usage, "--quantize does not combine with \(unused.joined(separator: " or ")): the quantiser chooses each tensor's type and storage")
@@ -76,8 +75,9 @@ struct Convert: ParsableCommand {
             let arguments = try QuantizationArguments.parse(["--scheme", quantize] + (allowRequantize ? ["--allow-requantize"] : []))
             let model = try CanonicalModel.open(input, format: from)
             let recipe = try arguments.recipe(for: model, input: input)
+            let target = try QuantizedOutput(destination.file, format: to, recipe: recipe)
             try destination.createFolders()
-            let report = try arguments.run(model, recipe: recipe, output: destination.file)
+            let report = try target.write(model, with: arguments, recipe: recipe)
             print(json ? QuantizeReportFormat.json(report).serialized(pretty: true) : QuantizeReportFormat.text(report))
             return
         }

@@ -6,21 +6,22 @@ import KilnQuant
 
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Quantise a model (any format Kiln reads) into a .kiln file.",
+        abstract: "Quantise a model (any format Kiln reads) into a .kiln file, or a .gguf (q8_0, q4_0, q4_1).",
         discussion: """
             Schemes (every matrix in one scheme): \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")). \
             Presets (embedding and head at 8 bits, and more): \(QuantRecipe.presetNames.joined(separator: ", ")). \
             Names ignore case. A recipe file is JSON: \
             {"default": "kq4", "rules": [{"match": "blk.*.attn_v.weight", "scheme": "q8_0"}]}. \
             Prints each tensor's scheme, RMSE, max abs error and SNR, and the model's bits per weight. \
-            The output is a .kiln file (-o DIR/ writes DIR/model.kiln); other extensions are refused \
-            before any work, as are already-quantised inputs without --allow-requantize.
+            The output's extension decides its format: .kiln, or .gguf for recipes of GGUF's types \
+            (q8_0, q4_0, q4_1; not kq4); anything else is refused before any work, as are \
+            already-quantised inputs without --allow-requantize. -o DIR/ writes DIR/model.kiln.
             """)
 
     @Argument(help: "The model to quantise.")
     var input: String
 
-    @Option(name: .shortAndLong, help: "The .kiln file to write.")
+    @Option(name: .shortAndLong, help: "The .kiln (or .gguf) file to write; folders are created.")
     var output: String
 
     @OptionGroup var quantization: QuantizationArguments
@@ -38,12 +39,13 @@ struct Quantize: ParsableCommand {
 
     func run() throws {
         let destination = OutputPath(output, defaultName: "model.kiln")
-        try QuantizationArguments.checkKilnOutput(destination.file)
+        _ = try FormatRegistry.writer(for: destination.file)  // an unknown extension, before opening anything
         try destination.checkOverwrite(overwrite)
         let model = try CanonicalModel.open(input, format: from)
         let recipe = try quantization.recipe(for: model, input: input)
+        let target = try QuantizedOutput(destination.file, format: nil, recipe: recipe)
         try destination.createFolders()
-        let report = try quantization.run(model, recipe: recipe, output: destination.file)
+        let report = try target.write(model, with: quantization, recipe: recipe)
         print(json ? QuantizeReportFormat.json(report).serialized(pretty: true) : QuantizeReportFormat.text(report))
     }
 }
@@ -74,18 +76,6 @@ struct QuantizationArguments: ParsableArguments {
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1; got \(threads)") }
         if let scheme, QuantRecipe.named(scheme, layers: 1) == nil {
             throw ValidationError("unknown scheme '\(scheme)'; schemes: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")); presets: \(QuantRecipe.presetNames.joined(separator: ", "))")
-        }
-    }
-
-    /// The quantiser writes `.kiln` only: any other extension is refused before any work
-    /// rather than given a `.kiln` file under a name that promises another format.
-    static func checkKilnOutput(_ output: String, format: String? = nil) throws {
-        let writer = try FormatRegistry.writer(for: output, format: format)
-        guard writer.formatName == "kiln" else {
-            throw KilnError(.usage, """
-                quantising writes .kiln files only, and this name asks for \(writer.formatName); use a .kiln name \
-                (GGUF cannot hold Kiln's interleaved quantised layouts yet: for a quantised GGUF, convert to f16 GGUF and run llama-quantize)
-                """, file: output)
         }
     }
 

@@ -13,18 +13,43 @@ struct OutputPathCLITests {
 
     @Test func quantizeRefusesAnOutputItCannotWriteBeforeAnyWork() throws {
         let directory = TemporaryDirectory()
-        for name in ["x.gguf", "x.safetensors"] {
-            let result = try run(kiln, ["quantize", gpt2, "-o", directory.file(name), "--scheme", "q8_0"])
-            #expect(result.status == 2, "\(name): \(result.stderr)")
-            #expect(result.stderr.contains("writes .kiln files only"), "\(result.stderr)")
-            #expect(!result.stderr.contains("quantizing"), "refused before quantising")
+        let cases: [([String], String)] = [
+            (["quantize", gpt2, "-o", directory.file("x.safetensors"), "--scheme", "q8_0"], "cannot be stored in safetensors"),
+            (["quantize", gpt2, "-o", directory.file("x.gguf"), "--scheme", "kq4"], "GGUF cannot hold"),
+            (["quantize", gpt2, "-o", directory.file("x.gguf"), "--scheme", "q4-mixed"], "GGUF cannot hold"),
+            (["convert", gpt2, "-o", directory.file("x.gguf"), "--quantize", "kq4"], "GGUF cannot hold"),
+            (["quantize", gpt2, "-o", directory.file("x.bin"), "--scheme", "q8_0"], "cannot tell the output format"),
+        ]
+        for (arguments, message) in cases {
+            let result = try run(kiln, arguments)
+            #expect(result.status == 2, "\(arguments): \(result.stderr)")
+            #expect(result.stderr.contains(message), "\(arguments): \(result.stderr)")
+            #expect(!result.stderr.contains("tensor ") && !result.stdout.contains("bits per weight"), "refused before quantising")
         }
-        let viaConvert = try run(kiln, ["convert", gpt2, "-o", directory.file("q.gguf"), "--quantize", "q8_0"])
-        #expect(viaConvert.status == 2)
-        #expect(viaConvert.stderr.contains("writes .kiln files only"), "\(viaConvert.stderr)")
-        #expect(!viaConvert.stderr.contains("--dtype") && !viaConvert.stderr.contains("--compress"),
-                "names only what was passed: \(viaConvert.stderr)")
+        // convert --quantize names only what was passed (it used to blame --dtype and --compress).
+        let mixed = try run(kiln, ["convert", gpt2, "-o", directory.file("q.kiln"), "--quantize", "q8_0", "--compress", "3"])
+        #expect(mixed.status == 2)
+        #expect(mixed.stderr.contains("does not combine with --compress") && !mixed.stderr.contains("--dtype"), "\(mixed.stderr)")
         #expect(directory.contents.isEmpty, "\(directory.contents)")
+    }
+
+    /// `-o x.gguf` is a GGUF that gguf-py reads, with the quantised types asked for.
+    @Test(arguments: [["quantize", "@in", "-o", "@out", "--scheme", "Q4_0"], ["convert", "@in", "-o", "@out", "--quantize", "q8"]])
+    func quantizeToGGUFWritesAGGUF(_ template: [String]) throws {
+        let directory = TemporaryDirectory()
+        let output = directory.file("x.gguf")
+        let arguments = template.map { $0 == "@in" ? llamaFolder : $0 == "@out" ? output : $0 }
+        let result = try run(kiln, arguments)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(Array(try readFile(output).prefix(4)) == Array("GGUF".utf8))
+        #expect(directory.contents == ["x.gguf"], "the staging .kiln is gone: \(directory.contents)")
+        let generate = try run(kilnRun, [output, "-p", "hello", "-n", "3", "--temp", "0"])
+        #expect(generate.status == 0, "Kiln runs the GGUF it wrote: \(generate.stderr)")
+        guard pythonCanImport(["gguf", "numpy"]) else { return }
+        let check = try runPythonCheck("check_gguf.py", [output])
+        #expect(check.status == 0, "\(check.output)")
+        let types = try run(python3()!, ["-c", "import gguf,sys; print(sorted({t.tensor_type.name for t in gguf.GGUFReader(sys.argv[1]).tensors}))", output])
+        #expect(types.stdout.contains(template.contains("Q4_0") ? "Q4_0" : "Q8_0"), "\(types.stdout)\(types.stderr)")
     }
 
     @Test func quantizeWritesKilnUnderAKilnName() throws {
