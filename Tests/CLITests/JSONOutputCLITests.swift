@@ -94,3 +94,18 @@ struct JSONOutputCLITests {
         #expect(text.contains("shapes outermost first"), "\(text.prefix(400))")
     }
 }
+
+/// Issue 15, point 11: the quantiser's bar counts tensors (it showed "0.00 GB/s" throughout,
+/// dividing a tensor count by time as if it were bytes). `script` gives the tool a terminal.
+struct ProgressCLITests {
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func quantizeBarCountsTensors() throws {
+        let directory = TemporaryDirectory()
+        let command = [Repository.executable("kiln"), "quantize", Repository.fixture("diff/llama_hf"), "-o", directory.file("q.kiln"),
+                       "--scheme", "q8_0", ">/dev/null"].joined(separator: " ")
+        let result = try run("/usr/bin/script", ["-qec", command, "/dev/null"])
+        #expect(result.status == 0, "\(result.stdout)")
+        #expect(result.stdout.contains("quantizing") && result.stdout.contains("tensors"), "\(result.stdout.debugDescription)")
+        #expect(!result.stdout.contains("GB/s"), "\(result.stdout.debugDescription)")
+    }
+}
