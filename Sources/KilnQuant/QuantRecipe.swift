@@ -39,16 +39,18 @@ public struct QuantRecipe: Sendable, Equatable {
     }
 
     /// The presets. `q4` keeps the token embedding / output head at 8 bits, as llama.cpp's Q4_0
-    /// does for row lengths K-quants cannot take; `q4-mixed` also keeps the value and
-    /// down-projections of the first and last blocks (the most sensitive, by llama.cpp's and
-    /// our own measurements) at 8 bits and uses Kiln's kq4 for the rest.
+    /// does for row lengths K-quants cannot take (`q4_1-heads8` and `kq4-heads8` the same with
+    /// their scheme); `q4-mixed` also keeps the value and down-projections of the first and last
+    /// blocks (the most sensitive, by llama.cpp's and our own measurements) at 8 bits and uses
+    /// Kiln's kq4 for the rest. No preset shares a scheme's name: `q4_0` is every matrix at q4_0,
+    /// `q4` the preset. Names are matched ignoring case.
     public static func preset(_ name: String, layers: Int) -> QuantRecipe? {
         let heads = [Rule("token_embd.weight", .q8_0), Rule("output.weight", .q8_0)]
-        switch name {
-        case "q8", "q8_0": return QuantRecipe(name: "q8", defaultScheme: .q8_0)
-        case "q4", "q4_0": return QuantRecipe(name: "q4", defaultScheme: .q4_0, rules: heads)
-        case "q4_1": return QuantRecipe(name: "q4_1", defaultScheme: .q4_1, rules: heads)
-        case "kq4": return QuantRecipe(name: "kq4", defaultScheme: .kq4, rules: heads)
+        switch name.lowercased() {
+        case "q8": return QuantRecipe(name: "q8", defaultScheme: .q8_0)
+        case "q4": return QuantRecipe(name: "q4", defaultScheme: .q4_0, rules: heads)
+        case "q4_1-heads8": return QuantRecipe(name: "q4_1-heads8", defaultScheme: .q4_1, rules: heads)
+        case "kq4-heads8": return QuantRecipe(name: "kq4-heads8", defaultScheme: .kq4, rules: heads)
         case "q4-mixed":
             var rules = heads
             for layer in Set([0, max(0, layers - 1)]).sorted() {
@@ -60,8 +62,15 @@ public struct QuantRecipe: Sendable, Equatable {
         }
     }
 
-    /// The names ``preset(_:layers:)`` knows.
-    public static let presetNames = ["q8", "q4", "q4_1", "kq4", "q4-mixed"]
+    /// The names ``preset(_:layers:)`` knows; none is a ``QuantScheme`` name.
+    public static let presetNames = ["q8", "q4", "q4_1-heads8", "kq4-heads8", "q4-mixed"]
+
+    /// What `--scheme NAME` means: a scheme's name puts every matrix in that scheme, a preset's
+    /// name is the preset (case ignored either way); nil for neither.
+    public static func named(_ name: String, layers: Int) -> QuantRecipe? {
+        if let scheme = QuantScheme.named(name) { return QuantRecipe(name: scheme.rawValue, defaultScheme: scheme) }
+        return preset(name, layers: layers)
+    }
 
     /// A recipe from its JSON form (the type's notes show one): `"default"` is required,
     /// `"name"`, `"method"` (`search` or `rtn`) and `"rules"` are optional.

@@ -26,7 +26,7 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Tokens to generate for the model benchmark.")
     var n: Int = 64
 
-    @Option(help: "Threads for the model and kernel benchmarks (default: all cores).")
+    @Option(name: .shortAndLong, help: "Threads for the model and kernel benchmarks (default: all cores).")
     var threads: Int?
 
     @Flag(help: "Run a GGUF's row-major blocks as stored instead of interleaving them at load.")
@@ -65,7 +65,8 @@ struct Bench: ParsableCommand {
     @Option(help: "Directory for --file-io's files.")
     var dir: String = NSTemporaryDirectory()
 
-    @Option(help: "Size of the large --file-io file, in MiB.")
+    // Named explicitly: ArgumentParser would spell the Swift name `--large-mi-b`.
+    @Option(name: .customLong("large-mib"), help: "Size of the large --file-io file, in MiB.")
     var largeMiB: Int = 2048
 
     @Flag(help: "Print JSON.")
@@ -75,7 +76,9 @@ struct Bench: ParsableCommand {
         guard model != nil || fileIO || hashes || compression != nil || kernels else {
             throw ValidationError("give a MODEL, or choose --file-io, --hashes, --compression FILE or --kernels")
         }
-        guard p >= 1, n >= 1 else { throw ValidationError("-p and -n must be at least 1") }
+        guard p >= 1, n >= 1 else { throw ValidationError("-p and -n must be at least 1; got -p \(p) -n \(n)") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1; got \(threads)") }
+        guard largeMiB >= 1 else { throw ValidationError("--large-mib must be at least 1; got \(largeMiB)") }
         _ = try kernelBenchmark()
     }
 
@@ -88,7 +91,7 @@ struct Bench: ParsableCommand {
             results["model"] = result
         }
         if fileIO { results["file_io"] = try FileIOBenchmark(directory: dir, largeMiB: largeMiB, log: !json).run() }
-        if hashes { results["hashes"] = HashBenchmark(megabytes: 256, log: !json).run() }
+        if hashes { results["hashes"] = try HashBenchmark(megabytes: 256, log: !json).run() }
         if let compression {
             results["compression"] = try CompressionBenchmark(path: compression, level: level, log: !json).run()
         }

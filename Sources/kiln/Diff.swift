@@ -62,12 +62,12 @@ struct Diff: ParsableCommand {
     @Flag(help: "Read every tensor, even .kiln tensors whose checksums already show them identical.")
     var noChecksums = false
 
-    @Option(help: "Threads to compare with.")
+    @Option(name: .shortAndLong, help: "Threads to compare with.")
     var threads: Int = 2
 
     func validate() throws {
         guard atol >= 0, rtol >= 0, atol.isFinite, rtol.isFinite else { throw ValidationError("--atol and --rtol must be finite and at least 0") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1; got \(threads)") }
     }
 
     func run() throws {
@@ -85,7 +85,7 @@ struct Diff: ParsableCommand {
             progress.finish()
         } catch {
             // Any failure is exit 2 here, so that 1 can only mean "different".
-            _ = KilnCommand.reportError(error)
+            _ = KilnCommand.reportError(error, json: json)
             throw ExitCode(2)
         }
         print(json ? report.json(onlyChanged: onlyChanged, failOn: failOn).serialized(pretty: true)

@@ -1,22 +1,27 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 import KilnQuant
 
 struct Quantize: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Quantise a model (any format Kiln reads) into a .kiln file.",
+        abstract: "Quantise a model (any format Kiln reads) into a .kiln file, or a .gguf (q8_0, q4_0, q4_1).",
         discussion: """
-            Schemes: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")). Presets (--scheme): \
-            \(QuantRecipe.presetNames.joined(separator: ", ")). A recipe file is JSON: \
+            Schemes (every matrix in one scheme): \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")). \
+            Presets (embedding and head at 8 bits, and more): \(QuantRecipe.presetNames.joined(separator: ", ")). \
+            Names ignore case. A recipe file is JSON: \
             {"default": "kq4", "rules": [{"match": "blk.*.attn_v.weight", "scheme": "q8_0"}]}. \
-            Prints each tensor's scheme, RMSE, max abs error and SNR, and the model's bits per weight.
+            Prints each tensor's scheme, RMSE, max abs error and SNR, and the model's bits per weight. \
+            The output's extension decides its format: .kiln, or .gguf for recipes of GGUF's types \
+            (q8_0, q4_0, q4_1; not kq4); anything else is refused before any work, as are \
+            already-quantised inputs without --allow-requantize. -o DIR/ writes DIR/model.kiln.
             """)
 
     @Argument(help: "The model to quantise.")
     var input: String
 
-    @Option(name: .shortAndLong, help: "The .kiln file to write.")
+    @Option(name: .shortAndLong, help: "The .kiln (or .gguf) file to write; folders are created.")
     var output: String
 
     @OptionGroup var quantization: QuantizationArguments
@@ -33,18 +38,21 @@ struct Quantize: ParsableCommand {
     func validate() throws { try quantization.check() }
 
     func run() throws {
-        if !overwrite, FileManager.default.fileExists(atPath: output) {
-            throw KilnError(.usage, "already exists; choose another path or pass --overwrite", file: output)
-        }
+        let destination = OutputPath(output, defaultName: "model.kiln")
+        _ = try FormatRegistry.writer(for: destination.file)  // an unknown extension, before opening anything
+        try destination.checkOverwrite(overwrite)
         let model = try CanonicalModel.open(input, format: from)
-        let report = try quantization.run(model, output: output)
+        let recipe = try quantization.recipe(for: model, input: input)
+        let target = try QuantizedOutput(destination.file, format: nil, recipe: recipe)
+        try destination.createFolders()
+        let report = try target.write(model, with: quantization, recipe: recipe)
         print(json ? QuantizeReportFormat.json(report).serialized(pretty: true) : QuantizeReportFormat.text(report))
     }
 }
 
 /// Options shared by `kiln quantize` and `kiln convert --quantize`.
 struct QuantizationArguments: ParsableArguments {
-    @Option(help: "A scheme or preset for every matrix.")
+    @Option(help: "A scheme (every matrix) or a preset; see the names below.")
     var scheme: String?
 
     @Option(help: "A JSON recipe file (glob → scheme).")
@@ -56,30 +64,49 @@ struct QuantizationArguments: ParsableArguments {
     @Option(help: "How scales are chosen: search (default) or rtn (reference rounding).")
     var method: String?
 
-    @Option(help: "Threads (default: all cores).")
+    @Option(name: .shortAndLong, parsing: .unconditional, help: "Threads (default: all cores).")
     var threads: Int?
+
+    @Flag(help: "Quantise a model whose matrices are already quantised (its error compounds; llama-quantize's flag).")
+    var allowRequantize = false
 
     func check() throws {
         guard (scheme == nil) != (recipe == nil) else { throw ValidationError("give exactly one of --scheme NAME or --recipe FILE") }
-        if let method, QuantMethod(rawValue: method) == nil { throw ValidationError("--method is search or rtn") }
+        if let method, QuantMethod(rawValue: method.lowercased()) == nil { throw ValidationError("--method is search or rtn; got '\(method)'") }
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1; got \(threads)") }
+        if let scheme, QuantRecipe.named(scheme, layers: 1) == nil {
+            throw ValidationError("unknown scheme '\(scheme)'; schemes: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")); presets: \(QuantRecipe.presetNames.joined(separator: ", "))")
+        }
     }
 
-    func run(_ model: CanonicalModel, output: String) throws -> QuantizationReport {
+    /// The recipe `--scheme` or `--recipe` asks for; refuses an already-quantised `model`
+    /// (`input`) unless `--allow-requantize`.
+    func recipe(for model: CanonicalModel, input: String) throws -> QuantRecipe {
+        let quantized = model.tensors.filter { $0.shape.count == 2 && $0.type.isQuantized }
+        if !quantized.isEmpty, !allowRequantize {
+            let types = Set(quantized.map(\.type.name)).sorted().joined(separator: ", ")
+            throw KilnError(.usage, """
+                is already quantised (\(quantized.count) matrices in \(types)): quantising again compounds the error, and the \
+                report would measure it against the dequantised weights, not the original ones. Quantise the f16/f32 \
+                checkpoint instead, or pass --allow-requantize
+                """, file: input)
+        }
+        if !quantized.isEmpty {
+            printError("warning: requantising \(quantized.count) already-quantised matrices: the report's errors are against their dequantised values")
+        }
         var recipe: QuantRecipe
         if let path = self.recipe {
-            let json = try withFileContext(path) { try JSONValue.parse(try String(contentsOfFile: path, encoding: .utf8)) }
+            let mapping = try MappedFile(path: path)
+            let json = try withFileContext(path) { try JSONValue.parse(String(decoding: mapping.bytes, as: UTF8.self)) }
             recipe = try withFileContext(path) { try QuantRecipe(json: json) }
         } else {
-            let name = scheme!
-            if let preset = QuantRecipe.preset(name, layers: model.config?.layers ?? 1) {
-                recipe = preset
-            } else if let single = QuantScheme.named(name) {
-                recipe = QuantRecipe(name: name, defaultScheme: single)
-            } else {
-                throw KilnError(.usage, "unknown scheme '\(name)'; schemes: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")); presets: \(QuantRecipe.presetNames.joined(separator: ", "))")
-            }
+            recipe = QuantRecipe.named(scheme!, layers: model.config?.layers ?? 1)!  // check() vetted the name
         }
-        if let method { recipe.method = QuantMethod(rawValue: method)! }
+        if let method { recipe.method = QuantMethod(rawValue: method.lowercased())! }
+        return recipe
+    }
+
+    func run(_ model: CanonicalModel, recipe: QuantRecipe, output: String) throws -> QuantizationReport {
         var text: String?, hash: String?
         if let calibration {
             let mapping = try MappedFile(path: calibration)
@@ -88,7 +115,7 @@ struct QuantizationArguments: ParsableArguments {
         }
         let options = Quantization.Options(recipe: recipe, calibrationText: text, calibrationSHA256: hash,
                                            threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
-        let progress = TerminalProgress("quantizing", total: model.tensors.count)
+        let progress = TerminalProgress("quantizing", total: model.tensors.count, unit: .items("tensors"))
         defer { progress.finish() }
         return try Quantization.quantize(model, output: output, options: options) { done, _ in progress.update(done) }
     }

@@ -14,8 +14,12 @@ struct Verify: ParsableCommand {
     @Flag(help: "Print JSON.")
     var json = false
 
-    @Option(help: "Threads to hash with.")
+    @Option(name: .shortAndLong, help: "Threads to hash with.")
     var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1; got \(threads)") }
+    }
 
     func run() throws {
         let start = DispatchTime.now()
@@ -34,7 +38,7 @@ struct Verify: ParsableCommand {
         }
         let total = kiln.tensors.reduce(0) { $0 + $1.storedLength }
         let progress = TerminalProgress("verifying", total: total)
-        let result = kiln.verify(threads: max(1, threads)) { progress.update($0) }
+        let result = kiln.verify(threads: threads) { progress.update($0) }
         progress.finish()
         report(sound: result.isSound, tensors: result.tensorsChecked, bytes: result.bytesChecked, seconds: seconds(since: start),
                failures: result.failures.map { ($0.tensor, $0.error) }, checksums: true)

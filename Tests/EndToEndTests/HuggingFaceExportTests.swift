@@ -51,7 +51,8 @@ struct HuggingFaceExportTests {
     static func generate(_ model: String, _ prompt: String, tokens: Int) throws -> (prompt: [Int], ids: [Int], stop: String) {
         let result = try run(kilnRun, [model, "-p", prompt, "-n", String(tokens), "--temp", "0", "--json"])
         try #require(result.status == 0, "\(result.stderr)")
-        let json = try JSONValue.parse(result.stdout)
+        // JSON lines: a {"text"} line per piece, then the summary.
+        let json = try JSONValue.parse(String(try #require(result.stdout.split(separator: "\n").last)))
         return (try ints(json["prompt_ids"]), try ints(json["ids"]), try #require(json["stop"]?.stringValue))
     }
 

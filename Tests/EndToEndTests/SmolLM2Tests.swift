@@ -59,12 +59,36 @@ struct SmolLM2Tests {
     @Test(.disabled(if: skip)) func perplexityMatchesLlamaCpp() throws {
         try Self.requireInputs()
         let text = Repository.fixture("text/gpl-3.txt")
-        let result = try run(Self.kilnRun, ["perplexity", Self.model, "--text", text, "--ctx", "512", "--json"])
+        // llama.cpp's spellings (`--text`/`--ctx` still work: CLITests).
+        let result = try run(Self.kilnRun, ["perplexity", Self.model, "-f", text, "-c", "512", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
+        // Piped stderr still hears how far it got (a line every few seconds, and the last window).
+        #expect(result.stderr.split(separator: "\n").contains { $0.hasPrefix("[") && $0.contains("/") }, "\(result.stderr)")
         let json = try JSONValue.parse(result.stdout)
         let perplexity = try #require(json["perplexity"]?.doubleValue)
         print("SmolLM2 perplexity on gpl-3.txt (ctx 512): \(perplexity) over \(json["tokens"]?.intValue ?? 0) tokens; llama.cpp: 18.38")
         #expect(abs(perplexity - 18.38) / 18.38 <= 0.02)
+    }
+
+    /// The issue's reproduction: two piped messages, two replies apart from each other.
+    @Test(.disabled(if: skip)) func pipedChatRepliesStayApart() throws {
+        try Self.requireInputs()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.kilnRun)
+        process.arguments = ["chat", Self.model, "--temp", "0", "-n", "12", "--json"]
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data("Hi\nName a color.\n".utf8))
+        try input.fileHandleForWriting.close()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let replies = try text.split(separator: "\n").map { try JSONValue.parse(String($0)) }
+        #expect(replies.compactMap { $0["user"]?.stringValue } == ["Hi", "Name a color."], "\(text)")
+        #expect(replies.allSatisfy { !($0["reply"]?.stringValue ?? "").isEmpty }, "\(text)")
     }
 
     /// Interleaving the GGUF's q4_1 blocks at load (the default) is a permutation the kernels sum

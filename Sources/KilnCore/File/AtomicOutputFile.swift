@@ -25,7 +25,17 @@ package final class AtomicOutputFile {
         let directory = url.deletingLastPathComponent().path
         temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         Self.removeStaleTemporaries(directory: directory, name: url.lastPathComponent)
-        fd = try SystemCalls.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        let temporaryPath = temporaryPath
+        fd = try Self.naming(path, for: temporaryPath) { try SystemCalls.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
+    }
+
+    /// Runs `body`, reporting a failure on the temporary file under the name the caller asked
+    /// for: the user never chose `.model.kiln.tmp-1234-…`, and cannot act on that name.
+    private static func naming<T>(_ path: String, for temporaryPath: String, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch var error as KilnError where error.file == temporaryPath {
+            error.file = path
+            throw error
+        }
     }
 
     deinit {
@@ -93,7 +103,7 @@ package final class AtomicOutputFile {
 
     /// Runs `body`, abandoning the file if it throws: a failed write never leaves a half file.
     private func fail(_ body: () throws -> Void) throws {
-        do { try body() } catch {
+        do { try Self.naming(path, for: temporaryPath, body) } catch {
             abandon()
             throw error
         }

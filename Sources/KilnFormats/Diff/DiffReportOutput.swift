@@ -128,10 +128,15 @@ extension DiffReport {
             if let c = row.comparison { object.merge(c.json) { first, _ in first } }
             return .object(object)
         }
+        // Values as `inspect --json` gives them ("smollm", 576, [1, 2]), not as the table's quoted
+        // renderings; a summary that is no JSON value ("[49152 items: …]") stays a string.
+        func value(_ rendering: String?) -> JSONValue {
+            guard let rendering else { return .null }
+            return (try? JSONValue.parse(rendering)) ?? .string(rendering)
+        }
         let metadataRows = metadata.map { d -> JSONValue in
             var object: [String: JSONValue] = [
-                "key": .string(d.key), "kind": .string(d.kind.rawValue),
-                "a": d.a.map(JSONValue.string) ?? .null, "b": d.b.map(JSONValue.string) ?? .null,
+                "key": .string(d.key), "kind": .string(d.kind.rawValue), "a": value(d.a), "b": value(d.b),
             ]
             if !d.counts.isEmpty { object["counts"] = .object(d.counts.mapValues { .int(Int64($0)) }) }
             if !d.details.isEmpty { object["details"] = .array(d.details.map(JSONValue.string)) }

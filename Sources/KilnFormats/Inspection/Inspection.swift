@@ -161,7 +161,8 @@ public struct Inspection: Sendable {
         for key in metadata.keys.sorted() {
             lines.append("  \(key) = \(Self.summary(metadata[key]!))")
         }
-        lines.append("tensors:")
+        // GGUF stores dimensions innermost first and gguf-dump prints them so: say which order this is.
+        lines.append("tensors (shapes outermost first, [rows, columns] as numpy and PyTorch; gguf-dump prints them reversed):")
         let nameWidth = min(60, tensors.map(\.name.count).max() ?? 0)
         for row in tensors {
             var line = "  \(row.name.padding(toLength: max(nameWidth, row.name.count), withPad: " ", startingAt: 0))  \(row.type.padding(toLength: 5, withPad: " ", startingAt: 0)) \(("[" + row.shape.map(String.init).joined(separator: ", ") + "]").padding(toLength: 18, withPad: " ", startingAt: 0)) \(Self.bytes(row.bytes).leftPad(10))"

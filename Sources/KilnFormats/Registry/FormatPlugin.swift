@@ -69,7 +69,33 @@ public enum FormatRegistry {
     /// - Throws: ``/KilnCore/KilnError``: as ``detect(_:format:)``, or as the plugin's reader
     ///   does for a file it cannot read.
     public static func open(_ path: String, format: String? = nil) throws -> any CheckpointReader {
-        try detect(path, format: format).open(path)
+        let path = try checkpoint(in: path)
+        return try detect(path, format: format).open(path)
+    }
+
+    /// The file to open for `path`: `path` itself, or, when it is a folder (a Hugging Face
+    /// checkpoint as `save_pretrained` writes it), the checkpoint inside — the shard index
+    /// first, then `model.safetensors`, the PyTorch twins, then the folder's only model file.
+    ///
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) for a folder holding no checkpoint, or
+    ///   several that none of the standard names picks out.
+    public static func checkpoint(in path: String) throws -> String {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return path }
+        let folder = path.hasSuffix("/") ? String(path.dropLast()) : path
+        let standard = ["model.safetensors.index.json", "model.safetensors", "pytorch_model.bin.index.json", "pytorch_model.bin"]
+        if let name = standard.first(where: { FileManager.default.fileExists(atPath: folder + "/" + $0) }) {
+            return folder + "/" + name
+        }
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        let modelExtensions = Set(builtin.flatMap(\.fileExtensions)).subtracting(["json", "txt"])
+        let models = entries.filter { modelExtensions.contains(URL(fileURLWithPath: $0).pathExtension.lowercased()) }.sorted()
+        guard models.count == 1 else {
+            throw KilnError(.usage, models.isEmpty
+                ? "is a folder with no checkpoint in it (looked for \(standard.joined(separator: ", ")) and model files)"
+                : "is a folder with several checkpoints (\(models.joined(separator: ", "))); name one", file: path)
+        }
+        return folder + "/" + models[0]
     }
 
     /// The plugin for `path`: the one named `format` when given; else the first whose magic

@@ -70,9 +70,15 @@ public struct WriteOptions: Sendable {
 package enum ExportDType {
     package static let allowed: [ElementType] = [.f32, .f16, .bf16]
 
+    /// The spellings people bring from PyTorch and llama.cpp, besides Kiln's own type names.
+    static let aliases: [String: ElementType] = [
+        "fp32": .f32, "float32": .f32, "float": .f32, "fp16": .f16, "float16": .f16, "half": .f16,
+        "bfloat16": .bf16, "bf16": .bf16,
+    ]
+
     package static func named(_ name: String) throws -> ElementType {
-        guard let type = ElementType.named(name), allowed.contains(type) else {
-            throw KilnError(.usage, "--dtype takes \(allowed.map(\.name).joined(separator: ", ")); got '\(name)'")
+        guard let type = aliases[name.lowercased()] ?? ElementType.named(name.lowercased()), allowed.contains(type) else {
+            throw KilnError(.usage, "--dtype takes \(allowed.map(\.name).joined(separator: ", ")) (or fp16, float16, bfloat16, float32); got '\(name)'")
         }
         return type
     }
