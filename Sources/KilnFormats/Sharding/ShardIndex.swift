@@ -4,14 +4,14 @@ import KilnCore
 /// The index of a sharded checkpoint (`*.safetensors.index.json`, `*.bin.index.json`):
 /// `{"metadata": {...}, "weight_map": {tensor: shard file}}`. Shard names must be plain file
 /// names beside the index.
-struct ShardIndex {
+package struct ShardIndex {
     /// An index larger than this is not an index (real ones are a few hundred KB).
     static let maxSize = 64 << 20
 
     var weightMap: [String: String]
     var metadata: [String: MetadataValue]
 
-    init(_ mapping: MappedFile) throws {
+    package init(_ mapping: MappedFile) throws {
         guard mapping.count <= Self.maxSize else {
             throw KilnError.malformed("index is \(mapping.count) bytes, more than the \(Self.maxSize) an index can reasonably be", at: 0)
         }
