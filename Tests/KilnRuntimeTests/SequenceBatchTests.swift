@@ -35,7 +35,7 @@ struct SequenceBatchTests {
         var random = SeededRandom(seed: seed)
         let prompts = [1, 5, 13, 40].map { length in (0..<length).map { _ in Int(random.next() % UInt64(vocabulary)) } }
         let context = 64
-        let batch = SequenceBatch(transformer: transformer, maxRows: 32)
+        let batch = SequenceBatch(transformer: transformer, maxRows: 40)
         let states = prompts.map { _ in InferenceState(transformer: transformer, contextLength: context) }
         var batchedLogits = [[[Float]]](repeating: [], count: prompts.count)
         var fed = [Int](repeating: 0, count: prompts.count)
