@@ -45,7 +45,8 @@ struct GenerationRequest {
         _ = try fields.number("presence_penalty", in: -2...2)
         _ = try fields.number("frequency_penalty", in: -2...2)
         self.prompt = prompt
-        options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, stopStrings: try fields.stopStrings("stop"))
+        options = GenerationOptions(maxTokens: maxTokens, sampling: sampling, stopStrings: try fields.stopStrings("stop"),
+                                    stopAtEOS: !(try fields.bool("ignore_eos") ?? false))  // llama-server's, for benchmarks
         stream = try fields.bool("stream") ?? false
         if let streamOptions = fields.object["stream_options"], !streamOptions.isNull {
             guard case .object(let object) = streamOptions else {

@@ -88,11 +88,8 @@ struct ForwardPass {
                     }
                     state.cache.store(layer: index, position: position, keys: b.k + row * kvWidth, values: b.v + row * kvWidth)
                 }
-                // Causal attention of the segment's rows over its own cache (every query head
-                // reading the key/value head of its group: grouped-query attention).
-                state.attention.run(cache: state.cache, layer: index, config: c, queries: b.q + start * qWidth,
-                                    rows: segment.tokens.count, base: state.position, into: b.attention + start * qWidth)
             }
+            attend(segments, starts: starts, layer: index)
             matmul(layer.output, b.attention, batch: t, b.h)
             addBias(b.h, layer.outputBias, rows: t, width: d)
             for i in 0..<(t * d) { b.x[i] += b.h[i] }
@@ -127,6 +124,29 @@ struct ForwardPass {
             gathered += count
         }
         if gathered > 0 { matmul(w.outputHead, b.h, batch: gathered, logits) }
+    }
+
+    /// Causal attention of each segment's rows over its own cache (every query head reading the
+    /// key/value head of its group: grouped-query attention). Several short segments (decode
+    /// rows) run as one pool job over every (segment, KV head) pair, which keeps both cores busy
+    /// where one job per sequence would leave a core waiting at each; long ones (prompt chunks)
+    /// split their own products over the pool.
+    private func attend(_ segments: [ForwardSegment], starts: [Int], layer: Int) {
+        let c = transformer.config, b = buffers, qWidth = c.heads * c.headDim
+        let small = segments.indices.filter { CachedAttention.isSmall(config: c, rows: segments[$0].tokens.count, base: segments[$0].state.position) }
+        let shared = small.count > 1 ? small : []
+        for i in segments.indices where !shared.contains(i) {
+            let state = segments[i].state
+            state.attention.run(cache: state.cache, layer: layer, config: c, queries: b.q + starts[i] * qWidth,
+                                rows: segments[i].tokens.count, base: state.position, into: b.attention + starts[i] * qWidth)
+        }
+        guard !shared.isEmpty else { return }
+        for i in shared { segments[i].state.attention.prepare(c) }
+        Kernels.parallelFor(shared.count * c.kvHeads) { task in
+            let i = shared[task / c.kvHeads], state = segments[i].state
+            state.attention.head(task % c.kvHeads, cache: state.cache, layer: layer, config: c, queries: b.q + starts[i] * qWidth,
+                                 rows: segments[i].tokens.count, base: state.position, into: b.attention + starts[i] * qWidth)
+        }
     }
 
     private func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
