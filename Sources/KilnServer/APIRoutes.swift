@@ -41,6 +41,16 @@ struct APIRoutes: Sendable {
         }
     }
 
+    /// The methods each path answers (for 405 on the others); keep in step with `add(to:)`.
+    static func methods(for path: String) -> [String] {
+        switch path {
+        case "/v1/chat/completions", "/v1/completions", "/tokenize", "/detokenize": ["POST"]
+        case "/v1/models", "/health", "/metrics": ["GET"]
+        case _ where path.hasPrefix("/v1/models/") && path.dropFirst(11).allSatisfy({ $0 != "/" }): ["GET"]
+        default: []
+        }
+    }
+
     private var modelObject: JSONValue {
         .object(["id": .string(options.modelName), "object": .string("model"), "created": .int(started), "owned_by": .string("kiln")])
     }

@@ -48,6 +48,11 @@ struct ErrorShapeMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let error as HTTPError where error.status == .notFound && !APIRoutes.methods(for: request.uri.path).isEmpty {
+            // A path the API has, with a method it does not: 405 and the methods it takes.
+            let allowed = APIRoutes.methods(for: request.uri.path)
+            throw APIError(status: .methodNotAllowed, message: "\(request.uri.path) takes \(allowed.joined(separator: ", ")), not \(request.method)",
+                           type: "invalid_request_error", param: nil, code: nil, headers: [.allow: allowed.joined(separator: ", ")])
         } catch let error as HTTPError {
             throw APIError(status: error.status, message: error.body ?? "\(error.status.reasonPhrase) (\(request.method) \(request.uri.path))",
                            type: error.status.code >= 500 ? "server_error" : "invalid_request_error", param: nil, code: nil)
