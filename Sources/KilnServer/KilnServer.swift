@@ -8,11 +8,11 @@ import ServiceLifecycle
 /// `kiln-run serve`: OpenAI's HTTP API over one model, its requests decoded together by a
 /// continuous-batching scheduler. `run()` serves until SIGTERM or SIGINT, then stops accepting
 /// connections, lets running generations finish (up to the grace period) and returns.
-public struct KilnServer: Sendable {
-    public let model: LanguageModel
-    public let options: ServerOptions
+package struct KilnServer: Sendable {
+    package let model: LanguageModel
+    package let options: ServerOptions
 
-    public init(model: LanguageModel, options: ServerOptions) throws {
+    package init(model: LanguageModel, options: ServerOptions) throws {
         guard options.parallel >= 1, options.parallel <= 256 else { throw KilnError(.usage, "--parallel must be between 1 and 256") }
         guard options.contextLength >= 2 else { throw KilnError(.usage, "--ctx must be at least 2") }
         guard options.prefillChunk >= 1 else { throw KilnError(.usage, "--prefill-chunk must be at least 1") }
@@ -23,7 +23,7 @@ public struct KilnServer: Sendable {
     }
 
     /// `onListening` receives the bound address (with the port chosen when `port` is 0).
-    public func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
+    package func run(onListening: @escaping @Sendable (String, Int) -> Void = { _, _ in }) async throws {
         var logger = Logger(label: "kiln-run.serve")
         logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .notice
         let metrics = ServerMetrics()

@@ -1,5 +1,6 @@
 import Foundation
 import Kiln
+import KilnCommandLine
 
 /// Continuous batching's ceiling, without HTTP: `sequences` sequences, each after its own
 /// random prompt of `promptTokens`, decode `generatedTokens` tokens in shared `SequenceBatch`
@@ -38,6 +39,6 @@ struct BatchBenchmark {
             let logits = try batch.step(zip(states, next).map { .init(state: $0, tokens: [$1]) })
             next = logits.map { Sampler.argmax($0!) }
         }
-        return Double(count * generatedTokens) / elapsed(since: start)
+        return Double(count * generatedTokens) / seconds(since: start)
     }
 }

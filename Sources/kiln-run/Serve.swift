@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Kiln
+import KilnCommandLine
 import KilnServer
 
 struct Serve: ParsableCommand {
