@@ -10,7 +10,8 @@ import PackageDescription
 
 let package = Package(
     name: "Kiln",
-    platforms: [.macOS(.v13)],
+    // macOS 14: Hummingbird 2 (the server behind `kiln-run serve`) needs it.
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "Kiln", targets: ["Kiln"]),
         .executable(name: "kiln", targets: ["kiln"]),
@@ -25,6 +26,12 @@ let package = Package(
         // `swift package generate-documentation` (Tools/docs.sh); a command plugin, so apps that
         // depend on Kiln do not build it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
+        // `kiln-run serve`: the HTTP server, its metrics text and its graceful shutdown.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // libzstd from the system: `apt-get install libzstd-dev` / `brew install zstd`.
@@ -74,9 +81,21 @@ let package = Package(
             name: "kiln",
             dependencies: ["Kiln", "KilnCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
+        // `kiln-run serve`: an OpenAI-compatible HTTP server with continuous batching.
+        .target(
+            name: "KilnServer",
+            dependencies: [
+                "KilnCore", "KilnRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "kiln-run",
-            dependencies: ["Kiln", "KilnCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Kiln", "KilnCommandLine", "KilnServer", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Fuzz targets for every reader: Tools/fuzz.sh builds this with -sanitize=fuzzer,address
         // on the command line (libFuzzer); a plain build is a replay tool, `kiln-fuzz TARGET FILE…`.

@@ -26,6 +26,9 @@ struct Bench: ParsableCommand {
     @Option(name: .short, help: "Tokens to generate for the model benchmark.")
     var n: Int = 64
 
+    @Option(help: "Also time N sequences decoding together in batched steps (continuous batching, as `serve` runs them) against one.")
+    var sequences: Int?
+
     @Option(name: .shortAndLong, help: "Threads for the model and kernel benchmarks (default: all cores).")
     var threads: Int?
 
@@ -79,6 +82,7 @@ struct Bench: ParsableCommand {
         guard p >= 1, n >= 1 else { throw ValidationError("-p and -n must be at least 1; got -p \(p) -n \(n)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1; got \(threads)") }
         guard largeMiB >= 1 else { throw ValidationError("--large-mib must be at least 1; got \(largeMiB)") }
+        if let sequences, !(1...256).contains(sequences) { throw ValidationError("--sequences must be between 1 and 256; got \(sequences)") }
         _ = try kernelBenchmark()
     }
 
@@ -87,7 +91,12 @@ struct Bench: ParsableCommand {
         if let model {
             let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, repack: !noRepack, log: !json).run()
             // The model benchmark alone prints its flat object, as documented.
-            if json && !fileIO && !hashes && compression == nil && !kernels { print(result.serialized(pretty: true)); return }
+            if let sequences {
+                let transformer = try Transformer(model: try CanonicalModel.open(model), repack: !noRepack)
+                results["batched"] = try BatchBenchmark(transformer: transformer, promptTokens: p, generatedTokens: n,
+                                                        sequences: sequences, log: !json).run()
+            }
+            if json && !fileIO && !hashes && compression == nil && !kernels && sequences == nil { print(result.serialized(pretty: true)); return }
             results["model"] = result
         }
         if fileIO { results["file_io"] = try FileIOBenchmark(directory: dir, largeMiB: largeMiB, log: !json).run() }

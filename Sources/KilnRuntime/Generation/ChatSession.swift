@@ -13,7 +13,7 @@ public final class ChatSession: @unchecked Sendable {
     /// Options for each reply; change them between turns (the context length and KV cache
     /// precision are fixed when the session is made).
     public var options: GenerationOptions
-    private let template: ChatTemplate
+    private let chatPrompt: ChatPrompt
     private let state: InferenceState
 
     /// A conversation with `model`, rendered with the model's chat template (ChatML when the
@@ -24,11 +24,7 @@ public final class ChatSession: @unchecked Sendable {
     public init(model: LanguageModel, system: String? = nil, options: GenerationOptions = GenerationOptions()) throws {
         self.model = model
         self.options = options
-        if let source = model.tokenizer.spec.chatTemplate {
-            template = try ChatTemplate(source)
-        } else {
-            template = ChatTemplate.chatML
-        }
+        chatPrompt = try ChatPrompt(tokenizer: model.tokenizer)
         state = try model.makeState(contextLength: options.contextLength, halfPrecisionKVCache: options.halfPrecisionKVCache)
         if let system { messages.append(ChatMessage(role: "system", content: system)) }
     }
@@ -38,10 +34,7 @@ public final class ChatSession: @unchecked Sendable {
     /// - Throws: ``/KilnChatTemplates/ChatTemplateError`` if the template fails while rendering (it raises an
     ///   error, or exceeds its limits).
     public func renderedPrompt() throws -> String {
-        let spec = model.tokenizer.spec
-        let bos = spec.bosID.map { spec.tokens[$0] } ?? ""
-        let eos = spec.eosID.map { spec.tokens[$0] } ?? ""
-        return try template.render(messages: messages, addGenerationPrompt: true, bosToken: bos, eosToken: eos)
+        try chatPrompt.render(messages)
     }
 
     /// Adds the user's message, generates the reply (streamed to `emit`, which returns false to

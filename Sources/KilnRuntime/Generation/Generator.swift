@@ -35,55 +35,20 @@ package struct Generator: Sendable {
         stats.promptSeconds = seconds(since: clock)
         clock = DispatchTime.now()
 
-        var sampler = Sampler(options.sampling)
-        var history = prompt
-        var decoder = StreamingDecoder(tokenizer)
-        var pending = ""  // text held back while it could be the start of a stop string
-        let endTokens = Set([tokenizer.spec.eosID, tokenizer.spec.eotID].compactMap { $0 })
-        stats.stopReason = .maxTokens
-        generation: for _ in 0..<options.maxTokens {
-            let token = sampler.sample(logits, recent: history[...])
-            if options.stopAtEOS && endTokens.contains(token) { stats.stopReason = .endOfSequence; break }
-            history.append(token)
-            stats.generatedTokens += 1
-            stats.generatedIDs.append(token)
-            pending += decoder.append(token)
-            if let range = options.stopStrings.compactMap({ pending.range(of: $0) }).min(by: { $0.lowerBound < $1.lowerBound }) {
-                _ = emit(String(pending[..<range.lowerBound]))
-                pending = ""
-                stats.stopReason = .stopString
-                break generation
-            }
-            let safe = Self.safePrefixLength(pending, stopStrings: options.stopStrings)
-            if safe > 0 {
-                let piece = String(pending.prefix(safe))
-                pending.removeFirst(safe)
-                if !emit(piece) { break }
-            }
-            guard state.position < state.contextLength else { stats.stopReason = .contextFull; break }
+        var stepper = GenerationStepper(tokenizer: tokenizer, prompt: prompt, options: options, contextLength: state.contextLength)
+        while true {
+            let (text, token) = stepper.next(logits)
+            if !text.isEmpty && !emit(text) { break }
+            guard let token else { break }
             logits = try state.forward([token])
         }
-        if stats.stopReason != .stopString {
-            let rest = pending + decoder.flush()
-            if !rest.isEmpty { _ = emit(rest) }
-        }
+        let rest = stepper.finish()  // a generation the caller stopped ends as `.maxTokens`
+        if !rest.isEmpty { _ = emit(rest) }
+        stats.generatedTokens = stepper.generatedTokens
+        stats.generatedIDs = stepper.generatedIDs
+        stats.stopReason = stepper.stopReason ?? .maxTokens
         stats.generationSeconds = seconds(since: clock)
         return stats
-    }
-
-    /// How much of `text` can be emitted without risking that a stop string starts in it.
-    static func safePrefixLength(_ text: String, stopStrings: [String]) -> Int {
-        guard !stopStrings.isEmpty else { return text.count }
-        var hold = 0
-        for stop in stopStrings {
-            // The longest suffix of `text` that is a proper prefix of `stop`.
-            for length in stride(from: min(stop.count - 1, text.count), through: 1, by: -1)
-            where text.hasSuffix(stop.prefix(length)) {
-                hold = max(hold, length)
-                break
-            }
-        }
-        return text.count - hold
     }
 }
 

@@ -16,46 +16,60 @@ final class CachedAttention {
     /// the attention output rows into `out` in the same layout.
     func run(cache: KVCache, layer: Int, config c: ModelConfig, queries q: UnsafePointer<Float>, rows: Int, base: Int,
              into out: UnsafeMutablePointer<Float>) {
-        let d = c.headDim, qWidth = c.heads * d, group = c.heads / c.kvHeads
-        let positions = base + rows, stacked = group * rows
-        let scale = 1 / Float(d).squareRoot()
-        while scratch.count < c.kvHeads { scratch.append((Scratch(), Scratch(), Scratch())) }
-        let head = { (g: Int) in
-            let qs = self.scratch[g].queries.floats(stacked * d), s = self.scratch[g].scores.floats(stacked * positions)
-            let o = self.scratch[g].outputs.floats(stacked * d)
-            for j in 0..<group {
-                let h = g * group + j
-                for t in 0..<rows {
-                    let from = q + t * qWidth + h * d, to = qs + (j * rows + t) * d
-                    for i in 0..<d { to[i] = from[i] * scale }
-                }
-            }
-            Kernels.matmul(cache.keyMatrix(layer: layer, head: g, positions: positions), qs, batch: stacked, s)
-            // Row (j, t) sees positions 0 … base + t: softmax there, zeros beyond.
-            let mask = { (row: Int) in
-                let visible = base + row % rows + 1
-                let scoreRow = s + row * positions
-                Kernels.softmax(scoreRow, count: visible)
-                (scoreRow + visible).update(repeating: 0, count: positions - visible)
-            }
-            if stacked * positions >= 1 << 14 {
-                Kernels.parallelFor(stacked, mask)
-            } else {
-                for row in 0..<stacked { mask(row) }
-            }
-            Kernels.matmul(cache.valueMatrix(layer: layer, head: g, positions: positions), s, batch: stacked, o)
-            for j in 0..<group {
-                let h = g * group + j
-                for t in 0..<rows { (out + t * qWidth + h * d).update(from: o + (j * rows + t) * d, count: d) }
-            }
-        }
+        prepare(c)
         // Decode and short chunks: the heads side by side, each on one thread (products called
         // from a pool task run on that thread), which beats splitting each small product over
         // the pool twice per head. Large chunks: one head at a time, each product split.
-        if c.kvHeads > 1 && stacked * positions * d < 1 << 21 {
-            Kernels.parallelFor(c.kvHeads, head)
+        if c.kvHeads > 1 && Self.isSmall(config: c, rows: rows, base: base) {
+            Kernels.parallelFor(c.kvHeads) { g in self.head(g, cache: cache, layer: layer, config: c, queries: q, rows: rows, base: base, into: out) }
         } else {
-            for g in 0..<c.kvHeads { head(g) }
+            for g in 0..<c.kvHeads { head(g, cache: cache, layer: layer, config: c, queries: q, rows: rows, base: base, into: out) }
+        }
+    }
+
+    /// Whether one head's products are small enough to run on one thread.
+    static func isSmall(config c: ModelConfig, rows: Int, base: Int) -> Bool {
+        (c.heads / c.kvHeads) * rows * (base + rows) * c.headDim < 1 << 21
+    }
+
+    /// Makes the per-head scratch before heads run concurrently (`head` only reads the list).
+    func prepare(_ c: ModelConfig) {
+        while scratch.count < c.kvHeads { scratch.append((Scratch(), Scratch(), Scratch())) }
+    }
+
+    /// KV head `g`'s group of query heads: `run`'s work for one head, callable from a pool task
+    /// (a batch of sequences runs every sequence's heads as one job) after `prepare`.
+    func head(_ g: Int, cache: KVCache, layer: Int, config c: ModelConfig, queries q: UnsafePointer<Float>, rows: Int, base: Int,
+              into out: UnsafeMutablePointer<Float>) {
+        let d = c.headDim, qWidth = c.heads * d, group = c.heads / c.kvHeads
+        let positions = base + rows, stacked = group * rows
+        let scale = 1 / Float(d).squareRoot()
+        let qs = scratch[g].queries.floats(stacked * d), s = scratch[g].scores.floats(stacked * positions)
+        let o = scratch[g].outputs.floats(stacked * d)
+        for j in 0..<group {
+            let h = g * group + j
+            for t in 0..<rows {
+                let from = q + t * qWidth + h * d, to = qs + (j * rows + t) * d
+                for i in 0..<d { to[i] = from[i] * scale }
+            }
+        }
+        Kernels.matmul(cache.keyMatrix(layer: layer, head: g, positions: positions), qs, batch: stacked, s)
+        // Row (j, t) sees positions 0 … base + t: softmax there, zeros beyond.
+        let mask = { (row: Int) in
+            let visible = base + row % rows + 1
+            let scoreRow = s + row * positions
+            Kernels.softmax(scoreRow, count: visible)
+            (scoreRow + visible).update(repeating: 0, count: positions - visible)
+        }
+        if stacked * positions >= 1 << 14 {
+            Kernels.parallelFor(stacked, mask)
+        } else {
+            for row in 0..<stacked { mask(row) }
+        }
+        Kernels.matmul(cache.valueMatrix(layer: layer, head: g, positions: positions), s, batch: stacked, o)
+        for j in 0..<group {
+            let h = g * group + j
+            for t in 0..<rows { (out + t * qWidth + h * d).update(from: o + (j * rows + t) * d, count: d) }
         }
     }
 }

@@ -41,21 +41,22 @@ package final class Transformer: @unchecked Sendable {
 /// Sendable so it can move between tasks; its lock keeps concurrent calls memory-safe, but one
 /// sequence is one conversation: use a state from one generation at a time.
 public final class InferenceState: @unchecked Sendable {
-    private let lock = NSLock()
+    /// Held by every call that runs the sequence (`forward`, `SequenceBatch.step`).
+    let lock = NSLock()
     package let transformer: Transformer
     /// Positions the cache holds: prompt and generated tokens together.
     public let contextLength: Int
     /// Prompt tokens are processed in chunks of at most this many (matrix × matrix).
     package let maxBatch: Int
     /// The tokens whose keys and values are in the cache, in order.
-    public private(set) var tokens: [Int] = []
+    public internal(set) var tokens: [Int] = []
     /// Number of positions already in the cache.
     public var position: Int { tokens.count }
     let cache: KVCache
     private let buffers: Buffers
-    private let attention = CachedAttention()
+    let attention = CachedAttention()
     /// RoPE's cosines and sines per position, computed once for all layers (nil without RoPE).
-    private let ropeAngles: RopeAngles?
+    let ropeAngles: RopeAngles?
     /// Sees the input of every matrix product (for calibration statistics).
     package var observer: ActivationObserver?
 
@@ -124,125 +125,11 @@ public final class InferenceState: @unchecked Sendable {
         return logits
     }
 
-    // MARK: The forward pass
-
+    /// One chunk through the model (the shared pass, with this sequence as its only segment).
     private func run(_ tokens: [Int], logits: UnsafeMutablePointer<Float>?, allRows: Bool) throws {
-        let c = transformer.config, w = transformer.weights, b = buffers
-        let t = tokens.count, d = c.embedding
-        let eps = Float(c.normEpsilon)
-        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
-
-        for (row, token) in tokens.enumerated() {
-            Self.embed(w.tokenEmbedding, row: token, into: b.x + row * d)
-            if let positions = w.positionEmbedding {
-                guard position + row < positions.rows else {
-                    throw KilnError(.usage, "position \(position + row) is beyond the model's \(positions.rows) learned positions")
-                }
-                Self.embed(positions, row: position + row, into: b.h + row * d)
-                for i in 0..<d { b.x[row * d + i] += b.h[row * d + i] }
-            }
-        }
-
-        for (index, layer) in w.layers.enumerated() {
-            // Attention block.
-            normalize(b.x, into: b.h, rows: t, weight: layer.attentionNorm, bias: layer.attentionNormBias, eps: eps)
-            if let qkv = layer.qkv {
-                matmul(qkv, b.h, batch: t, b.qkv)
-                addBias(b.qkv, layer.qkvBias, rows: t, width: 3 * d)
-                for row in 0..<t {
-                    let fused = b.qkv + row * 3 * d
-                    (b.q + row * qWidth).update(from: fused, count: d)
-                    (b.k + row * kvWidth).update(from: fused + d, count: d)
-                    (b.v + row * kvWidth).update(from: fused + 2 * d, count: d)
-                }
-            } else {
-                matmul([layer.query!, layer.key!, layer.value!], b.h, batch: t, [b.q, b.k, b.v])
-                addBias(b.q, layer.queryBias, rows: t, width: qWidth)
-                addBias(b.k, layer.keyBias, rows: t, width: kvWidth)
-                addBias(b.v, layer.valueBias, rows: t, width: kvWidth)
-            }
-            for row in 0..<t {
-                let pos = position + row
-                if let angles = ropeAngles {
-                    let mode: RopeMode = c.ropeStyle == .neox ? .neox : .normal
-                    Kernels.rope(b.q + row * qWidth, heads: c.heads, headDim: c.headDim, position: pos, angles: angles, mode: mode)
-                    Kernels.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, position: pos, angles: angles, mode: mode)
-                }
-                cache.store(layer: index, position: pos, keys: b.k + row * kvWidth, values: b.v + row * kvWidth)
-            }
-            attend(layer: index, rows: t)
-            matmul(layer.output, b.attention, batch: t, b.h)
-            addBias(b.h, layer.outputBias, rows: t, width: d)
-            for i in 0..<(t * d) { b.x[i] += b.h[i] }
-
-            // Feed-forward block.
-            normalize(b.x, into: b.h, rows: t, weight: layer.ffnNorm, bias: layer.ffnNormBias, eps: eps)
-            if let gate = layer.gate {
-                matmul([layer.up, gate], b.h, batch: t, [b.up, b.gate])
-            } else {
-                matmul(layer.up, b.h, batch: t, b.up)
-            }
-            addBias(b.up, layer.upBias, rows: t, width: c.feedForward)
-            if layer.gate != nil {
-                Ops.swiglu(gate: b.gate, up: b.up, count: t * c.feedForward)
-                matmul(layer.down, b.gate, batch: t, b.h)
-            } else {
-                Ops.gelu(b.up, count: t * c.feedForward)
-                matmul(layer.down, b.up, batch: t, b.h)
-            }
-            addBias(b.h, layer.downBias, rows: t, width: d)
-            for i in 0..<(t * d) { b.x[i] += b.h[i] }
-        }
-        self.tokens += tokens
-
-        guard let logits else { return }
-        let first = allRows ? 0 : t - 1
-        let rows = t - first
-        normalize(b.x + first * d, into: b.h, rows: rows, weight: w.outputNorm, bias: w.outputNormBias, eps: eps)
-        matmul(w.outputHead, b.h, batch: rows, logits)
-    }
-
-    private func matmul(_ w: Matrix, _ x: UnsafePointer<Float>, batch: Int, _ y: UnsafeMutablePointer<Float>) {
-        observer?.observe(weight: w.name, inputs: x, rows: batch, columns: w.cols)
-        Ops.matmul(w, x, batch: batch, y)
-    }
-
-    /// Products of one input by several matrices, as one pool job.
-    private func matmul(_ ws: [Matrix], _ x: UnsafePointer<Float>, batch: Int, _ ys: [UnsafeMutablePointer<Float>]) {
-        for w in ws { observer?.observe(weight: w.name, inputs: x, rows: batch, columns: w.cols) }
-        Ops.matmul(ws, x, batch: batch, ys)
-    }
-
-    private func normalize(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int,
-                           weight: Vector, bias: Vector?, eps: Float) {
-        let d = transformer.config.embedding
-        for row in 0..<rows {
-            if transformer.config.family == .gpt2 {
-                Ops.layerNorm(x + row * d, weight: weight.values, bias: bias?.values, count: d, eps: eps, into: out + row * d)
-            } else {
-                Ops.rmsNorm(x + row * d, weight: weight.values, count: d, eps: eps, into: out + row * d)
-            }
-        }
-    }
-
-    private func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: Vector?, rows: Int, width: Int) {
-        guard let bias else { return }
-        for row in 0..<rows {
-            let r = x + row * width
-            for i in 0..<width { r[i] += bias.values[i] }
-        }
-    }
-
-    /// Causal attention of the chunk's rows over the cache (every query head reading the
-    /// key/value head of its group: grouped-query attention).
-    private func attend(layer: Int, rows: Int) {
-        attention.run(cache: cache, layer: layer, config: transformer.config, queries: buffers.q, rows: rows, base: position,
-                      into: buffers.attention)
-    }
-
-    /// Decodes one embedding row (any element type) to f32.
-    private static func embed(_ table: Matrix, row: Int, into out: UnsafeMutablePointer<Float>) {
-        table.decodeRow(row, into: out)
+        let rows: LogitRows = logits == nil ? .none : (allRows ? .all : .last)
+        try ForwardPass(transformer: transformer, buffers: buffers, observer: observer)
+            .run([ForwardSegment(state: self, tokens: tokens, logits: rows)], logits: logits)
     }
 }
 
