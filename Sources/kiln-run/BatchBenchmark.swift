@@ -28,7 +28,7 @@ struct BatchBenchmark {
         let vocabulary = transformer.config.vocabulary
         var random = SplitMix(seed: 7)
         let batch = SequenceBatch(transformer: transformer, maxRows: max(count, promptTokens))
-        let states = (0..<count).map { _ in InferenceState(transformer: transformer, contextLength: promptTokens + generatedTokens + 1, maxBatch: 1) }
+        let states = try (0..<count).map { _ in try InferenceState(transformer: transformer, contextLength: promptTokens + generatedTokens + 1, maxBatch: 1) }
         var next: [Int] = []
         for state in states {
             let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(vocabulary)) }

@@ -36,7 +36,7 @@ struct SequenceBatchTests {
         let prompts = [1, 5, 13, 40].map { length in (0..<length).map { _ in Int(random.next() % UInt64(vocabulary)) } }
         let context = 64
         let batch = SequenceBatch(transformer: transformer, maxRows: 40)
-        let states = prompts.map { _ in InferenceState(transformer: transformer, contextLength: context) }
+        let states = try prompts.map { _ in try InferenceState(transformer: transformer, contextLength: context) }
         var batchedLogits = [[[Float]]](repeating: [], count: prompts.count)
         var fed = [Int](repeating: 0, count: prompts.count)
         var last = [Int](repeating: -1, count: prompts.count)
@@ -60,7 +60,7 @@ struct SequenceBatchTests {
         }
 
         for (i, prompt) in prompts.enumerated() {
-            let alone = InferenceState(transformer: transformer, contextLength: context)
+            let alone = try InferenceState(transformer: transformer, contextLength: context)
             var logits = try alone.forward(prompt)
             for step in 0...steps {
                 let got = batchedLogits[i][step]
@@ -77,8 +77,8 @@ struct SequenceBatchTests {
     @Test func badEntriesThrowAndRunNothing() throws {
         let transformer = try Transformer(model: try CanonicalModel.open(Repository.fixture(Self.models[1])))
         let batch = SequenceBatch(transformer: transformer, maxRows: 4)
-        let a = InferenceState(transformer: transformer, contextLength: 3)
-        let b = InferenceState(transformer: transformer, contextLength: 8)
+        let a = try InferenceState(transformer: transformer, contextLength: 3)
+        let b = try InferenceState(transformer: transformer, contextLength: 8)
         #expect(throws: KilnError.self) { try batch.step([.init(state: a, tokens: [1, 2, 3, 4])]) }  // context
         #expect(throws: KilnError.self) { try batch.step([.init(state: b, tokens: [1, 2, 3, 4, 5])]) }  // rows
         #expect(throws: KilnError.self) { try batch.step([.init(state: b, tokens: [1]), .init(state: b, tokens: [2])]) }
