@@ -41,8 +41,11 @@ public struct QuantRecipe: Sendable, Equatable {
     /// The presets. `q4` keeps the token embedding / output head at 8 bits, as llama.cpp's Q4_0
     /// does for row lengths K-quants cannot take; `q4-mixed` also keeps the value and
     /// down-projections of the first and last blocks (the most sensitive, by llama.cpp's and
-    /// our own measurements) at 8 bits and uses Kiln's kq4 for the rest.
-    public static func preset(_ name: String, layers: Int) -> QuantRecipe? {
+    /// our own measurements) at 8 bits and uses Kiln's kq4 for the rest. `q4_k_m`, `q5_k_m` and
+    /// `q6_k` choose each tensor's type as llama-quantize's file types of those names do
+    /// (``llamaFileType(_:layers:tiedEmbeddings:)``); `kq4_m` is the same mix on Kiln's kq4.
+    /// `tiedEmbeddings` says the model has no `output.weight` and reuses the token embedding.
+    public static func preset(_ name: String, layers: Int, tiedEmbeddings: Bool = false) -> QuantRecipe? {
         let heads = [Rule("token_embd.weight", .q8_0), Rule("output.weight", .q8_0)]
         switch name {
         case "q8", "q8_0": return QuantRecipe(name: "q8", defaultScheme: .q8_0)
@@ -56,12 +59,13 @@ public struct QuantRecipe: Sendable, Equatable {
                 rules.append(Rule("blk.\(layer).ffn_down.weight", .q8_0))
             }
             return QuantRecipe(name: "q4-mixed", defaultScheme: .kq4, rules: rules)
+        case "q4_k_m", "q5_k_m", "q6_k", "kq4_m": return llamaFileType(name, layers: layers, tiedEmbeddings: tiedEmbeddings)
         default: return nil
         }
     }
 
-    /// The names ``preset(_:layers:)`` knows.
-    public static let presetNames = ["q8", "q4", "q4_1", "kq4", "q4-mixed"]
+    /// The names ``preset(_:layers:tiedEmbeddings:)`` knows.
+    public static let presetNames = ["q8", "q4", "q4_1", "kq4", "q4-mixed", "q4_k_m", "q5_k_m", "q6_k", "kq4_m"]
 
     /// A recipe from its JSON form (the type's notes show one): `"default"` is required,
     /// `"name"`, `"method"` (`search` or `rtn`) and `"rules"` are optional.
@@ -91,12 +95,12 @@ public struct QuantRecipe: Sendable, Equatable {
     public func scheme(for name: String, shape: [Int]) -> QuantScheme? {
         guard shape.count == 2 else { return nil }
         let scheme = rules.first { Glob.matches($0.pattern, name) }?.scheme ?? defaultScheme
-        // Block schemes need whole blocks in every row; such tensors fall back to 8 bits, then f16.
+        // Block schemes need whole blocks in every row; other tensors take the scheme's
+        // fallback (llama-quantize's, for the K-quants), then f16.
         let cols = shape[1]
-        if cols % scheme.type.blockElements != 0 {
-            return cols % 32 == 0 ? .q8_0 : .f16
-        }
-        return scheme
+        guard cols % scheme.type.blockElements != 0 else { return scheme }
+        let fallback = scheme.fallback
+        return cols % fallback.type.blockElements == 0 ? fallback : .f16
     }
 
     package var metadata: MetadataValue {

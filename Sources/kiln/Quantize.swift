@@ -71,7 +71,8 @@ struct QuantizationArguments: ParsableArguments {
             recipe = try withFileContext(path) { try QuantRecipe(json: json) }
         } else {
             let name = scheme!
-            if let preset = QuantRecipe.preset(name, layers: model.config?.layers ?? 1) {
+            let tied = !model.tensors.contains { $0.name == "output.weight" }
+            if let preset = QuantRecipe.preset(name, layers: model.config?.layers ?? 1, tiedEmbeddings: tied) {
                 recipe = preset
             } else if let single = QuantScheme.named(name) {
                 recipe = QuantRecipe(name: name, defaultScheme: single)
