@@ -53,6 +53,12 @@ struct QuantizationArguments: ParsableArguments {
     @Option(help: "A text file whose activations weight the error (importance, like llama.cpp's imatrix).")
     var calibration: String?
 
+    @Option(name: .customLong("save-importance"), help: "Save the calibration's per-column importance to this file, for --importance.")
+    var saveImportance: String?
+
+    @Option(help: "Use the importance saved by --save-importance instead of running --calibration again.")
+    var importance: String?
+
     @Option(help: "How scales are chosen: search (default) or rtn (reference rounding).")
     var method: String?
 
@@ -62,6 +68,8 @@ struct QuantizationArguments: ParsableArguments {
     func check() throws {
         guard (scheme == nil) != (recipe == nil) else { throw ValidationError("give exactly one of --scheme NAME or --recipe FILE") }
         if let method, QuantMethod(rawValue: method) == nil { throw ValidationError("--method is search or rtn") }
+        if importance != nil && calibration != nil { throw ValidationError("give at most one of --calibration and --importance") }
+        if saveImportance != nil && calibration == nil { throw ValidationError("--save-importance needs --calibration") }
     }
 
     func run(_ model: CanonicalModel, output: String) throws -> QuantizationReport {
@@ -88,7 +96,8 @@ struct QuantizationArguments: ParsableArguments {
             hash = SHA256.hex(mapping.bytes)
         }
         let options = Quantization.Options(recipe: recipe, calibrationText: text, calibrationSHA256: hash,
-                                           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                                           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                           importancePath: importance, saveImportancePath: saveImportance)
         let progress = TerminalProgress("quantizing", total: model.tensors.count)
         defer { progress.finish() }
         return try Quantization.quantize(model, output: output, options: options) { done, _ in progress.update(done) }
