@@ -57,6 +57,14 @@ enum QuantMath {
         return e
     }
 
+    /// C's float-to-small-integer cast for the values the reference writers produce (truncation
+    /// toward zero); out-of-range values, which C leaves undefined and only degenerate (tiny
+    /// denormal) scales produce, are clipped instead of trapping.
+    @inline(__always)
+    static func truncatedSmallInt(_ value: Float) -> Int {
+        value.isNaN ? 0 : Int(max(-128, min(255, value)).rounded(.towardZero))
+    }
+
     /// Multipliers tried around the round-to-nearest scale by the searches.
     static let scaleFactors: [Float] = (0...12).map { 0.82 + Float($0) * 0.025 }
 }

@@ -42,9 +42,14 @@ public struct QuantRecipe: Sendable, Equatable {
     /// does for row lengths K-quants cannot take (`q4_1-heads8` and `kq4-heads8` the same with
     /// their scheme); `q4-mixed` also keeps the value and down-projections of the first and last
     /// blocks (the most sensitive, by llama.cpp's and our own measurements) at 8 bits and uses
-    /// Kiln's kq4 for the rest. No preset shares a scheme's name: `q4_0` is every matrix at q4_0,
-    /// `q4` the preset. Names are matched ignoring case.
-    public static func preset(_ name: String, layers: Int) -> QuantRecipe? {
+    /// Kiln's kq4 for the rest. `q4_k_m` and `q5_k_m` choose each tensor's type as
+    /// llama-quantize's file types of those names do (``llamaFileType(_:layers:tiedEmbeddings:)``);
+    /// `kq4_m` is the same mix on Kiln's kq4. (llama-quantize's `Q6_K` file type is the scheme
+    /// `q6_k` itself: every matrix q6_k, with its fallback where rows are not whole blocks.)
+    /// No preset shares a scheme's name: `q4_0` is every matrix at q4_0, `q4` the preset. Names are
+    /// matched ignoring case. `tiedEmbeddings` says the model has no `output.weight` and reuses
+    /// the token embedding.
+    public static func preset(_ name: String, layers: Int, tiedEmbeddings: Bool = false) -> QuantRecipe? {
         let heads = [Rule("token_embd.weight", .q8_0), Rule("output.weight", .q8_0)]
         switch name.lowercased() {
         case "q8": return QuantRecipe(name: "q8", defaultScheme: .q8_0)
@@ -58,18 +63,19 @@ public struct QuantRecipe: Sendable, Equatable {
                 rules.append(Rule("blk.\(layer).ffn_down.weight", .q8_0))
             }
             return QuantRecipe(name: "q4-mixed", defaultScheme: .kq4, rules: rules)
+        case "q4_k_m", "q5_k_m", "kq4_m": return llamaFileType(name.lowercased(), layers: layers, tiedEmbeddings: tiedEmbeddings)
         default: return nil
         }
     }
 
-    /// The names ``preset(_:layers:)`` knows; none is a ``QuantScheme`` name.
-    public static let presetNames = ["q8", "q4", "q4_1-heads8", "kq4-heads8", "q4-mixed"]
+    /// The names ``preset(_:layers:tiedEmbeddings:)`` knows; none is a ``QuantScheme`` name.
+    public static let presetNames = ["q8", "q4", "q4_1-heads8", "kq4-heads8", "q4-mixed", "q4_k_m", "q5_k_m", "kq4_m"]
 
     /// What `--scheme NAME` means: a scheme's name puts every matrix in that scheme, a preset's
     /// name is the preset (case ignored either way); nil for neither.
-    public static func named(_ name: String, layers: Int) -> QuantRecipe? {
+    public static func named(_ name: String, layers: Int, tiedEmbeddings: Bool = false) -> QuantRecipe? {
         if let scheme = QuantScheme.named(name) { return QuantRecipe(name: scheme.rawValue, defaultScheme: scheme) }
-        return preset(name, layers: layers)
+        return preset(name, layers: layers, tiedEmbeddings: tiedEmbeddings)
     }
 
     /// A recipe from its JSON form (the type's notes show one): `"default"` is required,
@@ -100,12 +106,12 @@ public struct QuantRecipe: Sendable, Equatable {
     public func scheme(for name: String, shape: [Int]) -> QuantScheme? {
         guard shape.count == 2 else { return nil }
         let scheme = rules.first { Glob.matches($0.pattern, name) }?.scheme ?? defaultScheme
-        // Block schemes need whole blocks in every row; such tensors fall back to 8 bits, then f16.
+        // Block schemes need whole blocks in every row; other tensors take the scheme's
+        // fallback (llama-quantize's, for the K-quants), then f16.
         let cols = shape[1]
-        if cols % scheme.type.blockElements != 0 {
-            return cols % 32 == 0 ? .q8_0 : .f16
-        }
-        return scheme
+        guard cols % scheme.type.blockElements != 0 else { return scheme }
+        let fallback = scheme.fallback
+        return cols % fallback.type.blockElements == 0 ? fallback : .f16
     }
 
     package var metadata: MetadataValue {

@@ -61,6 +61,12 @@ struct QuantizationArguments: ParsableArguments {
     @Option(help: "A text file whose activations weight the error (importance, like llama.cpp's imatrix).")
     var calibration: String?
 
+    @Option(name: .customLong("save-importance"), help: "Save the calibration's per-column importance to this file, for --importance.")
+    var saveImportance: String?
+
+    @Option(help: "Use the importance saved by --save-importance instead of running --calibration again.")
+    var importance: String?
+
     @Option(help: "How scales are chosen: search (default) or rtn (reference rounding).")
     var method: String?
 
@@ -77,6 +83,8 @@ struct QuantizationArguments: ParsableArguments {
         if let scheme, QuantRecipe.named(scheme, layers: 1) == nil {
             throw ValidationError("unknown scheme '\(scheme)'; schemes: \(QuantScheme.allCases.map(\.rawValue).joined(separator: ", ")); presets: \(QuantRecipe.presetNames.joined(separator: ", "))")
         }
+        if importance != nil && calibration != nil { throw ValidationError("give at most one of --calibration and --importance") }
+        if saveImportance != nil && calibration == nil { throw ValidationError("--save-importance needs --calibration") }
     }
 
     /// The recipe `--scheme` or `--recipe` asks for; refuses an already-quantised `model`
@@ -100,7 +108,8 @@ struct QuantizationArguments: ParsableArguments {
             let json = try withFileContext(path) { try JSONValue.parse(String(decoding: mapping.bytes, as: UTF8.self)) }
             recipe = try withFileContext(path) { try QuantRecipe(json: json) }
         } else {
-            recipe = QuantRecipe.named(scheme!, layers: model.config?.layers ?? 1)!  // check() vetted the name
+            let tied = !model.tensors.contains { $0.name == "output.weight" }
+            recipe = QuantRecipe.named(scheme!, layers: model.config?.layers ?? 1, tiedEmbeddings: tied)!  // check() vetted the name
         }
         if let method { recipe.method = QuantMethod(rawValue: method.lowercased())! }
         return recipe
@@ -114,7 +123,8 @@ struct QuantizationArguments: ParsableArguments {
             hash = SHA256.hex(mapping.bytes)
         }
         let options = Quantization.Options(recipe: recipe, calibrationText: text, calibrationSHA256: hash,
-                                           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount)
+                                           threads: threads ?? ProcessInfo.processInfo.activeProcessorCount,
+                                           importancePath: importance, saveImportancePath: saveImportance)
         let progress = TerminalProgress("quantizing", total: model.tensors.count, unit: .items("tensors"))
         defer { progress.finish() }
         return try Quantization.quantize(model, output: output, options: options) { done, _ in progress.update(done) }

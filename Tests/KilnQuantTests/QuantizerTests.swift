@@ -93,10 +93,10 @@ struct QuantizerTests {
 
     @Test func quantisationIsDeterministicAcrossThreadCounts() throws {
         var random = SeededRandom(seed: 8)
-        let x = (0..<(96 * 64)).map { _ in Float.random(in: -1...1, using: &random) }
-        for scheme in [QuantScheme.q4_0, .kq4] {
-            let one = try x.withUnsafeBufferPointer { try TensorQuantizer.quantize($0.baseAddress!, rows: 96, cols: 64, scheme: scheme, importance: nil, method: .search, threads: 1) }
-            let two = try x.withUnsafeBufferPointer { try TensorQuantizer.quantize($0.baseAddress!, rows: 96, cols: 64, scheme: scheme, importance: nil, method: .search, threads: 2) }
+        let x = (0..<(96 * 256)).map { _ in Float.random(in: -1...1, using: &random) }
+        for scheme in [QuantScheme.q4_0, .kq4, .q5_0, .q4_k, .q6_k] {
+            let one = try x.withUnsafeBufferPointer { try TensorQuantizer.quantize($0.baseAddress!, rows: 96, cols: 256, scheme: scheme, importance: nil, method: .search, threads: 1) }
+            let two = try x.withUnsafeBufferPointer { try TensorQuantizer.quantize($0.baseAddress!, rows: 96, cols: 256, scheme: scheme, importance: nil, method: .search, threads: 2) }
             #expect(Array(one.0.buffer) == Array(two.0.buffer))
             #expect(one.1 == two.1)
         }

@@ -14,16 +14,29 @@ public struct PerplexityResult: Sendable {
     public var windows: Int
     /// Wall-clock time, in seconds.
     public var seconds: Double
+    /// The comparison with a base model's saved distributions, when one was asked for.
+    public var klDivergence: KLDivergenceSummary?
+}
+
+/// What ``LanguageModel/perplexity(text:context:logits:progress:)`` does with the model's full
+/// next-token distributions besides scoring the text.
+public enum LogitsComparison: Sendable {
+    /// Saves them to a file at this path (the base model's run).
+    case save(String)
+    /// Compares them with those saved from a base model at this path, on the same text and
+    /// context length: the result's ``PerplexityResult/klDivergence``.
+    case compare(String)
 }
 
 extension LanguageModel {
     /// The model's perplexity on `text`, computed as ``PerplexityResult`` describes with
-    /// windows of `context` tokens. `progress` receives (windows done, windows total, the
-    /// perplexity so far).
+    /// windows of `context` tokens; with `logits`, also saves or compares the distributions.
+    /// `progress` receives (windows done, windows total, the perplexity so far).
     ///
-    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if `context` is below 8 or the text is shorter than
-    ///   one window.
-    public func perplexity(text: String, context: Int = 512,
+    /// - Throws: ``/KilnCore/KilnError`` (`.usage`) if `context` is below 8, the text is shorter than
+    ///   one window, or a base logits file was made from another text, context or vocabulary;
+    ///   (`.malformed`) if it is not such a file.
+    public func perplexity(text: String, context: Int = 512, logits comparison: LogitsComparison? = nil,
                            progress: ((Int, Int, Double) -> Void)? = nil) throws -> PerplexityResult {
         guard context >= 8 else { throw KilnError(.usage, "--ctx must be at least 8") }
         let tokens = promptTokens(text)
@@ -37,6 +50,21 @@ extension LanguageModel {
         let vocabulary = config.vocabulary
         var negativeLogLikelihood = 0.0
         var count = 0
+        var saver: LogitsFile.Writer?, base: LogitsFile.Reader?
+        var accumulator = KLDivergenceAccumulator()
+        var ours = [Float](repeating: 0, count: vocabulary), theirs = ours
+        switch comparison {
+        case .save(let path):
+            saver = try LogitsFile.Writer(path: path, vocabulary: vocabulary, context: context, windows: windows,
+                                          tokens: Array(tokens[0..<(windows * context)]))
+        case .compare(let path):
+            let reader = try LogitsFile.Reader(path: path)
+            guard reader.vocabulary == vocabulary, reader.context == context, reader.windows == windows,
+                  reader.tokens == Array(tokens[0..<(windows * context)])
+            else { throw KilnError(.usage, "the base logits were saved from another text, context length or vocabulary", file: path) }
+            base = reader
+        case nil: break
+        }
         for window in 0..<windows {
             var chunk = Array(tokens[(window * context)..<((window + 1) * context)])
             if tokenizer.spec.addBOS, let bos = tokenizer.spec.bosID { chunk[0] = bos }
@@ -45,12 +73,19 @@ extension LanguageModel {
             for position in first..<(context - 1) {
                 let row = logits[(position * vocabulary)..<((position + 1) * vocabulary)]
                 negativeLogLikelihood -= Self.logSoftmax(row, at: chunk[position + 1])
+                if saver != nil || base != nil { Self.logSoftmax(row, into: &ours) }
+                try saver?.append(ours)
+                if let base {
+                    base.logProbabilities(count, into: &theirs)
+                    accumulator.add(base: theirs, other: ours, next: chunk[position + 1])
+                }
                 count += 1
             }
             progress?(window + 1, windows, exp(negativeLogLikelihood / Double(count)))
         }
+        try saver?.commit()
         return PerplexityResult(perplexity: exp(negativeLogLikelihood / Double(count)), scoredTokens: count,
-                                windows: windows, seconds: seconds(since: start))
+                                windows: windows, seconds: seconds(since: start), klDivergence: base == nil ? nil : accumulator.summary)
     }
 
     /// log softmax(row)[target], in double precision.
@@ -59,5 +94,14 @@ extension LanguageModel {
         var sum = 0.0
         for value in row { sum += exp(Double(value) - maximum) }
         return Double(row[row.startIndex + target]) - maximum - log(sum)
+    }
+
+    /// The whole log softmax of `row`, computed in double precision.
+    static func logSoftmax(_ row: ArraySlice<Float>, into out: inout [Float]) {
+        let maximum = Double(row.max() ?? 0)
+        var sum = 0.0
+        for value in row { sum += exp(Double(value) - maximum) }
+        let shift = maximum + log(sum)
+        for (i, value) in zip(out.indices, row) { out[i] = Float(Double(value) - shift) }
     }
 }

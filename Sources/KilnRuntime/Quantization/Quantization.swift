@@ -72,13 +72,20 @@ public enum Quantization {
         public var calibrationSHA256: String?
         /// Threads quantising rows at once (the result does not depend on it).
         public var threads: Int
+        /// An importance file saved by an earlier calibration run, used instead of `calibrationText`.
+        public var importancePath: String?
+        /// Where to save the calibration run's importance, for `importancePath` in later runs.
+        public var saveImportancePath: String?
         /// Options with each field as documented.
         public init(recipe: QuantRecipe, calibrationText: String? = nil, calibrationSHA256: String? = nil,
-                    threads: Int = ProcessInfo.processInfo.activeProcessorCount) {
+                    threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                    importancePath: String? = nil, saveImportancePath: String? = nil) {
             self.recipe = recipe
             self.calibrationText = calibrationText
             self.calibrationSHA256 = calibrationSHA256
             self.threads = threads
+            self.importancePath = importancePath
+            self.saveImportancePath = saveImportancePath
         }
     }
 
@@ -94,11 +101,18 @@ public enum Quantization {
         let start = DispatchTime.now()
         var importance: [String: [Float]] = [:]
         var calibrationTokens = 0
-        if let text = options.calibrationText {
+        var calibrationSHA256 = options.calibrationSHA256
+        if let path = options.importancePath {
+            (importance, calibrationTokens, calibrationSHA256) = try ImportanceFile.read(path)
+        } else if let text = options.calibrationText {
             let language = try LanguageModel(model: model)
             let calibration = try Calibration.collect(transformer: language.transformer, tokenizer: language.tokenizer, text: text)
             importance = calibration.importance
             calibrationTokens = calibration.tokens
+        }
+        if let path = options.saveImportancePath {
+            guard !importance.isEmpty else { throw KilnError(.usage, "--save-importance needs --calibration") }
+            try ImportanceFile.write(importance, tokens: calibrationTokens, calibrationSHA256: calibrationSHA256, to: path)
         }
 
         let writer = try KilnWriter(path: output)
@@ -135,7 +149,7 @@ public enum Quantization {
         }
         var report = QuantizationReport(
             recipe: options.recipe, entries: entries, calibrationTokens: calibrationTokens,
-            calibrationSHA256: options.calibrationSHA256, seconds: 0, quantizedInputBytes: quantizedInputBytes)
+            calibrationSHA256: calibrationSHA256, seconds: 0, quantizedInputBytes: quantizedInputBytes)
         var metadata = model.canonicalMetadata
         metadata["source.format"] = .string(model.reader.formatName)
         metadata["provenance.tool"] = .string("kiln \(KilnVersion.current)")

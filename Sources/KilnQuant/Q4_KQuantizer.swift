@@ -1,0 +1,129 @@
+import KilnCore
+
+/// `q4_k` and `q5_k` (docs/FORMAT.md §7.2): 256 values in 8 groups of 32, each group with a
+/// 6-bit scale and 6-bit minimum against the block's f16 `d` and `dmin`; value
+/// `d·sc·q − dmin·m` with 4-bit (5-bit) `q`. The two differ only in the level count and in
+/// where the fifth bit goes, so one writer serves both.
+package struct Q4_KQuantizer: KQuantizer {
+    /// 4 for q4_k, 5 for q5_k.
+    let bits: Int
+    package init(bits: Int) {
+        precondition(bits == 4 || bits == 5)
+        self.bits = bits
+    }
+
+    package var type: ElementType { bits == 4 ? .q4_k : .q5_k }
+    private var nmax: Int { (1 << bits) - 1 }
+    /// Where the 128 nibble bytes start: after d, dmin, 12 scale bytes (and q5_k's 32 `qh`).
+    private var qsOffset: Int { bits == 4 ? 16 : 48 }
+
+    package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weights in
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { scratch in
+                for j in 0..<8 {
+                    let g = x + 32 * j
+                    // ggml's weights: the group's RMS plus each value's magnitude.
+                    var sumX2: Float = 0
+                    for l in 0..<32 { sumX2 += g[l] * g[l] }
+                    let rms = (sumX2 / 32).squareRoot()
+                    for l in 0..<32 { weights[l] = (rms + abs(g[l])) * (importance?[32 * j + l] ?? 1) }
+                    let (scale, minimum) = KQuantMath.affine(
+                        32, nmax, g, weights.baseAddress!, fit.levels + 32 * j, scratch: scratch.baseAddress!,
+                        rmin: bits == 4 ? -1 : -0.5, rdelta: 0.1, steps: bits == 4 ? 20 : 15, absolute: false)
+                    fit.scales[j] = scale
+                    fit.mins[j] = minimum
+                }
+            }
+        }
+    }
+
+    package func pack(_ x: UnsafePointer<Float>, _ fit: GroupFit, scaleFactor: Float, into out: UnsafeMutableRawPointer) {
+        var maxScale: Float = 0, maxMin: Float = 0
+        for j in 0..<8 {
+            if fit.scales[j] > maxScale { maxScale = fit.scales[j] }
+            if fit.mins[j] > maxMin { maxMin = fit.mins[j] }
+        }
+        if scaleFactor != 1 { maxScale *= scaleFactor }
+        let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
+        let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
+        let scales = out + 4
+        for j in 0..<8 {
+            // ggml narrows to a byte before clipping at 63.
+            let ls = min(63, UInt8(truncatingIfNeeded: KQuantMath.nearestInt(inverseScale * fit.scales[j])))
+            let lm = min(63, UInt8(truncatingIfNeeded: KQuantMath.nearestInt(inverseMin * fit.mins[j])))
+            if j < 4 {
+                scales.storeBytes(of: ls, toByteOffset: j, as: UInt8.self)
+                scales.storeBytes(of: lm, toByteOffset: j + 4, as: UInt8.self)
+            } else {
+                scales.storeBytes(of: (ls & 0xF) | (lm & 0xF) << 4, toByteOffset: j + 4, as: UInt8.self)
+                scales.storeBytes(of: scales.load(fromByteOffset: j - 4, as: UInt8.self) | (ls >> 4) << 6, toByteOffset: j - 4, as: UInt8.self)
+                scales.storeBytes(of: scales.load(fromByteOffset: j, as: UInt8.self) | (lm >> 4) << 6, toByteOffset: j, as: UInt8.self)
+            }
+        }
+        QuantMath.storeHalf(maxScale / 63, out, 0)
+        QuantMath.storeHalf(maxMin / 63, out, 2)
+        relevel(x, fit.levels, block: out)
+    }
+
+    /// Re-rounds every value to the block's stored scales (groups whose scale is 0 keep their
+    /// levels, as ggml does) and packs the levels.
+    private func relevel(_ x: UnsafePointer<Float>, _ levels: UnsafeMutablePointer<UInt8>, block out: UnsafeMutableRawPointer) {
+        let d = Self.half(out, 0), dmin = Self.half(out, 2)
+        for j in 0..<8 {
+            let (sc, m) = Self.scaleMin(j, out + 4)
+            let dj = d * Float(sc)
+            guard dj != 0 else { continue }
+            let dm = dmin * Float(m)
+            for l in 0..<32 {
+                levels[32 * j + l] = UInt8(max(0, min(nmax, KQuantMath.nearestInt((x[32 * j + l] + dm) / dj))))
+            }
+        }
+        if bits == 5 { for l in 0..<32 { out.storeBytes(of: UInt8(0), toByteOffset: 16 + l, as: UInt8.self) } }
+        for c in 0..<4 {
+            for l in 0..<32 {
+                var low = levels[64 * c + l], high = levels[64 * c + 32 + l]
+                if bits == 5 {
+                    var h = out.load(fromByteOffset: 16 + l, as: UInt8.self)
+                    if low > 15 { low -= 16; h |= 1 << (2 * c) }
+                    if high > 15 { high -= 16; h |= 2 << (2 * c) }
+                    out.storeBytes(of: h, toByteOffset: 16 + l, as: UInt8.self)
+                }
+                out.storeBytes(of: low | high << 4, toByteOffset: qsOffset + 32 * c + l, as: UInt8.self)
+            }
+        }
+    }
+
+    package func refit(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, block: UnsafeMutableRawPointer) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
+            let levels = buffer.baseAddress!
+            for c in 0..<4 {
+                for l in 0..<32 {
+                    let q = block.load(fromByteOffset: qsOffset + 32 * c + l, as: UInt8.self)
+                    let h = bits == 5 ? block.load(fromByteOffset: 16 + l, as: UInt8.self) : 0
+                    levels[64 * c + l] = (q & 0xF) | (h >> (2 * c) & 1) << 4
+                    levels[64 * c + 32 + l] = (q >> 4) | (h >> (2 * c + 1) & 1) << 4
+                }
+            }
+            let groups = (0..<8).map { Self.scaleMin($0, block + 4) }
+            guard let (d, m) = KQuantMath.fitScaleAndMin(x, importance, 256, a: { Float(groups[$0 / 32].scale) * Float(levels[$0]) },
+                                                         b: { Float(groups[$0 / 32].min) }) else { return false }
+            QuantMath.storeHalf(d, block, 0)
+            QuantMath.storeHalf(m, block, 2)
+            relevel(x, levels, block: block)
+            return true
+        }
+    }
+
+    static func half(_ p: UnsafeRawPointer, _ offset: Int) -> Float {
+        HalfPrecision.floatFromHalf(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+    }
+
+    /// The 6-bit scale and minimum of group `j` from the 12 packed bytes (the layout's rule:
+    /// groups 0–3 in the low 6 bits of bytes j and j+4, groups 4–7 split over nibbles of byte
+    /// j+4 and the top 2 bits of bytes j−4 and j).
+    static func scaleMin(_ j: Int, _ q: UnsafeRawPointer) -> (scale: UInt8, min: UInt8) {
+        let b = { (i: Int) in q.load(fromByteOffset: i, as: UInt8.self) }
+        if j < 4 { return (b(j) & 63, b(j + 4) & 63) }
+        return ((b(j + 4) & 0xF) | (b(j - 4) >> 6) << 4, (b(j + 4) >> 4) | (b(j) >> 6) << 4)
+    }
+}

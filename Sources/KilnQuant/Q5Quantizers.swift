@@ -1,0 +1,64 @@
+import KilnCore
+
+/// `q5_0`: 32 values, f16 scale `d`, 5-bit `q` (low nibbles in `qs`, fifth bits in the
+/// little-endian u32 `qh`, bit j for value j), value `d × (q − 16)`.
+package struct Q5_0Quantizer: BlockQuantizer {
+    package init() {}
+    package var type: ElementType { .q5_0 }
+
+    package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
+                              into out: UnsafeMutableRawPointer) {
+        // Reference (ggml quantize_row_q5_0_ref): the signed value of largest magnitude maps to
+        // −16, d = max / −16, q = trunc(x / d + 16.5) clipped to 31.
+        var maximum: Float = 0
+        for i in 0..<32 where abs(x[i]) > abs(maximum) { maximum = x[i] }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            let levels = buffer.baseAddress!
+            let d = maximum / -16
+            let id: Float = d == 0 ? 0 : 1 / d
+            for i in 0..<32 { levels[i] = UInt8(truncatingIfNeeded: min(31, QuantMath.truncatedSmallInt(x[i] * id + 16.5))) }
+            var scale = d
+            if method == .search && maximum != 0 {
+                scale = SymmetricSearch(offset: 16).improve(x, importance, maximum: maximum, scale: d, levels: levels)
+            }
+            QuantMath.storeHalf(scale, out, 0)
+            Q5Packing.store(levels, into: out + 2)
+        }
+    }
+}
+
+/// `q5_1`: 32 values, f16 scale `d` and minimum `m`, 5-bit `q` packed as in `q5_0`, value `d × q + m`.
+package struct Q5_1Quantizer: BlockQuantizer {
+    package init() {}
+    package var type: ElementType { .q5_1 }
+
+    package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
+                              into out: UnsafeMutableRawPointer) {
+        // Reference (ggml quantize_row_q5_1_ref): d = (max − min) / 31, q = trunc((x − min) / d + 0.5), m = min.
+        var lo = x[0], hi = x[0]
+        for i in 1..<32 { lo = min(lo, x[i]); hi = max(hi, x[i]) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            let levels = buffer.baseAddress!
+            var d = (hi - lo) / 31, m = lo
+            let id: Float = d == 0 ? 0 : 1 / d
+            for i in 0..<32 { levels[i] = UInt8(truncatingIfNeeded: QuantMath.truncatedSmallInt((x[i] - lo) * id + 0.5)) }
+            if method == .search && hi > lo {
+                (d, m) = AffineSearch(maxLevel: 31).improve(x, importance, low: lo, high: hi, scale: d, minimum: m, levels: levels)
+            }
+            QuantMath.storeHalf(d, out, 0)
+            QuantMath.storeHalf(m, out, 2)
+            Q5Packing.store(levels, into: out + 4)
+        }
+    }
+}
+
+enum Q5Packing {
+    /// Writes `qh` (bit j = fifth bit of value j, little-endian u32) then the 16 nibble bytes
+    /// (value j low, value j + 16 high).
+    static func store(_ levels: UnsafePointer<UInt8>, into out: UnsafeMutableRawPointer) {
+        var qh: UInt32 = 0
+        for j in 0..<32 { qh |= UInt32(levels[j] >> 4 & 1) << j }
+        out.storeBytes(of: qh.littleEndian, toByteOffset: 0, as: UInt32.self)
+        for j in 0..<16 { out.storeBytes(of: (levels[j] & 0xF) | (levels[j + 16] & 0xF) << 4, toByteOffset: 4 + j, as: UInt8.self) }
+    }
+}

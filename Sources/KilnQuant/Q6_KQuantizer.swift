@@ -1,0 +1,84 @@
+import KilnCore
+
+/// `q6_k` (docs/FORMAT.md §7.2): 256 values in 16 groups of 16, each group with a signed 8-bit
+/// scale against the block's f16 `d` (stored last); value `d·sc·(q − 32)` with 6-bit `q`.
+package struct Q6_KQuantizer: KQuantizer {
+    package init() {}
+    package var type: ElementType { .q6_k }
+
+    package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
+        withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { weights in
+            for j in 0..<16 {
+                let g = x + 16 * j
+                if let importance {
+                    for l in 0..<16 { weights[l] = importance[16 * j + l] * g[l] * g[l] }
+                }
+                fit.scales[j] = KQuantMath.symmetric(16, 32, g, fit.levels + 16 * j,
+                                                     weights: importance == nil ? nil : UnsafePointer(weights.baseAddress!))
+            }
+        }
+    }
+
+    package func pack(_ x: UnsafePointer<Float>, _ fit: GroupFit, scaleFactor: Float, into out: UnsafeMutableRawPointer) {
+        var maxScale: Float = 0, maxAbs: Float = 0
+        for j in 0..<16 where abs(fit.scales[j]) > maxAbs {
+            maxAbs = abs(fit.scales[j]); maxScale = fit.scales[j]
+        }
+        guard maxAbs >= KQuantMath.groupEpsilon else {
+            out.initializeMemory(as: UInt8.self, repeating: 0, count: 210)
+            return
+        }
+        let iscale = -128 / (scaleFactor == 1 ? maxScale : maxScale * scaleFactor)
+        QuantMath.storeHalf(1 / iscale, out, 208)
+        for j in 0..<16 {
+            let s = max(-128, min(127, KQuantMath.nearestInt(iscale * fit.scales[j])))
+            out.storeBytes(of: Int8(s), toByteOffset: 192 + j, as: Int8.self)
+        }
+        relevel(x, fit.levels, block: out)
+    }
+
+    private func relevel(_ x: UnsafePointer<Float>, _ levels: UnsafeMutablePointer<UInt8>, block out: UnsafeMutableRawPointer) {
+        let d = Q4_KQuantizer.half(out, 208)
+        for j in 0..<16 {
+            let dj = d * Float(out.load(fromByteOffset: 192 + j, as: Int8.self))
+            guard dj != 0 else { continue }  // the group keeps its searched levels, as in ggml
+            for l in 0..<16 {
+                levels[16 * j + l] = UInt8(max(-32, min(31, KQuantMath.nearestInt(x[16 * j + l] / dj))) + 32)
+            }
+        }
+        // Half n: ql holds the low nibbles of values 128n + l (+ 64 in the high nibble) and of
+        // 128n + 32 + l (+ 96); qh holds the top 2 bits of the four.
+        for n in 0..<2 {
+            let L = levels + 128 * n
+            for l in 0..<32 {
+                out.storeBytes(of: (L[l] & 0xF) | (L[l + 64] & 0xF) << 4, toByteOffset: 64 * n + l, as: UInt8.self)
+                out.storeBytes(of: (L[l + 32] & 0xF) | (L[l + 96] & 0xF) << 4, toByteOffset: 64 * n + 32 + l, as: UInt8.self)
+                let high = L[l] >> 4 | (L[l + 32] >> 4) << 2 | (L[l + 64] >> 4) << 4 | (L[l + 96] >> 4) << 6
+                out.storeBytes(of: high, toByteOffset: 128 + 32 * n + l, as: UInt8.self)
+            }
+        }
+    }
+
+    package func refit(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, block: UnsafeMutableRawPointer) -> Bool {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
+            let levels = buffer.baseAddress!
+            for n in 0..<2 {
+                for l in 0..<32 {
+                    let a = block.load(fromByteOffset: 64 * n + l, as: UInt8.self)
+                    let b = block.load(fromByteOffset: 64 * n + 32 + l, as: UInt8.self)
+                    let h = block.load(fromByteOffset: 128 + 32 * n + l, as: UInt8.self)
+                    levels[128 * n + l] = (a & 0xF) | (h & 3) << 4
+                    levels[128 * n + 32 + l] = (b & 0xF) | (h >> 2 & 3) << 4
+                    levels[128 * n + 64 + l] = (a >> 4) | (h >> 4 & 3) << 4
+                    levels[128 * n + 96 + l] = (b >> 4) | (h >> 6 & 3) << 4
+                }
+            }
+            let scales = (0..<16).map { Float(block.load(fromByteOffset: 192 + $0, as: Int8.self)) }
+            guard let d = KQuantMath.fitScale(x, importance, 256, a: { scales[$0 / 16] * Float(Int(levels[$0]) - 32) }),
+                  d != 0 else { return false }
+            QuantMath.storeHalf(d, block, 208)
+            relevel(x, levels, block: block)
+            return true
+        }
+    }
+}
