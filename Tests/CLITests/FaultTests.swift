@@ -75,7 +75,7 @@ struct FaultTests {
     func killedQuantisationLeavesNoHalfFile(delay: Double) throws {
         let directory = TemporaryDirectory()
         let output = directory.file("smol.kiln")
-        let arguments = ["quantize", RealModel.path, "-o", output, "--scheme", "q8_0", "--method", "rtn"]
+        let arguments = ["quantize", RealModel.path, "-o", output, "--scheme", "q8_0", "--method", "rtn", "--allow-requantize"]
         let reason = try Self.killWhileWriting(kiln, arguments, in: directory, delay: delay)
         if reason == .uncaughtSignal {
             #expect(!FileManager.default.fileExists(atPath: output))

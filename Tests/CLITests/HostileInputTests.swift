@@ -133,10 +133,16 @@ struct HostileInputTests {
         try Self.ggufWithLongToken(path, length: length, kind: kind)
         let result = try Self.runLimited(Repository.executable("kiln-run"), ["tokenize", path, "hello", "--json"])
         #expect(result.status == 1, "\(result.stderr)")
-        #expect(result.stdout.isEmpty)
-        #expect(result.stderr.contains("kiln-run: error: \(path): byte "), "\(result.stderr)")
-        #expect(result.stderr.contains("metadata key 'tokenizer.ggml.tokens': token 6 is \(length) bytes; tokens may be at most 16384 bytes"),
-                "\(result.stderr)")
+        // Under --json the error is JSON on stdout (`{"error": {...}}`), never a partial result.
+        let error = try #require(try JSONValue.parse(result.stdout)["error"], "\(result.stdout)")
+        #expect(error["file"]?.stringValue == path, "\(result.stdout)")
+        #expect(error["offset"] != nil, "\(result.stdout)")
+        #expect(error["description"]?.stringValue?.contains(
+            "metadata key 'tokenizer.ggml.tokens': token 6 is \(length) bytes; tokens may be at most 16384 bytes") == true,
+                "\(result.stdout)")
+        let plain = try Self.runLimited(Repository.executable("kiln-run"), ["tokenize", path, "hello"])
+        #expect(plain.status == 1 && plain.stdout.isEmpty, "\(plain.stderr)")
+        #expect(plain.stderr.contains("kiln-run: error: \(path): byte "), "\(plain.stderr)")
     }
 
     /// The same file with a token just inside the limit tokenizes, with the ids the merges give.
@@ -147,6 +153,7 @@ struct HostileInputTests {
         let result = try run(Repository.executable("kiln-run"), ["tokenize", path, "hello", "--json"])
         #expect(result.status == 0, "\(result.stderr)")
         // No merges: one id per byte, h e l l o.
-        #expect(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == #"{"ids":[0,1,2,2,3]}"#)
+        let ids = try JSONValue.parse(result.stdout)["ids"]?.arrayValue?.compactMap(\.intValue)
+        #expect(ids == [0, 1, 2, 2, 3], "\(result.stdout)")
     }
 }
