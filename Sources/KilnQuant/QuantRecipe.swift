@@ -43,7 +43,7 @@ public struct QuantRecipe: Sendable, Equatable {
     /// down-projections of the first and last blocks (the most sensitive, by llama.cpp's and
     /// our own measurements) at 8 bits and uses Kiln's kq4 for the rest. `q4_k_m`, `q5_k_m` and
     /// `q6_k` choose each tensor's type as llama-quantize's file types of those names do
-    /// (``llamaFileType(_:layers:tiedEmbeddings:)``); `kq4_m` is the same mix on Kiln's kq4.
+    /// (llama.cpp's `llama_tensor_get_type`, fallbacks included); `kq4_m` is the same mix on Kiln's kq4.
     /// `tiedEmbeddings` says the model has no `output.weight` and reuses the token embedding.
     public static func preset(_ name: String, layers: Int, tiedEmbeddings: Bool = false) -> QuantRecipe? {
         let heads = [Rule("token_embd.weight", .q8_0), Rule("output.weight", .q8_0)]
