@@ -43,7 +43,7 @@ public struct QuantRecipe: Sendable, Equatable {
     /// their scheme); `q4-mixed` also keeps the value and down-projections of the first and last
     /// blocks (the most sensitive, by llama.cpp's and our own measurements) at 8 bits and uses
     /// Kiln's kq4 for the rest. `q4_k_m` and `q5_k_m` choose each tensor's type as
-    /// llama-quantize's file types of those names do (``llamaFileType(_:layers:tiedEmbeddings:)``);
+    /// llama-quantize's file types of those names do (llama.cpp's `llama_tensor_get_type`, fallbacks included);
     /// `kq4_m` is the same mix on Kiln's kq4. (llama-quantize's `Q6_K` file type is the scheme
     /// `q6_k` itself: every matrix q6_k, with its fallback where rows are not whole blocks.)
     /// No preset shares a scheme's name: `q4_0` is every matrix at q4_0, `q4` the preset. Names are
