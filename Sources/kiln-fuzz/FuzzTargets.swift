@@ -58,7 +58,7 @@ enum FuzzTargets {
 
     static func safetensorsIndex(_ bytes: UnsafeRawBufferPointer) throws {
         try withScratchFile(bytes, name: "model.safetensors.index.json") { path in
-            _ = try ShardedSafetensorsFile.parseIndex(try MappedFile(path: path))
+            _ = try ShardIndex(try MappedFile(path: path))
         }
     }
 

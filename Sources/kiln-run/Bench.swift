@@ -88,7 +88,7 @@ struct Bench: ParsableCommand {
             results["model"] = result
         }
         if fileIO { results["file_io"] = try FileIOBenchmark(directory: dir, largeMiB: largeMiB, log: !json).run() }
-        if hashes { results["hashes"] = HashBenchmark(megabytes: 256, log: !json).run() }
+        if hashes { results["hashes"] = try HashBenchmark(megabytes: 256, log: !json).run() }
         if let compression {
             results["compression"] = try CompressionBenchmark(path: compression, level: level, log: !json).run()
         }

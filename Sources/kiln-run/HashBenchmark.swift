@@ -10,8 +10,8 @@ struct HashBenchmark {
     let megabytes: Int
     let log: Bool
 
-    func run() -> JSONValue {
-        let buffer = OwnedBytes(count: megabytes << 20)
+    func run() throws -> JSONValue {
+        let buffer = try OwnedBytes(count: megabytes << 20)
         var random = SplitMix(seed: 3)
         let words = buffer.mutableBuffer.bindMemory(to: UInt64.self)
         for i in words.indices { words[i] = random.next() }

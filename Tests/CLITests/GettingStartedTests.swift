@@ -103,7 +103,7 @@ struct GettingStartedTests {
         #expect(result.perplexity.isFinite && result.perplexity > 1)
 
         // snippet
-        let state = language.makeState()
+        let state = try language.makeState()
         var sampler = Sampler(SamplingOptions(temperature: 0.7, seed: 42))
         var logits = try state.forward(language.promptTokens("Once upon a time"))
         for _ in 0..<8 {
