@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KilnChatTemplates
 import KilnCore
 
 // What `kiln` and `kiln-run` share: how an error becomes a message and an exit status, and how
@@ -30,6 +31,12 @@ extension ParsableCommand {
         if let error = error as? KilnError {
             printError("\(configuration.commandName ?? "kiln"): error: \(error)")
             return exitStatus(for: error)
+        }
+        if let error = error as? ChatTemplateError {
+            // A model's template that does not parse, raises or exceeds its limits: the model is
+            // malformed, as with any other bad field (exit 1), and reported the same way.
+            printError("\(configuration.commandName ?? "kiln"): error: \(error)")
+            return 1
         }
         if exitCode(for: error) == .success {  // --help, --version
             print(fullMessage(for: error))
