@@ -25,7 +25,14 @@ package final class AtomicOutputFile {
         let directory = url.deletingLastPathComponent().path
         temporaryPath = directory + "/." + url.lastPathComponent + ".tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         Self.removeStaleTemporaries(directory: directory, name: url.lastPathComponent)
-        fd = try SystemCalls.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        do {
+            fd = try SystemCalls.open(temporaryPath, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        } catch var error as KilnError {
+            // Name the destination the user asked for; the temporary name means nothing to them.
+            error.file = path
+            error.message = "cannot create the temporary file \(temporaryPath) beside it: \(error.message)"
+            throw error
+        }
     }
 
     deinit {
