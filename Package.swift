@@ -75,7 +75,7 @@ let package = Package(
         // What the two tools share: errors to messages and exit statuses, terminal output.
         .target(
             name: "KilnCommandLine",
-            dependencies: ["KilnCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["KilnCore", "KilnChatTemplates", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "kiln",
@@ -100,7 +100,7 @@ let package = Package(
         // Fuzz targets for every reader: Tools/fuzz.sh builds this with -sanitize=fuzzer,address
         // on the command line (libFuzzer); a plain build is a replay tool, `kiln-fuzz TARGET FILE…`.
         // Not a product: nothing depending on Kiln builds it.
-        .executableTarget(name: "kiln-fuzz", dependencies: ["KilnCore", "KilnFormats", "KilnRuntime"]),
+        .executableTarget(name: "kiln-fuzz", dependencies: ["KilnCore", "KilnFormats", "KilnChatTemplates", "KilnRuntime"]),
         // `swift package kiln …`: the kiln tool from SwiftPM.
         .plugin(
             name: "KilnCommandPlugin",

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import KilnChatTemplates
 import KilnCore
 
 // What `kiln` and `kiln-run` share: how an error becomes a message and an exit status, and how
@@ -47,6 +48,12 @@ extension ParsableCommand {
             if json { writeOutput(errorJSON(error, status: status).serialized() + "\n") }
             else { printError("\(name): error: \(error)") }
             return status
+        }
+        if let error = error as? ChatTemplateError {
+            // A model's template that does not parse, raises or exceeds its limits: the model is
+            // malformed, as with any other bad field (exit 1), and reported the same way.
+            printError("\(configuration.commandName ?? "kiln"): error: \(error)")
+            return 1
         }
         if exitCode(for: error) == .success {  // --help, --version
             print(fullMessage(for: error))

@@ -37,6 +37,7 @@ public enum Allocation {
         return raw.bindMemory(to: T.self, capacity: max(count, 1))
     }
 
+    /// Frees memory from `bytes` or `zeroed` (it came from `posix_memalign`, so not `deallocate`).
     public static func free(_ pointer: UnsafeMutableRawPointer) {
         #if canImport(Darwin)
         Darwin.free(pointer)
