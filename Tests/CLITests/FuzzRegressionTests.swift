@@ -17,7 +17,8 @@ struct FuzzRegressionTests {
         return found
     }()
 
-    @Test(arguments: directories.map { "\($0.target) \($0.path)" })
+    /// A minute each: a replay that hangs (the shared-tuple pickle key did) fails rather than stalls.
+    @Test(.timeLimit(.minutes(1)), arguments: directories.map { "\($0.target) \($0.path)" })
     func replayEndsWithoutACrash(_ entry: String) throws {
         let parts = entry.split(separator: " ", maxSplits: 1).map(String.init)
         let result = try run(Repository.executable("kiln-fuzz"), parts)

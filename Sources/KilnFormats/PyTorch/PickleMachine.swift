@@ -119,7 +119,19 @@ struct PickleMachine {
         }
     }
 
+    /// The most values one dict key may expand to. Tuples are shared by reference (the memo),
+    /// so a 600-byte pickle can build a key of 2⁶⁴ values by nesting `(t, t)` pairs: found by
+    /// fuzzing as a hang in hashing. Real checkpoints' keys are strings or small tuples.
+    static let maxKeyValues = 1 << 16
+
     func hashKey(_ value: PickleValue, depth: Int) throws -> PickleKey {
+        var budget = Self.maxKeyValues
+        return try hashKey(value, depth: depth, budget: &budget)
+    }
+
+    private func hashKey(_ value: PickleValue, depth: Int, budget: inout Int) throws -> PickleKey {
+        budget -= 1
+        guard budget >= 0 else { throw fail("dict key holds more than \(Self.maxKeyValues) values") }
         switch value {
         case .none: return .none
         case .bool(let b): return .bool(b)
@@ -130,7 +142,9 @@ struct PickleMachine {
         case .bytes(let b): return .bytes(b)
         case .container(let index) where containers[index].kind == .tuple:
             guard depth < Self.maxDepth else { throw fail("dict key nests deeper than \(Self.maxDepth) levels") }
-            return .tuple(try containers[index].items.map { try hashKey($0, depth: depth + 1) })
+            var parts: [PickleKey] = []
+            for item in containers[index].items { parts.append(try hashKey(item, depth: depth + 1, budget: &budget)) }
+            return .tuple(parts)
         default:
             throw fail("unhashable dict key: \(value.typeName)")
         }
