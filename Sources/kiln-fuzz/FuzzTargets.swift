@@ -1,6 +1,6 @@
 import Foundation
 import KilnCore
-@testable import KilnFormats
+import KilnFormats
 import KilnRuntime
 
 /// One entry point per reader, each taking arbitrary bytes. A target passes when it returns
@@ -62,10 +62,14 @@ enum FuzzTargets {
         }
     }
 
-    /// The pickle machine alone, with torch's persistent ids allowed (as in a zip checkpoint).
+    /// The pickle machine through the PyTorch reader's bare-pickle path (persistent ids refused;
+    /// zip checkpoints reach them through the pytorch target). Through the reader rather than
+    /// `PickleMachine` itself: a `@testable import` would not build in release, and `swift build
+    /// -c release` builds every product.
     static func pickle(_ bytes: UnsafeRawBufferPointer) throws {
-        var machine = PickleMachine(bytes, baseOffset: 0, source: "fuzz.pkl", persistentIDs: .zip)
-        _ = try machine.run()
+        try withScratchFile(bytes, name: "fuzz.pkl") { path in
+            _ = try PyTorchFormatPlugin().open(path)
+        }
     }
 
     /// The ZIP reader: the central directory, then every member inflated and CRC-checked.
