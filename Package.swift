@@ -64,8 +64,8 @@ let package = Package(
         .target(name: "KilnKernels", dependencies: ["CKilnKernels", "KilnCore"]),
         // Readers and writers for other checkpoint layouts.
         .target(name: "KilnFormats", dependencies: ["KilnCore", "CZlib"]),
-        // Quantisers (q8_0, q4_0, q4_1, kq4), scale search, recipes.
-        .target(name: "KilnQuant", dependencies: ["KilnCore"]),
+        // Quantisers (q8_0, q4_0, q4_1, kq4, q5, K-quants), recipes; the scale searches run in KilnKernels' C.
+        .target(name: "KilnQuant", dependencies: ["KilnCore", "KilnKernels"]),
         // The chat-template interpreter (a sandboxed Jinja subset); depends on nothing of Kiln's.
         .target(name: "KilnChatTemplates"),
         // GPT-2 / Llama generation, tokenizer, sampling, chat sessions, perplexity, calibration.
@@ -114,7 +114,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["KilnCore"], path: "Tests/TestSupport"),
         .testTarget(name: "KilnCoreTests", dependencies: ["KilnCore", "TestSupport"]),
         .testTarget(name: "KilnFormatsTests", dependencies: ["KilnFormats", "KilnCore", "TestSupport"]),
-        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "TestSupport"]),
+        .testTarget(name: "KilnQuantTests", dependencies: ["KilnQuant", "KilnKernels", "TestSupport"]),
         .testTarget(name: "KilnChatTemplatesTests", dependencies: ["KilnChatTemplates", "KilnCore", "KilnFormats", "TestSupport"]),
         .testTarget(name: "KilnRuntimeTests", dependencies: ["KilnRuntime", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["Kiln", "TestSupport"]),

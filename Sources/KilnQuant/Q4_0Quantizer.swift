@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// `q4_0`: 32 values, f16 scale `d`, 4-bit `q`, value `d × (q − 8)`.
 package struct Q4_0Quantizer: BlockQuantizer {
@@ -16,7 +17,7 @@ package struct Q4_0Quantizer: BlockQuantizer {
             Self.reference(scale: maximum / -8, x, into: levels)
             var bestScale = maximum / -8
             if method == .search && maximum != 0 {
-                bestScale = SymmetricSearch(offset: 8).improve(x, importance, maximum: maximum, scale: bestScale, levels: levels)
+                bestScale = ScaleSearch.symmetric(x, importance: importance, offset: 8, maximum: maximum, scale: bestScale, levels: levels)
             }
             QuantMath.storeHalf(bestScale, out, 0)
             for j in 0..<16 { out.storeBytes(of: levels[j] | levels[j + 16] << 4, toByteOffset: 2 + j, as: UInt8.self) }

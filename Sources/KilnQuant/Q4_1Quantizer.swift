@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// `q4_1`: 32 values, f16 scale `d` and minimum `m`, 4-bit `q`, value `d × q + m`.
 package struct Q4_1Quantizer: BlockQuantizer {
@@ -17,7 +18,7 @@ package struct Q4_1Quantizer: BlockQuantizer {
             let id: Float = d == 0 ? 0 : 1 / d
             for i in 0..<32 { levels[i] = UInt8(max(0, min(15, ((x[i] - lo) * id + 0.5).rounded(.towardZero)))) }
             if method == .search && hi > lo {
-                (d, m) = AffineSearch(maxLevel: 15).improve(x, importance, low: lo, high: hi, scale: d, minimum: m, levels: levels)
+                (d, m) = ScaleSearch.affine(x, importance: importance, maxLevel: 15, low: lo, high: hi, scale: d, minimum: m, levels: levels)
             }
             QuantMath.storeHalf(d, out, 0)
             QuantMath.storeHalf(m, out, 2)

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// `q5_0`: 32 values, f16 scale `d`, 5-bit `q` (low nibbles in `qs`, fifth bits in the
 /// little-endian u32 `qh`, bit j for value j), value `d × (q − 16)`.
@@ -19,7 +20,7 @@ package struct Q5_0Quantizer: BlockQuantizer {
             for i in 0..<32 { levels[i] = UInt8(truncatingIfNeeded: min(31, QuantMath.truncatedSmallInt(x[i] * id + 16.5))) }
             var scale = d
             if method == .search && maximum != 0 {
-                scale = SymmetricSearch(offset: 16).improve(x, importance, maximum: maximum, scale: d, levels: levels)
+                scale = ScaleSearch.symmetric(x, importance: importance, offset: 16, maximum: maximum, scale: d, levels: levels)
             }
             QuantMath.storeHalf(scale, out, 0)
             Q5Packing.store(levels, into: out + 2)
@@ -43,7 +44,7 @@ package struct Q5_1Quantizer: BlockQuantizer {
             let id: Float = d == 0 ? 0 : 1 / d
             for i in 0..<32 { levels[i] = UInt8(truncatingIfNeeded: QuantMath.truncatedSmallInt((x[i] - lo) * id + 0.5)) }
             if method == .search && hi > lo {
-                (d, m) = AffineSearch(maxLevel: 31).improve(x, importance, low: lo, high: hi, scale: d, minimum: m, levels: levels)
+                (d, m) = ScaleSearch.affine(x, importance: importance, maxLevel: 31, low: lo, high: hi, scale: d, minimum: m, levels: levels)
             }
             QuantMath.storeHalf(d, out, 0)
             QuantMath.storeHalf(m, out, 2)

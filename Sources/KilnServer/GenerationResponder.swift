@@ -22,8 +22,11 @@ struct GenerationResponder: Sendable {
             throw APIError(status: .serviceUnavailable, message: "the server is shutting down", type: "server_error", param: nil, code: "shutting_down")
         }
         // A client that hangs up cancels its generation, whether it was waiting for the whole
-        // answer or reading a stream (its connection's channel closes either way).
-        context.channel.closeFuture.whenComplete { _ in job.cancel() }
+        // answer or reading a stream (its connection's channel closes either way). NIO keeps
+        // every callback until the connection closes, and a kept-alive connection may carry
+        // thousands of requests: the callback holds the job weakly, so a finished job (its
+        // prompt and event stream) is freed at once and only the empty closure stays.
+        context.channel.closeFuture.whenComplete { [weak job] _ in job?.cancel() }
         let id = shape.idPrefix + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(24).lowercased()
         let created = Int64(Date().timeIntervalSince1970)
         let header = ResponseHeader(id: id, created: created, model: modelName)

@@ -52,6 +52,26 @@ struct OutputPathCLITests {
         #expect(types.stdout.contains(template.contains("Q4_0") ? "Q4_0" : "Q8_0"), "\(types.stdout)\(types.stderr)")
     }
 
+    /// A GGUF requantised into a GGUF is labelled with its new type, not the source's: q4_0 →
+    /// q8_0 must say MOSTLY_Q8_0 (the value and the name come from gguf-py's `LlamaFileType`).
+    @Test func requantisedGGUFNamesItsNewFileType() throws {
+        let directory = TemporaryDirectory()
+        let source = directory.file("q4.gguf"), output = directory.file("q8.gguf")
+        let first = try run(kiln, ["convert", llamaFolder, "-o", source, "--quantize", "q4_0"])
+        try #require(first.status == 0, "\(first.stderr)")
+        let second = try run(kiln, ["quantize", source, "-o", output, "--scheme", "q8_0", "--allow-requantize"])
+        try #require(second.status == 0, "\(second.stderr)")
+        guard pythonCanImport(["gguf", "numpy"]) else { return }
+        let script = """
+            import gguf, sys
+            for path in sys.argv[1:]:
+                field = gguf.GGUFReader(path).fields["general.file_type"]
+                print(gguf.LlamaFileType(int(field.parts[field.data[0]][0])).name)
+            """
+        let names = try run(python3()!, ["-c", script, source, output])
+        #expect(names.stdout.split(separator: "\n") == ["MOSTLY_Q4_0", "MOSTLY_Q8_0"], "\(names.stdout)\(names.stderr)")
+    }
+
     @Test func quantizeWritesKilnUnderAKilnName() throws {
         let directory = TemporaryDirectory()
         let output = directory.file("x.kiln")

@@ -112,6 +112,21 @@ void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_par
 // sum = Σq.
 void kiln_quantize_activations(const kiln_ops *ops, const float *x, int64_t cols, int8_t *q, float *d, int32_t *sum);
 
+// ---- weight quantisation: the scale searches (quant_search.c) -----------------------------
+// Same bits on every tier. `importance` (32 non-negative weights) may be NULL (uniform).
+
+// q4_0 / q5_0 (value d·(q − offset), q in 0…2·offset−1): starting from `scale` with `levels`
+// (the round-to-nearest ones), tries 26 scales around maximum/−offset and maximum/(offset−1),
+// each refined by a weighted least-squares fit and scored on the f16 actually stored; returns
+// the best scale and leaves its levels in `levels`.
+float kiln_quant_search_symmetric32(int32_t tier, const float *x, const float *importance, int32_t offset,
+                                    float maximum, float scale, uint8_t *levels);
+// q4_1 / q5_1 (value d·q + m, q in 0…max_level): the range [lo, hi] shrunk from either end,
+// then alternating level choice and a weighted least-squares fit of (d, m); `scale`, `minimum`
+// and `levels` hold the starting point and receive the best.
+void kiln_quant_search_affine32(int32_t tier, const float *x, const float *importance, int32_t max_level, float lo,
+                                float hi, float *scale, float *minimum, uint8_t *levels);
+
 // ---- other hot loops (single-threaded; the vectors are small) -------------------------------
 
 void kiln_rms_norm(const kiln_ops *ops, const float *x, const float *weight, int64_t n, float eps, float *out);

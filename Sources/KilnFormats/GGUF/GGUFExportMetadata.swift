@@ -51,9 +51,9 @@ enum GGUFExportMetadata {
         } else {
             values["general.quantization_version"] = nil
         }
-        // A GGUF source's own file type is kept when no tensor changed type (it may name a mix,
-        // such as Q4_K_M, that the types alone do not tell apart); otherwise it is recomputed.
-        if plan.convertsTypes || values["general.file_type"] == nil {
+        // A GGUF source's own file type is kept when it still describes the tensors (it may name a
+        // mix, such as Q4_K_M, that the types alone do not tell apart); otherwise it is recomputed.
+        if !sourceFileTypeHolds(values["general.file_type"]?.1, plan) {
             values["general.file_type"] = fileType(plan).map { (GGUFType?.some(.uint32), MetadataValue.uint(UInt64($0))) }
         }
 
@@ -92,6 +92,21 @@ enum GGUFExportMetadata {
             return 2
         }
         return (rank(a), a) < (rank(b), b)
+    }
+
+    /// The weight type each `llama_ftype` is named after (the `_S`/`_M`/`_L` mixes share one).
+    static let mainTypes: [Int: ElementType] = {
+        var types = Dictionary(uniqueKeysWithValues: fileTypes.map { ($0.value, $0.key) })
+        types[11] = .q3_k; types[13] = .q3_k; types[14] = .q4_k; types[16] = .q5_k
+        return types
+    }()
+
+    /// Whether a carried `general.file_type` still fits: no tensor changed type on the way, and
+    /// its main type is among the matrices. A `.kiln` quantised from a GGUF carries the source's
+    /// keys while its tensors hold new types, which the first check alone cannot see.
+    static func sourceFileTypeHolds(_ value: MetadataValue?, _ plan: ExportPlan) -> Bool {
+        guard let raw = value?.intValue, let main = mainTypes[raw], !plan.convertsTypes else { return false }
+        return plan.tensors.contains { $0.shape.count >= 2 && BlockLayout.rowMajor($0.type) == main }
     }
 
     static func fileType(_ plan: ExportPlan) -> Int? {

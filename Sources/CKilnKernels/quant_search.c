@@ -1,0 +1,233 @@
+// The scale searches of Kiln's 32-value quantisers (q4_0, q5_0: value d·(q − offset); q4_1,
+// q5_1: value d·q + m). Quantising a model is dominated by them: each block tries a few dozen
+// candidate scales, and each trial is four passes over 32 values.
+//
+// One body, compiled once per tier (portable C, AVX2, AVX-512; on arm64 the portable body is
+// vectorised with NEON, which is baseline there). Every tier gives the same bits as the portable
+// one, which is the reference: the body uses only IEEE-exact operations (add, multiply, divide,
+// round to nearest even), contraction into FMA is switched off, and every sum over a block is
+// taken in one fixed order (`sum32`: 16 pairwise partial sums, then halving), so the vector code
+// the compiler makes computes exactly what the scalar code does.
+
+#include "kiln_internal.h"
+
+#include <math.h>
+
+#pragma STDC FP_CONTRACT OFF
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+// The multipliers tried around each starting scale: 0.82, 0.845, … 1.12.
+#define SEARCH_FACTORS 13
+ALWAYS_INLINE float search_factor(int i) { return 0.82f + (float)i * 0.025f; }
+
+// The value an f16 store gives back.
+ALWAYS_INLINE float rounded_to_half(float v) { return kiln_half_to_float(kiln_float_to_half(v)); }
+
+// Σ v[0..32) in the one order every tier uses.
+ALWAYS_INLINE float sum32(const float *v) {
+    float p[16];
+    for (int j = 0; j < 16; j++) p[j] = v[j] + v[j + 16];
+    for (int j = 0; j < 8; j++) p[j] = p[j] + p[j + 8];
+    for (int j = 0; j < 4; j++) p[j] = p[j] + p[j + 4];
+    return (p[0] + p[2]) + (p[1] + p[3]);
+}
+
+// Levels for scale d, as floats: round(x / d) + offset clipped to 0…top (NaN → 0).
+ALWAYS_INLINE void nearest_symmetric(const float *x, float d, float offset, float top, float *q) {
+    const float id = d == 0 ? 0 : 1.0f / d;
+    for (int i = 0; i < 32; i++) {
+        float v = __builtin_rintf(x[i] * id) + offset;
+        v = v > 0 ? v : 0;
+        q[i] = v < top ? v : top;
+    }
+}
+
+// Σ w (x − s·(q − offset))², s already an f16 value.
+ALWAYS_INLINE float error_symmetric(const float *x, const float *w, float s, float offset, const float *q) {
+    float e[32];
+    for (int i = 0; i < 32; i++) {
+        const float diff = x[i] - s * (q[i] - offset);
+        e[i] = (w[i] * diff) * diff;
+    }
+    return sum32(e);
+}
+
+ALWAYS_INLINE float search_symmetric(const float *x, const float *importance, int32_t offset_levels, float maximum,
+                                     float scale, uint8_t *levels) {
+    float ones[32], w[32], wx[32], q[32], t[32], u[32];
+    for (int i = 0; i < 32; i++) ones[i] = 1;
+    const float *weights = importance ? importance : ones;
+    for (int i = 0; i < 32; i++) w[i] = weights[i], wx[i] = w[i] * x[i];
+    const float offset = (float)offset_levels, top = (float)(2 * offset_levels - 1);
+    for (int i = 0; i < 32; i++) q[i] = (float)levels[i];
+
+    float best_scale = scale;
+    float best_error = error_symmetric(x, w, rounded_to_half(scale), offset, q);
+    // Both signs: the extreme value may sit at the bottom level (full range) or the top.
+    const float bases[2] = {maximum / (float)(-offset_levels), maximum / (float)(offset_levels - 1)};
+    for (int b = 0; b < 2; b++) {
+        for (int f = 0; f < SEARCH_FACTORS; f++) {
+            nearest_symmetric(x, bases[b] * search_factor(f), offset, top, q);
+            for (int i = 0; i < 32; i++) {
+                const float c = q[i] - offset;
+                t[i] = wx[i] * c;
+                u[i] = (w[i] * c) * c;
+            }
+            const float numerator = sum32(t), denominator = sum32(u);
+            if (!(denominator > 0)) continue;
+            const float s = rounded_to_half(numerator / denominator);
+            if (s == 0 || s != s) continue;
+            nearest_symmetric(x, s, offset, top, q);
+            const float e = error_symmetric(x, w, s, offset, q);
+            if (e < best_error) {
+                best_error = e;
+                best_scale = s;
+                for (int i = 0; i < 32; i++) levels[i] = (uint8_t)q[i];
+            }
+        }
+    }
+    return best_scale;
+}
+
+// Σ w (x − (q·d + m))², d and m already f16 values.
+ALWAYS_INLINE float error_affine(const float *x, const float *w, float d, float m, const float *q) {
+    float e[32];
+    for (int i = 0; i < 32; i++) {
+        const float diff = x[i] - (q[i] * d + m);
+        e[i] = (w[i] * diff) * diff;
+    }
+    return sum32(e);
+}
+
+ALWAYS_INLINE void search_affine(const float *x, const float *importance, int32_t max_level, float lo, float hi,
+                                 float *scale, float *minimum, uint8_t *levels) {
+    float ones[32], w[32], wx[32], q[32], t[32];
+    for (int i = 0; i < 32; i++) ones[i] = 1;
+    const float *weights = importance ? importance : ones;
+    for (int i = 0; i < 32; i++) w[i] = weights[i], wx[i] = w[i] * x[i];
+    const float top = (float)max_level;
+    for (int i = 0; i < 32; i++) q[i] = (float)levels[i];
+    // Σw and Σwx do not depend on the levels.
+    const float sw = sum32(w), sx = sum32(wx);
+
+    float d = *scale, m = *minimum;
+    float best_error = error_affine(x, w, rounded_to_half(d), rounded_to_half(m), q);
+    static const float shrink[3] = {0, 0.05f, 0.1f};
+    for (int a = 0; a < 3; a++) {
+        for (int b = 0; b < 3; b++) {
+            float cm = lo + (hi - lo) * shrink[a];
+            float cd = ((hi - (hi - lo) * shrink[b]) - cm) / top;
+            for (int pass = 0; pass < 2; pass++) {
+                const float sd = rounded_to_half(cd), sm = rounded_to_half(cm);
+                if (!(sd > 0)) break;
+                const float inverse = 1.0f / sd;
+                for (int i = 0; i < 32; i++) {
+                    float v = __builtin_rintf((x[i] - sm) * inverse);
+                    v = v > 0 ? v : 0;
+                    q[i] = v < top ? v : top;
+                }
+                const float e = error_affine(x, w, sd, sm, q);
+                if (e < best_error) {
+                    best_error = e;
+                    d = sd;
+                    m = sm;
+                    for (int i = 0; i < 32; i++) levels[i] = (uint8_t)q[i];
+                }
+                // Weighted least squares for x ≈ d·q + m.
+                for (int i = 0; i < 32; i++) t[i] = w[i] * q[i];
+                const float sq = sum32(t);
+                for (int i = 0; i < 32; i++) t[i] = t[i] * q[i];
+                const float sqq = sum32(t);
+                for (int i = 0; i < 32; i++) t[i] = wx[i] * q[i];
+                const float sqx = sum32(t);
+                const float det = sw * sqq - sq * sq;
+                if (!(det > 0)) break;
+                const float fd = (sw * sqx - sq * sx) / det;
+                const float fm = (sqq * sx - sq * sqx) / det;
+                if (!(fd > 0)) break;
+                cd = fd;
+                cm = fm;
+            }
+        }
+    }
+    *scale = d;
+    *minimum = m;
+}
+
+// ---- one compilation per tier -----------------------------------------------------------
+
+static float symmetric_generic(const float *x, const float *importance, int32_t offset, float maximum, float scale,
+                               uint8_t *levels) {
+    return search_symmetric(x, importance, offset, maximum, scale, levels);
+}
+static void affine_generic(const float *x, const float *importance, int32_t max_level, float lo, float hi,
+                           float *scale, float *minimum, uint8_t *levels) {
+    search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
+}
+
+#if defined(__x86_64__)
+#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
+#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c")))
+
+AVX2_TARGET static float symmetric_avx2(const float *x, const float *importance, int32_t offset, float maximum,
+                                        float scale, uint8_t *levels) {
+    return search_symmetric(x, importance, offset, maximum, scale, levels);
+}
+AVX2_TARGET static void affine_avx2(const float *x, const float *importance, int32_t max_level, float lo, float hi,
+                                    float *scale, float *minimum, uint8_t *levels) {
+    search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
+}
+AVX512_TARGET static float symmetric_avx512(const float *x, const float *importance, int32_t offset, float maximum,
+                                            float scale, uint8_t *levels) {
+    return search_symmetric(x, importance, offset, maximum, scale, levels);
+}
+AVX512_TARGET static void affine_avx512(const float *x, const float *importance, int32_t max_level, float lo,
+                                        float hi, float *scale, float *minimum, uint8_t *levels) {
+    search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
+}
+#endif
+
+typedef enum { SEARCH_GENERIC, SEARCH_AVX2, SEARCH_AVX512 } search_variant;
+
+// The widest compilation the tier's CPU features allow; tiers the CPU lacks get the portable one.
+static search_variant variant_for(int32_t tier) {
+#if defined(__x86_64__)
+    if (kiln_ops_for_tier(tier) == NULL) return SEARCH_GENERIC;
+    switch (tier) {
+    case KILN_TIER_AVX512:
+    case KILN_TIER_AVX512_VBMI: return SEARCH_AVX512;
+    case KILN_TIER_AVX2:
+    case KILN_TIER_AVX_VNNI: return SEARCH_AVX2;
+    default: return SEARCH_GENERIC;
+    }
+#else
+    (void)tier;
+    return SEARCH_GENERIC;
+#endif
+}
+
+float kiln_quant_search_symmetric32(int32_t tier, const float *x, const float *importance, int32_t offset,
+                                    float maximum, float scale, uint8_t *levels) {
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: return symmetric_avx512(x, importance, offset, maximum, scale, levels);
+    case SEARCH_AVX2: return symmetric_avx2(x, importance, offset, maximum, scale, levels);
+#endif
+    default: return symmetric_generic(x, importance, offset, maximum, scale, levels);
+    }
+}
+
+void kiln_quant_search_affine32(int32_t tier, const float *x, const float *importance, int32_t max_level, float lo,
+                                float hi, float *scale, float *minimum, uint8_t *levels) {
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: affine_avx512(x, importance, max_level, lo, hi, scale, minimum, levels); return;
+    case SEARCH_AVX2: affine_avx2(x, importance, max_level, lo, hi, scale, minimum, levels); return;
+#endif
+    default: affine_generic(x, importance, max_level, lo, hi, scale, minimum, levels);
+    }
+}

@@ -1,0 +1,28 @@
+import CKilnKernels
+
+/// The scale searches of the 32-value quantisers (`q4_0`, `q5_0`, `q4_1`, `q5_1`), in C: they
+/// are most of the time a searched quantisation takes (Swift without ISA flags ran them at
+/// 8–15 MB/s on the development machine). One C body compiled per tier gives the same bits on
+/// every tier, so a file does not depend on the machine that quantised it; the `reference` tier
+/// runs the portable compilation. The tests hold every tier to a Swift twin.
+package enum ScaleSearch {
+    /// The best scale for `x` as `d × (q − offset)`, q in 0…2·offset−1, starting from `scale` with
+    /// `levels` (the round-to-nearest ones); `levels` receives the best scale's levels.
+    package static func symmetric(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, offset: Int,
+                                  maximum: Float, scale: Float, levels: UnsafeMutablePointer<UInt8>,
+                                  tier: KernelTier = Kernels.tier) -> Float {
+        kiln_quant_search_symmetric32(cTier(tier), x, importance, Int32(offset), maximum, scale, levels)
+    }
+
+    /// The best (d, m) for `x` as `d × q + m`, q in 0…maxLevel, from the range [low, high] and the
+    /// starting `scale`, `minimum` and `levels`; `levels` receives the best pair's levels.
+    package static func affine(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, maxLevel: Int,
+                               low: Float, high: Float, scale: Float, minimum: Float, levels: UnsafeMutablePointer<UInt8>,
+                               tier: KernelTier = Kernels.tier) -> (scale: Float, minimum: Float) {
+        var d = scale, m = minimum
+        kiln_quant_search_affine32(cTier(tier), x, importance, Int32(maxLevel), low, high, &d, &m, levels)
+        return (d, m)
+    }
+
+    private static func cTier(_ tier: KernelTier) -> Int32 { tier.cTier ?? Int32(KILN_TIER_PORTABLE) }
+}

@@ -1,0 +1,112 @@
+import Foundation
+import KilnCore
+import KilnKernels
+import TestSupport
+import Testing
+
+/// The C scale searches (every tier this machine runs) give exactly the bits of the Swift twin,
+/// on blocks that exercise the edges: outliers, constant and all-zero blocks, tiny and huge
+/// magnitudes, NaN, with uniform and random importance.
+struct ScaleSearchTests {
+    static func blocks() -> [(x: [Float], importance: [Float]?)] {
+        var random = SeededRandom(seed: 20261205)
+        func gaussian() -> Float {
+            let u = Float.random(in: Float.ulpOfOne..<1, using: &random), v = Float.random(in: 0..<1, using: &random)
+            return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
+        }
+        var blocks: [(x: [Float], importance: [Float]?)] = []
+        for trial in 0..<600 {
+            var x = (0..<32).map { _ in gaussian() * 0.02 }
+            switch trial % 8 {
+            case 1: x[Int.random(in: 0..<32, using: &random)] *= 40                  // an outlier
+            case 2: x = x.map { abs($0) + 0.01 }                                      // one-signed
+            case 3: x = x.map { $0 * 1e-30 }                                          // tiny
+            case 4: x = x.map { $0 * 1e25 }                                           // huge
+            case 5: x = x.map { (($0 * 200).rounded()) / 200 }                        // ties
+            default: break
+            }
+            let importance: [Float]? = trial % 2 == 0 ? nil : (0..<32).map { _ in Float.random(in: 0..<4, using: &random) }
+            blocks.append((x, importance))
+        }
+        blocks.append(([Float](repeating: 0.25, count: 32), nil))
+        blocks.append(([Float](repeating: 0, count: 31) + [1], nil))
+        var withNaN = blocks[0].x
+        withNaN[5] = .nan
+        blocks.append((withNaN, nil))
+        return blocks
+    }
+
+    /// A starting level as the quantisers make it (NaN to 0).
+    static func level(_ v: Float, top: Int) -> UInt8 { v > 0 ? UInt8(min(v, Float(top))) : 0 }
+
+    static func maximum(_ x: [Float]) -> Float {
+        var m: Float = 0
+        for v in x where abs(v) > abs(m) { m = v }
+        return m
+    }
+
+    @Test(arguments: [8, 16])
+    func symmetricEqualsTheTwinOnEveryTier(_ offset: Int) {
+        for (index, block) in Self.blocks().enumerated() {
+            let maximum = Self.maximum(block.x)
+            guard maximum != 0, maximum.isFinite else { continue }
+            let start = maximum / Float(-offset)
+            let id = 1 / start
+            let startLevels = block.x.map { Self.level(($0 * id + Float(offset) + 0.5).rounded(.towardZero), top: 2 * offset - 1) }
+            var expectedLevels = startLevels
+            let expected = ScaleSearchTwin.symmetric(block.x, block.importance, offset: offset, maximum: maximum, scale: start,
+                                                     levels: &expectedLevels)
+            for tier in KernelTier.supported {
+                var levels = startLevels
+                let scale = block.x.withUnsafeBufferPointer { x in
+                    withOptionalPointer(block.importance) { w in
+                        ScaleSearch.symmetric(x.baseAddress!, importance: w, offset: offset, maximum: maximum, scale: start,
+                                              levels: &levels, tier: tier)
+                    }
+                }
+                #expect(scale.bitPattern == expected.bitPattern && levels == expectedLevels, "block \(index), \(tier): \(scale) vs \(expected)")
+            }
+        }
+    }
+
+    @Test(arguments: [15, 31])
+    func affineEqualsTheTwinOnEveryTier(_ maxLevel: Int) {
+        for (index, block) in Self.blocks().enumerated() {
+            let lo = block.x.min()!, hi = block.x.max()!
+            guard hi > lo else { continue }
+            let d = (hi - lo) / Float(maxLevel), id = 1 / d
+            let startLevels = block.x.map { Self.level((($0 - lo) * id + 0.5).rounded(.towardZero), top: maxLevel) }
+            var expectedLevels = startLevels
+            let expected = ScaleSearchTwin.affine(block.x, block.importance, maxLevel: maxLevel, low: lo, high: hi, scale: d,
+                                                  minimum: lo, levels: &expectedLevels)
+            for tier in KernelTier.supported {
+                var levels = startLevels
+                let result = block.x.withUnsafeBufferPointer { x in
+                    withOptionalPointer(block.importance) { w in
+                        ScaleSearch.affine(x.baseAddress!, importance: w, maxLevel: maxLevel, low: lo, high: hi, scale: d,
+                                           minimum: lo, levels: &levels, tier: tier)
+                    }
+                }
+                #expect(result.scale.bitPattern == expected.0.bitPattern && result.minimum.bitPattern == expected.1.bitPattern
+                        && levels == expectedLevels, "block \(index), \(tier): \(result) vs \(expected)")
+            }
+        }
+    }
+
+    /// The searches change something: on most blocks they find a scale other than the start.
+    @Test func theSearchMoves() {
+        var moved = 0
+        for block in Self.blocks().prefix(200) {
+            let maximum = Self.maximum(block.x)
+            var levels = [UInt8](repeating: 0, count: 32)
+            let s = ScaleSearchTwin.symmetric(block.x, block.importance, offset: 8, maximum: maximum, scale: maximum / -8, levels: &levels)
+            if s != maximum / -8 { moved += 1 }
+        }
+        #expect(moved > 100, "\(moved)/200")
+    }
+
+    func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+        guard let array else { return body(nil) }
+        return array.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
