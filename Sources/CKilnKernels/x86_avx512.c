@@ -40,21 +40,14 @@ AVX512 static inline void pair_high_bits(__m256i qh_a, __m256i qh_b, int t, __m5
     *high = _mm512_inserti64x4(_mm512_castsi256_si512(ha), hb, 1);
 }
 
-// kq4's scales for blocks A and B at once: lanes 0–7 rows of A, 8–15 rows of B; *low for values
-// 0–15 (exponent bytes 2r), *high for 16–31 (bytes 2r + 1). kq4_scales (x86_avx2_shared.h) on 16
-// lanes, each widening row r's byte pair as one word; `mantissas` is kiln_kq4_mantissa_scaled
-// twice over (permutexvar reads an index's low 4 bits).
+// kq4's scales for 16 exponent bytes (lane r's low byte): kq4_scales (x86_avx2_shared.h) on 16
+// lanes; `mantissas` is kiln_kq4_mantissa_scaled twice over (permutexvar reads an index's low 4
+// bits, so bits above the exponent byte may be anything).
 AVX512 static inline __m512 kq4_scales16(__m512i e, __m512 mantissas) {
     const __m512i m = _mm512_castps_si512(_mm512_permutexvar_ps(e, mantissas));
     return _mm512_castsi512_ps(_mm512_add_epi32(m, _mm512_slli_epi32(_mm512_and_si512(e, _mm512_set1_epi32(0xF8)), 20)));
 }
 
-AVX512 static inline void pair_kq4_scales(const uint8_t *a, const uint8_t *b, __m512 mantissas, __m512 *low, __m512 *high) {
-    const __m512i e = _mm512_cvtepu16_epi32(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)a)),
-                                                                    _mm_loadu_si128((const __m128i *)b), 1));
-    *low = kq4_scales16(e, mantissas);
-    *high = kq4_scales16(_mm512_srli_epi32(e, 8), mantissas);
-}
 
 
 // Stores rows [row, row + valid) of a 16-row result.

@@ -14,14 +14,22 @@
 #define PAIR_CAT(a, b) PAIR_CAT2(a, b)
 #define PAIR(name) PAIR_CAT(PAIR_PREFIX, name)
 
-// Two groups (rows 0–7 in lanes 0–7 from `ga`, 8–15 from `gb`) against NX activation rows; acc[i]
-// gets activation row i's 16 dot products. gb may alias ga (its results are then dropped).
-PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const uint8_t *gb, int prefetch, int64_t nb,
-                                                const kiln_matmul_args *a, const int64_t *xrow, int NX, int32_t type, __m512 *acc) {
+// Which sums a pass over the blocks forms: the main ones (every type's scaled block dots, for kq4
+// the first halves'), the second ones (the _1 types' minimums, kq4's second halves), or both.
+#define PAIR_MAIN 1
+#define PAIR_SECOND 2
+
+// One pass over the nb blocks of two groups (rows 0–7 in lanes 0–7 from `ga`, 8–15 from `gb`)
+// against NX activation rows: acc[i] gets activation row i's main sums, macc[i] its second ones
+// (as `parts` asks). gb may alias ga (its results are then dropped).
+PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const uint8_t *gb, int prefetch, int64_t nb,
+                                                const kiln_matmul_args *a, const int64_t *xrow, int NX, int32_t type, int parts,
+                                                __m512 *acc, __m512 *macc) {
     const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
     const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
     const int kq4 = type == KILN_WEIGHT_KQ4X8;
+    const int main_sums = parts & PAIR_MAIN, second_sums = (parts & PAIR_SECOND) && (minimum || kq4);
     const int header = minimum ? 32 : 16;
     const int offset_start = a->xblock_bias != NULL; // set only for the q8_0/q4_0/q5_0 pairs (matmul.c)
     const __m512i low = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80);
@@ -30,12 +38,12 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const u
     const int8_t *xq[8];
     const float *xd[8];
     const int32_t *xs[8];
-    __m512 macc[8]; // the minimums (_1 types), or kq4's second-half sums
     for (int i = 0; i < NX; i++) {
         xq[i] = a->xq + xrow[i] * a->cols;
         xd[i] = a->xd + xrow[i] * nb;
         xs[i] = a->xsum + xrow[i] * nb;
-        acc[i] = macc[i] = _mm512_setzero_ps();
+        if (main_sums) acc[i] = _mm512_setzero_ps();
+        if (second_sums) macc[i] = _mm512_setzero_ps();
     }
     for (int64_t blk = 0; blk < nb; blk++) {
         const uint8_t *ba = ga + blk * group_bytes, *bb = gb + blk * group_bytes;
@@ -46,116 +54,149 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const u
                 _mm_prefetch((const char *)bb + 2 * (size_t)nb * group_bytes + l, _MM_HINT_T0);
             }
         __m512i dot[8], high_dot[8];
-        for (int i = 0; i < NX; i++) dot[i] = high_dot[i] = _mm512_setzero_si512();
-        // The codes' offset comes off where the dots start (the driver's −offset·Σx, a broadcast
-        // load) rather than after them. One core, hot 1536 × 576, batch 64, same
-        // sitting: q8_0 51 → 54%, q4_0 53 → 56%, q5_0 45 → 47% of the int8 ceiling; decode unchanged.
-        if (offset_start)
-            for (int i = 0; i < NX; i++) dot[i] = _mm512_set1_epi32(a->xblock_bias[xrow[i] * nb + blk]);
-        if (type == KILN_WEIGHT_Q8_0X8) {
-            // q + 128 is unsigned: Σ(q + 128)·x = Σq·x + 128·Σx, and the 128·Σx comes off below.
-            for (int t = 0; t < 8; t++) {
-                const __m512i u = _mm512_xor_si512(pair256(ba + quants + 32 * t, bb + quants + 32 * t), bias);
-                for (int i = 0; i < NX; i++) dot[i] = _mm512_dpbusd_epi32(dot[i], u, broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * t));
-            }
-        } else if (kq4) {
+        if (kq4) {
             // Levels + 128 (unsigned): the dots start at −128·Σx of their half (the driver's half
             // sums), so they end exact with no subtraction.
             for (int i = 0; i < NX; i++) {
-                const int32_t *bias = a->xhalf_bias + xrow[i] * 2 * nb + 2 * blk;
-                dot[i] = _mm512_set1_epi32(bias[0]);
-                high_dot[i] = _mm512_set1_epi32(bias[1]);
+                const int32_t *half_bias = a->xhalf_bias + xrow[i] * 2 * nb + 2 * blk;
+                if (main_sums) dot[i] = _mm512_set1_epi32(half_bias[0]);
+                if (second_sums) high_dot[i] = _mm512_set1_epi32(half_bias[1]);
             }
             for (int t = 0; t < 4; t++) {
                 const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
+                for (int half = 0; half < 2; half++) {
+                    if (!(half ? second_sums : main_sums)) continue;
 #if PAIR_VBMI
-                // vpermb reads an index's low 6 bits and `biased` holds the 16 levels four times
-                // over, so the nibbles need no mask (the high ones only a shift).
-                const __m512i ul = _mm512_permutexvar_epi8(q, biased);
-                const __m512i uh = _mm512_permutexvar_epi8(_mm512_srli_epi16(q, 4), biased);
+                    // vpermb reads an index's low 6 bits and `biased` holds the 16 levels four
+                    // times over, so the nibbles need no mask (the high ones only a shift).
+                    const __m512i u = _mm512_permutexvar_epi8(half ? _mm512_srli_epi16(q, 4) : q, biased);
 #else
-                const __m512i ul = _mm512_shuffle_epi8(biased, _mm512_and_si512(q, low));
-                const __m512i uh = _mm512_shuffle_epi8(biased, _mm512_and_si512(_mm512_srli_epi16(q, 4), low));
+                    const __m512i u = _mm512_shuffle_epi8(biased, _mm512_and_si512(half ? _mm512_srli_epi16(q, 4) : q, low));
 #endif
-                for (int i = 0; i < NX; i++) {
-                    const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
-                    dot[i] = _mm512_dpbusd_epi32(dot[i], ul, broadcast4z(x));
-                    high_dot[i] = _mm512_dpbusd_epi32(high_dot[i], uh, broadcast4z(x + 16));
+                    for (int i = 0; i < NX; i++) {
+                        const __m512i x = broadcast4z(xq[i] + blk * KILN_BLOCK + 16 * half + 4 * t);
+                        if (half) high_dot[i] = _mm512_dpbusd_epi32(high_dot[i], u, x);
+                        else dot[i] = _mm512_dpbusd_epi32(dot[i], u, x);
+                    }
                 }
             }
-        } else {
-#if PAIR_VBMI
-            // Both groups' qh (row r's 32 bits at bytes 4r) side by side: qword k holds rows 2k and
-            // 2k + 1 of its group, the rows whose codes sit in bytes 8k … 8k + 7 of a chunk, so
-            // vpmultishiftqb can bring each code's fifth bit to bit 4 of its byte. (A byte mask from
-            // vpshufbitqmb and a masked move measured slower: 30 GB/s.)
-            const __m512i qh = q5 ? pair256(ba + header, bb + header) : _mm512_setzero_si512();
-#else
-            const __m256i qh_a = q5 ? _mm256_loadu_si256((const __m256i *)(ba + header)) : _mm256_setzero_si256();
-            const __m256i qh_b = q5 ? _mm256_loadu_si256((const __m256i *)(bb + header)) : _mm256_setzero_si256();
-#endif
-            for (int t = 0; t < 4; t++) {
-                const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
-                __m512i lo, hi;
-#if PAIR_VBMI
-                if (q5) {
-                    // code = (nibble & 15) | fifth bit · 16, one vpternlogd per 64 codes.
-                    const __m512i index = _mm512_add_epi8(_mm512_loadu_si512(q5_bit_index), _mm512_set1_epi8((char)(4 * t)));
-                    const __m512i sixteen = _mm512_set1_epi8(16);
-                    const __m512i fifth_lo = _mm512_and_si512(_mm512_multishift_epi64_epi8(index, qh), sixteen);
-                    const __m512i fifth_hi = _mm512_and_si512(_mm512_multishift_epi64_epi8(_mm512_add_epi8(index, sixteen), qh), sixteen);
-                    lo = _mm512_ternarylogic_epi32(q, low, fifth_lo, 0xEA);                         // (A & B) | C
-                    hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), low, fifth_hi, 0xEA);
-                } else {
-                    lo = _mm512_and_si512(q, low);
-                    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
-                }
-#else
-                lo = _mm512_and_si512(q, low);
-                hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
-                if (q5) {
-                    __m512i lo5, hi5;
-                    pair_high_bits(qh_a, qh_b, t, &lo5, &hi5);
-                    lo = _mm512_or_si512(lo, lo5);
-                    hi = _mm512_or_si512(hi, hi5);
-                }
-#endif
-                // Low and high nibbles in two chains (added after): 4 dependent vpdpbusd per block
-                // instead of 8.
-                // (One chain at NX 8, where the registers are all taken.)
-                for (int i = 0; i < NX; i++) {
-                    const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
-                    dot[i] = _mm512_dpbusd_epi32(dot[i], lo, broadcast4z(x));
-                    if (NX <= 4) high_dot[i] = _mm512_dpbusd_epi32(high_dot[i], hi, broadcast4z(x + 16));
-                    else dot[i] = _mm512_dpbusd_epi32(dot[i], hi, broadcast4z(x + 16));
-                }
+            // kq4's scales: bytes 2r (values 0–15) and 2r + 1 (16–31) of each row, one word per lane.
+            const __m512i e = _mm512_cvtepu16_epi32(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)ba)),
+                                                                            _mm_loadu_si128((const __m128i *)bb), 1));
+            if (main_sums) {
+                const __m512 s_low = kq4_scales16(e, mantissas);
+                for (int i = 0; i < NX; i++)
+                    acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(s_low, _mm512_set1_ps(xd[i][blk])), acc[i]);
             }
-            if (NX <= 4)
-                for (int i = 0; i < NX; i++) dot[i] = _mm512_add_epi32(dot[i], high_dot[i]);
-        }
-        if (kq4) {
-            __m512 s_low, s_high;
-            pair_kq4_scales(ba, bb, mantissas, &s_low, &s_high);
-            for (int i = 0; i < NX; i++) {
-                const __m512 x_scale = _mm512_set1_ps(xd[i][blk]);
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(s_low, x_scale), acc[i]);
-                macc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(high_dot[i]), _mm512_mul_ps(s_high, x_scale), macc[i]);
+            if (second_sums) {
+                const __m512 s_high = kq4_scales16(_mm512_srli_epi32(e, 8), mantissas);
+                for (int i = 0; i < NX; i++)
+                    macc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(high_dot[i]), _mm512_mul_ps(s_high, _mm512_set1_ps(xd[i][blk])), macc[i]);
             }
             continue;
         }
-        const __m512 d = pair_halves(ba, bb, 0);
-        for (int i = 0; i < NX; i++) {
-            const int offset = type == KILN_WEIGHT_Q8_0X8 ? 128 : type == KILN_WEIGHT_Q4_0X8 ? 8 : type == KILN_WEIGHT_Q5_0X8 ? 16 : 0;
-            if (offset && !offset_start) dot[i] = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(offset * xs[i][blk]));
-            acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(d, _mm512_set1_ps(xd[i][blk])), acc[i]);
+        if (main_sums) {
+            for (int i = 0; i < NX; i++) dot[i] = high_dot[i] = _mm512_setzero_si512();
+            // The codes' offset comes off where the dots start (the driver's −offset·Σx, a
+            // broadcast load) rather than after them. One core, hot 1536 × 576, batch 64, same
+            // sitting: q8_0 51 → 54%, q4_0 53 → 56%, q5_0 45 → 47% of the int8 ceiling; decode unchanged.
+            if (offset_start)
+                for (int i = 0; i < NX; i++) dot[i] = _mm512_set1_epi32(a->xblock_bias[xrow[i] * nb + blk]);
+            if (type == KILN_WEIGHT_Q8_0X8) {
+                // q + 128 is unsigned: Σ(q + 128)·x = Σq·x + 128·Σx, and the 128·Σx comes off below.
+                for (int t = 0; t < 8; t++) {
+                    const __m512i u = _mm512_xor_si512(pair256(ba + quants + 32 * t, bb + quants + 32 * t), bias);
+                    for (int i = 0; i < NX; i++) dot[i] = _mm512_dpbusd_epi32(dot[i], u, broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * t));
+                }
+            } else {
+#if PAIR_VBMI
+                // Both groups' qh (row r's 32 bits at bytes 4r) side by side: qword k holds rows 2k
+                // and 2k + 1 of its group, the rows whose codes sit in bytes 8k … 8k + 7 of a chunk,
+                // so vpmultishiftqb can bring each code's fifth bit to bit 4 of its byte. (A byte
+                // mask from vpshufbitqmb and a masked move measured slower: 30 GB/s.)
+                const __m512i qh = q5 ? pair256(ba + header, bb + header) : _mm512_setzero_si512();
+#else
+                const __m256i qh_a = q5 ? _mm256_loadu_si256((const __m256i *)(ba + header)) : _mm256_setzero_si256();
+                const __m256i qh_b = q5 ? _mm256_loadu_si256((const __m256i *)(bb + header)) : _mm256_setzero_si256();
+#endif
+                for (int t = 0; t < 4; t++) {
+                    const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
+                    __m512i lo, hi;
+#if PAIR_VBMI
+                    if (q5) {
+                        // code = (nibble & 15) | fifth bit · 16, one vpternlogd per 64 codes.
+                        const __m512i index = _mm512_add_epi8(_mm512_loadu_si512(q5_bit_index), _mm512_set1_epi8((char)(4 * t)));
+                        const __m512i sixteen = _mm512_set1_epi8(16);
+                        const __m512i fifth_lo = _mm512_and_si512(_mm512_multishift_epi64_epi8(index, qh), sixteen);
+                        const __m512i fifth_hi = _mm512_and_si512(_mm512_multishift_epi64_epi8(_mm512_add_epi8(index, sixteen), qh), sixteen);
+                        lo = _mm512_ternarylogic_epi32(q, low, fifth_lo, 0xEA);                         // (A & B) | C
+                        hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), low, fifth_hi, 0xEA);
+                    } else {
+                        lo = _mm512_and_si512(q, low);
+                        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
+                    }
+#else
+                    lo = _mm512_and_si512(q, low);
+                    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
+                    if (q5) {
+                        __m512i lo5, hi5;
+                        pair_high_bits(qh_a, qh_b, t, &lo5, &hi5);
+                        lo = _mm512_or_si512(lo, lo5);
+                        hi = _mm512_or_si512(hi, hi5);
+                    }
+#endif
+                    // Low and high nibbles in two chains (added after): 4 dependent vpdpbusd per
+                    // block instead of 8. (One chain at NX 8, where the registers are all taken.)
+                    for (int i = 0; i < NX; i++) {
+                        const int8_t *x = xq[i] + blk * KILN_BLOCK + 4 * t;
+                        dot[i] = _mm512_dpbusd_epi32(dot[i], lo, broadcast4z(x));
+                        if (NX <= 4) high_dot[i] = _mm512_dpbusd_epi32(high_dot[i], hi, broadcast4z(x + 16));
+                        else dot[i] = _mm512_dpbusd_epi32(dot[i], hi, broadcast4z(x + 16));
+                    }
+                }
+                if (NX <= 4)
+                    for (int i = 0; i < NX; i++) dot[i] = _mm512_add_epi32(dot[i], high_dot[i]);
+            }
+            const __m512 d = pair_halves(ba, bb, 0);
+            for (int i = 0; i < NX; i++) {
+                const int offset = type == KILN_WEIGHT_Q8_0X8 ? 128 : type == KILN_WEIGHT_Q4_0X8 ? 8 : type == KILN_WEIGHT_Q5_0X8 ? 16 : 0;
+                if (offset && !offset_start) dot[i] = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(offset * xs[i][blk]));
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(d, _mm512_set1_ps(xd[i][blk])), acc[i]);
+            }
         }
-        if (minimum) {
+        if (second_sums) {
             const __m512 m = pair_halves(ba, bb, 16);
             for (int i = 0; i < NX; i++) macc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xd[i][blk] * (float)xs[i][blk]), macc[i]);
         }
     }
-    if (minimum || kq4)
-        for (int i = 0; i < NX; i++) acc[i] = _mm512_add_ps(acc[i], macc[i]);
+}
+
+// Two groups against NX activation rows; acc[i] gets activation row i's 16 dot products.
+//
+// The _1 types and kq4 carry a second sum per (row, activation row) — the minimums' m·d_x·Σx, or
+// kq4's second-half dots — kept in its own f32 chain and added at the end. With 8 activation rows
+// the two chains and the dots would take 24 of the 32 registers before any decoding, so there the
+// second chain is a second pass over the same blocks (L1-resident by then: two groups of a
+// 1536-wide row are 15 KB): every (row, activation row) still takes the same f32 steps in the same
+// order, so the bits are those of the one-pass tile and of the AVX2 tier; and kq4's halves are
+// decoded once each either way. The second pass costs no decode for the _1 types (their minimums
+// are an FMA per block) and splits kq4's decode in two, so 8 activation rows share one decode of
+// every weight instead of two 4-row tiles decoding it twice.
+PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const uint8_t *gb, int prefetch, int64_t nb,
+                                                const kiln_matmul_args *a, const int64_t *xrow, int NX, int32_t type, __m512 *acc) {
+    const int second = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8 || type == KILN_WEIGHT_KQ4X8;
+    __m512 macc[8];
+    if (!second) {
+        PAIR(pass)(ga, gb, prefetch, nb, a, xrow, NX, type, PAIR_MAIN, acc, macc);
+        return;
+    }
+    if (NX <= 4) {
+        PAIR(pass)(ga, gb, prefetch, nb, a, xrow, NX, type, PAIR_MAIN | PAIR_SECOND, acc, macc);
+    } else {
+        PAIR(pass)(ga, gb, prefetch, nb, a, xrow, NX, type, PAIR_MAIN, acc, macc);
+        PAIR(pass)(ga, gb, 0, nb, a, xrow, NX, type, PAIR_SECOND, acc, macc);
+    }
+    for (int i = 0; i < NX; i++) acc[i] = _mm512_add_ps(acc[i], macc[i]);
 }
 
 PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(rows)(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
@@ -176,17 +217,23 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(rows)(const kiln_matmul_args *a,
             store_pair(a->y + row, acc[0], valid);
             continue;
         }
-        // q8_0/q4_0/q5_0 take 8 activation rows per weight decode (8 accumulators and 8 dots fit the
-        // registers; hot 1536 × 576 batch 64, 2 threads: q4_0 529 → 565, q5_0 427 → 486 GOP/s); the
-        // _1 types and kq4, which carry a second sum per row, take 4.
-        const int NX = type == KILN_WEIGHT_Q8_0X8 || type == KILN_WEIGHT_Q4_0X8 || type == KILN_WEIGHT_Q5_0X8 ? 8 : 4;
-        for (int64_t b = 0; b < a->batch; b += NX) {
+        // Every type takes up to 8 activation rows per weight decode (8 accumulators and 8 dots fit
+        // the registers; hot 1536 × 576 batch 64, 2 threads: q4_0 529 → 565, q5_0 427 → 486 GOP/s);
+        // a tail of the batch takes the narrowest tile that holds it, since every padding row costs
+        // its dots.
+        for (int64_t b = 0; b < a->batch;) {
+            const int64_t left = a->batch - b;
+            const int NX = left >= 6 ? 8 : left >= 3 ? 4 : (int)left;
             int64_t xrow[8];
             for (int i = 0; i < NX; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
             __m512 acc[8];
-            if (NX == 8) PAIR(tile)(ga, gb, 0, nb, a, xrow, 8, type, acc);
-            else PAIR(tile)(ga, gb, 0, nb, a, xrow, 4, type, acc);
+            const int prefetch = 0;
+            if (NX == 8) PAIR(tile)(ga, gb, prefetch, nb, a, xrow, 8, type, acc);
+            else if (NX == 4) PAIR(tile)(ga, gb, prefetch, nb, a, xrow, 4, type, acc);
+            else if (NX == 2) PAIR(tile)(ga, gb, prefetch, nb, a, xrow, 2, type, acc);
+            else PAIR(tile)(ga, gb, prefetch, nb, a, xrow, 1, type, acc);
             for (int i = 0; i < NX && b + i < a->batch; i++) store_pair(a->y + (b + i) * a->rows + row, acc[i], valid);
+            b += NX;
         }
     }
 }

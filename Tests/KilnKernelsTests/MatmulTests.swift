@@ -121,13 +121,16 @@ struct MatmulTests {
 
     /// The AVX-VNNI and AVX-512 (and VBMI) tiers change only how the exact integer dots are formed (and how
     /// many rows share an instruction), so their quantised products are the AVX2 tier's, bit for
-    /// bit, for every type, batch tile and tail (odd group counts included).
+    /// bit, for every type, batch tile and tail (odd group counts included). The AVX-512 tiles take
+    /// 8, 4, 2 or 1 activation rows (the _1 types and kq4 at 8 in two passes over the blocks), so the
+    /// batches cover each width and their tails: 1, 2, 3, 5, 6, 7, 8, 9 and 17.
     @Test(arguments: quantizedTypes)
     func wideTiersMatchAVX2Exactly(type: ElementType) throws {
         guard let avx2 = KernelTable(tier: .avx2) else { return }
         let wide = [KernelTier.avxvnni, .avx512, .avx512vbmi].compactMap(KernelTable.init(tier:))
         var random = SeededRandom(seed: 6)
-        for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6), (40, 256, 9), (24, 64, 5), (9, 96, 1)] {
+        for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6), (40, 256, 9), (24, 64, 5), (9, 96, 1),
+                                    (33, 160, 17), (24, 288, 8), (16, 64, 2), (13, 96, 7)] {
             let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
             let x = random.activations(batch * cols)
             let expected = product(avx2, matrix, x, batch: batch)
