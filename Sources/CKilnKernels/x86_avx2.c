@@ -380,8 +380,9 @@ AVX2 static KILN_ALWAYS_INLINE void quant_rows(const kiln_matmul_args *a, int64_
             int64_t xrow[4];
             for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
             __m256 acc[4];
-            if (type == KILN_WEIGHT_KQ4) kq4_group_tile(rows, NULL, nb, a, xrow, 4, acc);
-            else row_group_tile(rows, NULL, nb, a, xrow, 4, type, acc);
+            // The first tile reads the rows from memory, so it sweeps the next group in as decode does.
+            if (type == KILN_WEIGHT_KQ4) kq4_group_tile(rows, b == 0 ? next : NULL, nb, a, xrow, 4, acc);
+            else row_group_tile(rows, b == 0 ? next : NULL, nb, a, xrow, 4, type, acc);
             for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, acc[i], valid);
         }
     }

@@ -50,13 +50,13 @@ AVX2 static inline void store_group(float *y, __m256 v, int valid) {
 }
 
 // A tile of the interleaved layouts: one group of 8 rows against NX (1 or 4) activation rows
-// xrow[0..NX-1]; acc[i] gets activation row i's 8 dot products. `next` (decode only) is the next
-// group, to prefetch, or NULL.
+// xrow[0..NX-1]; acc[i] gets activation row i's 8 dot products. `next` is the next group, to
+// prefetch, or NULL.
 typedef void (*group_tile_fn)(const uint8_t *group, const uint8_t *next, int64_t nb, const kiln_matmul_args *a,
                               const int64_t *xrow, int NX, int32_t type, __m256 *acc);
 
-// Runs `tile` over the groups of rows r0..<r1: decode one group at a time with the next one
-// prefetched; batches 4 activation rows at a time while the group's bytes (≤ 8 × 11008 × 34 / 32
+// Runs `tile` over the groups of rows r0..<r1, one group at a time with the next one prefetched:
+// decode, or batches 4 activation rows at a time while the group's bytes (≤ 8 × 11008 × 34 / 32
 // ≈ 94 KB) stay in L1/L2. Tiers pass their (always-inlined) tile, so each gets its own copy.
 AVX2 static KILN_ALWAYS_INLINE void drive_groups(group_tile_fn tile, const kiln_matmul_args *a, int64_t r0, int64_t r1,
                                                  int32_t type) {
@@ -73,11 +73,14 @@ AVX2 static KILN_ALWAYS_INLINE void drive_groups(group_tile_fn tile, const kiln_
             store_group(a->y + row, acc[0], valid);
             continue;
         }
+        // The first tile over a group reads it from memory: it sweeps the next group in as decode
+        // does (the others find this one in L1).
+        const uint8_t *next = (g + 2) * KILN_GROUP_ROWS <= r1 ? group + (size_t)nb * group_bytes : NULL;
         for (int64_t b = 0; b < a->batch; b += 4) {
             int64_t xrow[4];
             for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
             __m256 acc[4];
-            tile(group, NULL, nb, a, xrow, 4, type, acc);
+            tile(group, b == 0 ? next : NULL, nb, a, xrow, 4, type, acc);
             for (int i = 0; i < 4 && b + i < a->batch; i++) store_group(a->y + (b + i) * a->rows + row, acc[i], valid);
         }
     }

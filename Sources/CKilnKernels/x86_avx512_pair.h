@@ -48,7 +48,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
     for (int64_t blk = 0; blk < nb; blk++) {
         const uint8_t *ba = ga + blk * group_bytes, *bb = gb + blk * group_bytes;
         const size_t quants = (size_t)header + (q5 ? 32 : 0);
-        if (prefetch) // decode: the two groups after these, at the pace these are read
+        if (prefetch) // the two groups after these, at the pace these are read (decode, a batch's first tile)
             for (size_t l = 0; l < group_bytes; l += 64) {
                 _mm_prefetch((const char *)ba + 2 * (size_t)nb * group_bytes + l, _MM_HINT_T0);
                 _mm_prefetch((const char *)bb + 2 * (size_t)nb * group_bytes + l, _MM_HINT_T0);
@@ -227,7 +227,11 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(rows)(const kiln_matmul_args *a,
             int64_t xrow[8];
             for (int i = 0; i < NX; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
             __m512 acc[8];
-            const int prefetch = 0;
+            // The first tile over a pair reads it from memory (the others find it in L1): it sweeps
+            // the next pair in as decode does. Without, a batch step's products waited on memory:
+            // SmolLM2's 210 q4_1x8 products at batch 8, one core, medians 12.4 → 8.6 ms; its q8_0x8
+            // head 4.0 → 1.9 ms.
+            const int prefetch = b == 0 && g + 4 <= groups_end;
             if (NX == 8) PAIR(tile)(ga, gb, prefetch, nb, a, xrow, 8, type, acc);
             else if (NX == 4) PAIR(tile)(ga, gb, prefetch, nb, a, xrow, 4, type, acc);
             else if (NX == 2) PAIR(tile)(ga, gb, prefetch, nb, a, xrow, 2, type, acc);
