@@ -34,7 +34,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
     const int offset_start = a->xblock_bias != NULL; // set only for the q8_0/q4_0/q5_0 pairs (matmul.c)
     const __m512i low = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80);
     const __m512i biased = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_kq4_grid_biased));
-    const __m512 mantissas = _mm512_broadcast_f32x8(_mm256_loadu_ps(kiln_kq4_mantissa_scaled));
+    const __m512 mantissas = _mm512_broadcast_f32x8(_mm256_loadu_ps(kq4_mantissa_eighth));
     const int8_t *xq[8];
     const float *xd[8];
     const int32_t *xs[8];
@@ -83,13 +83,14 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
             // kq4's scales: bytes 2r (values 0–15) and 2r + 1 (16–31) of each row, one word per lane.
             const __m512i e = _mm512_cvtepu16_epi32(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)ba)),
                                                                             _mm_loadu_si128((const __m128i *)bb), 1));
+            // Both ÷ 8 (kq4_scales16): PAIR(tile) multiplies the sums back.
             if (main_sums) {
-                const __m512 s_low = kq4_scales16(e, mantissas);
+                const __m512 s_low = kq4_scales16(e, _mm512_slli_epi32(e, 20), mantissas);
                 for (int i = 0; i < NX; i++)
                     acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(s_low, _mm512_set1_ps(xd[i][blk])), acc[i]);
             }
             if (second_sums) {
-                const __m512 s_high = kq4_scales16(_mm512_srli_epi32(e, 8), mantissas);
+                const __m512 s_high = kq4_scales16(_mm512_srli_epi32(e, 8), _mm512_slli_epi32(e, 12), mantissas);
                 for (int i = 0; i < NX; i++)
                     macc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(high_dot[i]), _mm512_mul_ps(s_high, _mm512_set1_ps(xd[i][blk])), macc[i]);
             }
@@ -197,6 +198,8 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const u
         PAIR(pass)(ga, gb, 0, nb, a, xrow, NX, type, PAIR_SECOND, acc, macc);
     }
     for (int i = 0; i < NX; i++) acc[i] = _mm512_add_ps(acc[i], macc[i]);
+    if (type == KILN_WEIGHT_KQ4X8) // its scales were ÷ 8 (kq4_scales16): exact, as is this
+        for (int i = 0; i < NX; i++) acc[i] = _mm512_mul_ps(acc[i], _mm512_set1_ps(8.0f));
 }
 
 PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(rows)(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
