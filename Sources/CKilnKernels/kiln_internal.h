@@ -29,6 +29,9 @@ typedef struct {
                                 // AVX-512 tile reads with an offset (q8_0 + 128, q4_0 + 8, q5_0 + 16), where
                                 // their dots start: a broadcast load instead of a broadcast and a subtraction
                                 // per activation row and block on the vector ports; NULL for other types
+    const float *xmin;    // [batch][cols/32]: d_x · Σx of each block, the factor of the _1 types' minimum term,
+                          // a broadcast load where forming it takes a conversion, a multiply and a broadcast
+                          // on the vector ports per activation row and block; NULL for other types
     int64_t batch;
     float *y;             // [batch][rows]
 } kiln_matmul_args;

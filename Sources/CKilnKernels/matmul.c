@@ -67,6 +67,12 @@ static void quantize_task(void *context, int64_t b) {
             bias[h] = -128 * s;
         }
     }
+    if (job->args->xmin) {
+        const float *scales = job->args->xd + b * nb;
+        const int32_t *sums = job->args->xsum + b * nb;
+        float *product = (float *)job->args->xmin + b * nb;
+        for (int64_t k = 0; k < nb; k++) product[k] = scales[k] * (float)sums[k];
+    }
     if (job->args->xblock_bias) {
         const int32_t *sums = job->args->xsum + b * nb;
         int32_t *bias = (int32_t *)job->args->xblock_bias + b * nb;
@@ -101,19 +107,25 @@ static int32_t block_offset(int32_t type) {
     }
 }
 
+// The types whose minimum term m·d_x·Σx the AVX-512 tile reads from args.xmin.
+static int wants_minimums(int32_t type) { return type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8; }
+
 static int wants_halves(int32_t type) {
     return type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q6_K;
 }
 
 // Prepares what the row kernels read besides the weights, once for every product of `x`: the
-// activations quantised (when `quantized`; with half-block sums when `halves`), or transposed
-// (when `transposed`). Uses the calling thread's scratch.
-static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quantized, int halves, int32_t offset, int transposed) {
+// activations quantised (when `quantized`; with half-block sums when `halves`, d_x·Σx per block
+// when `minimums`), or transposed (when `transposed`). Uses the calling thread's scratch.
+static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quantized, int halves, int minimums, int32_t offset,
+                           int transposed) {
     const int64_t cols = args->cols, batch = args->batch;
     const float *x = args->x;
     // The quantised activations and the transposed batch share the scratch: lay them end to end.
     const int64_t nb = cols / KILN_BLOCK;
-    const size_t q_bytes = quantized ? (((size_t)(batch * cols) + 63) & ~(size_t)63) + (size_t)(batch * nb) * ((halves ? 24 : 8) + (offset ? 4 : 0)) : 0;
+    // Per block: scale and sum (8 bytes), half sums and their biases (16), d_x·Σx (4), −offset·Σx (4).
+    const size_t block_bytes = 8 + (halves ? 16 : 0) + (minimums ? 4 : 0) + (offset ? 4 : 0);
+    const size_t q_bytes = quantized ? (((size_t)(batch * cols) + 63) & ~(size_t)63) + (size_t)(batch * nb) * block_bytes : 0;
     const int64_t stride = (batch + 15) / 16 * 16;
     const size_t t_bytes = transposed ? (size_t)(cols * stride) * sizeof(float) : 0;
     uint8_t *memory = scratch(q_bytes + t_bytes + 64);
@@ -134,7 +146,9 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
         args->xsum = (const int32_t *)(memory + codes + (size_t)(batch * nb) * 4);
         args->xhalf = halves ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * 8) : NULL;
         args->xhalf_bias = halves ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * 16) : NULL;
-        args->xblock_bias = offset ? (const int32_t *)(memory + codes + (size_t)(batch * nb) * (halves ? 24 : 8)) : NULL;
+        const size_t minimum_at = codes + (size_t)(batch * nb) * (halves ? 24 : 8);
+        args->xmin = minimums ? (const float *)(memory + minimum_at) : NULL;
+        args->xblock_bias = offset ? (const int32_t *)(memory + minimum_at + (size_t)(batch * nb) * (minimums ? 4 : 0)) : NULL;
         quantize_job job = {.ops = ops, .x = x, .args = args, .block_offset = offset};
         if (batch > 1 && kiln_pool_threads() > 1 && batch * cols >= 16384) {
             kiln_pool_run(quantize_task, &job, batch);
@@ -149,7 +163,7 @@ void kiln_matmul_strided(const kiln_ops *ops, int32_t type, const void *w, int64
     if (rows <= 0 || batch <= 0) return;
     kiln_matmul_args args = {.w = w, .rows = rows, .cols = cols, .row_stride = row_stride, .x = x, .batch = batch, .y = y};
     const int threads = kiln_pool_threads();
-    prepare_inputs(ops, &args, is_quantized(type), wants_halves(type), block_offset(type),
+    prepare_inputs(ops, &args, is_quantized(type), wants_halves(type), wants_minimums(type), block_offset(type),
                    !is_quantized(type) && ops->transposed_batch && batch >= ops->transposed_batch);
     const kiln_rows_fn fn = ops->rows[type];
     const double work = (double)weight_bytes(type, rows, cols) * (double)batch;
@@ -198,7 +212,7 @@ static void parts_task(void *context, int64_t task) {
 void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_part *parts, int64_t cols, const float *x,
                        int64_t batch) {
     if (count <= 0 || batch <= 0) return;
-    int quantized = 0, halves = 0, floats = 0;
+    int quantized = 0, halves = 0, minimums = 0, floats = 0;
     int32_t offset = 0; // the first part's with one; a part with another subtracts its own
     double total = 0;
     for (int32_t p = 0; p < count; p++) {
@@ -206,10 +220,11 @@ void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_par
         quantized |= is_quantized(parts[p].type);
         floats |= !is_quantized(parts[p].type);
         halves |= wants_halves(parts[p].type);
+        minimums |= wants_minimums(parts[p].type);
         total += (double)weight_bytes(parts[p].type, parts[p].rows, cols) * (double)batch;
     }
     kiln_matmul_args shared = {.cols = cols, .row_stride = cols, .x = x, .batch = batch};
-    prepare_inputs(ops, &shared, quantized, halves, offset, floats && ops->transposed_batch && batch >= ops->transposed_batch);
+    prepare_inputs(ops, &shared, quantized, halves, minimums, offset, floats && ops->transposed_batch && batch >= ops->transposed_batch);
     parts_job job = {.ops = ops, .parts = parts, .shared = &shared, .block_offset = offset};
     const int threads = kiln_pool_threads();
     if (threads == 1 || total < KILN_INLINE_WORK) {
