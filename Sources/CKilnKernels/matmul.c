@@ -107,8 +107,11 @@ static int32_t block_offset(int32_t type) {
     }
 }
 
-// The types whose minimum term m·d_x·Σx the AVX-512 tile reads from args.xmin.
-static int wants_minimums(int32_t type) { return type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8; }
+// The types whose minimum term m·d_x·Σx the x86 tiles read from args.xmin (the AVX-512 pair tile,
+// the K-quant prompt panels).
+static int wants_minimums(int32_t type) {
+    return type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8 || type == KILN_WEIGHT_Q4_K || type == KILN_WEIGHT_Q5_K;
+}
 
 static int wants_halves(int32_t type) {
     return type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q6_K;

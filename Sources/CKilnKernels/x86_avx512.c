@@ -289,7 +289,7 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_panel *lo, c
             for (int i = 0; i < 4; i++) {
                 const float xd = a->xd[xrow[i] * nb + ab];
                 acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dl[i], dh[i])), _mm512_mul_ps(s_lo, _mm512_set1_ps(xd)), acc[i]);
-                macc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xd * (float)a->xsum[xrow[i] * nb + ab]), macc[i]);
+                macc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(a->xmin ? a->xmin[xrow[i] * nb + ab] : xd * (float)a->xsum[xrow[i] * nb + ab]), macc[i]);
             }
         }
     }

@@ -158,7 +158,8 @@ KPANEL_TARGET static KILN_ALWAYS_INLINE void KPANEL(panel_tile)(const kquant_pan
             for (int i = 0; i < NX; i++) {
                 const float xd = a->xd[xrow[i] * nb + ab];
                 acc[i] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_add_epi32(lo[i], hi[i])), _mm256_mul_ps(s_lo, _mm256_set1_ps(xd)), acc[i]);
-                macc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(xd * (float)a->xsum[xrow[i] * nb + ab]), macc[i]);
+                // d_x·Σx from the driver (args.xmin): a broadcast load instead of a conversion, a multiply and a broadcast.
+                macc[i] = _mm256_fmadd_ps(m, _mm256_set1_ps(a->xmin ? a->xmin[xrow[i] * nb + ab] : xd * (float)a->xsum[xrow[i] * nb + ab]), macc[i]);
             }
         }
     }
