@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 import zipfile
 import zlib
 from concurrent.futures import ThreadPoolExecutor
@@ -444,6 +445,8 @@ HOSTILE_JSON = [0, -1, 1, 2 ** 31, 2 ** 32, 2 ** 63 - 1, 2 ** 63, 2 ** 64, -(2 *
 
 def _paths(node, prefix=()):
     yield prefix
+    if len(prefix) > 40:  # a nest an earlier edit made: its inside is not worth visiting
+        return
     if isinstance(node, dict):
         for k, v in list(node.items())[:200]:
             yield from _paths(v, prefix + (k,))
@@ -494,7 +497,7 @@ def json_text_mutation(rng, text):
     """Edits a JSON document as a tree, falling back to text edits."""
     try:
         root = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         root = None
     if root is not None and rng.random() < 0.85:
         for _ in range(rng.choice([1, 1, 2, 3])):
@@ -887,6 +890,13 @@ class Limits:
         self.cpu, self.wall, self.address_space, self.rss, self.file = cpu_seconds, wall_seconds, address_space_mb, rss_mb, file_mb
 
 
+def _ends(data, keep=10000):
+    """The beginning and end of a tool's output (a verdict may follow a long listing)."""
+    if len(data) > 2 * keep:
+        data = data[:keep] + b'\n[...]\n' + data[-keep:]
+    return data.decode('utf-8', 'replace')
+
+
 GNU_TIME = '/usr/bin/time' if os.access('/usr/bin/time', os.X_OK) else None
 
 
@@ -927,8 +937,7 @@ def run_limited(command, cwd, limits):
         timer.cancel()
     process.returncode = 0  # reaped here; keeps Popen from waiting again
     seconds = time.monotonic() - start
-    stderr = err_path.read_bytes()[:20000].decode('utf-8', 'replace')
-    stdout = out_path.read_bytes()[:20000].decode('utf-8', 'replace')
+    stderr, stdout = (_ends(path.read_bytes()) for path in (err_path, out_path))
     err_path.unlink()
     out_path.unlink()
     maxrss = usage.ru_maxrss
@@ -1004,6 +1013,7 @@ class Fuzzer:
                       for reader, s in seeds.items()}
         self.signatures = {}
         self.findings = []
+        self.harness_errors = 0
         self.splice = {}
         for reader, list_ in seeds.items():
             files = []
@@ -1137,6 +1147,10 @@ class Fuzzer:
                 slot = slots.pop()
             try:
                 self.one(*item, slot)
+            except Exception as error:  # a bug of this script: say so, and go on
+                print(f'harness error on {item}: {error!r}', flush=True)
+                with self.lock:
+                    self.harness_errors += 1
             finally:
                 with slot_lock:
                     slots.append(slot)
@@ -1189,6 +1203,7 @@ def minimize(directory, limits, budget=400):
 
 
 def main():
+    warnings.simplefilter('ignore')  # zipfile warns about the duplicate names it is asked to write
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--kiln', default=str(REPO / '.build' / 'release' / 'kiln'))
     parser.add_argument('--kiln-run', default=str(REPO / '.build' / 'release' / 'kiln-run'))
@@ -1248,11 +1263,12 @@ def main():
                   f'{s["exit2"]:7} {s["findings"]:8} {s["max_rss_mb"]:10} {s["max_seconds"]:6}')
         total = sum(s['executions'] for s in fuzzer.stats.values())
         print(f'{total} executions in {elapsed:.0f} s (seed {args.seed}); {sum(fuzzer.signatures.values())} findings, '
-              f'{len(fuzzer.signatures)} distinct; kept in {args.findings}')
+              f'{len(fuzzer.signatures)} distinct; kept in {args.findings}; {fuzzer.harness_errors} harness errors')
         for signature, count in sorted(fuzzer.signatures.items()):
             print(f'  {count:5} × {signature}')
         if args.summary:
             Path(args.summary).write_text(json.dumps({'seed': args.seed, 'seconds': round(elapsed), 'readers': fuzzer.stats,
+                                                      'harness_errors': fuzzer.harness_errors,
                                                       'signatures': [list(k) + [v] for k, v in fuzzer.signatures.items()],
                                                       'findings': fuzzer.findings}, indent=1) + '\n')
         sys.exit(1 if fuzzer.signatures else 0)
