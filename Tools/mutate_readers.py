@@ -1014,6 +1014,7 @@ class Fuzzer:
         self.signatures = {}
         self.findings = []
         self.harness_errors = 0
+        self.exit2 = {reader: {} for reader in seeds}
         self.splice = {}
         for reader, list_ in seeds.items():
             files = []
@@ -1089,6 +1090,11 @@ class Fuzzer:
                 status = result[0]
                 if status in (0, 1, 2):
                     stats[f'exit{status}'] += 1
+                if status == 2:  # usage and I/O errors: kept by message, to review against the contract
+                    line = next((l for l in result[5].splitlines() if 'error:' in l), '')
+                    line = re.sub(r'\d+', 'N', line.split(': error: ', 1)[-1])
+                    line = re.sub(r"'[^']*'", "'…'", line)[:140]
+                    self.exit2[reader][line] = self.exit2[reader].get(line, 0) + 1
                 stats['max_rss_mb'] = max(stats['max_rss_mb'], round(result[3] / 1024, 1))
                 stats['max_seconds'] = max(stats['max_seconds'], round(result[4], 2))
                 stats['seconds'] += result[4]
@@ -1266,9 +1272,13 @@ def main():
               f'{len(fuzzer.signatures)} distinct; kept in {args.findings}; {fuzzer.harness_errors} harness errors')
         for signature, count in sorted(fuzzer.signatures.items()):
             print(f'  {count:5} × {signature}')
+        print('exit status 2 (usage and I/O errors) by message:')
+        for reader, messages in sorted(fuzzer.exit2.items()):
+            for message, count in sorted(messages.items(), key=lambda item: -item[1])[:10]:
+                print(f'  {reader:20} {count:5} × {message}')
         if args.summary:
             Path(args.summary).write_text(json.dumps({'seed': args.seed, 'seconds': round(elapsed), 'readers': fuzzer.stats,
-                                                      'harness_errors': fuzzer.harness_errors,
+                                                      'harness_errors': fuzzer.harness_errors, 'exit2': fuzzer.exit2,
                                                       'signatures': [list(k) + [v] for k, v in fuzzer.signatures.items()],
                                                       'findings': fuzzer.findings}, indent=1) + '\n')
         sys.exit(1 if fuzzer.signatures else 0)
