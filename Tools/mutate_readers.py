@@ -480,7 +480,7 @@ def mutate_json_value(rng, root):
     elif choice < 0.9 and isinstance(node, (int, float)) and not isinstance(node, bool):
         parent[key] = rng.choice([node + 1, node - 1, -node, node * 1000003, str(node)])
     elif isinstance(node, list) and node:
-        parent[key] = node + node * rng.choice([1, 1000])
+        parent[key] = node + node * (1000 if len(node) < 100 else 1)
     else:
         other = rng.choice(paths)
         value = root
@@ -694,7 +694,7 @@ def m_text(rng, data, ctx):
         return (text[:at] + rng.choice(TEMPLATE_INSERTS) + text[at:]).encode()
     if choice < 0.5 and lines:
         i = rng.randrange(len(lines))
-        lines.insert(i, lines[i] * rng.choice([2, 1000]))
+        lines.insert(i, lines[i] * (rng.choice([2, 1000]) if len(lines[i]) < 1000 else 2))
     elif choice < 0.65 and lines:
         del lines[rng.randrange(len(lines))]
     elif choice < 0.75:
@@ -749,9 +749,14 @@ def mutate(rng, data, kind, splice, member_kind=None):
            'template': kind == 'template'}
     mix = SPECIAL.get(kind, []) + GENERIC
     names = []
+    # Stacked duplications grow a file geometrically (a 2 MB vocabulary reached gigabytes in
+    # this process): a mutant is cut to four times its seed plus 1 MiB.
+    cap = 4 * len(data) + (1 << 20)
     for _ in range(rng.choice([1, 1, 1, 2, 2, 3, 4])):
         function = rng.choices([f for f, _ in mix], weights=[w for _, w in mix])[0]
         data = bytearray(function(rng, data, ctx))
+        if len(data) > cap:
+            del data[cap:]
         names.append(function.__name__[2:])
     if original_kind == 'kiln' and rng.random() < 0.8:
         data = kiln_fix_checksum(data)
