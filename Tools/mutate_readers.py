@@ -1236,6 +1236,7 @@ def main():
     parser.add_argument('--minimize', action='store_true', help='shrink each saved finding (its mutated file)')
     args = parser.parse_args()
 
+    args.kiln, args.kiln_run = os.path.abspath(args.kiln), os.path.abspath(args.kiln_run)  # runs are in case folders
     for tool in (args.kiln, args.kiln_run):
         if not os.access(tool, os.X_OK):
             sys.exit(f'{tool} is not built: swift build -c release')
