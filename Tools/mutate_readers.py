@@ -26,7 +26,9 @@ iteration), so a run is reproducible and one iteration can be replayed (--replay
 Stdlib only. Run it on the release build (`swift build -c release`) under `nice`.
 """
 import argparse
+import copy
 import hashlib
+import itertools
 import io
 import json
 import os
@@ -456,7 +458,7 @@ def _paths(node, prefix=()):
 
 
 def mutate_json_value(rng, root):
-    paths = list(_paths(root))
+    paths = list(itertools.islice(_paths(root), 20000))
     path = rng.choice(paths)
     parent, key = None, None
     node = root
@@ -487,8 +489,10 @@ def mutate_json_value(rng, root):
         try:
             for k in other:
                 value = value[k]
-            parent[key] = value
-        except (KeyError, IndexError, TypeError):
+            # A copy: the other node may be an ancestor of this one, and a cycle would make
+            # the next walk of the tree endless (it grew this process to 19 GB).
+            parent[key] = copy.deepcopy(value)
+        except (KeyError, IndexError, TypeError, RecursionError):
             parent[key] = None
     return root
 
