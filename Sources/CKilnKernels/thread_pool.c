@@ -28,7 +28,11 @@ typedef struct {
     void *context;
     pthread_mutex_t mutex;
     pthread_cond_t wake;
-    int threads; // including the caller
+    // Including the caller. Atomic: kiln_pool_run reads it before it owns the pool (to skip the
+    // pool when it has no workers) while kiln_pool_set_threads may be changing it; the value
+    // read there is only a hint, since a caller that owns the pool with no workers runs every
+    // task itself.
+    _Atomic int threads;
     pthread_t workers[KILN_MAX_THREADS];
 } kiln_pool;
 
@@ -92,16 +96,17 @@ static void stop_workers(void) {
     atomic_store(&pool.stop, 1);
     pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.mutex);
-    for (int i = 1; i < pool.threads; i++) pthread_join(pool.workers[i], NULL);
+    const int threads = atomic_load(&pool.threads);
+    for (int i = 1; i < threads; i++) pthread_join(pool.workers[i], NULL);
     atomic_store(&pool.stop, 0);
-    pool.threads = 1;
+    atomic_store(&pool.threads, 1);
 }
 
 static void start_workers(int threads) {
-    pool.threads = 1;
+    atomic_store(&pool.threads, 1);
     for (int i = 1; i < threads; i++) {
         if (pthread_create(&pool.workers[i], NULL, worker_main, NULL) != 0) break; // run with what we have
-        pool.threads = i + 1;
+        atomic_store(&pool.threads, i + 1);
     }
 }
 
@@ -125,7 +130,7 @@ static void acquire(void) {
 void kiln_pool_set_threads(int32_t threads) {
     pthread_once(&pool_once, initialize);
     acquire();
-    if (clamp_threads(threads) != pool.threads) {
+    if (clamp_threads(threads) != atomic_load(&pool.threads)) {
         stop_workers();
         start_workers(clamp_threads(threads));
     }
@@ -134,13 +139,13 @@ void kiln_pool_set_threads(int32_t threads) {
 
 int32_t kiln_pool_threads(void) {
     pthread_once(&pool_once, initialize);
-    return pool.threads;
+    return atomic_load_explicit(&pool.threads, memory_order_relaxed);
 }
 
 void kiln_pool_run(kiln_task_fn fn, void *context, int64_t tasks) {
     pthread_once(&pool_once, initialize);
     int expected = 0;
-    if (tasks <= 1 || pool.threads == 1 || tasks > 0xFFFFFFFFll ||
+    if (tasks <= 1 || atomic_load_explicit(&pool.threads, memory_order_relaxed) == 1 || tasks > 0xFFFFFFFFll ||
         !atomic_compare_exchange_strong(&pool.busy, &expected, 1)) {
         for (int64_t i = 0; i < tasks; i++) fn(context, i);
         return;

@@ -80,6 +80,34 @@ struct DispatchTests {
         }
     }
 
+    /// The thread count changed while other threads run jobs on the pool: every job still visits
+    /// each index exactly once. Under Tools/sanitize.sh thread this is the pool's race test (TSan
+    /// found `kiln_pool_run` reading the thread count while `kiln_pool_set_threads` wrote it).
+    @Test func threadCountChangesWhileJobsRun() async {
+        let initial = Kernels.threads
+        defer { Kernels.setThreads(initial) }
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for n in [2, 1, 4, 3, 1, 2, 4] { Kernels.setThreads(n) }
+                return true
+            }
+            for _ in 0..<3 {
+                group.addTask {
+                    let count = 500
+                    let counts = UnsafeMutablePointer<Int>.allocate(capacity: count)
+                    defer { counts.deallocate() }
+                    for _ in 0..<40 {
+                        counts.initialize(repeating: 0, count: count)
+                        Kernels.parallelFor(count) { counts[$0] += 1 }
+                        guard (0..<count).allSatisfy({ counts[$0] == 1 }) else { return false }
+                    }
+                    return true
+                }
+            }
+            for await ok in group { #expect(ok) }
+        }
+    }
+
     @Test func threadCountIsSettable() {
         let initial = Kernels.threads
         defer { Kernels.setThreads(initial) }

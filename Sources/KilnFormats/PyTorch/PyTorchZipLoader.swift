@@ -11,10 +11,21 @@ enum PyTorchZipLoader {
         let folder = try pickleFolder(archive)
         let pickleEntry = archive.entry("\(folder)/data.pkl")!
         let pickle = try archive.verifiedContents(pickleEntry)
+        // `pickle.bytes` lives only as long as `pickle.owner` (for a deflated member, the inflated
+        // copy), and the machine and the tree below read it.
+        defer { withExtendedLifetime(pickle.owner) {} }
 
         var byteSwap = false
         if let entry = archive.entry("\(folder)/byteorder") {
-            let text = String(decoding: try archive.verifiedContents(entry).bytes, as: UTF8.self)
+            // "little" or "big": anything longer is refused before it is inflated.
+            guard entry.uncompressedSize <= 16 else {
+                throw KilnError.malformed("byteorder record holds \(entry.uncompressedSize) bytes, expected 'little' or 'big'",
+                                          at: UInt64(entry.dataOffset), "zip member '\(entry.name)'")
+            }
+            // Decoded while the record's buffer lives (`String(decoding: contents.bytes, …)` on a
+            // temporary read freed memory: a deflated record came out as garbage, or SIGSEGV).
+            let record = try archive.verifiedContents(entry)
+            let text = withExtendedLifetime(record.owner) { String(decoding: record.bytes, as: UTF8.self) }
             switch text {
             case "little": byteSwap = false
             case "big": byteSwap = true
