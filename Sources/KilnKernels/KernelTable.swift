@@ -116,6 +116,9 @@ package struct KernelTable: @unchecked Sendable {
     package func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, position: Int, angles: RopeAngles, mode: RopeMode) {
         precondition(angles.rotaryDims <= headDim, "rotaryDims \(angles.rotaryDims) must be ≤ headDim \(headDim)")
         guard let ops else {
+            guard angles.frequencies == nil else {
+                return Reference.rope(x, heads: heads, headDim: headDim, rotaryDims: angles.rotaryDims, table: angles.angles(position), mode: mode)
+            }
             return Reference.rope(x, heads: heads, headDim: headDim, rotaryDims: angles.rotaryDims, position: position,
                                   base: angles.base, freqScale: angles.freqScale, mode: mode)
         }

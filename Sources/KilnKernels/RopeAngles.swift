@@ -1,4 +1,5 @@
 import CKilnKernels
+import Foundation
 
 /// The cosines and sines of RoPE's angles for positions 0 ..< `capacity`, each position computed
 /// on first use and then kept: every layer rotates its queries and keys at the same positions, so
@@ -10,6 +11,10 @@ package final class RopeAngles: @unchecked Sendable {
     package let base: Float
     package let freqScale: Float
     package let capacity: Int
+    /// Each pair's angular frequency and the cosines' and sines' factor, when given explicitly
+    /// (scaled RoPE: Llama 3, YaRN); nil means base^(−2i/rotaryDims) · freqScale and 1.
+    package let frequencies: [Double]?
+    package let magnitude: Float
     private let values: UnsafeMutablePointer<Float>
     private var filled: [Bool]
 
@@ -19,6 +24,21 @@ package final class RopeAngles: @unchecked Sendable {
         self.base = base
         self.freqScale = freqScale
         self.capacity = capacity
+        frequencies = nil
+        magnitude = 1
+        values = .allocate(capacity: max(1, rotaryDims * capacity))
+        filled = [Bool](repeating: false, count: capacity)
+    }
+
+    /// Angles position · `frequencies[i]`, cosines and sines multiplied by `magnitude`.
+    package init(frequencies: [Double], magnitude: Float, capacity: Int) {
+        precondition(capacity >= 0)
+        rotaryDims = 2 * frequencies.count
+        base = 0
+        freqScale = 1
+        self.capacity = capacity
+        self.frequencies = frequencies
+        self.magnitude = magnitude
         values = .allocate(capacity: max(1, rotaryDims * capacity))
         filled = [Bool](repeating: false, count: capacity)
     }
@@ -30,7 +50,16 @@ package final class RopeAngles: @unchecked Sendable {
         precondition(position >= 0 && position < capacity, "position \(position) outside 0..<\(capacity)")
         let row = values + position * rotaryDims
         if !filled[position] {
-            kiln_rope_angles(Int64(rotaryDims), Int64(position), base, freqScale, row)
+            if let frequencies {
+                let pairs = frequencies.count
+                for (i, frequency) in frequencies.enumerated() {
+                    let theta = Double(position) * frequency
+                    row[i] = Float(cos(theta)) * magnitude
+                    row[pairs + i] = Float(sin(theta)) * magnitude
+                }
+            } else {
+                kiln_rope_angles(Int64(rotaryDims), Int64(position), base, freqScale, row)
+            }
             filled[position] = true
         }
         return UnsafePointer(row)

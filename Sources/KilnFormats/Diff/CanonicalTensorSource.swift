@@ -19,7 +19,7 @@ struct CanonicalTensorSource: @unchecked Sendable {
     let type: ElementType
     var isContiguous: Bool {
         switch tensor.transform {
-        case .none, .slice: return true
+        case .none, .slice, .addOne: return true
         case .interleaveHeads, .transpose: return false
         }
     }
@@ -42,6 +42,9 @@ struct CanonicalTensorSource: @unchecked Sendable {
         let elements = tensor.elementCount
         switch tensor.transform {
         case .none:
+            rowElements = 1
+        case .addOne:
+            data = try TensorTransforms.apply(tensor, to: data)  // a norm: small, made whole at once
             rowElements = 1
         case .slice(let index):
             let length = tensor.byteCount
@@ -92,7 +95,7 @@ struct CanonicalTensorSource: @unchecked Sendable {
         let base = data.bytes.baseAddress!
         let length = byteCount(range.count)
         switch tensor.transform {
-        case .none, .slice:
+        case .none, .slice, .addOne:
             return UnsafeRawBufferPointer(start: base + byteCount(range.lowerBound), count: length)
         case .interleaveHeads(let heads):
             let headRows = (tensor.shape.first ?? 1) / heads, rowBytes = byteCount(rowElements)

@@ -60,6 +60,13 @@ enum GGUFExportMetadata {
         if let config = plan.model.config {
             values["general.architecture"] = (.string, .string(config.architecture))
             for (key, type, value) in hyperParameters(config) { values[key] = (type, value) }
+            if case .llama3 = config.ropeScaling {
+                warnings.append("Llama 3 RoPE scaling is not written (llama.cpp wants a rope_freqs.weight tensor); llama.cpp will run the file unscaled")
+            }
+            if config.architecture == "gemma3", let scale = config.attentionScale,
+               abs(scale * Double(config.headDim).squareRoot() - 1) > 1e-12 {
+                warnings.append("the query scale (query_pre_attn_scalar) is not 1/√head size: llama.cpp ignores \(config.architecture).attention.scale and will differ")
+            }
         } else if values["general.architecture"] == nil {
             values["general.architecture"] = (.string, .string(plan.model.extraMetadata["general.architecture"]?.stringValue ?? "unknown"))
             warnings.append("unknown architecture: the GGUF file has no hyper-parameters and llama.cpp will not load it")
@@ -138,6 +145,23 @@ enum GGUFExportMetadata {
             }
             if c.ropeScale != 1 {
                 keys += [("\(arch).rope.scaling.type", .string, .string("linear")), f32("rope.scaling.factor", c.ropeScale)]
+            }
+            if case .yarn(let factor, let original, let fast, let slow, _) = c.ropeScaling {
+                keys += [("\(arch).rope.scaling.type", .string, .string("yarn")), f32("rope.scaling.factor", factor),
+                         u32("rope.scaling.original_context_length", original), f32("rope.scaling.yarn_beta_fast", fast),
+                         f32("rope.scaling.yarn_beta_slow", slow)]
+            }
+            if let window = c.slidingWindow {
+                keys.append(u32("attention.sliding_window", window))
+                // One flag per layer (llama.cpp reads an array as well as a period).
+                let flags = (0..<c.layers).map { MetadataValue.bool(c.isLocal(layer: $0)) }
+                keys.append(("\(arch).attention.sliding_window_pattern", .array(.bool), .array(flags)))
+            }
+            if let base = c.localRopeBase { keys.append(f32("rope.freq_base_swa", base)) }
+            if let cap = c.finalLogitSoftcap { keys.append(f32("final_logit_softcapping", cap)) }
+            // llama.cpp derives Gemma 3's query scale from the head size; Kiln reads this key first.
+            if let scale = c.attentionScale, abs(scale * Double(c.headDim).squareRoot() - 1) > 1e-12 {
+                keys.append(f32("attention.scale", scale))
             }
         }
         return keys

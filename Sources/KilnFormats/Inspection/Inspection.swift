@@ -40,6 +40,11 @@ public struct Inspection: Sendable {
     public var formatVersion: String?
     /// `general.architecture` from the metadata, or a guess from the tensor names.
     public var architecture: String?
+    /// The features the mapped architecture needs beyond the plain decoder (empty when there are
+    /// none or the architecture is not recognised).
+    public var features: [String] = []
+    /// Why Kiln's runtime refuses the model (a feature it lacks), or nil.
+    public var notRunnable: String?
     /// The size of all the checkpoint's files together, in bytes.
     public var fileBytes: Int
     /// The number of values in all tensors.
@@ -66,6 +71,17 @@ public struct Inspection: Sendable {
         }
         byType = totals
         architecture = metadata["general.architecture"]?.stringValue ?? Self.guessArchitecture(sources.map(\.name))
+        // The canonical mapping names the architecture (a Hugging Face config's model_type) and
+        // its features; it reads headers and config files, and at most a few small tensors.
+        if let config = (try? CanonicalModel(reader: reader))?.config {
+            architecture = config.architecture
+            features = config.features.sorted().map(\.rawValue)
+            do {
+                try ArchitectureDescriptor.checkRunnable(config.architecture, config.features)
+            } catch let error as KilnError {
+                notRunnable = error.message
+            } catch {}
+        }
         fileBytes = reader.paths.reduce(0) { total, path in total + ((try? MappedFile(path: path).count) ?? 0) }
         if let kiln = reader as? KilnFile {
             formatVersion = "\(kiln.majorVersion).\(kiln.minorVersion)"
@@ -122,6 +138,8 @@ public struct Inspection: Sendable {
             }),
         ]
         if let formatVersion { object["format_version"] = .string(formatVersion) }
+        if !features.isEmpty { object["features"] = .array(features.map(JSONValue.string)) }
+        if let notRunnable { object["not_runnable"] = .string(notRunnable) }
         return .object(object)
     }
 
@@ -151,6 +169,8 @@ public struct Inspection: Sendable {
         lines.append("file:          \(path)")
         lines.append("format:        \(format)\(formatVersion.map { " \($0)" } ?? "")")
         lines.append("architecture:  \(architecture ?? "unknown")")
+        if !features.isEmpty { lines.append("features:      \(features.joined(separator: ", "))") }
+        if let notRunnable { lines.append("runnable:      no: \(notRunnable)") }
         lines.append("parameters:    \(Self.grouped(parameters)) in \(tensors.count) tensors")
         lines.append("file size:     \(Self.bytes(fileBytes))")
         lines.append("by type:")

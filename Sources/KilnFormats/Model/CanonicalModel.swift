@@ -13,13 +13,18 @@ public enum TensorTransform: Sendable, Equatable {
     /// Entry `index` of a tensor stacked over its first dimension (llama2.c, llm.c store all
     /// layers in one tensor). A view.
     case slice(index: Int)
+    /// A norm weight stored as w where the model multiplies by (1 + w) (Gemma's RMSNorm): the
+    /// canonical f32 tensor holds 1 + w, as llama.cpp's converter writes it. The one transform
+    /// that changes values (and widens f16/bf16 to f32), so every norm reads the same.
+    case addOne
 }
 
 /// A tensor under Kiln's canonical name, shape and layout, and how to get it from the source.
 public struct CanonicalTensor: Sendable, Equatable {
     /// The canonical name (llama.cpp's: `token_embd.weight`, `blk.0.attn_q.weight`, …).
     public let name: String
-    /// The element type, the same as the source's: transforms move values, they never convert them.
+    /// The element type, the same as the source's (transforms move values, they never convert
+    /// them), except f32 for `.addOne`.
     public let type: ElementType
     /// Outermost dimension first; a weight matrix is `[out, in]`.
     public let shape: [Int]

@@ -13,6 +13,12 @@ enum HuggingFaceExport {
             throw KilnError(.usage, "--layout hf needs a recognised architecture (gpt2 or the llama family); use --layout canonical",
                             file: model.reader.paths.first)
         }
+        // The config.json written here describes a plain decoder; these features would be lost.
+        let lost = config.features.subtracting([.qkvBias, .queryKeyNorm, .linearRope])
+        guard lost.isEmpty else {
+            throw KilnError(.unsupported, "--layout hf does not write \(config.architecture)'s \(lost.sorted().map(\.rawValue).joined(separator: ", ")); use --layout canonical",
+                            file: model.reader.paths.first)
+        }
         var warnings = tokenizerWarnings(model)
         let tensors: [Arranged] = model.tensors.map { tensor in
             if let arranged = config.family == .gpt2 ? gpt2(tensor) : llama(tensor, config) { return arranged }

@@ -16,17 +16,19 @@ struct HuggingFaceModelLayout: ModelLayout {
         let tokenizer = try HuggingFaceFiles.tokenizer(in: directory, config: json)
         var extra: [String: MetadataValue] = [:]
         if !reader.metadata.isEmpty { extra["source.metadata"] = .map(reader.metadata) }
-        switch modelType {
-        case "gpt2":
+        switch ArchitectureDescriptor.huggingFace(modelType) {
+        case let descriptor? where descriptor.family == .gpt2:
             return try gpt2(reader, json, tokenizer, extra)
-        case "llama", "mistral", "qwen2", "qwen3", "granite":
-            return try llama(reader, json, modelType, tokenizer, extra)
+        case let descriptor?:
+            return try llama(reader, json, descriptor, tokenizer, extra)
         default:
             return .init(config: nil, tokenizer: tokenizer, tensors: reader.sourceTensors.map { CanonicalTensor(identity: $0) },
                          extraMetadata: extra,
-                         warnings: ["model_type '\(modelType)' is not one Kiln maps; tensors are kept under their source names"])
+                         warnings: ["model_type '\(modelType)' is not one Kiln maps (it maps \(Self.mappedTypes)); tensors are kept under their source names"])
         }
     }
+
+    static var mappedTypes: String { ArchitectureDescriptor.all.flatMap(\.huggingFaceTypes).joined(separator: ", ") }
 
     private func int(_ json: JSONValue, _ keys: String...) throws -> Int {
         for key in keys { if let v = json[key]?.intValue { return v } }
@@ -91,49 +93,130 @@ struct HuggingFaceModelLayout: ModelLayout {
 
     // MARK: Llama family
 
-    private func llama(_ reader: any CheckpointReader, _ json: JSONValue, _ modelType: String, _ tokenizer: TokenizerSpec?,
+    private func llama(_ reader: any CheckpointReader, _ json: JSONValue, _ descriptor: ArchitectureDescriptor, _ tokenizer: TokenizerSpec?,
                        _ extra: [String: MetadataValue]) throws -> CanonicalModel.Recognized {
         let embedding = try int(json, "hidden_size")
         let heads = try int(json, "num_attention_heads")
         let kvHeads = json["num_key_value_heads"]?.intValue ?? heads
-        let ropeStyle = GGUFModelLayout.llamaFamily[modelType] ?? .normal
+        let ropeStyle = descriptor.ropeStyle
+        let block = descriptor.name == "gemma3" ? Self.gemmaBlock : Self.llamaBlock
         var tensors: [CanonicalTensor] = []
         var warnings: [String] = []
         for source in reader.sourceTensors {
             var name = source.name
             if name.hasPrefix("model.") { name.removeFirst("model.".count) }
             if name.hasSuffix("rotary_emb.inv_freq") { continue }  // recomputed from the config
-            guard let mapped = Self.llamaName(name) else {
+            guard let mapped = Self.llamaName(name, block: block) else {
                 warnings.append("kept unmapped tensor '\(source.name)'")
                 tensors.append(CanonicalTensor(identity: source))
                 continue
             }
             // Only "normal" RoPE needs GGUF's interleaved q/k rows; neox models keep HF's order.
             var transform = TensorTransform.none
+            var type = source.type
             if ropeStyle == .normal {
                 if mapped.contains(".attn_q.") { transform = .interleaveHeads(heads: heads) }
                 if mapped.contains(".attn_k.") { transform = .interleaveHeads(heads: kvHeads) }
             }
-            tensors.append(CanonicalTensor(name: mapped, type: source.type, shape: source.shape, source: source, transform: transform))
+            // Gemma multiplies by (1 + w): canonical norms hold 1 + w, as llama.cpp's do.
+            if descriptor.normPlusOne && mapped.hasSuffix("norm.weight") {
+                guard [.f32, .f16, .bf16].contains(source.type) else {
+                    throw KilnError(.unsupported, "norm weight '\(source.name)' is \(source.type.name); expected f32, f16 or bf16")
+                }
+                transform = .addOne
+                type = .f32
+            }
+            tensors.append(CanonicalTensor(name: mapped, type: type, shape: source.shape, source: source, transform: transform))
         }
-        let tied = try Self.dropTiedOutput(&tensors, reader, declared: json["tie_word_embeddings"]?.boolValue ?? false)
+        let tied = try Self.dropTiedOutput(&tensors, reader, declared: json["tie_word_embeddings"]?.boolValue ?? (descriptor.name == "gemma3"))
+        let headDim = json["head_dim"]?.intValue ?? embedding / max(heads, 1)
         var config = ModelConfig(
-            architecture: modelType, family: .llama, layers: try int(json, "num_hidden_layers"), embedding: embedding,
-            heads: heads, kvHeads: kvHeads, headDim: json["head_dim"]?.intValue ?? embedding / max(heads, 1),
+            architecture: descriptor.name, family: .llama, layers: try int(json, "num_hidden_layers"), embedding: embedding,
+            heads: heads, kvHeads: kvHeads, headDim: headDim,
             feedForward: try int(json, "intermediate_size"), vocabulary: try int(json, "vocab_size"),
             context: try int(json, "max_position_embeddings"), normEpsilon: json["rms_norm_eps"]?.doubleValue ?? 1e-6,
             tiedEmbeddings: tied,
             attentionBias: json["attention_bias"]?.boolValue ?? tensors.contains { $0.name == "blk.0.attn_q.bias" })
         config.ropeStyle = ropeStyle
-        let rope = json["rope_parameters"] ?? json["rope_scaling"]
-        config.ropeBase = json["rope_theta"]?.doubleValue ?? rope?["rope_theta"]?.doubleValue ?? 10_000
-        if let type = rope?["rope_type"]?.stringValue ?? rope?["type"]?.stringValue, type == "linear",
-           let factor = rope?["factor"]?.doubleValue, factor > 0 {
-            config.ropeScale = factor
-        } else if let type = rope?["rope_type"]?.stringValue ?? rope?["type"]?.stringValue, type != "default" {
-            warnings.append("RoPE scaling '\(type)' is not supported; positions are used unscaled")
+        var extraFeatures: Set<ArchitectureFeature> = []
+        try Self.readRope(json, into: &config, features: &extraFeatures)
+        Self.readAttention(json, descriptor, into: &config, features: &extraFeatures)
+        config.apply(descriptor, extra: extraFeatures)
+        if config.features.contains(.graniteMultipliers) {
+            warnings.append("granite's multipliers are not mapped: the model cannot run, and a GGUF written from it lacks them")
         }
         return .init(config: config, tokenizer: tokenizer, tensors: tensors, extraMetadata: extra, warnings: warnings)
+    }
+
+    /// RoPE base(s), partial rotation and scaling, from `rope_parameters` (transformers 5; per layer
+    /// type for Gemma 3) or `rope_scaling` and `rope_theta` (older configs).
+    static func readRope(_ json: JSONValue, into config: inout ModelConfig, features: inout Set<ArchitectureFeature>) throws {
+        let parameters = json["rope_parameters"] ?? json["rope_scaling"]
+        let global = parameters?["full_attention"] ?? parameters
+        config.ropeBase = global?["rope_theta"]?.doubleValue ?? json["rope_theta"]?.doubleValue ?? 10_000
+        if let local = parameters?["sliding_attention"] {
+            config.localRopeBase = local["rope_theta"]?.doubleValue ?? json["rope_local_base_freq"]?.doubleValue ?? 10_000
+            if let type = local["rope_type"]?.stringValue ?? local["type"]?.stringValue, type != "default" {
+                features.insert(.otherRopeScaling)
+            }
+        } else if let local = json["rope_local_base_freq"]?.doubleValue {
+            config.localRopeBase = local
+        }
+        if let fraction = global?["partial_rotary_factor"]?.doubleValue ?? json["partial_rotary_factor"]?.doubleValue {
+            config.ropeDimensions = Int(Double(config.headDim) * fraction)
+        }
+        let type = global?["rope_type"]?.stringValue ?? global?["type"]?.stringValue ?? "default"
+        func number(_ key: String) -> Double? { global?[key]?.doubleValue }
+        let original = global?["original_max_position_embeddings"]?.intValue ?? json["original_max_position_embeddings"]?.intValue
+        switch type {
+        case "default":
+            break
+        case "linear":
+            guard let factor = number("factor"), factor > 0 else { throw KilnError(.malformed, "config.json: linear RoPE scaling has no positive factor") }
+            config.ropeScale = factor
+        case "llama3":
+            guard let factor = number("factor"), let low = number("low_freq_factor"), let high = number("high_freq_factor"),
+                  let original, factor > 0, high > low else {
+                throw KilnError(.malformed, "config.json: llama3 RoPE scaling needs factor, low_freq_factor < high_freq_factor and original_max_position_embeddings")
+            }
+            config.ropeScaling = .llama3(factor: factor, lowFrequencyFactor: low, highFrequencyFactor: high, originalContext: original)
+        case "yarn":
+            guard let original else { throw KilnError(.malformed, "config.json: yarn RoPE scaling has no original_max_position_embeddings") }
+            let factor = number("factor") ?? Double(config.context) / Double(original)
+            var attention = number("attention_factor") ?? ModelConfig.yarnAttentionFactor(factor)
+            if number("attention_factor") == nil, let mscale = number("mscale"), let all = number("mscale_all_dim"), mscale != 0, all != 0 {
+                attention = ModelConfig.yarnAttentionFactor(factor, mscale: mscale) / ModelConfig.yarnAttentionFactor(factor, mscale: all)
+            }
+            if global?["truncate"]?.boolValue == false { features.insert(.otherRopeScaling) }
+            config.ropeScaling = .yarn(factor: factor, originalContext: original, betaFast: number("beta_fast") ?? 32,
+                                       betaSlow: number("beta_slow") ?? 1, attentionFactor: attention)
+        default:
+            features.insert(.otherRopeScaling)
+        }
+    }
+
+    /// Sliding windows, query scale, soft-capping and the feed-forward activation.
+    static func readAttention(_ json: JSONValue, _ descriptor: ArchitectureDescriptor, into config: inout ModelConfig,
+                              features: inout Set<ArchitectureFeature>) {
+        let window = json["sliding_window"]?.intValue
+        if let types = json["layer_types"]?.arrayValue?.compactMap(\.stringValue), types.count == config.layers,
+           types.contains("sliding_attention"), let window {
+            config.slidingWindow = window
+            config.localLayers = types.map { $0 == "sliding_attention" }
+            if config.localLayers.allSatisfy({ $0 }) { config.localLayers = [] }
+        } else if descriptor.name == "mistral", let window {
+            config.slidingWindow = window  // every layer, as transformers' Mistral applies it
+        } else if descriptor.name == "gemma3", let window {
+            let pattern = max(json["sliding_window_pattern"]?.intValue ?? 6, 1)
+            config.slidingWindow = window
+            config.localLayers = (0..<config.layers).map { ($0 + 1) % pattern != 0 }
+        }
+        if let scalar = json["query_pre_attn_scalar"]?.doubleValue, scalar > 0 { config.attentionScale = 1 / scalar.squareRoot() }
+        config.finalLogitSoftcap = json["final_logit_softcapping"]?.doubleValue
+        if json["attn_logit_softcapping"]?.doubleValue != nil { features.insert(.attentionSoftcap) }
+        let activation = json["hidden_activation"]?.stringValue ?? json["hidden_act"]?.stringValue
+        let expected = descriptor.features.contains(.geluGate) ? ["gelu_pytorch_tanh", "gelu_new", "gelu_tanh"] : ["silu", "swish"]
+        if let activation, !expected.contains(activation) { features.insert(.otherActivation) }
     }
 
     /// Llama names (after the `model.` prefix) outside the layers, and inside `layers.N.`.
@@ -147,13 +230,21 @@ struct HuggingFaceModelLayout: ModelLayout {
         "self_attn.v_proj.bias": "attn_v.bias", "self_attn.o_proj.bias": "attn_output.bias",
         "mlp.gate_proj.weight": "ffn_gate.weight", "mlp.up_proj.weight": "ffn_up.weight",
         "mlp.down_proj.weight": "ffn_down.weight",
+        "self_attn.q_norm.weight": "attn_q_norm.weight", "self_attn.k_norm.weight": "attn_k_norm.weight",
     ]
 
-    static func llamaName(_ name: String) -> String? {
+    /// Gemma 3's block: four norms around attention and feed-forward (its `post_attention_layernorm`
+    /// is a post-norm, where Llama's is the feed-forward's pre-norm).
+    static let gemmaBlock = llamaBlock.merging([
+        "post_attention_layernorm.weight": "post_attention_norm.weight", "pre_feedforward_layernorm.weight": "ffn_norm.weight",
+        "post_feedforward_layernorm.weight": "post_ffw_norm.weight",
+    ]) { $1 }
+
+    static func llamaName(_ name: String, block: [String: String] = llamaBlock) -> String? {
         if let mapped = llamaDirect[name] { return mapped }
         let parts = name.split(separator: ".", maxSplits: 2).map(String.init)
         guard parts.count == 3, parts[0] == "layers", let layer = Int(parts[1]) else { return nil }
-        return llamaBlock[parts[2]].map { "blk.\(layer).\($0)" }
+        return block[parts[2]].map { "blk.\(layer).\($0)" }
     }
 
     /// Drops an `output.weight` that merely repeats the embedding (tied models often save

@@ -6,6 +6,13 @@ enum TensorTransforms {
         switch tensor.transform {
         case .none:
             return source
+        case .addOne:
+            let count = tensor.elementCount
+            let values = try tensor.source.type.dequantize(source.bytes, elementCount: count)
+            let output = try OwnedBytes(count: count * 4)
+            let floats = output.pointer.assumingMemoryBound(to: Float.self)
+            for i in 0..<count { floats[i] = 1 + values[i] }
+            return TensorData(output)
         case .slice(let index):
             let length = tensor.byteCount
             let start = try Checked.multiply(index, length, "slice offset")

@@ -57,6 +57,21 @@ extension Reference {
         }
     }
 
+    /// RoPE with each pair's cosine and sine given (`table`: rotaryDims/2 cosines, then the sines).
+    static func rope(_ x: UnsafeMutablePointer<Float>, heads: Int, headDim: Int, rotaryDims: Int, table: UnsafePointer<Float>,
+                     mode: RopeMode) {
+        let pairs = rotaryDims / 2
+        for h in 0..<heads {
+            let v = x + h * headDim
+            for i in 0..<pairs {
+                let (a, b) = mode == .neox ? (i, i + pairs) : (2 * i, 2 * i + 1)
+                let x0 = v[a], x1 = v[b], c = table[i], s = table[pairs + i]
+                v[a] = x0 * c - x1 * s
+                v[b] = x0 * s + x1 * c
+            }
+        }
+    }
+
     /// GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))).
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {

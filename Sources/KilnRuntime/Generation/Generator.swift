@@ -24,7 +24,7 @@ package struct Generator: Sendable {
         var reusable = 0
         while reusable < min(state.tokens.count, prompt.count - 1), state.tokens[reusable] == prompt[reusable] { reusable += 1 }
         state.truncate(to: reusable)
-        let fresh = Array(prompt[reusable...])
+        let fresh = Array(prompt[state.position...])  // a sliding-window cache may keep less
         stats.promptTokens = fresh.count
         guard prompt.count < state.contextLength else {
             throw KilnError(.usage, "the prompt has \(prompt.count) tokens but the context holds \(state.contextLength); use a larger --ctx")

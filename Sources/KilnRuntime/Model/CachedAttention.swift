@@ -1,3 +1,4 @@
+import Foundation
 import KilnCore
 import KilnKernels
 
@@ -32,6 +33,24 @@ final class CachedAttention {
         (c.heads / c.kvHeads) * rows * (base + rows) * c.headDim < 1 << 21
     }
 
+    /// Softmax over the slots `visible` accepts, zeros elsewhere (at least one slot, the row's
+    /// own position, is visible).
+    static func windowedSoftmax(_ row: UnsafeMutablePointer<Float>, slots: Int, visible: (Int) -> Bool) {
+        var maximum = -Float.infinity
+        for i in 0..<slots where visible(i) { maximum = max(maximum, row[i]) }
+        var sum: Float = 0
+        for i in 0..<slots {
+            if visible(i) {
+                row[i] = expf(row[i] - maximum)
+                sum += row[i]
+            } else {
+                row[i] = 0
+            }
+        }
+        let inverse = 1 / sum
+        for i in 0..<slots { row[i] *= inverse }
+    }
+
     /// Makes the per-head scratch before heads run concurrently (`head` only reads the list).
     func prepare(_ c: ModelConfig) {
         while scratch.count < c.kvHeads { scratch.append((Scratch(), Scratch(), Scratch())) }
@@ -42,8 +61,10 @@ final class CachedAttention {
     func head(_ g: Int, cache: KVCache, layer: Int, config c: ModelConfig, queries q: UnsafePointer<Float>, rows: Int, base: Int,
               into out: UnsafeMutablePointer<Float>) {
         let d = c.headDim, qWidth = c.heads * d, group = c.heads / c.kvHeads
-        let positions = base + rows, stacked = group * rows
-        let scale = 1 / Float(d).squareRoot()
+        let window = c.isLocal(layer: layer) ? c.slidingWindow : nil
+        // A sliding-window layer's ring holds fewer slots than positions once it wraps.
+        let positions = min(base + rows, cache.capacities[layer]), stacked = group * rows
+        let scale = c.attentionScale.map(Float.init) ?? 1 / Float(d).squareRoot()
         let qs = scratch[g].queries.floats(stacked * d), s = scratch[g].scores.floats(stacked * positions)
         let o = scratch[g].outputs.floats(stacked * d)
         for j in 0..<group {
@@ -54,12 +75,22 @@ final class CachedAttention {
             }
         }
         Kernels.matmul(cache.keyMatrix(layer: layer, head: g, positions: positions), qs, batch: stacked, s)
-        // Row (j, t) sees positions 0 … base + t: softmax there, zeros beyond.
+        let last = base + rows - 1, capacity = cache.capacities[layer]
         let mask = { (row: Int) in
-            let visible = base + row % rows + 1
-            let scoreRow = s + row * positions
-            Kernels.softmax(scoreRow, count: visible)
-            (scoreRow + visible).update(repeating: 0, count: positions - visible)
+            let scoreRow = s + row * positions, p = base + row % rows
+            if let window {
+                // Position p sees p − window < q ≤ p; slot i holds the latest position ≡ i
+                // (mod capacity) stored so far.
+                Self.windowedSoftmax(scoreRow, slots: positions) { slot in
+                    let q = last - (last - slot) % capacity
+                    return q <= p && q > p - window
+                }
+            } else {
+                // Row (j, t) sees positions 0 … base + t: softmax there, zeros beyond.
+                let visible = p + 1
+                Kernels.softmax(scoreRow, count: visible)
+                (scoreRow + visible).update(repeating: 0, count: positions - visible)
+            }
         }
         if stacked * positions >= 1 << 14 {
             Kernels.parallelFor(stacked, mask)

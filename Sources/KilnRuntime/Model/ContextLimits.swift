@@ -6,18 +6,26 @@ import KilnFormats
 /// so the cache size is computed with overflow checks: `--ctx 9223372036854775807` used to trap
 /// on the multiplication and `--ctx 100000000` to abort inside the allocator.
 enum ContextLimits {
-    /// Bytes of the KV cache for `positions`: keys and values, per layer, KV head and head
-    /// dimension, f32 or f16.
+    /// Bytes of the KV cache for `positions`: keys and values, per layer (a sliding-window
+    /// layer's ring, `KVCache.capacities`), KV head and head dimension, f32 or f16.
     static func kvCacheBytes(_ c: ModelConfig, positions: Int, halfPrecision: Bool) throws -> Int {
-        var bytes = 2 * (halfPrecision ? 2 : 4)
-        for factor in [c.layers, positions, c.kvHeads, c.headDim] {
-            let (product, overflow) = bytes.multipliedReportingOverflow(by: factor)
+        var total = 0
+        for capacity in KVCache.capacities(c, positions: positions) {
+            var bytes = 2 * (halfPrecision ? 2 : 4)
+            for factor in [capacity, c.kvHeads, c.headDim] {
+                let (product, overflow) = bytes.multipliedReportingOverflow(by: factor)
+                guard !overflow else {
+                    throw KilnError(.usage, "a context of \(positions) positions would need a KV cache of more than \(Int.max) bytes")
+                }
+                bytes = product
+            }
+            let (sum, overflow) = total.addingReportingOverflow(bytes)
             guard !overflow else {
                 throw KilnError(.usage, "a context of \(positions) positions would need a KV cache of more than \(Int.max) bytes")
             }
-            bytes = product
+            total = sum
         }
-        return bytes
+        return total
     }
 
     /// Throws a usage error when `positions` is not positive, exceeds the context the model was

@@ -1,3 +1,4 @@
+import Foundation
 import KilnCore
 import KilnKernels
 
@@ -58,6 +59,10 @@ struct ForwardPass {
                 }
             }
         }
+        if c.embeddingScale != 1 {
+            let scale = Float(c.embeddingScale)
+            for i in 0..<(t * d) { b.x[i] *= scale }
+        }
 
         for (index, layer) in w.layers.enumerated() {
             // Attention block.
@@ -77,21 +82,36 @@ struct ForwardPass {
                 addBias(b.k, layer.keyBias, rows: t, width: kvWidth)
                 addBias(b.v, layer.valueBias, rows: t, width: kvWidth)
             }
-            for (segment, start) in zip(segments, starts) {
-                let state = segment.state
-                for offset in segment.tokens.indices {
-                    let row = start + offset, position = state.position + offset
-                    if let angles = state.ropeAngles {
-                        let mode: RopeMode = c.ropeStyle == .neox ? .neox : .normal
-                        Kernels.rope(b.q + row * qWidth, heads: c.heads, headDim: c.headDim, position: position, angles: angles, mode: mode)
-                        Kernels.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, position: position, angles: angles, mode: mode)
+            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
+                let hd = c.headDim
+                for head in 0..<(t * c.heads) { Ops.rmsNorm(b.q + head * hd, weight: queryNorm.values, count: hd, eps: eps, into: b.q + head * hd) }
+                for head in 0..<(t * c.kvHeads) { Ops.rmsNorm(b.k + head * hd, weight: keyNorm.values, count: hd, eps: eps, into: b.k + head * hd) }
+            }
+            let local = c.isLocal(layer: index)
+            // A sliding-window layer's ring takes at most `window` new rows before they are
+            // attended to (`KVCache`): longer segments store and attend piece by piece.
+            let piece = { (state: InferenceState) -> Int in
+                let capacity = state.cache.capacities[index]
+                return !local || capacity >= state.contextLength ? Int.max : capacity - c.slidingWindow! + 1
+            }
+            if segments.allSatisfy({ $0.tokens.count <= piece($0.state) }) {
+                for (segment, start) in zip(segments, starts) { storeKeys(segment, start: start, rows: 0..<segment.tokens.count, layer: index) }
+                attend(segments, starts: starts, layer: index)
+            } else {
+                for (segment, start) in zip(segments, starts) {
+                    let size = min(piece(segment.state), segment.tokens.count)
+                    for first in stride(from: 0, to: segment.tokens.count, by: size) {
+                        let rows = first..<min(segment.tokens.count, first + size)
+                        storeKeys(segment, start: start, rows: rows, layer: index)
+                        segment.state.attention.run(
+                            cache: segment.state.cache, layer: index, config: c, queries: b.q + (start + first) * qWidth, rows: rows.count,
+                            base: segment.state.position + first, into: b.attention + (start + first) * qWidth)
                     }
-                    state.cache.store(layer: index, position: position, keys: b.k + row * kvWidth, values: b.v + row * kvWidth)
                 }
             }
-            attend(segments, starts: starts, layer: index)
             matmul(layer.output, b.attention, batch: t, b.h)
             addBias(b.h, layer.outputBias, rows: t, width: d)
+            if let norm = layer.postAttentionNorm { normalize(b.h, into: b.h, rows: t, weight: norm, bias: nil, eps: eps) }
             for i in 0..<(t * d) { b.x[i] += b.h[i] }
 
             // Feed-forward block.
@@ -103,13 +123,19 @@ struct ForwardPass {
             }
             addBias(b.up, layer.upBias, rows: t, width: c.feedForward)
             if layer.gate != nil {
-                Ops.swiglu(gate: b.gate, up: b.up, count: t * c.feedForward)
+                if c.gateActivation == .geluTanh {
+                    Ops.gelu(b.gate, count: t * c.feedForward)
+                    for i in 0..<(t * c.feedForward) { b.gate[i] *= b.up[i] }
+                } else {
+                    Ops.swiglu(gate: b.gate, up: b.up, count: t * c.feedForward)
+                }
                 matmul(layer.down, b.gate, batch: t, b.h)
             } else {
                 Ops.gelu(b.up, count: t * c.feedForward)
                 matmul(layer.down, b.up, batch: t, b.h)
             }
             addBias(b.h, layer.downBias, rows: t, width: d)
+            if let norm = layer.postFeedForwardNorm { normalize(b.h, into: b.h, rows: t, weight: norm, bias: nil, eps: eps) }
             for i in 0..<(t * d) { b.x[i] += b.h[i] }
         }
         for segment in segments { segment.state.tokens += segment.tokens }
@@ -124,6 +150,26 @@ struct ForwardPass {
             gathered += count
         }
         if gathered > 0 { matmul(w.outputHead, b.h, batch: gathered, logits) }
+        if let cap = c.finalLogitSoftcap.map(Float.init) {
+            for i in 0..<(gathered * c.vocabulary) { logits[i] = cap * tanhf(logits[i] / cap) }
+        }
+    }
+
+    /// RoPE on rows `rows` of a segment's queries and keys (the layer's own angles), then their
+    /// keys and values into the segment's cache.
+    private func storeKeys(_ segment: ForwardSegment, start: Int, rows: Range<Int>, layer: Int) {
+        let c = transformer.config, b = buffers, state = segment.state
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        let angles = c.isLocal(layer: layer) ? (state.localRopeAngles ?? state.ropeAngles) : state.ropeAngles
+        for offset in rows {
+            let row = start + offset, position = state.position + offset
+            if let angles {
+                let mode: RopeMode = c.ropeStyle == .neox ? .neox : .normal
+                Kernels.rope(b.q + row * qWidth, heads: c.heads, headDim: c.headDim, position: position, angles: angles, mode: mode)
+                Kernels.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, position: position, angles: angles, mode: mode)
+            }
+            state.cache.store(layer: layer, position: position, keys: b.k + row * kvWidth, values: b.v + row * kvWidth)
+        }
     }
 
     /// Causal attention of each segment's rows over its own cache (every query head reading the

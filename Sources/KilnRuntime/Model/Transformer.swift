@@ -23,8 +23,14 @@ package final class Transformer: @unchecked Sendable {
     /// products are bit-identical either way. False runs them in place from the mapping.
     package init(model: CanonicalModel, repack: Bool = true) throws {
         guard let config = model.config else {
-            throw KilnError(.unsupported, "the model's architecture is not one Kiln runs (GPT-2 or Llama family)",
+            let named = (model.extraMetadata["source.metadata"]?.mapValue?["general.architecture"]?.stringValue).map { " ('\($0)')" } ?? ""
+            throw KilnError(.unsupported, "the model's architecture\(named) is not one Kiln runs (it runs \(ArchitectureDescriptor.runnableNames.joined(separator: ", ")))",
                             file: model.reader.paths.first)
+        }
+        do {
+            try ArchitectureDescriptor.checkRunnable(config.architecture, config.features)
+        } catch let error as KilnError {
+            throw model.reader.paths.first.map { error.inFile($0) } ?? error
         }
         self.model = model
         self.config = config
@@ -57,6 +63,8 @@ public final class InferenceState: @unchecked Sendable {
     let attention = CachedAttention()
     /// RoPE's cosines and sines per position, computed once for all layers (nil without RoPE).
     let ropeAngles: RopeAngles?
+    /// Those of local (sliding-window) layers when they have a RoPE base of their own (Gemma 3).
+    let localRopeAngles: RopeAngles?
     /// Sees the input of every matrix product (for calibration statistics).
     package var observer: ActivationObserver?
 
@@ -67,7 +75,7 @@ public final class InferenceState: @unchecked Sendable {
         let c = transformer.config
         do {
             try ContextLimits.check(c, positions: contextLength, halfPrecision: halfPrecisionCache)
-            cache = try KVCache(layers: c.layers, capacity: contextLength, kvHeads: c.kvHeads, headDim: c.headDim,
+            cache = try KVCache(capacities: KVCache.capacities(c, positions: contextLength), kvHeads: c.kvHeads, headDim: c.headDim,
                                 precision: halfPrecisionCache ? .f16 : .f32)
         } catch let error as KilnError {
             throw transformer.model.reader.paths.first.map { error.inFile($0) } ?? error
@@ -76,9 +84,22 @@ public final class InferenceState: @unchecked Sendable {
         self.contextLength = contextLength
         self.maxBatch = maxBatch
         buffers = Buffers(config: c, batch: maxBatch)
-        ropeAngles = c.ropeDimensions > 0
-            ? RopeAngles(rotaryDims: c.ropeDimensions, base: Float(c.ropeBase), freqScale: Float(1 / c.ropeScale), capacity: contextLength)
-            : nil
+        ropeAngles = Self.angles(c, local: false, capacity: contextLength)
+        localRopeAngles = c.localRopeBase == nil ? nil : Self.angles(c, local: true, capacity: contextLength)
+    }
+
+    /// RoPE's table for global or local layers: the plain formula (base, linear scale) unless
+    /// the config scales frequencies one by one.
+    private static func angles(_ c: ModelConfig, local: Bool, capacity: Int) -> RopeAngles? {
+        guard c.ropeDimensions > 0 else { return nil }
+        if local, let base = c.localRopeBase {
+            return RopeAngles(rotaryDims: c.ropeDimensions, base: Float(base), freqScale: 1, capacity: capacity)
+        }
+        if c.ropeScaling == .none {
+            return RopeAngles(rotaryDims: c.ropeDimensions, base: Float(c.ropeBase), freqScale: Float(1 / c.ropeScale), capacity: capacity)
+        }
+        let (frequencies, magnitude) = c.ropeFrequencies(local: false)
+        return RopeAngles(frequencies: frequencies, magnitude: Float(magnitude), capacity: capacity)
     }
 
     /// Memory held by the KV cache, in bytes.
@@ -90,10 +111,17 @@ public final class InferenceState: @unchecked Sendable {
         tokens.removeAll(keepingCapacity: true)
     }
 
-    /// Rewinds to `position` tokens (for re-using a shared prompt prefix).
+    /// Rewinds to `position` tokens (for re-using a shared prompt prefix). A sliding-window
+    /// layer's ring has overwritten what lies more than a window back, so rewinding further
+    /// than its spare slots allow starts the sequence over: read ``position`` afterwards.
     public func truncate(to newPosition: Int) {
         lock.lock(); defer { lock.unlock() }
-        tokens.removeLast(tokens.count - min(tokens.count, max(0, newPosition)))
+        var kept = min(tokens.count, max(0, newPosition))
+        if let window = transformer.config.slidingWindow, kept < tokens.count,
+           let ring = cache.capacities.filter({ $0 < contextLength }).min(), kept < tokens.count - (ring - window + 1) {
+            kept = 0
+        }
+        tokens.removeLast(tokens.count - kept)
     }
 
     /// Runs `tokens` through the model at the next positions. Returns the logits of the last

@@ -32,6 +32,12 @@ struct LayerWeights: Sendable {
     var upBias: Vector?
     var down: Matrix
     var downBias: Vector?
+    // Per-head RMSNorm of queries and keys (Qwen3, Gemma 3): headDim values each.
+    var queryNorm: Vector?
+    var keyNorm: Vector?
+    // Norms of the attention and feed-forward outputs before the residual adds (Gemma 3).
+    var postAttentionNorm: Vector?
+    var postFeedForwardNorm: Vector?
 }
 
 /// All weights of a model, as views into the model file wherever the layout allows (every
@@ -65,6 +71,13 @@ struct ModelWeights: Sendable {
                     down: try loader.matrix(p + "ffn_down.weight", rows: d, cols: config.feedForward),
                     downBias: try loader.optionalVector(p + "ffn_down.bias", d))
             }
+            // A tensor the config does not use means the model would run wrong: refuse it.
+            for (name, used) in [("attn_q_norm.weight", config.queryKeyNorm), ("attn_k_norm.weight", config.queryKeyNorm),
+                                 ("post_attention_norm.weight", config.postNorms), ("post_ffw_norm.weight", config.postNorms)]
+            where !used && model.tensor(named: p + name) != nil {
+                throw KilnError(.unsupported, "the model has tensor '\(p + name)', which architecture '\(config.architecture)' does not use here",
+                                file: model.reader.paths.first)
+            }
             return LayerWeights(
                 attentionNorm: try loader.vector(p + "attn_norm.weight", d),
                 query: try loader.matrix(p + "attn_q.weight", rows: qRows, cols: d),
@@ -77,7 +90,11 @@ struct ModelWeights: Sendable {
                 ffnNorm: try loader.vector(p + "ffn_norm.weight", d),
                 gate: try loader.matrix(p + "ffn_gate.weight", rows: config.feedForward, cols: d),
                 up: try loader.matrix(p + "ffn_up.weight", rows: config.feedForward, cols: d),
-                down: try loader.matrix(p + "ffn_down.weight", rows: d, cols: config.feedForward))
+                down: try loader.matrix(p + "ffn_down.weight", rows: d, cols: config.feedForward),
+                queryNorm: config.queryKeyNorm ? try loader.vector(p + "attn_q_norm.weight", config.headDim) : nil,
+                keyNorm: config.queryKeyNorm ? try loader.vector(p + "attn_k_norm.weight", config.headDim) : nil,
+                postAttentionNorm: config.postNorms ? try loader.vector(p + "post_attention_norm.weight", d) : nil,
+                postFeedForwardNorm: config.postNorms ? try loader.vector(p + "post_ffw_norm.weight", d) : nil)
         }
         outputNorm = try loader.vector("output_norm.weight", config.embedding)
         outputNormBias = try loader.optionalVector("output_norm.bias", config.embedding)
