@@ -58,10 +58,15 @@ enum GGUFExportMetadata {
         }
 
         if let config = plan.model.config {
-            values["general.architecture"] = (.string, .string(config.architecture))
+            values["general.architecture"] = (.string, .string(ArchitectureDescriptor.ggufName(config.architecture)))
             for (key, type, value) in hyperParameters(config) { values[key] = (type, value) }
             if case .llama3 = config.ropeScaling {
-                warnings.append("Llama 3 RoPE scaling is not written (llama.cpp wants a rope_freqs.weight tensor); llama.cpp will run the file unscaled")
+                // llama.cpp (and Kiln's GGUF reader) take it from a rope_freqs.weight tensor, which
+                // Kiln does not make yet: without one both would run the file unscaled.
+                throw KilnError(.unsupported, "Llama 3 RoPE scaling cannot be written to GGUF yet (it needs a rope_freqs.weight tensor); convert to .kiln or safetensors")
+            }
+            if let window = config.slidingWindow, ArchitectureDescriptor.ggufName(config.architecture) == "llama" {
+                warnings.append("llama.cpp's llama architecture has no sliding window: it will attend past \(window) positions where Kiln does not")
             }
             if config.architecture == "gemma3", let scale = config.attentionScale,
                abs(scale * Double(config.headDim).squareRoot() - 1) > 1e-12 {
@@ -125,7 +130,7 @@ enum GGUFExportMetadata {
 
     /// llama.cpp's `<arch>.*` keys with the types its loader checks.
     static func hyperParameters(_ c: ModelConfig) -> [(String, GGUFType, MetadataValue)] {
-        let arch = c.architecture
+        let arch = ArchitectureDescriptor.ggufName(c.architecture)
         func u32(_ key: String, _ v: Int) -> (String, GGUFType, MetadataValue) { ("\(arch).\(key)", .uint32, .uint(UInt64(v))) }
         func f32(_ key: String, _ v: Double) -> (String, GGUFType, MetadataValue) { ("\(arch).\(key)", .float32, .float(v)) }
         var keys = [

@@ -62,6 +62,9 @@ package struct ArchitectureDescriptor: Sendable {
     package let ropeStyle: ModelConfig.RopeStyle
     /// Needed by every model of this architecture.
     package let features: Set<ArchitectureFeature>
+    /// The `general.architecture` llama.cpp expects in a GGUF file (its converter writes Mistral
+    /// as `llama`).
+    package var ggufName: String { name == "mistral" ? "llama" : name }
     /// Hugging Face norm weights hold w where the model multiplies by (1 + w); canonical
     /// (llama.cpp's) tensors hold 1 + w.
     package let normPlusOne: Bool
@@ -80,6 +83,9 @@ package struct ArchitectureDescriptor: Sendable {
     ]
 
     package static func named(_ name: String) -> ArchitectureDescriptor? { all.first { $0.name == name } }
+
+    /// The GGUF architecture name for `ModelConfig.architecture`.
+    package static func ggufName(_ architecture: String) -> String { named(architecture)?.ggufName ?? architecture }
 
     package static func huggingFace(_ modelType: String) -> ArchitectureDescriptor? {
         all.first { $0.huggingFaceTypes.contains(modelType) }
