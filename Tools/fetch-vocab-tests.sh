@@ -9,7 +9,7 @@ VERSION=0.3.36
 SDIST=.models/download/llama_cpp_python-$VERSION.tar.gz
 SHA256=832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e
 OUT=.models/vocab
-VOCABS="gpt-2 starcoder llama-bpe qwen2"
+VOCABS="gpt-2 starcoder llama-bpe qwen2 llama-spm"
 
 missing=0
 for vocab in $VOCABS; do

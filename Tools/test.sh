@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 Tools/install-deps.sh
 Tools/fetch-smollm2.sh >/dev/null   # the real model, for end-to-end tests
 Tools/fetch-vocab-tests.sh >/dev/null   # llama.cpp's tokenizer vocabularies and golden vectors
+Tools/fetch-gemma3.sh >/dev/null   # a real SentencePiece (Gemma 3) vocabulary, for the tokenizer test
 python3 Tools/test_kiln_read.py
 swift build -c release --product kiln-run   # the end-to-end tests run the release binaries
 swift build -c release --product kiln

@@ -72,7 +72,7 @@ struct TokenizerBPETests {
 
     @Test func rejectsWhatItCannotRun() throws {
         #expect(throws: KilnError.self) {
-            try BPETokenizer(TokenizerSpec(model: "llama", pre: "default", tokens: ["<unk>"], merges: []))
+            try BPETokenizer(TokenizerSpec(model: "bert", pre: "default", tokens: ["[UNK]"], merges: []))
         }
         let tokenizer = try syntheticTokenizer(merges: ["a zz"])
         #expect(tokenizer.warnings.contains { $0.contains("1 of 1 merge rules") })

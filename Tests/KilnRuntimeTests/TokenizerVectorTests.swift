@@ -10,7 +10,7 @@ import TestSupport
 /// (`parse_special = false`).
 struct TokenizerVectorTests {
     @Test(.enabled(if: !TokenizerFiles.skipRealModel, "KILN_SKIP_REAL_MODEL=1"),
-          arguments: ["gpt-2", "starcoder", "llama-bpe", "qwen2"])
+          arguments: ["gpt-2", "starcoder", "llama-bpe", "qwen2", "llama-spm"])
     func llamaCppVectors(vocabulary name: String) throws {
         guard let path = TokenizerFiles.require(TokenizerFiles.vocabulary(name), script: "Tools/fetch-vocab-tests.sh"),
               let inputs = TokenizerFiles.require(path + ".inp", script: "Tools/fetch-vocab-tests.sh"),

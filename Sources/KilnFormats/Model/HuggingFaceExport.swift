@@ -73,7 +73,8 @@ enum HuggingFaceExport {
         return files
     }
 
-    /// The tokenizer the side files describe: byte-level BPE only, the one kind Kiln runs and writes.
+    /// The tokenizer the side files describe: byte-level BPE only, the one kind Kiln writes as `tokenizer.json`
+    /// (a SentencePiece vocabulary is left out of the export, with the other side files written).
     private static func exportedTokenizer(_ model: CanonicalModel) -> TokenizerSpec? {
         guard let tokenizer = model.tokenizer, tokenizer.model == "gpt2" else { return nil }
         return tokenizer

@@ -23,19 +23,44 @@ enum HuggingFaceFiles {
         var merges: [String] = []
         var kinds: [TokenizerSpec.TokenKind] = []
         var pre = "gpt-2"
+        var modelKind = "gpt2"
+        var scores: [Float] = []
+        var addSpacePrefix = false
+        var unknownID: Int?
         if let path = file("tokenizer.json") {
             let json = try readJSON(path)
-            guard let model = json["model"], model["type"]?.stringValue == "BPE" else {
-                throw KilnError(.unsupported, "tokenizer model is not BPE; Kiln reads byte-level BPE tokenizers", file: path)
+            let model = json["model"]
+            let type = model?["type"]?.stringValue
+            guard let model, type == "BPE" || type == "Unigram" else {
+                throw KilnError(.unsupported, "tokenizer model '\(type ?? "none")' is not one Kiln reads (BPE, Unigram)", file: path)
             }
-            var byID = try idMap(model["vocab"], path)
+            var byID: [Int: (String, TokenizerSpec.TokenKind)]
+            var scoreByID: [Int: Float] = [:]
+            if type == "Unigram" {
+                (byID, scoreByID) = try unigramVocabulary(model["vocab"], path)
+                unknownID = model["unk_id"]?.intValue
+            } else {
+                byID = try idMap(model["vocab"], path)
+            }
+            let sentencePiece = SentencePieceShape(json)
+            if type == "Unigram" || sentencePiece.isSentencePiece {
+                modelKind = type == "Unigram" ? "unigram" : "llama"
+                pre = sentencePiece.pre
+                addSpacePrefix = sentencePiece.addSpacePrefix
+                if model["byte_fallback"]?.boolValue == true {
+                    for (id, entry) in byID where SentencePieceShape.isByteToken(entry.0) { byID[id] = (entry.0, .byte) }
+                }
+            }
             for added in json["added_tokens"]?.arrayValue ?? [] {
                 guard let id = added["id"]?.intValue, let content = added["content"]?.stringValue else { continue }
                 byID[id] = (content, added["special"]?.boolValue == true ? .control : .userDefined)
             }
             (tokens, kinds) = try dense(byID, path)
+            if !scoreByID.isEmpty { scores = tokens.indices.map { scoreByID[$0] ?? 0 } }
             merges = try mergeList(model["merges"]?.arrayValue ?? [], path)
-            pre = preTokenizer(json["pre_tokenizer"], ignoresMerges: model["ignore_merges"]?.boolValue ?? false)
+            if modelKind == "gpt2" {
+                pre = preTokenizer(json["pre_tokenizer"], ignoresMerges: model["ignore_merges"]?.boolValue ?? false)
+            }
         } else if let vocabPath = file("vocab.json"), let mergesPath = file("merges.txt") {
             (tokens, kinds) = try dense(try idMap(try readJSON(vocabPath), vocabPath), vocabPath)
             // The mapping must outlive the decoding: a temporary would be unmapped mid-read.
@@ -75,10 +100,12 @@ enum HuggingFaceFiles {
             chatTemplate = String(decoding: mapping.bytes, as: UTF8.self)
         }
         let spec = TokenizerSpec(
-            model: "gpt2", pre: pre, tokens: tokens, merges: merges, kinds: kinds,
-            bosID: special("bos_token"), eosID: eos, eotID: eot, padID: special("pad_token"), unknownID: special("unk_token"),
+            model: modelKind, pre: pre, tokens: tokens, merges: merges, kinds: kinds,
+            bosID: special("bos_token"), eosID: eos, eotID: eot, padID: special("pad_token"),
+            unknownID: special("unk_token") ?? unknownID ?? (modelKind == "gpt2" ? nil : idOf["<unk>"]),
             addBOS: tokenizerConfig?["add_bos_token"]?.boolValue ?? false,
-            addEOS: tokenizerConfig?["add_eos_token"]?.boolValue ?? false, chatTemplate: chatTemplate)
+            addEOS: tokenizerConfig?["add_eos_token"]?.boolValue ?? false, chatTemplate: chatTemplate,
+            scores: scores, addSpacePrefix: addSpacePrefix)
         try spec.validate()
         return spec
     }
@@ -91,6 +118,23 @@ enum HuggingFaceFiles {
             byID[id] = (token, .normal)
         }
         return byID
+    }
+
+    /// A Unigram model's `vocab`: `[[piece, score], …]`, ids in order.
+    private static func unigramVocabulary(_ vocab: JSONValue?, _ path: String) throws
+        -> ([Int: (String, TokenizerSpec.TokenKind)], [Int: Float])
+    {
+        guard let entries = vocab?.arrayValue else { throw KilnError(.malformed, "Unigram vocabulary is not a JSON array", file: path) }
+        var byID: [Int: (String, TokenizerSpec.TokenKind)] = [:]
+        var scores: [Int: Float] = [:]
+        for (id, entry) in entries.enumerated() {
+            guard let pair = entry.arrayValue, pair.count == 2, let piece = pair[0].stringValue, let score = pair[1].doubleValue else {
+                throw KilnError(.malformed, "model.vocab[\(id)] is not [piece, score]", file: path)
+            }
+            byID[id] = (piece, .normal)
+            scores[id] = Float(score)
+        }
+        return (byID, scores)
     }
 
     private static func dense(_ byID: [Int: (String, TokenizerSpec.TokenKind)], _ path: String) throws
@@ -131,5 +175,13 @@ enum HuggingFaceFiles {
         if patterns.contains(where: { $0.contains("[^\\r\\n\\p{L}\\p{N}]?\\p{L}+") }) { return "qwen2" }
         if types.contains("Digits"), steps.contains(where: { $0["individual_digits"]?.boolValue == true }) { return "smollm" }
         return "gpt-2"
+    }
+}
+
+extension TokenizerSpec {
+    /// The tokenizer of a Hugging Face checkpoint directory (`tokenizer.json`, or `vocab.json` +
+    /// `merges.txt`, with `tokenizer_config.json`), without a model; nil when it has none.
+    package static func huggingFace(directory: URL) throws -> TokenizerSpec? {
+        try HuggingFaceFiles.tokenizer(in: directory, config: .object([:]))
     }
 }

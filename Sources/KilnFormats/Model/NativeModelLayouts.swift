@@ -37,7 +37,8 @@ struct NanoGPTModelLayout: ModelLayout {
     }
 }
 
-/// llama2.c: Meta's original layout (q/k rows already in RoPE's adjacent-pair order, as GGUF).
+/// llama2.c: Meta's original layout (q/k rows already in RoPE's adjacent-pair order, as GGUF),
+/// with the `tokenizer.bin` beside the checkpoint as its tokenizer.
 struct Llama2cModelLayout: ModelLayout {
     func recognize(_ reader: any CheckpointReader) throws -> CanonicalModel.Recognized? {
         let m = reader.metadata
@@ -71,7 +72,12 @@ struct Llama2cModelLayout: ModelLayout {
             vocabulary: try int("vocab_size"), context: try int("seq_len"), normEpsilon: 1e-5,
             tiedEmbeddings: !tensors.contains { $0.name == "output.weight" }, attentionBias: false)
         config.ropeStyle = .normal
-        return .init(config: config, tokenizer: nil, tensors: tensors, extraMetadata: ["source.metadata": .map(m)])
+        var warnings: [String] = []
+        let tokenizer = reader.paths.first.flatMap {
+            Llama2cTokenizer.beside($0, vocabularySize: config.vocabulary, warnings: &warnings)
+        }
+        return .init(config: config, tokenizer: tokenizer, tensors: tensors, extraMetadata: ["source.metadata": .map(m)],
+                     warnings: warnings)
     }
 }
 

@@ -18,7 +18,17 @@ extension BPETokenizer {
                 if id >= 0 { out.append(id) }
                 return
             }
-            var symbols = bytes.map { byteTokens[Int($0)] }
+            merge(bytes.map { byteTokens[Int($0)] }, into: &out)
+        }
+
+        /// Merges `symbols` (token ids; negative ones are dropped) and appends the result to `out`.
+        func merge(_ symbols: [Int32], into out: inout [Int32]) {
+            var symbols = symbols
+            let n = symbols.count
+            guard n > 1 else {
+                if let id = symbols.first, id >= 0 { out.append(id) }
+                return
+            }
             // Linked list over positions; a merged-away symbol is marked `removed`.
             var next = (0..<n).map { Int32($0 + 1) }
             var prev = (0..<n).map { Int32($0 - 1) }

@@ -9,16 +9,25 @@ public struct StreamingDecoder: Sendable {
     /// Whether control tokens (`<|im_end|>`) are left out of the text.
     public let skipSpecial: Bool
     private var pending: [UInt8] = []
+    /// Whether the first space is still to be taken off (SentencePiece vocabularies).
+    private var stripping: Bool
 
-    /// An empty decoder for `tokenizer`'s ids.
-    public init(_ tokenizer: BPETokenizer, skipSpecial: Bool = true) {
+    /// An empty decoder for `tokenizer`'s ids. With `startsText`, the ids are a whole text and
+    /// the space a SentencePiece vocabulary put before it comes off, as `decode` does; without
+    /// it (generated tokens continuing a prompt) `▁word` keeps its space.
+    public init(_ tokenizer: BPETokenizer, skipSpecial: Bool = true, startsText: Bool = false) {
         self.tokenizer = tokenizer
         self.skipSpecial = skipSpecial
+        stripping = startsText && tokenizer.stripsLeadingSpace
     }
 
     /// The text that `id` completes; empty while a character is still incomplete.
     public mutating func append(_ id: Int) -> String {
         tokenizer.appendBytes(of: id, skipSpecial: skipSpecial, to: &pending)
+        if stripping && !pending.isEmpty {
+            if pending[0] == 0x20 { pending.removeFirst() }
+            stripping = false
+        }
         let complete = UTF8Prefix.completeLength(pending)
         guard complete > 0 else { return "" }
         let text = String(decoding: pending[..<complete], as: UTF8.self)

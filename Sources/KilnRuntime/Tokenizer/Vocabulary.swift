@@ -1,7 +1,7 @@
 import KilnFormats
 
 extension BPETokenizer {
-    /// The id ↔ token maps of a byte-level vocabulary, and what each id decodes to.
+    /// The id ↔ token maps of a vocabulary, and what each id decodes to.
     struct Vocabulary: Sendable {
         typealias Kind = TokenizerSpec.TokenKind
 
@@ -16,8 +16,18 @@ extension BPETokenizer {
         let ordinaryIDs: [Int32]
 
         init(_ spec: TokenizerSpec) {
-            tokens = spec.tokens
-            kinds = spec.kinds.isEmpty ? Array(repeating: .normal, count: spec.tokens.count) : spec.kinds
+            let kinds = spec.kinds.isEmpty ? Array(repeating: .normal, count: spec.tokens.count) : spec.kinds
+            if spec.model == "gpt2" {
+                self.init(byteLevel: spec.tokens, kinds: kinds)
+            } else {
+                self.init(sentencePiece: spec.tokens, kinds: kinds)
+            }
+        }
+
+        /// A byte-level vocabulary: ordinary tokens are spelled in GPT-2's byte alphabet.
+        private init(byteLevel tokens: [String], kinds: [Kind]) {
+            self.tokens = tokens
+            self.kinds = kinds
             index = TokenIndex(tokens)
             var bytes: [UInt8] = []
             var offsets = [0]
@@ -38,6 +48,41 @@ extension BPETokenizer {
             self.offsets = offsets
             self.ordinaryIDs = ordinaryIDs
         }
+
+        /// A SentencePiece vocabulary: normal tokens decode with `▁` as a space, byte tokens
+        /// (`<0x41>`) to their byte, added tokens to their text, unused tokens to nothing (as
+        /// llama.cpp's `token_to_piece`).
+        private init(sentencePiece tokens: [String], kinds: [Kind]) {
+            self.tokens = tokens
+            // llama.cpp makes tokens named like an end of turn control tokens whatever the file
+            // says (Gemma 3 marks `</s>` user-defined): they are then not matched in user text.
+            let kinds = zip(tokens, kinds).map { Self.endOfTurnNames.contains($0) ? .control : $1 }
+            self.kinds = kinds
+            index = TokenIndex(tokens)
+            var bytes: [UInt8] = []
+            var offsets = [0]
+            offsets.reserveCapacity(tokens.count + 1)
+            for (token, kind) in zip(tokens, kinds) {
+                switch kind {
+                case .normal: SentencePieceSpelling.unescapingSpaces(token, into: &bytes)
+                case .byte:
+                    if let byte = SentencePieceSpelling.byteValue(of: token) { bytes.append(byte) } else { bytes.append(contentsOf: token.utf8) }
+                case .control, .userDefined, .unknown: bytes.append(contentsOf: token.utf8)
+                case .unused: break
+                }
+                offsets.append(bytes.count)
+            }
+            self.bytes = bytes
+            self.offsets = offsets
+            ordinaryIDs = []
+        }
+
+        /// The token texts llama.cpp's `llama_vocab::load` treats as end-of-generation control
+        /// tokens (those a SentencePiece vocabulary can hold).
+        static let endOfTurnNames: Set<String> = [
+            "<|eot_id|>", "<|im_end|>", "<|end|>", "<end_of_turn>", "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>",
+            "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>", "<eos>",
+        ]
 
         /// Ordinary tokens by the bytes they stand for (for `ignore_merges`).
         func indexByBytes() -> TokenIndex {
