@@ -69,8 +69,24 @@ enum HuggingFaceExport {
         var files = [("config.json", configJSON(config, plan).serialized(pretty: true) + "\n")]
         if let tokenizer = exportedTokenizer(plan.model) {
             files += HuggingFaceTokenizerExport.files(tokenizer, contextLength: config.context)
+        } else {
+            files += sourceTokenizerFiles(plan.model)
         }
         return files
+    }
+
+    /// The tokenizer files Kiln does not write itself (SentencePiece `tokenizer.json`: Metaspace
+    /// BPE with byte fallback, Unigram), copied unchanged from the Hugging Face folder the model
+    /// was read from — they are the files its tokenizer was read from.
+    private static func sourceTokenizerFiles(_ model: CanonicalModel) -> [(name: String, contents: String)] {
+        guard model.tokenizer != nil, model.reader.formatName == "safetensors", let first = model.reader.paths.first else { return [] }
+        let folder = URL(fileURLWithPath: first).deletingLastPathComponent()
+        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path) else { return [] }
+        return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"].compactMap { name in
+            guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path),
+                  let text = String(data: data, encoding: .utf8) else { return nil }
+            return (name, text)
+        }
     }
 
     /// The tokenizer the side files describe: byte-level BPE only, the one kind Kiln writes as `tokenizer.json`
@@ -82,6 +98,9 @@ enum HuggingFaceExport {
 
     private static func tokenizerWarnings(_ model: CanonicalModel) -> [String] {
         if let tokenizer = model.tokenizer, tokenizer.model != "gpt2" {
+            if !sourceTokenizerFiles(model).isEmpty {
+                return ["tokenizer model '\(tokenizer.model)' is not byte-level BPE; its tokenizer files are copied from the source folder"]
+            }
             return ["tokenizer model '\(tokenizer.model)' is not byte-level BPE; no tokenizer files are written"]
         }
         return exportedTokenizer(model).map(HuggingFaceTokenizerExport.warnings) ?? []
