@@ -143,8 +143,12 @@ struct GGUFModelLayout: ModelLayout {
         var carried: [String: MetadataValue] = [:]
         if let name = m["general.name"] { carried["general.name"] = name }
         let hasTokenizer = m["tokenizer.ggml.tokens"]?.arrayValue != nil
+        // The spec models add_space_prefix for SentencePiece vocabularies only (ggufMetadata
+        // writes it for them); a byte-level vocabulary's own value is carried as it was.
+        let byteLevel = (m["tokenizer.ggml.model"]?.stringValue ?? "gpt2") == "gpt2"
         let rest = m.filter { key, _ in
-            !(hasTokenizer && TokenizerSpec.ggufKeys.contains(key)) && key != "general.alignment"
+            let modelled = TokenizerSpec.ggufKeys.contains(key) && !(byteLevel && key == "tokenizer.ggml.add_space_prefix")
+            return !(hasTokenizer && modelled) && key != "general.alignment"
         }
         if !rest.isEmpty { carried["source.metadata"] = .map(rest) }
         if let file = reader as? GGUFFile {
