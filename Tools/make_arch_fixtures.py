@@ -41,7 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import torch  # noqa: E402
 from transformers import (  # noqa: E402
-    AutoModelForCausalLM,
     Gemma3ForCausalLM,
     Gemma3TextConfig,
     LlamaConfig,
@@ -53,8 +52,7 @@ from transformers import (  # noqa: E402
 )
 
 from make_reference_logits import (  # noqa: E402
-    EXPECTED, MODELS, SEED, VOCAB, Writer, build, dump_json, f32_list, init_weights, logits_of, make_ids, max_diff,
-    versions,
+    EXPECTED, VOCAB, Writer, build, dump_json, logits_doc, logits_of, max_diff, save_checked, seeded_tiny,
 )
 
 COMMON = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=176, num_attention_heads=4, num_key_value_heads=2,
@@ -166,33 +164,11 @@ def checks(name: str, cls, model, seqs, ref) -> dict[str, float]:
 
 @torch.no_grad()
 def make(w: Writer, name: str, cls, config_fn, offset: int, logits_file: str) -> None:
-    seed = SEED + offset
-    model = build(cls, config_fn(), "eager")
-    init_weights(model, seed)
-    model.eval()
-    seqs = make_ids(seed)
-    ref = [logits_of(model, s) for s in seqs]
+    model, seed, seqs, ref = seeded_tiny(cls, config_fn, offset)
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp) / name
-        model.save_pretrained(folder)
-        loaded = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32, attn_implementation="eager").eval()
-        for s, r in zip(seqs, ref):
-            assert torch.equal(logits_of(loaded, s), r), f"{name}: reloaded model differs"
-        for f in sorted(folder.iterdir()):
-            w.write(MODELS / name / f.name, f.read_bytes())
+        save_checked(w, name, model, seqs, ref, Path(tmp))
     found = checks(name, cls, model, seqs, ref)
-    doc = {
-        "generator": "Tools/make_arch_fixtures.py",
-        "versions": versions(),
-        "model": f"Fixtures/models/{name}",
-        "model_type": model.config.model_type,
-        "seed": seed,
-        "dtype": "float32",
-        "attn_implementation": "eager",
-        "vocab_size": VOCAB,
-        "checks": found,
-        "sequences": [{"ids": s, "shape": [len(s), VOCAB], "logits": f32_list(r.numpy())} for s, r in zip(seqs, ref)],
-    }
+    doc = logits_doc("Tools/make_arch_fixtures.py", name, model, seed, seqs, ref, checks=found)
     w.write(EXPECTED / logits_file, dump_json(doc))
     scale = max(float(r.abs().max()) for r in ref)
     print(f"{name}: |logit| <= {scale:.2f}; " + ", ".join(f"{k} {v:.3g}" for k, v in found.items()))

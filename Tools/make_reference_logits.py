@@ -343,25 +343,59 @@ def numerics_checks(name: str, model, cls, seqs, ref) -> dict[str, float]:
 
 
 @torch.no_grad()
-def make_tiny(w: Writer, name: str, cls, config_fn, offset: int, logits_file: str) -> dict:
+@torch.no_grad()
+def seeded_tiny(cls, config_fn, offset: int):
+    """A tiny model of `cls` with seeded random weights, its id sequences and their logits:
+    (model, seed, sequences, logits). Shared with Tools/make_arch_fixtures.py."""
     seed = SEED + offset
     model = build(cls, config_fn(), "eager")
     init_weights(model, seed)
     model.eval()
     seqs = make_ids(seed)
-    ref = [logits_of(model, s) for s in seqs]
+    return model, seed, seqs, [logits_of(model, s) for s in seqs]
+
+
+@torch.no_grad()
+def save_checked(w: Writer, name: str, model, seqs, ref, tmp: Path) -> list[str]:
+    """Saves `model` in Hugging Face form under Fixtures/models/NAME (via `tmp`), after checking
+    that what is on disk is what the logits come from: loaded back, bit for bit. Returns the
+    file names."""
+    model.save_pretrained(tmp / name, safe_serialization=True)
+    loaded = AutoModelForCausalLM.from_pretrained(tmp / name, dtype=torch.float32,
+                                                  attn_implementation="eager").eval()
+    for s, r in zip(seqs, ref):
+        assert torch.equal(logits_of(loaded, s), r), f"{name}: reloaded model differs"
+    files = sorted(p.name for p in (tmp / name).iterdir())
+    for f in files:
+        w.write(MODELS / name / f, (tmp / name / f).read_bytes())
+    return files
+
+
+def logits_doc(generator: str, name: str, model, seed: int, seqs, ref, **extra) -> dict:
+    """The expected-logits JSON document of a tiny model; `extra` keys go before the sequences."""
+    return {
+        "generator": generator,
+        "versions": versions(),
+        "model": f"Fixtures/models/{name}",
+        "model_type": model.config.model_type,
+        "seed": seed,
+        "dtype": "float32",
+        "attn_implementation": "eager",
+        "vocab_size": VOCAB,
+        **extra,
+        "sequences": [
+            {"ids": s, "shape": [len(s), VOCAB], "logits": f32_list(r.numpy())}
+            for s, r in zip(seqs, ref)
+        ],
+    }
+
+
+def make_tiny(w: Writer, name: str, cls, config_fn, offset: int, logits_file: str) -> dict:
+    model, seed, seqs, ref = seeded_tiny(cls, config_fn, offset)
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        model.save_pretrained(tmp / name, safe_serialization=True)
-        # What is on disk is what the logits come from: load it back, bit for bit.
-        loaded = AutoModelForCausalLM.from_pretrained(tmp / name, dtype=torch.float32,
-                                                      attn_implementation="eager").eval()
-        for s, r in zip(seqs, ref):
-            assert torch.equal(logits_of(loaded, s), r), f"{name}: reloaded model differs"
-        files = sorted(p.name for p in (tmp / name).iterdir())
-        for f in files:
-            w.write(MODELS / name / f, (tmp / name / f).read_bytes())
+        files = save_checked(w, name, model, seqs, ref, tmp)
         stale = sorted(set(p.name for p in (MODELS / name).glob("*")) - set(files)) if (MODELS / name).exists() else []
         assert not stale, f"stale files in {MODELS / name}: {stale}"
 
@@ -386,21 +420,7 @@ def make_tiny(w: Writer, name: str, cls, config_fn, offset: int, logits_file: st
     spread = min(float(r.std(dim=1).min()) for r in ref)
     assert spread > 0.5, f"{name}: logits barely vary ({spread})"
 
-    cfg = model.config
-    doc = {
-        "generator": "Tools/make_reference_logits.py",
-        "versions": versions(),
-        "model": f"Fixtures/models/{name}",
-        "model_type": cfg.model_type,
-        "seed": seed,
-        "dtype": "float32",
-        "attn_implementation": "eager",
-        "vocab_size": VOCAB,
-        "sequences": [
-            {"ids": s, "shape": [len(s), VOCAB], "logits": f32_list(r.numpy())}
-            for s, r in zip(seqs, ref)
-        ],
-    }
+    doc = logits_doc("Tools/make_reference_logits.py", name, model, seed, seqs, ref)
     w.write(EXPECTED / logits_file, dump_json(doc))
     print(f"{name}: logits std >= {spread:.2f}; sensitivity "
           + ", ".join(f"{k} {v:.3g}" for k, v in sens.items())

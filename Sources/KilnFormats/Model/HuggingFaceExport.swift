@@ -79,14 +79,19 @@ enum HuggingFaceExport {
     /// BPE with byte fallback, Unigram), copied unchanged from the Hugging Face folder the model
     /// was read from — they are the files its tokenizer was read from.
     private static func sourceTokenizerFiles(_ model: CanonicalModel) -> [(name: String, contents: String)] {
-        guard model.tokenizer != nil, model.reader.formatName == "safetensors", let first = model.reader.paths.first else { return [] }
-        let folder = URL(fileURLWithPath: first).deletingLastPathComponent()
-        guard FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path) else { return [] }
+        guard let folder = sourceTokenizerFolder(model) else { return [] }
         return ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "generation_config.json"].compactMap { name in
             guard let data = FileManager.default.contents(atPath: folder.appendingPathComponent(name).path),
                   let text = String(data: data, encoding: .utf8) else { return nil }
             return (name, text)
         }
+    }
+
+    /// The Hugging Face folder the model's tokenizer was read from, when it holds a `tokenizer.json`.
+    private static func sourceTokenizerFolder(_ model: CanonicalModel) -> URL? {
+        guard model.tokenizer != nil, model.reader.formatName == "safetensors", let first = model.reader.paths.first else { return nil }
+        let folder = URL(fileURLWithPath: first).deletingLastPathComponent()
+        return FileManager.default.fileExists(atPath: folder.appendingPathComponent("tokenizer.json").path) ? folder : nil
     }
 
     /// The tokenizer the side files describe: byte-level BPE only, the one kind Kiln writes as `tokenizer.json`
@@ -98,7 +103,7 @@ enum HuggingFaceExport {
 
     private static func tokenizerWarnings(_ model: CanonicalModel) -> [String] {
         if let tokenizer = model.tokenizer, tokenizer.model != "gpt2" {
-            if !sourceTokenizerFiles(model).isEmpty {
+            if sourceTokenizerFolder(model) != nil {
                 return ["tokenizer model '\(tokenizer.model)' is not byte-level BPE; its tokenizer files are copied from the source folder"]
             }
             return ["tokenizer model '\(tokenizer.model)' is not byte-level BPE; no tokenizer files are written"]

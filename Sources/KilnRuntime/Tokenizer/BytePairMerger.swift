@@ -33,11 +33,12 @@ extension BPETokenizer {
             var next = (0..<n).map { Int32($0 + 1) }
             var prev = (0..<n).map { Int32($0 - 1) }
             next[n - 1] = -1
-            var queue = PairQueue()
+            var queue = PriorityQueue<RankedPair>()
             for i in 0..<(n - 1) {
-                if let rule = merges.lookup(symbols[i], symbols[i + 1]) { queue.push(rank: rule >> 32, position: i) }
+                if let rule = merges.lookup(symbols[i], symbols[i + 1]) { queue.push(RankedPair(rank: rule >> 32, position: i)) }
             }
-            while let (rank, position) = queue.pop() {
+            while let pair = queue.pop() {
+                let rank = pair.rank, position = pair.position
                 let right = Int(next[position])
                 // Entries go stale when a neighbour merges first; the pair is still wanted only if
                 // it is still there with this rank (a rank names one pair, so equal rank ⇒ same pair).
@@ -49,11 +50,11 @@ extension BPETokenizer {
                 if next[right] >= 0 { prev[Int(next[right])] = Int32(position) }
                 let before = Int(prev[position])
                 if before >= 0, let rule = merges.lookup(symbols[before], symbols[position]) {
-                    queue.push(rank: rule >> 32, position: before)
+                    queue.push(RankedPair(rank: rule >> 32, position: before))
                 }
                 let after = Int(next[position])
                 if after >= 0, let rule = merges.lookup(symbols[position], symbols[after]) {
-                    queue.push(rank: rule >> 32, position: position)
+                    queue.push(RankedPair(rank: rule >> 32, position: position))
                 }
             }
             var i = 0
@@ -66,39 +67,16 @@ extension BPETokenizer {
         private static let removed = Int32.min
     }
 
-    /// A binary min-heap of (rank, position) packed into one integer, so that comparing two
+    /// A candidate merge: (rank, position) packed into one integer, so that comparing two
     /// entries compares rank first and position second — the leftmost pair wins a tie.
-    struct PairQueue {
-        private var heap: [UInt64] = []
+    struct RankedPair: QueuePriority {
+        let packed: UInt64
 
-        mutating func push(rank: UInt64, position: Int) {
-            heap.append(rank << 32 | UInt64(position))
-            var child = heap.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                if heap[parent] <= heap[child] { break }
-                heap.swapAt(parent, child)
-                child = parent
-            }
-        }
+        init(rank: UInt64, position: Int) { packed = rank << 32 | UInt64(position) }
 
-        mutating func pop() -> (rank: UInt64, position: Int)? {
-            guard let top = heap.first else { return nil }
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var parent = 0
-                while true {
-                    let left = 2 * parent + 1
-                    if left >= heap.count { break }
-                    let right = left + 1
-                    let child = right < heap.count && heap[right] < heap[left] ? right : left
-                    if heap[parent] <= heap[child] { break }
-                    heap.swapAt(parent, child)
-                    parent = child
-                }
-            }
-            return (top >> 32, Int(top & 0xFFFF_FFFF))
-        }
+        var rank: UInt64 { packed >> 32 }
+        var position: Int { Int(packed & 0xFFFF_FFFF) }
+
+        func precedes(_ other: RankedPair) -> Bool { packed < other.packed }
     }
 }

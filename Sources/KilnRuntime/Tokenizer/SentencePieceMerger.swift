@@ -28,7 +28,7 @@ extension BPETokenizer {
             var prev = (0..<count).map { $0 - 1 }
             next[count - 1] = -1
 
-            var queue = BigramQueue()
+            var queue = PriorityQueue<Bigram>()
             text.withUnsafeBufferPointer { all in
                 func tryAdd(_ left: Int, _ right: Int) {
                     guard left >= 0, right >= 0 else { return }
@@ -75,7 +75,7 @@ extension BPETokenizer {
     }
 
     /// A candidate join of two adjacent symbols.
-    struct Bigram {
+    struct Bigram: QueuePriority {
         let score: Float
         let left: Int
         let right: Int
@@ -84,41 +84,6 @@ extension BPETokenizer {
         /// Whether `self` is taken before `other`: higher score, then further left.
         func precedes(_ other: Bigram) -> Bool {
             score != other.score ? score > other.score : left < other.left
-        }
-    }
-
-    /// A binary heap of bigrams, best first.
-    struct BigramQueue {
-        private var heap: [Bigram] = []
-
-        mutating func push(_ bigram: Bigram) {
-            heap.append(bigram)
-            var child = heap.count - 1
-            while child > 0 {
-                let parent = (child - 1) / 2
-                guard heap[child].precedes(heap[parent]) else { break }
-                heap.swapAt(parent, child)
-                child = parent
-            }
-        }
-
-        mutating func pop() -> Bigram? {
-            guard let top = heap.first else { return nil }
-            let last = heap.removeLast()
-            if !heap.isEmpty {
-                heap[0] = last
-                var parent = 0
-                while true {
-                    let left = 2 * parent + 1
-                    guard left < heap.count else { break }
-                    let right = left + 1
-                    let child = right < heap.count && heap[right].precedes(heap[left]) ? right : left
-                    guard heap[child].precedes(heap[parent]) else { break }
-                    heap.swapAt(parent, child)
-                    parent = child
-                }
-            }
-            return top
         }
     }
 }
