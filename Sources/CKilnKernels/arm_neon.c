@@ -335,6 +335,7 @@ float kiln_stream_sum_neon(const float *p, int64_t n);
     .swiglu = kiln_swiglu_neon,                          \
     .attention_scores = kiln_attention_scores_neon,      \
     .attention_values = kiln_attention_values_neon,      \
+    .flash_tile = kiln_flash_tile_generic,               \
     .f16_to_f32 = kiln_f16_to_f32_neon,                  \
     .f32_to_f16 = kiln_f32_to_f16_neon,                  \
     .bf16_to_f32 = kiln_bf16_to_f32_neon,                \

@@ -252,6 +252,7 @@ const kiln_ops kiln_ops_generic = {
     .swiglu = kiln_swiglu_generic,
     .attention_scores = kiln_attention_scores_generic,
     .attention_values = kiln_attention_values_generic,
+    .flash_tile = kiln_flash_tile_generic,
     .f16_to_f32 = kiln_f16_to_f32_generic,
     .f32_to_f16 = kiln_f32_to_f16_generic,
     .bf16_to_f32 = kiln_bf16_to_f32_generic,

@@ -40,6 +40,29 @@ typedef struct {
 // the row count.
 typedef void (*kiln_rows_fn)(const kiln_matmul_args *args, int64_t r0, int64_t r1);
 
+// One pool task of kiln_flash_attention: stacked query rows s0 ..< s1 of one job and KV head,
+// where stacked row s is query head j = s % group of the head's group at row t = s / group (so a
+// tile's rows share few positions, and a decode row's whole group is one tile).
+#define KILN_FLASH_ROWS 32 // stacked query rows per tile: Q, O and S of a tile stay in L1
+#define KILN_FLASH_KEYS 64 // keys per block: four KILN_KV_BLOCK blocks, one 64-key score row
+typedef struct {
+    const float *q;       // the job's queries, moved to the group's first head
+    float *out;           // likewise
+    int64_t q_stride, group, head_dim;
+    const void *keys, *values; // this KV head's
+    int32_t kv_type;
+    int64_t slots, capacity, last, base, window;
+    int64_t s0, s1;
+    float scale;
+    float *scratch;       // kiln_flash_scratch_floats(head_dim) floats, 64-byte aligned
+} kiln_flash_tile;
+
+// Q and O tiles, the score tile, m and l, and a block of converted keys and of values.
+static inline int64_t kiln_flash_scratch_floats(int64_t head_dim) {
+    return 2 * KILN_FLASH_ROWS * head_dim + KILN_FLASH_ROWS * KILN_FLASH_KEYS + 2 * KILN_FLASH_ROWS +
+           2 * KILN_FLASH_KEYS * head_dim;
+}
+
 struct kiln_ops {
     const char *name;
     // The smallest batch for which the float kernels want the activations transposed (args.xt);
@@ -65,6 +88,8 @@ struct kiln_ops {
     void (*f32_to_f16)(const float *src, uint16_t *dst, int64_t n);
     void (*bf16_to_f32)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_bf16)(const float *src, uint16_t *dst, int64_t n);
+    // One tile of kiln_flash_attention (attention_tile.h, instantiated per tier).
+    void (*flash_tile)(const kiln_flash_tile *tile);
     float (*stream_sum)(const float *p, int64_t n); // n a multiple of 32, p 64-byte aligned
     int64_t (*peak)(int32_t kind, int64_t iterations); // kiln_peak_work; NULL: no probe
 };
@@ -191,6 +216,11 @@ void kiln_f32_to_f16_generic(const float *src, uint16_t *dst, int64_t n);
 void kiln_bf16_to_f32_generic(const uint16_t *src, float *dst, int64_t n);
 void kiln_f32_to_bf16_generic(const float *src, uint16_t *dst, int64_t n);
 float kiln_stream_sum_generic(const float *p, int64_t n);
+void kiln_flash_tile_generic(const kiln_flash_tile *tile);
+#if defined(__x86_64__)
+void kiln_flash_tile_avx2(const kiln_flash_tile *tile);
+void kiln_flash_tile_avx512(const kiln_flash_tile *tile);
+#endif
 
 // Hides a value from the optimiser, so a loop-invariant probe operation is not hoisted.
 #define KILN_OPAQUE(v) __asm__ volatile("" : "+x"(v))

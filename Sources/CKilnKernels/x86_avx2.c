@@ -578,6 +578,7 @@ const kiln_ops kiln_ops_avx2 = {
     .f32_to_f16 = kiln_f32_to_f16_avx2,
     .bf16_to_f32 = kiln_bf16_to_f32_avx2,
     .f32_to_bf16 = kiln_f32_to_bf16_avx2,
+    .flash_tile = kiln_flash_tile_avx2,
     .stream_sum = kiln_stream_sum_avx2,
     .peak = peak,
 };

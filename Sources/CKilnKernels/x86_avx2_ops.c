@@ -11,26 +11,6 @@ AVX2 static inline float hmax(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// e^x for each lane (Cephes expf: 2^n · p(r), |r| ≤ ln2/2, about 1 ulp). Inputs are clamped to
-// [−87.3, 88.4]: below, the result is 2^−126 instead of a subnormal or 0; above, 2.4e38 instead
-// of infinity. Softmax, SiLU and GELU only ever divide by or add to these, where that is harmless.
-AVX2 static inline __m256 exp8(__m256 x) {
-    x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.336f)), _mm256_set1_ps(88.376f));
-    const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    const __m256i scale = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-    return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
-}
-
 // The same as exp8 for one value, for the tails, so a vector's last lanes agree with the rest.
 AVX2 static inline float exp1(float x) {
     float in[8] = {x}, out[8];

@@ -389,6 +389,7 @@ static void make_tables(void) {
     table.name = "avx512";
     table.peak = peak;
     table.transposed_batch = 8;
+    table.flash_tile = kiln_flash_tile_avx512;
     table.rows[KILN_WEIGHT_F32] = rows_f32;
     table.rows[KILN_WEIGHT_F16] = rows_f16;
     table.rows[KILN_WEIGHT_BF16] = rows_bf16;

@@ -152,6 +152,48 @@ void kiln_attention(const kiln_ops *ops, const float *query, const void *keys, i
                     const void *values, int64_t value_stride, int32_t value_type, int64_t positions, int64_t head_dim,
                     float scale, float *scratch, float *out);
 
+// ---- blocked causal attention over a KV cache (flash-attention style) ----------------------
+//
+// The cache layout the kernel reads, per layer and KV head (elements of f32 or f16):
+// - keys in blocks of KILN_KV_BLOCK slots, each block transposed: slot s, dimension i at
+//   (s / KILN_KV_BLOCK) · KILN_KV_BLOCK · head_dim + i · KILN_KV_BLOCK + s % KILN_KV_BLOCK, so 16
+//   consecutive keys' i-th values are one vector: Q·Kᵀ runs as broadcast-query FMAs with no
+//   horizontal sums, for one query row (decode) as for many (a prompt);
+// - values row-major: slot s, dimension i at s · head_dim + i (P·V broadcasts p and FMAs rows).
+// A head's keys and values both take kiln_kv_padded_slots(capacity) · head_dim elements.
+#define KILN_KV_BLOCK 16
+static inline int64_t kiln_kv_padded_slots(int64_t capacity) {
+    return (capacity + KILN_KV_BLOCK - 1) / KILN_KV_BLOCK * KILN_KV_BLOCK;
+}
+
+// One sequence's rows for kiln_flash_attention. Query head h of row t is the head_dim floats at
+// q + t · q_stride + h · head_dim (out likewise); row t sits at position base + t, and its keys
+// are already in the cache. Slot s of a head holds the latest position ≡ s (mod capacity) stored
+// so far, latest = `last` (a ring for sliding-window layers; slot = position otherwise); slots
+// 0 ..< `slots` are filled. Row t sees the positions p with p ≤ base + t and, when window > 0,
+// p > base + t − window.
+typedef struct {
+    const float *q;
+    float *out;
+    int64_t q_stride;
+    const void *keys;     // KV head 0's keys; head g's start g · head_stride elements on
+    const void *values;   // likewise
+    int64_t head_stride;
+    int64_t slots, capacity, last;
+    int64_t rows, base, window;
+} kiln_attention_job;
+
+// Causal attention of every job's rows, grouped-query (query head h reads KV head
+// h / (heads / kv_heads)): softmax(scale · q·kᵀ) · v computed a tile of query rows against a block of
+// keys at a time with an online softmax, so nothing of size rows × positions is ever stored, and
+// blocks wholly outside a tile's causal (and window) range are skipped. Split over the pool by
+// (job, KV head, query tile). kv_type: KILN_KV_F32 or KILN_KV_F16.
+void kiln_flash_attention(const kiln_ops *ops, const kiln_attention_job *jobs, int64_t count, int64_t heads,
+                          int64_t kv_heads, int64_t head_dim, int32_t kv_type, float scale);
+// Bytes of scratch one pool task of kiln_flash_attention allocates (for the tests' memory bound:
+// it depends on head_dim only, never on the rows or positions).
+int64_t kiln_flash_attention_scratch_bytes(int64_t head_dim);
+
 void kiln_f16_to_f32(const kiln_ops *ops, const uint16_t *src, float *dst, int64_t n);
 void kiln_f32_to_f16(const kiln_ops *ops, const float *src, uint16_t *dst, int64_t n);
 void kiln_bf16_to_f32(const kiln_ops *ops, const uint16_t *src, float *dst, int64_t n);

@@ -1,5 +1,6 @@
 import KilnCore
 import KilnFormats
+import KilnKernels
 
 /// Whether a context length (KV cache positions) can be used with a model, decided before anything
 /// is allocated. The length comes from users (`--ctx`) and the model's dimensions from its file,
@@ -7,12 +8,15 @@ import KilnFormats
 /// on the multiplication and `--ctx 100000000` to abort inside the allocator.
 enum ContextLimits {
     /// Bytes of the KV cache for `positions`: keys and values, per layer (a sliding-window
-    /// layer's ring, `KVCache.capacities`), KV head and head dimension, f32 or f16.
+    /// layer's ring, `KVCache.capacities`, rounded up to whole key blocks of `KVLayout`), KV head
+    /// and head dimension, f32 or f16.
     static func kvCacheBytes(_ c: ModelConfig, positions: Int, halfPrecision: Bool) throws -> Int {
         var total = 0
         for capacity in KVCache.capacities(c, positions: positions) {
             var bytes = 2 * (halfPrecision ? 2 : 4)
-            for factor in [capacity, c.kvHeads, c.headDim] {
+            // Past Int.max − 15 the multiplication below reports the overflow.
+            let slots = capacity > Int.max - KVLayout.blockSlots ? capacity : KVLayout.paddedSlots(capacity)
+            for factor in [slots, c.kvHeads, c.headDim] {
                 let (product, overflow) = bytes.multipliedReportingOverflow(by: factor)
                 guard !overflow else {
                     throw KilnError(.usage, "a context of \(positions) positions would need a KV cache of more than \(Int.max) bytes")

@@ -96,16 +96,14 @@ struct ForwardPass {
             }
             if segments.allSatisfy({ $0.tokens.count <= piece($0.state) }) {
                 for (segment, start) in zip(segments, starts) { storeKeys(segment, start: start, rows: 0..<segment.tokens.count, layer: index) }
-                attend(segments, starts: starts, layer: index)
+                attend(zip(segments, starts).map { (segment, start) in (segment.state, start, 0..<segment.tokens.count) }, layer: index)
             } else {
                 for (segment, start) in zip(segments, starts) {
                     let size = min(piece(segment.state), segment.tokens.count)
                     for first in stride(from: 0, to: segment.tokens.count, by: size) {
                         let rows = first..<min(segment.tokens.count, first + size)
                         storeKeys(segment, start: start, rows: rows, layer: index)
-                        segment.state.attention.run(
-                            cache: segment.state.cache, layer: index, config: c, queries: b.q + (start + first) * qWidth, rows: rows.count,
-                            base: segment.state.position + first, into: b.attention + (start + first) * qWidth)
+                        attend([(segment.state, start, rows)], layer: index)
                     }
                 }
             }
@@ -172,26 +170,29 @@ struct ForwardPass {
         }
     }
 
-    /// Causal attention of each segment's rows over its own cache (every query head reading the
-    /// key/value head of its group: grouped-query attention). Several short segments (decode
-    /// rows) run as one pool job over every (segment, KV head) pair, which keeps both cores busy
-    /// where one job per sequence would leave a core waiting at each; long ones (prompt chunks)
-    /// split their own products over the pool.
-    private func attend(_ segments: [ForwardSegment], starts: [Int], layer: Int) {
+    /// Causal attention of rows `rows` of each segment (starting at buffer row `start`) over its
+    /// own cache, every query head reading the key/value head of its group (grouped-query
+    /// attention). One kernel call for all the segments: a prompt chunk's query tiles and a
+    /// batch's decode rows (every sequence × KV head) are shared out over the pool together, and
+    /// the kernel's memory is a few tiles however long the context (no rows × positions scores).
+    private func attend(_ parts: [(state: InferenceState, start: Int, rows: Range<Int>)], layer: Int) {
         let c = transformer.config, b = buffers, qWidth = c.heads * c.headDim
-        let small = segments.indices.filter { CachedAttention.isSmall(config: c, rows: segments[$0].tokens.count, base: segments[$0].state.position) }
-        let shared = small.count > 1 ? small : []
-        for i in segments.indices where !shared.contains(i) {
-            let state = segments[i].state
-            state.attention.run(cache: state.cache, layer: layer, config: c, queries: b.q + starts[i] * qWidth,
-                                rows: segments[i].tokens.count, base: state.position, into: b.attention + starts[i] * qWidth)
+        let window = c.isLocal(layer: layer) ? c.slidingWindow : nil
+        let jobs = parts.map { part in
+            let row = part.start + part.rows.lowerBound
+            return part.state.cache.attentionJob(
+                layer: layer, queries: b.q + row * qWidth, out: b.attention + row * qWidth, queryStride: qWidth,
+                rows: part.rows.count, base: part.state.position + part.rows.lowerBound, window: window)
         }
-        guard !shared.isEmpty else { return }
-        for i in shared { segments[i].state.attention.prepare(c) }
-        Kernels.parallelFor(shared.count * c.kvHeads) { task in
-            let i = shared[task / c.kvHeads], state = segments[i].state
-            state.attention.head(task % c.kvHeads, cache: state.cache, layer: layer, config: c, queries: b.q + starts[i] * qWidth,
-                                 rows: segments[i].tokens.count, base: state.position, into: b.attention + starts[i] * qWidth)
+        let scale = c.attentionScale.map(Float.init) ?? 1 / Float(c.headDim).squareRoot()
+        let precision = parts.first?.state.cache.precision ?? .f32
+        if parts.allSatisfy({ $0.state.cache.precision == precision }) {
+            Kernels.attention(jobs, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, precision: precision, scale: scale)
+        } else {
+            // A batch mixing f16 and f32 caches: one call per precision.
+            for (job, part) in zip(jobs, parts) {
+                Kernels.attention([job], heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, precision: part.state.cache.precision, scale: scale)
+            }
         }
     }
 

@@ -2,11 +2,10 @@ import KilnCore
 import KilnFormats
 import KilnKernels
 
-/// Keys and values of every layer, as f32 or (half the memory) f16, laid out for attention as
-/// matrix products: per layer and KV head, the keys are a `[capacity, headDim]` matrix (row = a
-/// slot) and the values its transpose, `[headDim, capacity]`, so `S = Q·Kᵀ` and `S·V` read them
-/// as weight matrices with no copy (the values as a strided view of the first slots). A layer
-/// holds the whole context (slot = position), or, for a sliding-window layer, a ring of
+/// Keys and values of every layer, as f32 or (half the memory) f16, in the layout the attention
+/// kernel reads (`KVLayout`): per layer and KV head, keys in transposed blocks of 16 slots and
+/// values row-major, each head taking `KVLayout.paddedSlots(capacity) × headDim` elements. A
+/// layer holds the whole context (slot = position), or, for a sliding-window layer, a ring of
 /// `2·window − 1` slots (slot = position mod capacity): the window the attention needs plus room
 /// for a chunk of `window` new rows (`ForwardPass` splits longer chunks). Sized once for the
 /// context, so generation never allocates.
@@ -19,10 +18,9 @@ final class KVCache {
     let precision: KVView.Precision
     private let keys: UnsafeMutableRawPointer
     private let values: UnsafeMutableRawPointer
-    /// Byte offset of each layer's block of `kvHeads × capacity × headDim` elements.
+    /// Byte offset of each layer's block of `kvHeads × headStride` elements.
     private let layerOffsets: [Int]
     private var elementBytes: Int { precision == .f16 ? 2 : 4 }
-    private var elementType: ElementType { precision == .f16 ? .f16 : .f32 }
     let bytes: Int
 
     /// Slots of each layer for a context of `positions`: a sliding-window layer keeps at most
@@ -46,8 +44,11 @@ final class KVCache {
         var total = 0
         for capacity in capacities {
             offsets.append(total)
+            guard capacity >= 0, capacity <= Int.max - KVLayout.blockSlots else { throw KilnError(.usage, "KV cache bytes overflow") }
             var layerBytes = precision == .f16 ? 2 : 4
-            for factor in [capacity, kvHeads, headDim] { layerBytes = try Checked.multiply(layerBytes, factor, "KV cache bytes") }
+            for factor in [KVLayout.paddedSlots(capacity), kvHeads, headDim] {
+                layerBytes = try Checked.multiply(layerBytes, factor, "KV cache bytes")
+            }
             total = try Checked.add(total, layerBytes, "KV cache bytes")
         }
         layerOffsets = offsets
@@ -62,37 +63,38 @@ final class KVCache {
         }
     }
 
-    /// Byte offset of layer `layer`, head `head`'s block (capacity × headDim elements).
-    private func block(_ layer: Int, _ head: Int) -> Int { layerOffsets[layer] + head * capacities[layer] * headDim * elementBytes }
+    /// Elements from one KV head's keys (or values) to the next in layer `layer`.
+    func headStride(_ layer: Int) -> Int { KVLayout.paddedSlots(capacities[layer]) * headDim }
 
     /// Stores one position's keys and values (each `kvHeads × headDim` f32 values, head-major)
     /// in the position's slot.
     func store(layer: Int, position: Int, keys k: UnsafePointer<Float>, values v: UnsafePointer<Float>) {
-        let capacity = capacities[layer], slot = position % capacity
+        let slot = position % capacities[layer], stride = headStride(layer)
         for head in 0..<kvHeads {
-            let key = keys + block(layer, head) + slot * headDim * elementBytes
-            let value = values + block(layer, head) + slot * elementBytes
+            let first = layerOffsets[layer] / elementBytes + head * stride
             let kh = k + head * headDim, vh = v + head * headDim
+            let valueRow = first + KVLayout.valueIndex(slot: slot, dimension: 0, headDim: headDim)
             if precision == .f16 {
-                Kernels.convert(kh, into: key.assumingMemoryBound(to: UInt16.self), as: .f16, count: headDim)
-                let column = value.assumingMemoryBound(to: UInt16.self)
-                for i in 0..<headDim { column[i * capacity] = HalfPrecision.halfFromFloat(vh[i]) }
+                let key = keys.assumingMemoryBound(to: UInt16.self) + first
+                for i in 0..<headDim { key[KVLayout.keyIndex(slot: slot, dimension: i, headDim: headDim)] = HalfPrecision.halfFromFloat(kh[i]) }
+                Kernels.convert(vh, into: values.assumingMemoryBound(to: UInt16.self) + valueRow, as: .f16, count: headDim)
             } else {
-                key.assumingMemoryBound(to: Float.self).update(from: kh, count: headDim)
-                let column = value.assumingMemoryBound(to: Float.self)
-                for i in 0..<headDim { column[i * capacity] = vh[i] }
+                let key = keys.assumingMemoryBound(to: Float.self) + first
+                for i in 0..<headDim { key[KVLayout.keyIndex(slot: slot, dimension: i, headDim: headDim)] = kh[i] }
+                (values.assumingMemoryBound(to: Float.self) + valueRow).update(from: vh, count: headDim)
             }
         }
     }
 
-    /// Head `head`'s keys in slots 0 ..< `slots`: `[slots, headDim]`.
-    func keyMatrix(layer: Int, head: Int, positions slots: Int) -> WeightMatrix {
-        WeightMatrix(type: elementType, rows: slots, cols: headDim, data: keys + block(layer, head))
-    }
-
-    /// Head `head`'s values in slots 0 ..< `slots`, transposed: `[headDim, slots]`.
-    func valueMatrix(layer: Int, head: Int, positions slots: Int) -> WeightMatrix {
-        WeightMatrix(type: elementType, rows: headDim, cols: slots, rowStride: capacities[layer], data: values + block(layer, head))
+    /// The kernel's description of `rows` query rows at positions `base ..< base + rows` of layer
+    /// `layer` (their keys already stored): the filled slots, the ring's latest position, and the
+    /// window a sliding-window layer sees.
+    func attentionJob(layer: Int, queries: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>, queryStride: Int,
+                      rows: Int, base: Int, window: Int?) -> AttentionJob {
+        let capacity = capacities[layer], offset = layerOffsets[layer]
+        return AttentionJob(queries: queries, out: out, queryStride: queryStride, keys: keys + offset, values: values + offset,
+                            headStride: headStride(layer), slots: min(base + rows, capacity), capacity: capacity,
+                            last: base + rows - 1, rows: rows, base: base, window: window ?? 0)
     }
 
     deinit {

@@ -60,7 +60,6 @@ public final class InferenceState: @unchecked Sendable {
     public var position: Int { tokens.count }
     let cache: KVCache
     private let buffers: Buffers
-    let attention = CachedAttention()
     /// RoPE's cosines and sines per position, computed once for all layers (nil without RoPE).
     let ropeAngles: RopeAngles?
     /// Those of local (sliding-window) layers when they have a RoPE base of their own (Gemma 3).

@@ -1,0 +1,82 @@
+// The tile loop of kiln_flash_attention, written once and instantiated by each tier: a tier file
+// defines FLASH_TARGET (its target attribute, or nothing), FLASH_TILE (the function's name) and
+// four static inline FLASH_TARGET helpers, then includes this file:
+//   flash_scores(Q, rows, d, Kt, S)      S[r][c] = Q[r]·k_c for the block's 64 keys (Kt: four
+//                                        KILN_KV_BLOCK blocks, each [d][16]);
+//   flash_softmax(S, rows, m, l, O, d)   the online-softmax step: S becomes P = e^(S − m_new)
+//                                        (exactly 0 where S = −∞), l and O are rescaled;
+//   flash_pv(P, rows, V, keys, d, O)     O[r] += Σ_c<keys P[r][c] · V[c];
+//   flash_halves(src, dst, n)            f16 → f32 for the f16 cache.
+// Keeping the loop (positions, masks, block skipping, conversion) in one place means every tier
+// is held to the same algorithm; only the arithmetic differs, and the tests hold each tier to the
+// scalar twin.
+#include <math.h>
+
+FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
+    const int64_t d = t->head_dim, group = t->group, n = t->s1 - t->s0;
+    float *Q = t->scratch, *O = Q + KILN_FLASH_ROWS * d, *S = O + KILN_FLASH_ROWS * d;
+    float *m = S + KILN_FLASH_ROWS * KILN_FLASH_KEYS, *l = m + KILN_FLASH_ROWS;
+    float *K = l + KILN_FLASH_ROWS, *V = K + KILN_FLASH_KEYS * d;
+    int64_t qpos[KILN_FLASH_ROWS];
+    for (int64_t r = 0; r < n; r++) {
+        const int64_t s = t->s0 + r, row = s / group, head = s % group;
+        const float *src = t->q + row * t->q_stride + head * d;
+        qpos[r] = t->base + row;
+        // The scale is applied to the queries once rather than to every score.
+        for (int64_t i = 0; i < d; i++) Q[r * d + i] = src[i] * t->scale;
+        for (int64_t i = 0; i < d; i++) O[r * d + i] = 0;
+        m[r] = -INFINITY;
+        l[r] = 0;
+    }
+    // Stacked rows are in row order, so the tile's positions are its first and last row's.
+    const int64_t qlo = qpos[0], qhi = qpos[n - 1], window = t->window;
+    // The ring's newest slot: slots up to it hold last − newest + slot, the ones after it the
+    // lap before (a cache that has not wrapped has only the first run).
+    const int64_t newest = t->last % t->capacity;
+    for (int64_t c0 = 0; c0 < t->slots; c0 += KILN_FLASH_KEYS) {
+        const int64_t keys = t->slots - c0 < KILN_FLASH_KEYS ? t->slots - c0 : KILN_FLASH_KEYS;
+        int64_t kpos[KILN_FLASH_KEYS], kmin = INT64_MAX, kmax = INT64_MIN;
+        for (int64_t c = 0; c < keys; c++) {
+            const int64_t slot = c0 + c;
+            kpos[c] = t->last - newest + slot - (slot > newest ? t->capacity : 0);
+            kmin = kpos[c] < kmin ? kpos[c] : kmin;
+            kmax = kpos[c] > kmax ? kpos[c] : kmax;
+        }
+        // Causal: every key after the tile's last row; window: every key before its first row's.
+        if (kmin > qhi || (window > 0 && kmax <= qlo - window)) continue;
+        const int full = keys == KILN_FLASH_KEYS && kmax <= qlo && (window <= 0 || kmin > qhi - window);
+        // A whole f32 block is read in place; a partial one is copied so the score kernel never
+        // reads past the padded slots, and f16 blocks are converted once per tile.
+        const int64_t blocks = (keys + KILN_KV_BLOCK - 1) / KILN_KV_BLOCK, stored = blocks * KILN_KV_BLOCK * d;
+        const float *kt = K, *vv = V;
+        if (t->kv_type == KILN_KV_F16) {
+            flash_halves((const uint16_t *)t->keys + c0 * d, K, stored);
+            flash_halves((const uint16_t *)t->values + c0 * d, V, keys * d);
+        } else if (keys == KILN_FLASH_KEYS) {
+            kt = (const float *)t->keys + c0 * d;
+            vv = (const float *)t->values + c0 * d;
+        } else {
+            memcpy(K, (const float *)t->keys + c0 * d, (size_t)stored * sizeof(float));
+            vv = (const float *)t->values + c0 * d;
+        }
+        if (stored < KILN_FLASH_KEYS * d) memset(K + stored, 0, (size_t)(KILN_FLASH_KEYS * d - stored) * sizeof(float));
+        flash_scores(Q, n, d, kt, S);
+        if (!full) {
+            for (int64_t r = 0; r < n; r++) {
+                for (int64_t c = 0; c < KILN_FLASH_KEYS; c++) {
+                    const int visible = c < keys && kpos[c] <= qpos[r] && (window <= 0 || kpos[c] > qpos[r] - window);
+                    if (!visible) S[r * KILN_FLASH_KEYS + c] = -INFINITY;
+                }
+            }
+        }
+        flash_softmax(S, n, m, l, O, d);
+        flash_pv(S, n, vv, keys, d, O);
+    }
+    for (int64_t r = 0; r < n; r++) {
+        const int64_t s = t->s0 + r, row = s / group, head = s % group;
+        float *dst = t->out + row * t->q_stride + head * d;
+        // Every row sees at least its own position; a row with nothing visible gets zeros.
+        const float inverse = l[r] > 0 ? 1.0f / l[r] : 0.0f;
+        for (int64_t i = 0; i < d; i++) dst[i] = O[r * d + i] * inverse;
+    }
+}

@@ -1,0 +1,124 @@
+// The AVX2 tier's attention tile: 8-wide FMAs, a key block's 16 lanes as two vectors.
+// - scores: 4 query rows × one 16-key block per pass (8 accumulators; per dimension 2 key loads
+//   and 4 broadcasts feed 8 FMAs);
+// - P·V: 4 rows × 16 value dimensions (8 accumulators), the dimension tail by masked loads.
+#if defined(__x86_64__)
+#include "x86_avx2_shared.h"
+#include <math.h>
+
+#define FLASH_TARGET AVX2
+#define FLASH_TILE kiln_flash_tile_avx2
+
+// R rows (a constant after inlining) of scores against one key block.
+AVX2 static inline __attribute__((always_inline)) void scores_block(const float *Q, int R, int64_t d, const float *block,
+                                                                    float *S) {
+    __m256 acc[4][2];
+    for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
+    for (int64_t i = 0; i < d; i++) {
+        const __m256 k0 = _mm256_loadu_ps(block + i * KILN_KV_BLOCK), k1 = _mm256_loadu_ps(block + i * KILN_KV_BLOCK + 8);
+        for (int r = 0; r < R; r++) {
+            const __m256 q = _mm256_broadcast_ss(Q + r * d + i);
+            acc[r][0] = _mm256_fmadd_ps(q, k0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(q, k1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        _mm256_storeu_ps(S + r * KILN_FLASH_KEYS, acc[r][0]);
+        _mm256_storeu_ps(S + r * KILN_FLASH_KEYS + 8, acc[r][1]);
+    }
+}
+
+AVX2 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, float *S) {
+    for (int64_t r = 0; r < rows; r += 4) {
+        for (int b = 0; b < KILN_FLASH_KEYS / KILN_KV_BLOCK; b++) {
+            const float *block = kt + b * KILN_KV_BLOCK * d;
+            float *s = S + r * KILN_FLASH_KEYS + b * KILN_KV_BLOCK;
+            switch (rows - r) {
+            case 1: scores_block(Q + r * d, 1, d, block, s); break;
+            case 2: scores_block(Q + r * d, 2, d, block, s); break;
+            case 3: scores_block(Q + r * d, 3, d, block, s); break;
+            default: scores_block(Q + r * d, 4, d, block, s); break;
+            }
+        }
+    }
+}
+
+AVX2 static inline void flash_softmax(float *S, int64_t rows, float *m, float *l, float *O, int64_t d) {
+    const __m256 minus_infinity = _mm256_set1_ps(-INFINITY);
+    for (int64_t r = 0; r < rows; r++) {
+        float *row = S + r * KILN_FLASH_KEYS;
+        __m256 mx = _mm256_loadu_ps(row);
+        for (int c = 8; c < KILN_FLASH_KEYS; c += 8) mx = _mm256_max_ps(mx, _mm256_loadu_ps(row + c));
+        float lanes[8], maximum = -INFINITY;
+        _mm256_storeu_ps(lanes, mx);
+        for (int i = 0; i < 8; i++) maximum = lanes[i] > maximum ? lanes[i] : maximum;
+        if (maximum == -INFINITY) { // nothing visible to this row in the block
+            for (int c = 0; c < KILN_FLASH_KEYS; c += 8) _mm256_storeu_ps(row + c, _mm256_setzero_ps());
+            continue;
+        }
+        const float next = m[r] > maximum ? m[r] : maximum, alpha = expf(m[r] - next);
+        const __m256 shift = _mm256_set1_ps(next);
+        __m256 sum = _mm256_setzero_ps();
+        for (int c = 0; c < KILN_FLASH_KEYS; c += 8) {
+            const __m256 s = _mm256_loadu_ps(row + c);
+            // Masked scores (−∞) give exactly 0, not exp8's clamped 2^−126.
+            const __m256 e = _mm256_and_ps(exp8(_mm256_sub_ps(s, shift)), _mm256_cmp_ps(s, minus_infinity, _CMP_NEQ_OQ));
+            _mm256_storeu_ps(row + c, e);
+            sum = _mm256_add_ps(sum, e);
+        }
+        l[r] = l[r] * alpha + hsum(sum);
+        m[r] = next;
+        if (alpha != 1.0f)
+            for (int64_t i = 0; i < d; i++) O[r * d + i] *= alpha;
+    }
+}
+
+// Lanes i < n (0 ≤ n ≤ 8) set: the mask of a tail's masked loads and stores.
+AVX2 static inline __m256i lanes_below(int64_t n) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+AVX2 static inline __attribute__((always_inline)) void pv_rows(const float *P, int R, const float *V, int64_t keys, int64_t d,
+                                                               int64_t j0, float *O) {
+    const __m256i m0 = lanes_below(d - j0), m1 = lanes_below(d - j0 - 8);
+    __m256 acc[4][2];
+    for (int r = 0; r < R; r++) {
+        acc[r][0] = _mm256_maskload_ps(O + r * d + j0, m0);
+        acc[r][1] = _mm256_maskload_ps(O + r * d + j0 + 8, m1);
+    }
+    for (int64_t c = 0; c < keys; c++) {
+        const __m256 v0 = _mm256_maskload_ps(V + c * d + j0, m0), v1 = _mm256_maskload_ps(V + c * d + j0 + 8, m1);
+        for (int r = 0; r < R; r++) {
+            const __m256 p = _mm256_broadcast_ss(P + r * KILN_FLASH_KEYS + c);
+            acc[r][0] = _mm256_fmadd_ps(p, v0, acc[r][0]);
+            acc[r][1] = _mm256_fmadd_ps(p, v1, acc[r][1]);
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        _mm256_maskstore_ps(O + r * d + j0, m0, acc[r][0]);
+        _mm256_maskstore_ps(O + r * d + j0 + 8, m1, acc[r][1]);
+    }
+}
+
+AVX2 static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O) {
+    for (int64_t r = 0; r < rows; r += 4) {
+        for (int64_t j0 = 0; j0 < d; j0 += 16) {
+            const float *p = P + r * KILN_FLASH_KEYS;
+            switch (rows - r) {
+            case 1: pv_rows(p, 1, V, keys, d, j0, O + r * d); break;
+            case 2: pv_rows(p, 2, V, keys, d, j0, O + r * d); break;
+            case 3: pv_rows(p, 3, V, keys, d, j0, O + r * d); break;
+            default: pv_rows(p, 4, V, keys, d, j0, O + r * d); break;
+            }
+        }
+    }
+}
+
+AVX2 static inline void flash_halves(const uint16_t *src, float *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
+    for (; i < n; i++) dst[i] = kiln_half_to_float(src[i]);
+}
+
+#include "attention_tile.h"
+#endif
