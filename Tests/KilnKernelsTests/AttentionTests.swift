@@ -33,6 +33,10 @@ struct AttentionTests {
             all.append(Case(rows: rows, base: 90, headDim: 64, group: 4, window: 20, ring: 39))
             all.append(Case(rows: rows, base: 200, headDim: 17, group: 1, window: 70, ring: 139))
         }
+        // The fixtures' tiny sliding-window models: window 5 in a ring of 9, 32-wide heads.
+        for (rows, base) in [(5, 0), (5, 5), (1, 12), (4, 16), (3, 2)] {
+            all.append(Case(rows: rows, base: base, headDim: 32, group: 2, window: 5, ring: 9))
+        }
         return all
     }()
 

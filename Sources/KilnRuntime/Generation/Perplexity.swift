@@ -69,9 +69,11 @@ extension LanguageModel {
             var chunk = Array(tokens[(window * context)..<((window + 1) * context)])
             if tokenizer.spec.addBOS, let bos = tokenizer.spec.bosID { chunk[0] = bos }
             state.reset()
-            let logits = try state.forward(chunk, allLogits: true)
-            for position in first..<(context - 1) {
-                let row = logits[(position * vocabulary)..<((position + 1) * vocabulary)]
+            // Scored chunk by chunk as the rows come out of the model, so a window's logits are
+            // never all in memory (4,096 rows × a 49,152-token vocabulary would be 800 MB).
+            try state.forward(chunk, logitsFrom: first) { position, logits in
+                guard position < context - 1 else { return }
+                let row = UnsafeBufferPointer(start: logits, count: vocabulary)
                 negativeLogLikelihood -= Self.logSoftmax(row, at: chunk[position + 1])
                 if saver != nil || base != nil { Self.logSoftmax(row, into: &ours) }
                 try saver?.append(ours)
@@ -89,15 +91,15 @@ extension LanguageModel {
     }
 
     /// log softmax(row)[target], in double precision.
-    static func logSoftmax(_ row: ArraySlice<Float>, at target: Int) -> Double {
+    static func logSoftmax(_ row: UnsafeBufferPointer<Float>, at target: Int) -> Double {
         let maximum = Double(row.max() ?? 0)
         var sum = 0.0
         for value in row { sum += exp(Double(value) - maximum) }
-        return Double(row[row.startIndex + target]) - maximum - log(sum)
+        return Double(row[target]) - maximum - log(sum)
     }
 
     /// The whole log softmax of `row`, computed in double precision.
-    static func logSoftmax(_ row: ArraySlice<Float>, into out: inout [Float]) {
+    static func logSoftmax(_ row: UnsafeBufferPointer<Float>, into out: inout [Float]) {
         let maximum = Double(row.max() ?? 0)
         var sum = 0.0
         for value in row { sum += exp(Double(value) - maximum) }

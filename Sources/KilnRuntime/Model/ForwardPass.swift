@@ -13,12 +13,15 @@ struct ForwardSegment {
 /// Which of a segment's rows leave the pass with logits.
 enum LogitRows {
     case none, last, all
+    /// The segment's last n rows (perplexity scores only a window's second half).
+    case tail(Int)
 
     func count(_ rows: Int) -> Int {
         switch self {
         case .none: 0
         case .last: 1
         case .all: rows
+        case .tail(let n): max(0, min(n, rows))
         }
     }
 }

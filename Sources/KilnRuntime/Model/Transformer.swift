@@ -132,12 +132,7 @@ public final class InferenceState: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         let vocabulary = transformer.config.vocabulary
         guard !tokens.isEmpty else { return [] }
-        guard position + tokens.count <= contextLength else {
-            throw KilnError(.usage, "context is full: \(position) + \(tokens.count) tokens exceed \(contextLength); use a larger --ctx")
-        }
-        if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabulary }) {
-            throw KilnError(.usage, "token id \(bad) is outside the vocabulary of \(vocabulary)")
-        }
+        try check(tokens)
         var logits = [Float](repeating: 0, count: allLogits ? tokens.count * vocabulary : vocabulary)
         var start = 0
         while start < tokens.count {
@@ -150,6 +145,39 @@ public final class InferenceState: @unchecked Sendable {
             start += chunk.count
         }
         return logits
+    }
+
+    /// Runs `tokens` at the next positions and hands the logits of rows `first ..< tokens.count`
+    /// to `receive` (row index, `vocabulary` floats valid during the call) chunk by chunk as they
+    /// are computed: memory holds one chunk's logits, not a window's, and rows before `first`
+    /// never go through the output head (perplexity scores only a window's second half).
+    package func forward(_ tokens: [Int], logitsFrom first: Int, receive: (Int, UnsafePointer<Float>) throws -> Void) throws {
+        lock.lock(); defer { lock.unlock() }
+        let vocabulary = transformer.config.vocabulary
+        guard !tokens.isEmpty else { return }
+        try check(tokens)
+        let logits = UnsafeMutablePointer<Float>.allocate(capacity: maxBatch * vocabulary)
+        defer { logits.deallocate() }
+        var start = 0
+        while start < tokens.count {
+            let chunk = Array(tokens[start..<min(tokens.count, start + maxBatch)])
+            let wanted = max(0, min(chunk.count, start + chunk.count - first))
+            try ForwardPass(transformer: transformer, buffers: buffers, observer: observer)
+                .run([ForwardSegment(state: self, tokens: chunk, logits: wanted > 0 ? .tail(wanted) : .none)], logits: wanted > 0 ? logits : nil)
+            for row in 0..<wanted { try receive(start + chunk.count - wanted + row, logits + row * vocabulary) }
+            start += chunk.count
+        }
+    }
+
+    /// Throws when `tokens` do not fit the remaining context or hold an id outside the vocabulary.
+    private func check(_ tokens: [Int]) throws {
+        let vocabulary = transformer.config.vocabulary
+        guard position + tokens.count <= contextLength else {
+            throw KilnError(.usage, "context is full: \(position) + \(tokens.count) tokens exceed \(contextLength); use a larger --ctx")
+        }
+        if let bad = tokens.first(where: { $0 < 0 || $0 >= vocabulary }) {
+            throw KilnError(.usage, "token id \(bad) is outside the vocabulary of \(vocabulary)")
+        }
     }
 
     /// One chunk through the model (the shared pass, with this sequence as its only segment).
