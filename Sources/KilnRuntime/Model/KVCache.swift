@@ -74,13 +74,16 @@ final class KVCache {
             let first = layerOffsets[layer] / elementBytes + head * stride
             let kh = k + head * headDim, vh = v + head * headDim
             let valueRow = first + KVLayout.valueIndex(slot: slot, dimension: 0, headDim: headDim)
+            // Dimension i of the key is at keyRow + i · blockSlots (KVLayout.keyIndex, formed once:
+            // called per element across the module boundary it was 1.3% of a batched decode step).
+            let keyRow = first + KVLayout.keyIndex(slot: slot, dimension: 0, headDim: headDim), step = KVLayout.blockSlots
             if precision == .f16 {
-                let key = keys.assumingMemoryBound(to: UInt16.self) + first
-                for i in 0..<headDim { key[KVLayout.keyIndex(slot: slot, dimension: i, headDim: headDim)] = HalfPrecision.halfFromFloat(kh[i]) }
+                let key = keys.assumingMemoryBound(to: UInt16.self) + keyRow
+                for i in 0..<headDim { key[i * step] = HalfPrecision.halfFromFloat(kh[i]) }
                 Kernels.convert(vh, into: values.assumingMemoryBound(to: UInt16.self) + valueRow, as: .f16, count: headDim)
             } else {
-                let key = keys.assumingMemoryBound(to: Float.self) + first
-                for i in 0..<headDim { key[KVLayout.keyIndex(slot: slot, dimension: i, headDim: headDim)] = kh[i] }
+                let key = keys.assumingMemoryBound(to: Float.self) + keyRow
+                for i in 0..<headDim { key[i * step] = kh[i] }
                 (values.assumingMemoryBound(to: Float.self) + valueRow).update(from: vh, count: headDim)
             }
         }
