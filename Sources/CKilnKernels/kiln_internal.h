@@ -7,6 +7,7 @@
 #include <string.h>
 
 #define KILN_BLOCK 32         // values per quantised block (q8_0, q4_0, q4_1 and activations)
+#define KILN_XT_BLOCK 128   // activation rows per block of the transposed batch (args.xt)
 #define KILN_GROUP_ROWS 8     // rows per group block of the interleaved layouts (docs/FORMAT.md §7.4)
 #define KILN_ALWAYS_INLINE __attribute__((always_inline)) inline
 
@@ -16,9 +17,11 @@ typedef struct {
     int64_t rows, cols;
     int64_t row_stride;   // elements from one weight row to the next: cols, except for strided float views
     const float *x;       // [batch][cols]: the activations (float weight types)
-    const float *xt;      // [cols][xt_stride]: x transposed, batch padded with zeros (float types, when
-                          // the tier asks for it: ops->transposed_batch)
-    int64_t xt_stride;
+    const float *xt;      // x transposed, batch padded with zeros to a multiple of 16 (float types, when
+                          // the tier asks for it: ops->transposed_batch), in blocks of KILN_XT_BLOCK
+                          // activation rows: rows b0 … b0 + w − 1 (w = that, or what is left) are
+                          // [cols][w] at xt + b0·cols, so a block's columns are one contiguous run
+    int64_t xt_stride;    // the first block's width
     const int8_t *xq;     // [batch][cols]: quantised activations (quantised weight types)
     const float *xd;      // [batch][cols/32]: their block scales
     const int32_t *xsum;  // [batch][cols/32]: Σ of each block's int8 values

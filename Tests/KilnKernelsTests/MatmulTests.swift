@@ -36,6 +36,7 @@ struct MatmulTests {
         (9, 2100, 4), (6, 1030, 3), // prompt batches: K in several 1024-column panels, with tails
         (9, 1100, 20), (13, 100, 49), (8, 64, 8), // batches transposed for the broadcast tiles: 48/32/16-wide tails
         (17, 65, 17), (5, 3, 65), (21, 17, 1), // odd widths (K not a multiple of any tile), batches 17 and 65
+        (12, 1100, 131), // the AVX-512 tile's batch blocks of 128 rows, with a 3-row tail block
     ]
 
     static func shapes(_ type: ElementType) -> [(Int, Int, Int)] {
@@ -123,14 +124,17 @@ struct MatmulTests {
     /// many rows share an instruction), so their quantised products are the AVX2 tier's, bit for
     /// bit, for every type, batch tile and tail (odd group counts included). The AVX-512 tiles take
     /// 8, 4, 2 or 1 activation rows (the _1 types and kq4 at 8 in two passes over the blocks), so the
-    /// batches cover each width and their tails: 1, 2, 3, 5, 6, 7, 8, 9 and 17.
+    /// batches cover each width and their tails: 1, 2, 3, 5, 6, 7, 8, 9, 17 and 65 (at a width
+    /// where the batch is cut into blocks for L2).
     @Test(arguments: quantizedTypes)
     func wideTiersMatchAVX2Exactly(type: ElementType) throws {
         guard let avx2 = KernelTable(tier: .avx2) else { return }
         let wide = [KernelTier.avxvnni, .avx512, .avx512vbmi].compactMap(KernelTable.init(tier:))
         var random = SeededRandom(seed: 6)
         for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6), (40, 256, 9), (24, 64, 5), (9, 96, 1),
-                                    (33, 160, 17), (24, 288, 8), (16, 64, 2), (13, 96, 7)] {
+                                    (33, 160, 17), (24, 288, 8), (16, 64, 2), (13, 96, 7),
+                                    // AVX-512 batch blocks of 512 KiB of activations: 64 rows of 8192, then a 1-row tail
+                                    (24, 8192, 65)] {
             let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
             let x = random.activations(batch * cols)
             let expected = product(avx2, matrix, x, batch: batch)
