@@ -158,11 +158,147 @@ ALWAYS_INLINE void search_affine(const float *x, const float *importance, int32_
     *minimum = m;
 }
 
+// ---- many blocks at once: one block per vector lane ---------------------------------------
+//
+// The same arithmetic as `search_symmetric`, each lane running one block's scalar operations in
+// the same order (sums in `sum32`'s tree, element-wise IEEE operations, the same f16 rounding),
+// so a lane gives exactly the bits the one-block search gives: no horizontal sums, and every
+// instruction does 16 blocks' work.
+
+#define LANES 16
+typedef float lane_f __attribute__((vector_size(LANES * 4)));
+typedef int32_t lane_i __attribute__((vector_size(LANES * 4)));
+
+ALWAYS_INLINE lane_f lane_select(lane_i mask, lane_f yes, lane_f no) {
+    return (lane_f)(((lane_i)yes & mask) | ((lane_i)no & ~mask));
+}
+
+ALWAYS_INLINE lane_f lane_splat(float v) {
+    lane_f r;
+    for (int l = 0; l < LANES; l++) r[l] = v;
+    return r;
+}
+
+ALWAYS_INLINE lane_f lane_sum32(const lane_f *v) {
+    lane_f p[16];
+    for (int j = 0; j < 16; j++) p[j] = v[j] + v[j + 16];
+    for (int j = 0; j < 8; j++) p[j] = p[j] + p[j + 8];
+    for (int j = 0; j < 4; j++) p[j] = p[j] + p[j + 4];
+    return (p[0] + p[2]) + (p[1] + p[3]);
+}
+
+// `rounded_to_half` in every lane without leaving the vector: |v| + c − c with c = 2^(E + 13),
+// E = max(exponent of |v|, −14), rounds |v| at f16's spacing for its binade (2^(E − 10)), to
+// nearest even, exactly as the f16 store does; at or beyond 65536 (65520 rounds up to it) the
+// store gives infinity; the sign goes back on last; NaN stays NaN.
+ALWAYS_INLINE lane_f lane_rounded_to_half(lane_f v) {
+    const lane_i bits = (lane_i)v;
+    const lane_i sign = bits & (int32_t)0x80000000u;
+    const lane_f magnitude = (lane_f)(bits & 0x7FFFFFFF);
+    lane_i exponent = (bits >> 23) & 0xFF;
+    exponent = (exponent & (exponent > 113)) | (113 & ~(exponent > 113));
+    const lane_f c = (lane_f)((exponent + 13) << 23);
+    lane_f r = (magnitude + c) - c;
+    const lane_i overflow = (r >= 65536.0f) & (magnitude == magnitude);
+    r = lane_select(overflow, lane_splat(__builtin_inff()), r);
+    r = lane_select(magnitude == magnitude, r, magnitude);
+    return (lane_f)((lane_i)r | sign);
+}
+
+ALWAYS_INLINE void lane_nearest_symmetric(const lane_f *x, lane_f d, lane_f offset, lane_f top, lane_f *q) {
+    const lane_f id = lane_select(d == 0, lane_splat(0), 1.0f / d);
+    for (int i = 0; i < 32; i++) {
+        lane_f v = __builtin_elementwise_roundeven(x[i] * id) + offset;
+        v = lane_select(v > 0, v, lane_splat(0));
+        q[i] = lane_select(v < top, v, top);
+    }
+}
+
+ALWAYS_INLINE lane_f lane_error_symmetric(const lane_f *x, const lane_f *w, lane_f s, lane_f offset, const lane_f *q) {
+    lane_f e[32];
+    for (int i = 0; i < 32; i++) {
+        const lane_f diff = x[i] - s * (q[i] - offset);
+        e[i] = (w[i] * diff) * diff;
+    }
+    return lane_sum32(e);
+}
+
+// `LANES` blocks of 32 (x and importance block-major, importance NULL for uniform); `scales`
+// holds the starting scales and receives the best, `levels` (32 per block) likewise.
+ALWAYS_INLINE void search_symmetric_lanes(const float *x_blocks, const float *importance, int32_t offset_levels,
+                                          const float *maxima, float *scales, uint8_t *levels) {
+    lane_f x[32], w[32], wx[32], q[32], best_q[32], t[32], u[32];
+    for (int i = 0; i < 32; i++)
+        for (int l = 0; l < LANES; l++) {
+            x[i][l] = x_blocks[l * 32 + i];
+            w[i][l] = importance ? importance[l * 32 + i] : 1.0f;
+            q[i][l] = (float)levels[l * 32 + i];
+        }
+    for (int i = 0; i < 32; i++) wx[i] = w[i] * x[i], best_q[i] = q[i];
+    const lane_f offset = lane_splat((float)offset_levels), top = lane_splat((float)(2 * offset_levels - 1));
+    lane_f maximum, best_scale;
+    for (int l = 0; l < LANES; l++) maximum[l] = maxima[l], best_scale[l] = scales[l];
+    // Blocks whose extreme is 0 keep their start, as the one-block callers skip them.
+    const lane_i searched = maximum != 0;
+
+    lane_f best_error = lane_error_symmetric(x, w, lane_rounded_to_half(best_scale), offset, q);
+    const lane_f bases[2] = {maximum / (float)(-offset_levels), maximum / (float)(offset_levels - 1)};
+    for (int b = 0; b < 2; b++) {
+        for (int f = 0; f < SEARCH_FACTORS; f++) {
+            lane_nearest_symmetric(x, bases[b] * search_factor(f), offset, top, q);
+            for (int i = 0; i < 32; i++) {
+                const lane_f c = q[i] - offset;
+                t[i] = wx[i] * c;
+                u[i] = (w[i] * c) * c;
+            }
+            const lane_f numerator = lane_sum32(t), denominator = lane_sum32(u);
+            const lane_f s = lane_rounded_to_half(numerator / denominator);
+            const lane_i valid = searched & (denominator > 0) & (s != 0) & (s == s);
+            lane_nearest_symmetric(x, s, offset, top, q);
+            const lane_f e = lane_error_symmetric(x, w, s, offset, q);
+            const lane_i better = valid & (e < best_error);
+            best_error = lane_select(better, e, best_error);
+            best_scale = lane_select(better, s, best_scale);
+            for (int i = 0; i < 32; i++) best_q[i] = lane_select(better, q[i], best_q[i]);
+        }
+    }
+    for (int l = 0; l < LANES; l++) {
+        scales[l] = best_scale[l];
+        for (int i = 0; i < 32; i++) levels[l * 32 + i] = (uint8_t)best_q[i][l];
+    }
+}
+
+// Any number of blocks: whole groups of `LANES` in place, the rest padded with zero blocks.
+ALWAYS_INLINE void search_symmetric_blocks(const float *x, const float *importance, int64_t count,
+                                           int32_t offset, const float *maxima, float *scales, uint8_t *levels) {
+    int64_t done = 0;
+    for (; done + LANES <= count; done += LANES)
+        search_symmetric_lanes(x + done * 32, importance ? importance + done * 32 : NULL, offset, maxima + done,
+                               scales + done, levels + done * 32);
+    if (done == count) return;
+    float px[LANES * 32] = {0}, pw[LANES * 32] = {0}, pm[LANES] = {0}, ps[LANES] = {0};
+    uint8_t pl[LANES * 32] = {0};
+    const int64_t rest = count - done;
+    for (int64_t k = 0; k < rest * 32; k++) {
+        px[k] = x[done * 32 + k];
+        pw[k] = importance ? importance[done * 32 + k] : 1.0f;
+        pl[k] = levels[done * 32 + k];
+    }
+    for (int64_t k = 0; k < rest; k++) pm[k] = maxima[done + k], ps[k] = scales[done + k];
+    search_symmetric_lanes(px, importance ? pw : NULL, offset, pm, ps, pl);
+    for (int64_t k = 0; k < rest * 32; k++) levels[done * 32 + k] = pl[k];
+    for (int64_t k = 0; k < rest; k++) scales[done + k] = ps[k];
+}
+
 // ---- one compilation per tier -----------------------------------------------------------
 
 static float symmetric_generic(const float *x, const float *importance, int32_t offset, float maximum, float scale,
                                uint8_t *levels) {
     return search_symmetric(x, importance, offset, maximum, scale, levels);
+}
+static void symmetric_blocks_generic(const float *x, const float *importance, int64_t count, int32_t offset,
+                                     const float *maxima, float *scales, uint8_t *levels) {
+    search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
 }
 static void affine_generic(const float *x, const float *importance, int32_t max_level, float lo, float hi,
                            float *scale, float *minimum, uint8_t *levels) {
@@ -177,6 +313,10 @@ AVX2_TARGET static float symmetric_avx2(const float *x, const float *importance,
                                         float scale, uint8_t *levels) {
     return search_symmetric(x, importance, offset, maximum, scale, levels);
 }
+AVX2_TARGET static void symmetric_blocks_avx2(const float *x, const float *importance, int64_t count, int32_t offset,
+                                              const float *maxima, float *scales, uint8_t *levels) {
+    search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
+}
 AVX2_TARGET static void affine_avx2(const float *x, const float *importance, int32_t max_level, float lo, float hi,
                                     float *scale, float *minimum, uint8_t *levels) {
     search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
@@ -184,6 +324,10 @@ AVX2_TARGET static void affine_avx2(const float *x, const float *importance, int
 AVX512_TARGET static float symmetric_avx512(const float *x, const float *importance, int32_t offset, float maximum,
                                             float scale, uint8_t *levels) {
     return search_symmetric(x, importance, offset, maximum, scale, levels);
+}
+AVX512_TARGET static void symmetric_blocks_avx512(const float *x, const float *importance, int64_t count,
+                                                  int32_t offset, const float *maxima, float *scales, uint8_t *levels) {
+    search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
 }
 AVX512_TARGET static void affine_avx512(const float *x, const float *importance, int32_t max_level, float lo,
                                         float hi, float *scale, float *minimum, uint8_t *levels) {
@@ -229,5 +373,16 @@ void kiln_quant_search_affine32(int32_t tier, const float *x, const float *impor
     case SEARCH_AVX2: affine_avx2(x, importance, max_level, lo, hi, scale, minimum, levels); return;
 #endif
     default: affine_generic(x, importance, max_level, lo, hi, scale, minimum, levels);
+    }
+}
+
+void kiln_quant_search_symmetric32_blocks(int32_t tier, const float *x, const float *importance, int64_t count,
+                                          int32_t offset, const float *maxima, float *scales, uint8_t *levels) {
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: symmetric_blocks_avx512(x, importance, count, offset, maxima, scales, levels); return;
+    case SEARCH_AVX2: symmetric_blocks_avx2(x, importance, count, offset, maxima, scales, levels); return;
+#endif
+    default: symmetric_blocks_generic(x, importance, count, offset, maxima, scales, levels);
     }
 }

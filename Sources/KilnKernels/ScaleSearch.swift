@@ -14,6 +14,16 @@ package enum ScaleSearch {
         kiln_quant_search_symmetric32(cTier(tier), x, importance, Int32(offset), maximum, scale, levels)
     }
 
+    /// `symmetric` for `count` consecutive blocks of 32 at once (`x` and `importance` 32 values
+    /// per block), one block per vector lane: the same bits as `count` calls of `symmetric`.
+    /// `scales` and `levels` (32 per block) hold the starts and receive the best; a block whose
+    /// `maxima` entry is 0 keeps its start.
+    package static func symmetricBlocks(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, count: Int,
+                                        offset: Int, maxima: UnsafePointer<Float>, scales: UnsafeMutablePointer<Float>,
+                                        levels: UnsafeMutablePointer<UInt8>, tier: KernelTier = Kernels.tier) {
+        kiln_quant_search_symmetric32_blocks(cTier(tier), x, importance, Int64(count), Int32(offset), maxima, scales, levels)
+    }
+
     /// The best (d, m) for `x` as `d × q + m`, q in 0…maxLevel, from the range [low, high] and the
     /// starting `scale`, `minimum` and `levels`; `levels` receives the best pair's levels.
     package static func affine(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, maxLevel: Int,

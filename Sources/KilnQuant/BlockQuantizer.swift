@@ -16,6 +16,10 @@ package protocol BlockQuantizer: Sendable {
     /// `importance` (same length, non-negative) weights the squared error; nil means uniform.
     func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
                        into out: UnsafeMutableRawPointer)
+    /// Quantises `count` values (a multiple of the block size); the default goes block by block,
+    /// quantisers with a many-block search override it (same bytes).
+    func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
+                  into out: UnsafeMutableRawPointer)
 }
 
 extension BlockQuantizer {

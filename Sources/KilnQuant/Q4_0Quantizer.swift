@@ -8,20 +8,38 @@ package struct Q4_0Quantizer: BlockQuantizer {
 
     package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
                               into out: UnsafeMutableRawPointer) {
-        // Reference (ggml quantize_row_q4_0_ref, gguf-py Q4_0): the signed value of largest
-        // magnitude maps to −8, d = max / −8, q = trunc(x / d + 8.5) clipped to 0…15.
         var maximum: Float = 0
         for i in 0..<32 where abs(x[i]) > abs(maximum) { maximum = x[i] }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
             let levels = buffer.baseAddress!
-            Self.reference(scale: maximum / -8, x, into: levels)
-            var bestScale = maximum / -8
+            var bestScale = Self.start(x, maximum, levels)
             if method == .search && maximum != 0 {
                 bestScale = ScaleSearch.symmetric(x, importance: importance, offset: 8, maximum: maximum, scale: bestScale, levels: levels)
             }
-            QuantMath.storeHalf(bestScale, out, 0)
-            for j in 0..<16 { out.storeBytes(of: levels[j] | levels[j + 16] << 4, toByteOffset: 2 + j, as: UInt8.self) }
+            Self.store(bestScale, levels, out)
         }
+    }
+
+    package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
+                          into out: UnsafeMutableRawPointer) {
+        guard method == .search else {
+            for b in 0..<(count / 32) { quantizeBlock(x + 32 * b, importance: importance.map { $0 + 32 * b }, method: method, into: out + 18 * b) }
+            return
+        }
+        SymmetricRow.quantize(x, count: count, importance: importance, offset: 8, blockBytes: 18, into: out,
+                              start: Self.start, store: Self.store)
+    }
+
+    /// Reference (ggml quantize_row_q4_0_ref, gguf-py Q4_0): the signed value of largest
+    /// magnitude maps to −8, d = max / −8, q = trunc(x / d + 8.5) clipped to 0…15.
+    static func start(_ x: UnsafePointer<Float>, _ maximum: Float, _ levels: UnsafeMutablePointer<UInt8>) -> Float {
+        reference(scale: maximum / -8, x, into: levels)
+        return maximum / -8
+    }
+
+    static func store(_ scale: Float, _ levels: UnsafePointer<UInt8>, _ out: UnsafeMutableRawPointer) {
+        QuantMath.storeHalf(scale, out, 0)
+        for j in 0..<16 { out.storeBytes(of: levels[j] | levels[j + 16] << 4, toByteOffset: 2 + j, as: UInt8.self) }
     }
 
     /// gguf-py's arithmetic exactly: f32 reciprocal and multiply, then + 8.5 and truncate.

@@ -9,22 +9,40 @@ package struct Q5_0Quantizer: BlockQuantizer {
 
     package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
                               into out: UnsafeMutableRawPointer) {
-        // Reference (ggml quantize_row_q5_0_ref): the signed value of largest magnitude maps to
-        // −16, d = max / −16, q = trunc(x / d + 16.5) clipped to 31.
         var maximum: Float = 0
         for i in 0..<32 where abs(x[i]) > abs(maximum) { maximum = x[i] }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
             let levels = buffer.baseAddress!
-            let d = maximum / -16
-            let id: Float = d == 0 ? 0 : 1 / d
-            for i in 0..<32 { levels[i] = UInt8(truncatingIfNeeded: min(31, QuantMath.truncatedSmallInt(x[i] * id + 16.5))) }
-            var scale = d
+            var scale = Self.start(x, maximum, levels)
             if method == .search && maximum != 0 {
-                scale = ScaleSearch.symmetric(x, importance: importance, offset: 16, maximum: maximum, scale: d, levels: levels)
+                scale = ScaleSearch.symmetric(x, importance: importance, offset: 16, maximum: maximum, scale: scale, levels: levels)
             }
-            QuantMath.storeHalf(scale, out, 0)
-            Q5Packing.store(levels, into: out + 2)
+            Self.store(scale, levels, out)
         }
+    }
+
+    package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
+                          into out: UnsafeMutableRawPointer) {
+        guard method == .search else {
+            for b in 0..<(count / 32) { quantizeBlock(x + 32 * b, importance: importance.map { $0 + 32 * b }, method: method, into: out + 22 * b) }
+            return
+        }
+        SymmetricRow.quantize(x, count: count, importance: importance, offset: 16, blockBytes: 22, into: out,
+                              start: Self.start, store: Self.store)
+    }
+
+    /// Reference (ggml quantize_row_q5_0_ref): the signed value of largest magnitude maps to
+    /// −16, d = max / −16, q = trunc(x / d + 16.5) clipped to 31.
+    static func start(_ x: UnsafePointer<Float>, _ maximum: Float, _ levels: UnsafeMutablePointer<UInt8>) -> Float {
+        let d = maximum / -16
+        let id: Float = d == 0 ? 0 : 1 / d
+        for i in 0..<32 { levels[i] = UInt8(truncatingIfNeeded: min(31, QuantMath.truncatedSmallInt(x[i] * id + 16.5))) }
+        return d
+    }
+
+    static func store(_ scale: Float, _ levels: UnsafePointer<UInt8>, _ out: UnsafeMutableRawPointer) {
+        QuantMath.storeHalf(scale, out, 0)
+        Q5Packing.store(levels, into: out + 2)
     }
 }
 

@@ -121,6 +121,11 @@ void kiln_quantize_activations(const kiln_ops *ops, const float *x, int64_t cols
 // the best scale and leaves its levels in `levels`.
 float kiln_quant_search_symmetric32(int32_t tier, const float *x, const float *importance, int32_t offset,
                                     float maximum, float scale, uint8_t *levels);
+// The same search for `count` consecutive blocks at once (x and importance 32 per block;
+// importance NULL for uniform), one block per vector lane: exactly the bits of `count` calls of
+// kiln_quant_search_symmetric32. Blocks whose `maxima` entry is 0 keep their start.
+void kiln_quant_search_symmetric32_blocks(int32_t tier, const float *x, const float *importance, int64_t count,
+                                          int32_t offset, const float *maxima, float *scales, uint8_t *levels);
 // q4_1 / q5_1 (value d·q + m, q in 0…max_level): the range [lo, hi] shrunk from either end,
 // then alternating level choice and a weighted least-squares fit of (d, m); `scale`, `minimum`
 // and `levels` hold the starting point and receive the best.
