@@ -69,6 +69,45 @@ struct ScaleSearchTests {
         }
     }
 
+    /// The many-block search (a block per vector lane, with a partial last group) gives each
+    /// block the twin's bits, with and without importance, on every tier; blocks whose extreme is
+    /// 0 keep their start.
+    @Test(arguments: [(8, false), (8, true), (16, false), (16, true)])
+    func manyBlocksEqualTheTwinOnEveryTier(_ offset: Int, _ weighted: Bool) {
+        var blocks = Self.blocks().filter { Self.maximum($0.x).isFinite }
+        blocks.insert(([Float](repeating: 0, count: 32), nil), at: 7)
+        let x = blocks.flatMap(\.x)
+        let importance: [Float]? = weighted ? blocks.flatMap { $0.importance ?? [Float](repeating: 1, count: 32) } : nil
+        var maxima: [Float] = [], startScales: [Float] = [], startLevels: [UInt8] = []
+        var expectedScales: [Float] = [], expectedLevels: [UInt8] = []
+        for (index, block) in blocks.enumerated() {
+            let maximum = Self.maximum(block.x), start = maximum / Float(-offset)
+            let id: Float = start == 0 ? 0 : 1 / start
+            var levels = block.x.map { Self.level(($0 * id + Float(offset) + 0.5).rounded(.towardZero), top: 2 * offset - 1) }
+            maxima.append(maximum)
+            startScales.append(start)
+            startLevels += levels
+            var scale = start
+            if maximum != 0 {
+                scale = ScaleSearchTwin.symmetric(block.x, importance.map { Array($0[(32 * index)..<(32 * index + 32)]) },
+                                                  offset: offset, maximum: maximum, scale: start, levels: &levels)
+            }
+            expectedScales.append(scale)
+            expectedLevels += levels
+        }
+        #expect(blocks.count % 16 != 0 && maxima.contains(0))
+        for tier in KernelTier.supported {
+            var scales = startScales, levels = startLevels
+            x.withUnsafeBufferPointer { xs in
+                withOptionalPointer(importance) { w in
+                    ScaleSearch.symmetricBlocks(xs.baseAddress!, importance: w, count: blocks.count, offset: offset,
+                                                maxima: maxima, scales: &scales, levels: &levels, tier: tier)
+                }
+            }
+            #expect(scales.map(\.bitPattern) == expectedScales.map(\.bitPattern) && levels == expectedLevels, "\(tier)")
+        }
+    }
+
     @Test(arguments: [15, 31])
     func affineEqualsTheTwinOnEveryTier(_ maxLevel: Int) {
         for (index, block) in Self.blocks().enumerated() {
