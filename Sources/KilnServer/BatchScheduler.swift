@@ -77,7 +77,10 @@ final class BatchScheduler: @unchecked Sendable {
     func submit(_ job: GenerationJob) throws(SubmitError) {
         condition.lock(); defer { condition.unlock() }
         guard !draining else { throw .shuttingDown }
-        guard waiting.count < options.queueLimit else { throw .queueFull }
+        // A free slot takes a job at the loop's next admit: jobs waiting for one of those are not
+        // queued, so a request that arrives before the loop admitted the one before it is not
+        // refused while a slot is free (the end-to-end 429 test caught that race).
+        guard waiting.count < options.queueLimit + freeStates.count else { throw .queueFull }
         waiting.append(job)
         metrics.queueLength.set(Int64(waiting.count))
         condition.signal()
