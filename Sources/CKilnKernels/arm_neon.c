@@ -314,10 +314,6 @@ void kiln_rope_neon(float *x, int64_t heads, int64_t head_dim, int64_t rotary_di
 void kiln_gelu_neon(float *x, int64_t n);
 void kiln_silu_neon(float *x, int64_t n);
 void kiln_swiglu_neon(float *gate, const float *up, int64_t n);
-void kiln_attention_scores_neon(const float *q, const void *keys, int64_t stride, int32_t type, int64_t positions,
-                                int64_t head_dim, float scale, float *scores);
-void kiln_attention_values_neon(const float *p, const void *values, int64_t stride, int32_t type, int64_t positions,
-                                int64_t head_dim, float *out);
 void kiln_f16_to_f32_neon(const uint16_t *src, float *dst, int64_t n);
 void kiln_f32_to_f16_neon(const float *src, uint16_t *dst, int64_t n);
 void kiln_bf16_to_f32_neon(const uint16_t *src, float *dst, int64_t n);
@@ -333,8 +329,6 @@ float kiln_stream_sum_neon(const float *p, int64_t n);
     .gelu = kiln_gelu_neon,                              \
     .silu = kiln_silu_neon,                              \
     .swiglu = kiln_swiglu_neon,                          \
-    .attention_scores = kiln_attention_scores_neon,      \
-    .attention_values = kiln_attention_values_neon,      \
     .flash_tile = kiln_flash_tile_generic,               \
     .f16_to_f32 = kiln_f16_to_f32_neon,                  \
     .f32_to_f16 = kiln_f32_to_f16_neon,                  \

@@ -152,57 +152,6 @@ void kiln_swiglu_neon(float *gate, const float *up, int64_t n) {
     if (i < n) store_partial(gate + i, vmulq_f32(silu4(load_partial(gate + i, n - i)), load_partial(up + i, n - i)), n - i);
 }
 
-static inline float32x4_t kv4(const void *base, int64_t i, int32_t type) {
-    if (type == KILN_KV_F16) return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16((const uint16_t *)base + i)));
-    return vld1q_f32((const float *)base + i);
-}
-
-static inline float kv1(const void *base, int64_t i, int32_t type) {
-    return type == KILN_KV_F16 ? kiln_half_to_float(((const uint16_t *)base)[i]) : ((const float *)base)[i];
-}
-
-void kiln_attention_scores_neon(const float *q, const void *keys, int64_t stride, int32_t type, int64_t positions,
-                                int64_t head_dim, float scale, float *scores) {
-    const size_t element = type == KILN_KV_F16 ? 2 : 4;
-    for (int64_t t = 0; t < positions; t++) {
-        const uint8_t *k = (const uint8_t *)keys + (size_t)(t * stride) * element;
-        float32x4_t a = vdupq_n_f32(0), b = a;
-        int64_t i = 0;
-        for (; i + 8 <= head_dim; i += 8) {
-            a = vfmaq_f32(a, vld1q_f32(q + i), kv4(k, i, type));
-            b = vfmaq_f32(b, vld1q_f32(q + i + 4), kv4(k, i + 4, type));
-        }
-        float s = vaddvq_f32(vaddq_f32(a, b));
-        for (; i < head_dim; i++) s += q[i] * kv1(k, i, type);
-        scores[t] = s * scale;
-    }
-}
-
-void kiln_attention_values_neon(const float *p, const void *values, int64_t stride, int32_t type, int64_t positions,
-                                int64_t head_dim, float *out) {
-    const size_t element = type == KILN_KV_F16 ? 2 : 4;
-    int64_t i = 0;
-    for (; i + 16 <= head_dim; i += 16) {
-        float32x4_t a0 = vdupq_n_f32(0), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t t = 0; t < positions; t++) {
-            const uint8_t *v = (const uint8_t *)values + (size_t)(t * stride) * element;
-            a0 = vfmaq_n_f32(a0, kv4(v, i, type), p[t]);
-            a1 = vfmaq_n_f32(a1, kv4(v, i + 4, type), p[t]);
-            a2 = vfmaq_n_f32(a2, kv4(v, i + 8, type), p[t]);
-            a3 = vfmaq_n_f32(a3, kv4(v, i + 12, type), p[t]);
-        }
-        vst1q_f32(out + i, a0);
-        vst1q_f32(out + i + 4, a1);
-        vst1q_f32(out + i + 8, a2);
-        vst1q_f32(out + i + 12, a3);
-    }
-    for (; i < head_dim; i++) {
-        float a = 0;
-        for (int64_t t = 0; t < positions; t++) a += p[t] * kv1((const uint8_t *)values + (size_t)(t * stride) * element, i, type);
-        out[i] = a;
-    }
-}
-
 void kiln_f16_to_f32_neon(const uint16_t *src, float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 4 <= n; i += 4) vst1q_f32(dst + i, vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(src + i))));

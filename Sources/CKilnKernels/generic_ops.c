@@ -70,26 +70,6 @@ void kiln_swiglu_generic(float *gate, const float *up, int64_t n) {
     for (int64_t i = 0; i < n; i++) gate[i] = gate[i] / (1.0f + expf(-gate[i])) * up[i];
 }
 
-static inline float kv_element(const void *base, int64_t i, int32_t type) {
-    return type == KILN_KV_F16 ? kiln_half_to_float(((const uint16_t *)base)[i]) : ((const float *)base)[i];
-}
-
-void kiln_attention_scores_generic(const float *q, const void *keys, int64_t stride, int32_t type, int64_t positions,
-                                   int64_t head_dim, float scale, float *scores) {
-    for (int64_t t = 0; t < positions; t++) {
-        float acc = 0;
-        for (int64_t i = 0; i < head_dim; i++) acc += q[i] * kv_element(keys, t * stride + i, type);
-        scores[t] = acc * scale;
-    }
-}
-
-void kiln_attention_values_generic(const float *p, const void *values, int64_t stride, int32_t type, int64_t positions,
-                                   int64_t head_dim, float *out) {
-    for (int64_t i = 0; i < head_dim; i++) out[i] = 0;
-    for (int64_t t = 0; t < positions; t++)
-        for (int64_t i = 0; i < head_dim; i++) out[i] += p[t] * kv_element(values, t * stride + i, type);
-}
-
 void kiln_f16_to_f32_generic(const uint16_t *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n; i++) dst[i] = kiln_half_to_float(src[i]);
 }

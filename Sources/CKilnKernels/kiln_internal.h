@@ -81,12 +81,6 @@ struct kiln_ops {
     void (*gelu)(float *x, int64_t n);
     void (*silu)(float *x, int64_t n);
     void (*swiglu)(float *gate, const float *up, int64_t n);
-    // scores[t] = scale · q·k_t for t < positions.
-    void (*attention_scores)(const float *q, const void *keys, int64_t stride, int32_t type, int64_t positions,
-                             int64_t head_dim, float scale, float *scores);
-    // out = Σ_t p[t] v_t.
-    void (*attention_values)(const float *p, const void *values, int64_t stride, int32_t type, int64_t positions,
-                             int64_t head_dim, float *out);
     void (*f16_to_f32)(const uint16_t *src, float *dst, int64_t n);
     void (*f32_to_f16)(const float *src, uint16_t *dst, int64_t n);
     void (*bf16_to_f32)(const uint16_t *src, float *dst, int64_t n);
@@ -210,10 +204,6 @@ void kiln_softmax_generic(float *x, int64_t n);
 void kiln_gelu_generic(float *x, int64_t n);
 void kiln_silu_generic(float *x, int64_t n);
 void kiln_swiglu_generic(float *gate, const float *up, int64_t n);
-void kiln_attention_scores_generic(const float *q, const void *keys, int64_t stride, int32_t type, int64_t positions,
-                                   int64_t head_dim, float scale, float *scores);
-void kiln_attention_values_generic(const float *p, const void *values, int64_t stride, int32_t type, int64_t positions,
-                                   int64_t head_dim, float *out);
 void kiln_f16_to_f32_generic(const uint16_t *src, float *dst, int64_t n);
 void kiln_f32_to_f16_generic(const float *src, uint16_t *dst, int64_t n);
 void kiln_bf16_to_f32_generic(const uint16_t *src, float *dst, int64_t n);

@@ -46,18 +46,6 @@ void kiln_gelu(const kiln_ops *ops, float *x, int64_t n) { ops->gelu(x, n); }
 void kiln_silu(const kiln_ops *ops, float *x, int64_t n) { ops->silu(x, n); }
 void kiln_swiglu(const kiln_ops *ops, float *gate, const float *up, int64_t n) { ops->swiglu(gate, up, n); }
 
-void kiln_attention(const kiln_ops *ops, const float *query, const void *keys, int64_t key_stride, int32_t key_type,
-                    const void *values, int64_t value_stride, int32_t value_type, int64_t positions, int64_t head_dim,
-                    float scale, float *scratch, float *out) {
-    if (positions <= 0) {
-        for (int64_t i = 0; i < head_dim; i++) out[i] = 0;
-        return;
-    }
-    ops->attention_scores(query, keys, key_stride, key_type, positions, head_dim, scale, scratch);
-    ops->softmax(scratch, positions);
-    ops->attention_values(scratch, values, value_stride, value_type, positions, head_dim, out);
-}
-
 void kiln_f16_to_f32(const kiln_ops *ops, const uint16_t *src, float *dst, int64_t n) { ops->f16_to_f32(src, dst, n); }
 void kiln_f32_to_f16(const kiln_ops *ops, const float *src, uint16_t *dst, int64_t n) { ops->f32_to_f16(src, dst, n); }
 void kiln_bf16_to_f32(const kiln_ops *ops, const uint16_t *src, float *dst, int64_t n) { ops->bf16_to_f32(src, dst, n); }

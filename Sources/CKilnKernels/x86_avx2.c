@@ -530,10 +530,6 @@ void kiln_rope_avx2(float *x, int64_t heads, int64_t head_dim, int64_t rotary_di
 void kiln_gelu_avx2(float *x, int64_t n);
 void kiln_silu_avx2(float *x, int64_t n);
 void kiln_swiglu_avx2(float *gate, const float *up, int64_t n);
-void kiln_attention_scores_avx2(const float *q, const void *keys, int64_t stride, int32_t type, int64_t positions,
-                                int64_t head_dim, float scale, float *scores);
-void kiln_attention_values_avx2(const float *p, const void *values, int64_t stride, int32_t type, int64_t positions,
-                                int64_t head_dim, float *out);
 void kiln_f16_to_f32_avx2(const uint16_t *src, float *dst, int64_t n);
 void kiln_f32_to_f16_avx2(const float *src, uint16_t *dst, int64_t n);
 void kiln_bf16_to_f32_avx2(const uint16_t *src, float *dst, int64_t n);
@@ -572,8 +568,6 @@ const kiln_ops kiln_ops_avx2 = {
     .gelu = kiln_gelu_avx2,
     .silu = kiln_silu_avx2,
     .swiglu = kiln_swiglu_avx2,
-    .attention_scores = kiln_attention_scores_avx2,
-    .attention_values = kiln_attention_values_avx2,
     .f16_to_f32 = kiln_f16_to_f32_avx2,
     .f32_to_f16 = kiln_f32_to_f16_avx2,
     .bf16_to_f32 = kiln_bf16_to_f32_avx2,

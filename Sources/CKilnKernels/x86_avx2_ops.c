@@ -162,66 +162,6 @@ AVX2 void kiln_swiglu_avx2(float *gate, const float *up, int64_t n) {
     if (i < n) store_partial(gate + i, _mm256_mul_ps(silu8(load_partial(gate + i, n - i)), load_partial(up + i, n - i)), n - i);
 }
 
-AVX2 static inline __m256 kv8(const void *base, int64_t i, int32_t type) {
-    if (type == KILN_KV_F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + i)));
-    return _mm256_loadu_ps((const float *)base + i);
-}
-
-AVX2 static inline float kv1(const void *base, int64_t i, int32_t type) {
-    return type == KILN_KV_F16 ? _cvtsh_ss(((const uint16_t *)base)[i]) : ((const float *)base)[i];
-}
-
-AVX2 void kiln_attention_scores_avx2(const float *q, const void *keys, int64_t stride, int32_t type, int64_t positions,
-                                     int64_t head_dim, float scale, float *scores) {
-    const size_t element = type == KILN_KV_F16 ? 2 : 4;
-    for (int64_t t = 0; t < positions; t++) {
-        const uint8_t *k = (const uint8_t *)keys + (size_t)(t * stride) * element;
-        __m256 a = _mm256_setzero_ps(), b = a;
-        int64_t i = 0;
-        for (; i + 16 <= head_dim; i += 16) {
-            a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), kv8(k, i, type), a);
-            b = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), kv8(k, i + 8, type), b);
-        }
-        for (; i + 8 <= head_dim; i += 8) a = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), kv8(k, i, type), a);
-        float s = hsum(_mm256_add_ps(a, b));
-        for (; i < head_dim; i++) s += q[i] * kv1(k, i, type);
-        scores[t] = s * scale;
-    }
-}
-
-AVX2 void kiln_attention_values_avx2(const float *p, const void *values, int64_t stride, int32_t type, int64_t positions,
-                                     int64_t head_dim, float *out) {
-    const size_t element = type == KILN_KV_F16 ? 2 : 4;
-    int64_t i = 0;
-    // 32 output dims at a time stay in registers across every position.
-    for (; i + 32 <= head_dim; i += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (int64_t t = 0; t < positions; t++) {
-            const uint8_t *v = (const uint8_t *)values + (size_t)(t * stride) * element;
-            const __m256 w = _mm256_set1_ps(p[t]);
-            a0 = _mm256_fmadd_ps(w, kv8(v, i, type), a0);
-            a1 = _mm256_fmadd_ps(w, kv8(v, i + 8, type), a1);
-            a2 = _mm256_fmadd_ps(w, kv8(v, i + 16, type), a2);
-            a3 = _mm256_fmadd_ps(w, kv8(v, i + 24, type), a3);
-        }
-        _mm256_storeu_ps(out + i, a0);
-        _mm256_storeu_ps(out + i + 8, a1);
-        _mm256_storeu_ps(out + i + 16, a2);
-        _mm256_storeu_ps(out + i + 24, a3);
-    }
-    for (; i + 8 <= head_dim; i += 8) {
-        __m256 a = _mm256_setzero_ps();
-        for (int64_t t = 0; t < positions; t++)
-            a = _mm256_fmadd_ps(_mm256_set1_ps(p[t]), kv8((const uint8_t *)values + (size_t)(t * stride) * element, i, type), a);
-        _mm256_storeu_ps(out + i, a);
-    }
-    for (; i < head_dim; i++) {
-        float a = 0;
-        for (int64_t t = 0; t < positions; t++) a += p[t] * kv1((const uint8_t *)values + (size_t)(t * stride) * element, i, type);
-        out[i] = a;
-    }
-}
-
 AVX2 void kiln_f16_to_f32_avx2(const uint16_t *src, float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));

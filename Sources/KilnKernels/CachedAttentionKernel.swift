@@ -79,7 +79,7 @@ extension KernelTable {
     /// Causal grouped-query attention of every job's rows over its cache: blocked, with an online
     /// softmax, so memory does not grow with rows × positions (the C tiers split the work over the
     /// pool; the reference is the scalar twin they are tested against).
-    package func attention(_ jobs: [AttentionJob], heads: Int, kvHeads: Int, headDim: Int, precision: KVView.Precision, scale: Float) {
+    package func attention(_ jobs: [AttentionJob], heads: Int, kvHeads: Int, headDim: Int, precision: KVPrecision, scale: Float) {
         guard let ops else {
             for job in jobs { Reference.attention(job, heads: heads, kvHeads: kvHeads, headDim: headDim, precision: precision, scale: scale) }
             return
@@ -94,7 +94,7 @@ extension KernelTable {
 
 extension Kernels {
     /// `KernelTable.attention(_:heads:kvHeads:headDim:precision:scale:)` on the selected tier.
-    package static func attention(_ jobs: [AttentionJob], heads: Int, kvHeads: Int, headDim: Int, precision: KVView.Precision, scale: Float) {
+    package static func attention(_ jobs: [AttentionJob], heads: Int, kvHeads: Int, headDim: Int, precision: KVPrecision, scale: Float) {
         table.attention(jobs, heads: heads, kvHeads: kvHeads, headDim: headDim, precision: precision, scale: scale)
     }
 }
@@ -102,7 +102,7 @@ extension Kernels {
 extension Reference {
     /// The scalar twin: each row's scores over every visible slot, a two-pass softmax, the
     /// weighted sum of values, in plain Float arithmetic.
-    static func attention(_ job: AttentionJob, heads: Int, kvHeads: Int, headDim d: Int, precision: KVView.Precision, scale: Float) {
+    static func attention(_ job: AttentionJob, heads: Int, kvHeads: Int, headDim d: Int, precision: KVPrecision, scale: Float) {
         let group = heads / kvHeads
         func element(_ base: UnsafeRawPointer, _ index: Int) -> Float {
             precision == .f16 ? HalfPrecision.floatFromHalf(base.load(fromByteOffset: index * 2, as: UInt16.self))

@@ -142,22 +142,6 @@ package struct KernelTable: @unchecked Sendable {
         kiln_swiglu(ops, gate, up, Int64(count))
     }
 
-    // MARK: attention
-
-    /// One query against `positions` cached keys and values: scores = scale · q·k_t, softmax,
-    /// out = Σ_t p_t v_t. `scratch` holds `positions` floats.
-    package func attention(
-        query: UnsafePointer<Float>, keys: KVView, values: KVView, positions: Int, headDim: Int, scale: Float,
-        scratch: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
-    ) {
-        guard let ops else {
-            return Reference.attention(query: query, keys: keys, values: values, positions: positions, headDim: headDim,
-                                       scale: scale, into: out)
-        }
-        kiln_attention(ops, query, keys.base, Int64(keys.rowStride), keys.cType, values.base, Int64(values.rowStride), values.cType,
-                       Int64(positions), Int64(headDim), scale, scratch, out)
-    }
-
     // MARK: conversion
 
     /// f16 or bf16 bit patterns → f32 (exact).

@@ -97,32 +97,5 @@ package enum HalfFormat: Sendable {
     case f16, bf16
 }
 
-/// One head's keys or values in a KV cache: row `t` (position t) starts `t * rowStride`
-/// elements after `base` and holds `headDim` elements, f32 or f16.
-package struct KVView: @unchecked Sendable {
-    // Sendable: a view; the caller keeps the cache alive while in use.
-    package enum Precision: Sendable { case f32, f16 }
-
-    package let base: UnsafeRawPointer
-    package let rowStride: Int
-    package let precision: Precision
-
-    package init(base: UnsafeRawPointer, rowStride: Int, precision: Precision) {
-        self.base = base
-        self.rowStride = rowStride
-        self.precision = precision
-    }
-
-    package init(_ f32: UnsafePointer<Float>, rowStride: Int) { self.init(base: f32, rowStride: rowStride, precision: .f32) }
-    package init(f16 bits: UnsafePointer<UInt16>, rowStride: Int) { self.init(base: bits, rowStride: rowStride, precision: .f16) }
-
-    var cType: Int32 { precision == .f16 ? Int32(KILN_KV_F16) : Int32(KILN_KV_F32) }
-
-    func element(_ t: Int, _ i: Int) -> Float {
-        let index = t * rowStride + i
-        switch precision {
-        case .f32: return base.load(fromByteOffset: index * 4, as: Float.self)
-        case .f16: return HalfPrecision.floatFromHalf(base.load(fromByteOffset: index * 2, as: UInt16.self))
-        }
-    }
-}
+/// How a KV cache stores keys and values: f32, or f16 (`--kv-f16`, half the memory).
+package enum KVPrecision: Sendable { case f32, f16 }

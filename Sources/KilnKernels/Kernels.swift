@@ -59,13 +59,6 @@ package enum Kernels {
     package static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) { table.silu(x, count: count) }
     package static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) { table.swiglu(gate: gate, up: up, count: count) }
 
-    package static func attention(
-        query: UnsafePointer<Float>, keys: KVView, values: KVView, positions: Int, headDim: Int, scale: Float,
-        scratch: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>
-    ) {
-        table.attention(query: query, keys: keys, values: values, positions: positions, headDim: headDim, scale: scale, scratch: scratch, into: out)
-    }
-
     package static func convert(_ source: UnsafePointer<UInt16>, from format: HalfFormat, into destination: UnsafeMutablePointer<Float>, count: Int) {
         table.convert(source, from: format, into: destination, count: count)
     }

@@ -40,8 +40,8 @@ struct AttentionTests {
         return all
     }()
 
-    @Test(arguments: [KVView.Precision.f32, .f16])
-    func everyTierMatchesThePlainComputation(precision: KVView.Precision) {
+    @Test(arguments: [KVPrecision.f32, .f16])
+    func everyTierMatchesThePlainComputation(precision: KVPrecision) {
         var random = SeededRandom(seed: 11)
         for c in Self.cases {
             let d = c.headDim, heads = c.kvHeads * c.group, positions = c.base + c.rows

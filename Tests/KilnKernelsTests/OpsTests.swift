@@ -116,30 +116,6 @@ struct OpsTests {
         #expect(abs(g[0] - 0.8411920) < 1e-6 && abs(s[0] - 0.7310586) < 1e-6)
     }
 
-    @Test(arguments: [KVView.Precision.f32, .f16])
-    func attention(precision: KVView.Precision) {
-        var random = SeededRandom(seed: 5)
-        for (positions, headDim, stride) in [(1, 64, 64), (7, 64, 192), (33, 80, 80), (100, 17, 40), (5, 128, 256), (0, 8, 8)] {
-            let q = (0..<headDim).map { _ in random.uniform(-1, 1) }
-            let k = (0..<(max(1, positions) * stride)).map { _ in random.uniform(-1, 1) }
-            let v = (0..<(max(1, positions) * stride)).map { _ in random.uniform(-1, 1) }
-            let k16 = k.map(HalfPrecision.halfFromFloat), v16 = v.map(HalfPrecision.halfFromFloat)
-            func attend(_ t: KernelTable) -> [Float] {
-                var out = [Float](repeating: .nan, count: headDim), scratch = [Float](repeating: 0, count: max(1, positions))
-                k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in k16.withUnsafeBufferPointer { k16p in v16.withUnsafeBufferPointer { v16p in
-                    let keys = precision == .f32 ? KVView(kp.baseAddress!, rowStride: stride) : KVView(f16: k16p.baseAddress!, rowStride: stride)
-                    let values = precision == .f32 ? KVView(vp.baseAddress!, rowStride: stride) : KVView(f16: v16p.baseAddress!, rowStride: stride)
-                    t.attention(query: q, keys: keys, values: values, positions: positions, headDim: headDim,
-                                scale: 1 / Float(headDim).squareRoot() * 4, scratch: &scratch, into: &out)
-                } } } }
-                return out
-            }
-            let expected = attend(reference)
-            // A weighted mean of values in [−1, 1]: 1e-5 absolute.
-            for table in allTables { Self.check("attention \(precision) t=\(positions)", table, attend(table), expected, rtol: 0, atol: 1e-5) }
-        }
-    }
-
     /// f16/bf16 ↔ f32 on every tier is exact: bit-identical to `HalfPrecision` for every 16-bit
     /// pattern and for random f32 patterns (NaNs, infinities, subnormals, overflow, ties included) — except that F16C and
     /// FCVT quiet a signalling NaN (set the top mantissa bit), so there the payload is compared

@@ -151,11 +151,6 @@ void kiln_silu(const kiln_ops *ops, float *x, int64_t n);
 void kiln_swiglu(const kiln_ops *ops, float *gate, const float *up, int64_t n);
 
 enum { KILN_KV_F32 = 0, KILN_KV_F16 = 1 };
-// out[head_dim] = Σ_t softmax_t(scale · q·k_t) v_t over t < positions; row t of the keys starts
-// at element t * key_stride. scratch holds `positions` floats.
-void kiln_attention(const kiln_ops *ops, const float *query, const void *keys, int64_t key_stride, int32_t key_type,
-                    const void *values, int64_t value_stride, int32_t value_type, int64_t positions, int64_t head_dim,
-                    float scale, float *scratch, float *out);
 
 // ---- blocked causal attention over a KV cache (flash-attention style) ----------------------
 //

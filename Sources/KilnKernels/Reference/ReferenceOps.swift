@@ -90,29 +90,6 @@ extension Reference {
 
     private static func silu(_ v: Double) -> Double { v / (1 + Foundation.exp(-v)) }
 
-    static func attention(
-        query: UnsafePointer<Float>, keys: KVView, values: KVView, positions: Int, headDim: Int, scale: Float,
-        into out: UnsafeMutablePointer<Float>
-    ) {
-        var scores = [Double](repeating: 0, count: positions)
-        for t in 0..<positions {
-            var dot = 0.0
-            for i in 0..<headDim { dot += Double(query[i]) * Double(keys.element(t, i)) }
-            scores[t] = dot * Double(scale)
-        }
-        let largest = scores.max() ?? 0
-        var sum = 0.0
-        for t in 0..<positions {
-            scores[t] = Foundation.exp(scores[t] - largest)
-            sum += scores[t]
-        }
-        for i in 0..<headDim {
-            var acc = 0.0
-            for t in 0..<positions { acc += scores[t] / sum * Double(values.element(t, i)) }
-            out[i] = Float(acc)
-        }
-    }
-
     static func convert(_ source: UnsafePointer<UInt16>, from format: HalfFormat, into destination: UnsafeMutablePointer<Float>, count: Int) {
         for i in 0..<count {
             destination[i] = format == .f16 ? HalfPrecision.floatFromHalf(source[i]) : HalfPrecision.floatFromBFloat(source[i])

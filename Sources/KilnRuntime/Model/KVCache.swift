@@ -15,7 +15,7 @@ final class KVCache {
     let capacities: [Int]
     let kvHeads: Int
     let headDim: Int
-    let precision: KVView.Precision
+    let precision: KVPrecision
     private let keys: UnsafeMutableRawPointer
     private let values: UnsafeMutableRawPointer
     /// Byte offset of each layer's block of `kvHeads × headStride` elements.
@@ -34,7 +34,7 @@ final class KVCache {
 
     /// Throws instead of trapping or aborting when the size overflows or the system refuses the
     /// memory (callers check `ContextLimits` first; this is the last line).
-    init(capacities: [Int], kvHeads: Int, headDim: Int, precision: KVView.Precision = .f32) throws {
+    init(capacities: [Int], kvHeads: Int, headDim: Int, precision: KVPrecision = .f32) throws {
         layers = capacities.count
         self.capacities = capacities
         self.kvHeads = kvHeads
