@@ -12,6 +12,25 @@
 // scalar twin.
 #include <math.h>
 
+#ifdef FLASH_PV_COLUMNS
+// A tier may define pv_rows(P, R, V, keys, d, j0, O) instead of flash_pv — R (1–4, a constant
+// in each call so its accumulators stay in registers) rows' outputs for columns j0 … j0 +
+// FLASH_PV_COLUMNS − 1 — and FLASH_PV_COLUMNS; flash_pv is then this walk over 4-row blocks.
+FLASH_TARGET static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O) {
+    for (int64_t r = 0; r < rows; r += 4) {
+        for (int64_t j0 = 0; j0 < d; j0 += FLASH_PV_COLUMNS) {
+            const float *p = P + r * KILN_FLASH_KEYS;
+            switch (rows - r) {
+            case 1: pv_rows(p, 1, V, keys, d, j0, O + r * d); break;
+            case 2: pv_rows(p, 2, V, keys, d, j0, O + r * d); break;
+            case 3: pv_rows(p, 3, V, keys, d, j0, O + r * d); break;
+            default: pv_rows(p, 4, V, keys, d, j0, O + r * d); break;
+            }
+        }
+    }
+}
+#endif
+
 FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
     const int64_t d = t->head_dim, group = t->group, n = t->s1 - t->s0;
     float *Q = t->scratch, *O = Q + KILN_FLASH_ROWS * d, *S = O + KILN_FLASH_ROWS * d;

@@ -100,25 +100,12 @@ AVX2 static inline __attribute__((always_inline)) void pv_rows(const float *P, i
     }
 }
 
-AVX2 static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O) {
-    for (int64_t r = 0; r < rows; r += 4) {
-        for (int64_t j0 = 0; j0 < d; j0 += 16) {
-            const float *p = P + r * KILN_FLASH_KEYS;
-            switch (rows - r) {
-            case 1: pv_rows(p, 1, V, keys, d, j0, O + r * d); break;
-            case 2: pv_rows(p, 2, V, keys, d, j0, O + r * d); break;
-            case 3: pv_rows(p, 3, V, keys, d, j0, O + r * d); break;
-            default: pv_rows(p, 4, V, keys, d, j0, O + r * d); break;
-            }
-        }
-    }
-}
-
 AVX2 static inline void flash_halves(const uint16_t *src, float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++) dst[i] = kiln_half_to_float(src[i]);
 }
 
+#define FLASH_PV_COLUMNS 16 // output columns one pv_rows call covers
 #include "attention_tile.h"
 #endif
