@@ -59,6 +59,10 @@ package enum Kernels {
     package static func silu(_ x: UnsafeMutablePointer<Float>, count: Int) { table.silu(x, count: count) }
     package static func swiglu(gate: UnsafeMutablePointer<Float>, up: UnsafePointer<Float>, count: Int) { table.swiglu(gate: gate, up: up, count: count) }
 
+    /// The index of the largest of `x[0 ..< count]` (greedy decoding): the first on a tie; a NaN
+    /// is never picked unless `x[0]` is one (then 0), as a plain `x[i] > x[best]` scan would.
+    package static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { Int(kiln_argmax(x, Int64(count))) }
+
     package static func convert(_ source: UnsafePointer<UInt16>, from format: HalfFormat, into destination: UnsafeMutablePointer<Float>, count: Int) {
         table.convert(source, from: format, into: destination, count: count)
     }

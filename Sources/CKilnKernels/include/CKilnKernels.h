@@ -149,6 +149,9 @@ void kiln_rope_table(const kiln_ops *ops, float *x, int64_t heads, int64_t head_
 void kiln_gelu(const kiln_ops *ops, float *x, int64_t n);
 void kiln_silu(const kiln_ops *ops, float *x, int64_t n);
 void kiln_swiglu(const kiln_ops *ops, float *gate, const float *up, int64_t n);
+// The index of the largest of x[0 ..< n]: the first on a tie; NaNs are never picked unless x[0] is
+// one (then 0). Portable C, no tier: greedy decoding's pick.
+int64_t kiln_argmax(const float *x, int64_t n);
 
 enum { KILN_KV_F32 = 0, KILN_KV_F16 = 1 };
 

@@ -1,4 +1,5 @@
 import Foundation
+import KilnKernels
 
 /// How the next token is chosen from the logits.
 public struct SamplingOptions: Sendable, Equatable {
@@ -92,10 +93,9 @@ public struct Sampler: Sendable {
         return candidates[keep - 1]
     }
 
+    /// The first index of the largest logit (a vectorised scan: it runs once per token per sequence).
     package static func argmax(_ logits: [Float]) -> Int {
-        var best = 0
-        for i in logits.indices where logits[i] > logits[best] { best = i }
-        return best
+        logits.withUnsafeBufferPointer { $0.baseAddress.map { Kernels.argmax($0, count: logits.count) } ?? 0 }
     }
 
     /// The indices of the `k` largest values, largest first (ties by lower index).

@@ -43,7 +43,6 @@ struct ForwardPass {
         let c = transformer.config, w = transformer.weights, b = buffers
         let d = c.embedding
         let eps = Float(c.normEpsilon)
-        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
         var starts: [Int] = []
         var t = 0
         for segment in segments { starts.append(t); t += segment.tokens.count }
@@ -67,28 +66,28 @@ struct ForwardPass {
             for i in 0..<(t * d) { b.x[i] *= scale }
         }
 
+        // Every row-wise step between two products (norms, biases, RoPE and the cache stores, the
+        // activation, residual adds) runs as one pool job over the rows, the steps between the same
+        // two products fused into it: with eight sequences in a decode step these were a seventh of
+        // the step on the calling thread while the other core waited. Each row is computed by the
+        // same calls in the same order as on its own, so the results do not depend on the batch.
+        var rowSegment: [Int] = []
+        rowSegment.reserveCapacity(t)
+        for (index, segment) in segments.enumerated() { rowSegment += repeatElement(index, count: segment.tokens.count) }
+        // The block output in b.h that is still to be added to b.x (with its bias and norm).
+        var pending: BlockOutput?
+
         for (index, layer) in w.layers.enumerated() {
             // Attention block.
-            normalize(b.x, into: b.h, rows: t, weight: layer.attentionNorm, bias: layer.attentionNormBias, eps: eps)
+            let finishing = pending
+            eachRow(t) { row in
+                if let finishing { finish(finishing, row: row) }
+                normalize(b.x + row * d, into: b.h + row * d, weight: layer.attentionNorm, bias: layer.attentionNormBias, eps: eps)
+            }
             if let qkv = layer.qkv {
                 matmul(qkv, b.h, batch: t, b.qkv)
-                addBias(b.qkv, layer.qkvBias, rows: t, width: 3 * d)
-                for row in 0..<t {
-                    let fused = b.qkv + row * 3 * d
-                    (b.q + row * qWidth).update(from: fused, count: d)
-                    (b.k + row * kvWidth).update(from: fused + d, count: d)
-                    (b.v + row * kvWidth).update(from: fused + 2 * d, count: d)
-                }
             } else {
                 matmul([layer.query!, layer.key!, layer.value!], b.h, batch: t, [b.q, b.k, b.v])
-                addBias(b.q, layer.queryBias, rows: t, width: qWidth)
-                addBias(b.k, layer.keyBias, rows: t, width: kvWidth)
-                addBias(b.v, layer.valueBias, rows: t, width: kvWidth)
-            }
-            if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
-                let hd = c.headDim
-                for head in 0..<(t * c.heads) { Ops.rmsNorm(b.q + head * hd, weight: queryNorm.values, count: hd, eps: eps, into: b.q + head * hd) }
-                for head in 0..<(t * c.kvHeads) { Ops.rmsNorm(b.k + head * hd, weight: keyNorm.values, count: hd, eps: eps, into: b.k + head * hd) }
             }
             let local = c.isLocal(layer: index)
             // A sliding-window layer's ring takes at most `window` new rows before they are
@@ -98,57 +97,66 @@ struct ForwardPass {
                 return !local || capacity >= state.contextLength ? Int.max : capacity - c.slidingWindow! + 1
             }
             if segments.allSatisfy({ $0.tokens.count <= piece($0.state) }) {
-                for (segment, start) in zip(segments, starts) { storeKeys(segment, start: start, rows: 0..<segment.tokens.count, layer: index) }
+                eachRow(t) { row in
+                    prepareQueriesAndKeys(row: row, layer: layer)
+                    let segment = segments[rowSegment[row]], start = starts[rowSegment[row]]
+                    storeKeys(segment, row: row, offset: row - start, layer: index)
+                }
                 attend(zip(segments, starts).map { (segment, start) in (segment.state, start, 0..<segment.tokens.count) }, layer: index)
             } else {
+                eachRow(t) { row in prepareQueriesAndKeys(row: row, layer: layer) }
                 for (segment, start) in zip(segments, starts) {
                     let size = min(piece(segment.state), segment.tokens.count)
                     for first in stride(from: 0, to: segment.tokens.count, by: size) {
                         let rows = first..<min(segment.tokens.count, first + size)
-                        storeKeys(segment, start: start, rows: rows, layer: index)
+                        eachRow(rows.count) { i in storeKeys(segment, row: start + first + i, offset: first + i, layer: index) }
                         attend([(segment.state, start, rows)], layer: index)
                     }
                 }
             }
             matmul(layer.output, b.attention, batch: t, b.h)
-            addBias(b.h, layer.outputBias, rows: t, width: d)
-            if let norm = layer.postAttentionNorm { normalize(b.h, into: b.h, rows: t, weight: norm, bias: nil, eps: eps) }
-            for i in 0..<(t * d) { b.x[i] += b.h[i] }
 
             // Feed-forward block.
-            normalize(b.x, into: b.h, rows: t, weight: layer.ffnNorm, bias: layer.ffnNormBias, eps: eps)
+            let attentionOutput = BlockOutput(bias: layer.outputBias, norm: layer.postAttentionNorm)
+            eachRow(t) { row in
+                finish(attentionOutput, row: row)
+                normalize(b.x + row * d, into: b.h + row * d, weight: layer.ffnNorm, bias: layer.ffnNormBias, eps: eps)
+            }
             if let gate = layer.gate {
                 matmul([layer.up, gate], b.h, batch: t, [b.up, b.gate])
             } else {
                 matmul(layer.up, b.h, batch: t, b.up)
             }
-            addBias(b.up, layer.upBias, rows: t, width: c.feedForward)
-            if layer.gate != nil {
-                if c.gateActivation == .geluTanh {
-                    Ops.gelu(b.gate, count: t * c.feedForward)
-                    for i in 0..<(t * c.feedForward) { b.gate[i] *= b.up[i] }
+            let ff = c.feedForward
+            eachRow(t) { row in
+                let up = b.up + row * ff, gate = b.gate + row * ff
+                if let bias = layer.upBias { for i in 0..<ff { up[i] += bias.values[i] } }
+                if layer.gate == nil {
+                    Ops.gelu(up, count: ff)
+                } else if c.gateActivation == .geluTanh {
+                    Ops.gelu(gate, count: ff)
+                    for i in 0..<ff { gate[i] *= up[i] }
                 } else {
-                    Ops.swiglu(gate: b.gate, up: b.up, count: t * c.feedForward)
+                    Ops.swiglu(gate: gate, up: up, count: ff)
                 }
-                matmul(layer.down, b.gate, batch: t, b.h)
-            } else {
-                Ops.gelu(b.up, count: t * c.feedForward)
-                matmul(layer.down, b.up, batch: t, b.h)
             }
-            addBias(b.h, layer.downBias, rows: t, width: d)
-            if let norm = layer.postFeedForwardNorm { normalize(b.h, into: b.h, rows: t, weight: norm, bias: nil, eps: eps) }
-            for i in 0..<(t * d) { b.x[i] += b.h[i] }
+            matmul(layer.down, layer.gate != nil ? b.gate : b.up, batch: t, b.h)
+            pending = BlockOutput(bias: layer.downBias, norm: layer.postFeedForwardNorm)
         }
         for segment in segments { segment.state.tokens += segment.tokens }
 
         guard let logits else { return }
         // The rows that need logits, gathered in order so the head is one product.
-        var gathered = 0
+        var logitRows: [Int] = []
         for (segment, start) in zip(segments, starts) {
             let count = segment.logits.count(segment.tokens.count)
-            let first = start + segment.tokens.count - count
-            normalize(b.x + first * d, into: b.h + gathered * d, rows: count, weight: w.outputNorm, bias: w.outputNormBias, eps: eps)
-            gathered += count
+            logitRows += (start + segment.tokens.count - count)..<(start + segment.tokens.count)
+        }
+        let gathered = logitRows.count, finishing = pending
+        // Two jobs: a gathered row's normalised output may land on a row another task still reads.
+        if let finishing { eachRow(gathered) { g in finish(finishing, row: logitRows[g]) } }
+        eachRow(gathered) { g in
+            normalize(b.x + logitRows[g] * d, into: b.h + g * d, weight: w.outputNorm, bias: w.outputNormBias, eps: eps)
         }
         if gathered > 0 { matmul(w.outputHead, b.h, batch: gathered, logits) }
         if let cap = c.finalLogitSoftcap.map(Float.init) {
@@ -156,21 +164,69 @@ struct ForwardPass {
         }
     }
 
-    /// RoPE on rows `rows` of a segment's queries and keys (the layer's own angles), then their
-    /// keys and values into the segment's cache.
-    private func storeKeys(_ segment: ForwardSegment, start: Int, rows: Range<Int>, layer: Int) {
+    /// A block's output in `b.h` before it joins the residual stream: its bias, then (Gemma) its
+    /// own norm.
+    private struct BlockOutput {
+        let bias: Vector?
+        let norm: Vector?
+    }
+
+    /// Row `row` of a block's output (in `b.h`) added to the residual stream `b.x`.
+    private func finish(_ output: BlockOutput, row: Int) {
+        let d = transformer.config.embedding, h = buffers.h + row * d, x = buffers.x + row * d
+        if let bias = output.bias { for i in 0..<d { h[i] += bias.values[i] } }
+        if let norm = output.norm { normalize(h, into: h, weight: norm, bias: nil, eps: Float(transformer.config.normEpsilon)) }
+        for i in 0..<d { x[i] += h[i] }
+    }
+
+    /// Row `row`'s queries, keys and values from the attention product: biases added, GPT-2's
+    /// fused product split, per-head norms (Qwen 3, Gemma 3) applied.
+    private func prepareQueriesAndKeys(row: Int, layer: LayerWeights) {
+        let c = transformer.config, b = buffers, d = c.embedding
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
+        let q = b.q + row * qWidth, k = b.k + row * kvWidth, v = b.v + row * kvWidth
+        if layer.qkv != nil {
+            let fused = b.qkv + row * 3 * d
+            if let bias = layer.qkvBias { for i in 0..<(3 * d) { fused[i] += bias.values[i] } }
+            q.update(from: fused, count: d)
+            k.update(from: fused + d, count: d)
+            v.update(from: fused + 2 * d, count: d)
+        } else {
+            if let bias = layer.queryBias { for i in 0..<qWidth { q[i] += bias.values[i] } }
+            if let bias = layer.keyBias { for i in 0..<kvWidth { k[i] += bias.values[i] } }
+            if let bias = layer.valueBias { for i in 0..<kvWidth { v[i] += bias.values[i] } }
+        }
+        if let queryNorm = layer.queryNorm, let keyNorm = layer.keyNorm {
+            let hd = c.headDim, eps = Float(c.normEpsilon)
+            for head in 0..<c.heads { Ops.rmsNorm(q + head * hd, weight: queryNorm.values, count: hd, eps: eps, into: q + head * hd) }
+            for head in 0..<c.kvHeads { Ops.rmsNorm(k + head * hd, weight: keyNorm.values, count: hd, eps: eps, into: k + head * hd) }
+        }
+    }
+
+    /// Runs `body(row)` for rows `0 ..< rows`: over the pool when there are several (each row
+    /// touches only its own slices of the buffers), on the calling thread for one.
+    private func eachRow(_ rows: Int, _ body: (Int) -> Void) {
+        if rows == 1 {
+            body(0)
+        } else if rows > 1 {
+            Kernels.parallelFor(rows, body)
+        }
+    }
+
+    /// RoPE on buffer row `row` (the segment's row `offset`) of the queries and keys (the
+    /// layer's own angles), then its keys and values into the segment's cache. Rows of one
+    /// segment may be stored at once from several threads: each writes its own slot.
+    private func storeKeys(_ segment: ForwardSegment, row: Int, offset: Int, layer: Int) {
         let c = transformer.config, b = buffers, state = segment.state
         let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
         let angles = c.isLocal(layer: layer) ? (state.localRopeAngles ?? state.ropeAngles) : state.ropeAngles
-        for offset in rows {
-            let row = start + offset, position = state.position + offset
-            if let angles {
-                let mode: RopeMode = c.ropeStyle == .neox ? .neox : .normal
-                Kernels.rope(b.q + row * qWidth, heads: c.heads, headDim: c.headDim, position: position, angles: angles, mode: mode)
-                Kernels.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, position: position, angles: angles, mode: mode)
-            }
-            state.cache.store(layer: layer, position: position, keys: b.k + row * kvWidth, values: b.v + row * kvWidth)
+        let position = state.position + offset
+        if let angles {
+            let mode: RopeMode = c.ropeStyle == .neox ? .neox : .normal
+            Kernels.rope(b.q + row * qWidth, heads: c.heads, headDim: c.headDim, position: position, angles: angles, mode: mode)
+            Kernels.rope(b.k + row * kvWidth, heads: c.kvHeads, headDim: c.headDim, position: position, angles: angles, mode: mode)
         }
+        state.cache.store(layer: layer, position: position, keys: b.k + row * kvWidth, values: b.v + row * kvWidth)
     }
 
     /// Causal attention of rows `rows` of each segment (starting at buffer row `start`) over its
@@ -210,23 +266,13 @@ struct ForwardPass {
         Ops.matmul(ws, x, batch: batch, ys)
     }
 
-    private func normalize(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, rows: Int,
-                           weight: Vector, bias: Vector?, eps: Float) {
+    /// One row's norm: GPT-2's layer norm, the others' RMS norm.
+    private func normalize(_ x: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>, weight: Vector, bias: Vector?, eps: Float) {
         let d = transformer.config.embedding
-        for row in 0..<rows {
-            if transformer.config.family == .gpt2 {
-                Ops.layerNorm(x + row * d, weight: weight.values, bias: bias?.values, count: d, eps: eps, into: out + row * d)
-            } else {
-                Ops.rmsNorm(x + row * d, weight: weight.values, count: d, eps: eps, into: out + row * d)
-            }
-        }
-    }
-
-    private func addBias(_ x: UnsafeMutablePointer<Float>, _ bias: Vector?, rows: Int, width: Int) {
-        guard let bias else { return }
-        for row in 0..<rows {
-            let r = x + row * width
-            for i in 0..<width { r[i] += bias.values[i] }
+        if transformer.config.family == .gpt2 {
+            Ops.layerNorm(x, weight: weight.values, bias: bias?.values, count: d, eps: eps, into: out)
+        } else {
+            Ops.rmsNorm(x, weight: weight.values, count: d, eps: eps, into: out)
         }
     }
 }

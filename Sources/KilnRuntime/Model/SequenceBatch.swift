@@ -1,5 +1,6 @@
 import Foundation
 import KilnCore
+import KilnKernels
 
 /// Continuous batching's step: the next rows of several sequences (one token each when
 /// decoding, a chunk of prompt when one is being prefilled) run through the model together, so
@@ -14,12 +15,17 @@ package final class SequenceBatch: @unchecked Sendable {
     package let maxRows: Int
     private let buffers: Buffers
     private let lock = NSLock()
+    /// The head's output for a step's rows that want logits, kept between steps (grown as needed).
+    private var logits: UnsafeMutablePointer<Float>?
+    private var logitsCapacity = 0
 
     package init(transformer: Transformer, maxRows: Int) {
         self.transformer = transformer
         self.maxRows = max(1, maxRows)
         buffers = Buffers(config: transformer.config, batch: self.maxRows)
     }
+
+    deinit { logits?.deallocate() }
 
     /// One sequence's part of a step.
     package struct Entry: Sendable {
@@ -66,17 +72,29 @@ package final class SequenceBatch: @unchecked Sendable {
             }
         }
         let wanted = entries.filter(\.wantsLogits).count
-        var logits = [Float](repeating: 0, count: wanted * vocabulary)
+        if wanted * vocabulary > logitsCapacity {
+            logits?.deallocate()
+            logits = .allocate(capacity: wanted * vocabulary)
+            logitsCapacity = wanted * vocabulary
+        }
         let segments = entries.map { ForwardSegment(state: $0.state, tokens: $0.tokens, logits: $0.wantsLogits ? .last : .none) }
-        try logits.withUnsafeMutableBufferPointer { out in
-            try ForwardPass(transformer: transformer, buffers: buffers, observer: nil)
-                .run(segments, logits: wanted > 0 ? out.baseAddress! : nil)
-        }
+        try ForwardPass(transformer: transformer, buffers: buffers, observer: nil).run(segments, logits: wanted > 0 ? logits : nil)
+        // Each sequence's row copied out on the pool (eight rows of SmolLM2's 49 152 logits are
+        // 1.5 MB: on one thread a copy took as long as a few layers' row-wise work).
+        var logitRow: [Int?] = []
         var next = 0
-        return entries.map { entry in
-            guard entry.wantsLogits else { return nil }
-            defer { next += 1 }
-            return Array(logits[(next * vocabulary)..<((next + 1) * vocabulary)])
+        for entry in entries {
+            logitRow.append(entry.wantsLogits ? next : nil)
+            if entry.wantsLogits { next += 1 }
         }
+        var results = [[Float]?](repeating: nil, count: entries.count)
+        let source = UnsafePointer(logits)
+        results.withUnsafeMutableBufferPointer { out in
+            Kernels.parallelFor(entries.count) { index in
+                guard let row = logitRow[index], let source else { return }
+                out[index] = Array(UnsafeBufferPointer(start: source + row * vocabulary, count: vocabulary))
+            }
+        }
+        return results
     }
 }
