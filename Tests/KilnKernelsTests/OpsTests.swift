@@ -145,4 +145,29 @@ struct OpsTests {
             }
         }
     }
+
+    /// Greedy decoding's pick against the plain scan it replaces (`x[i] > x[best]`): lengths
+    /// around its 16-lane, 64-value blocks; values from a handful of levels so ties are common
+    /// (the first index must win); NaNs scattered in (never picked), or at index 0 (then 0).
+    @Test func argmaxMatchesThePlainScan() {
+        func scan(_ x: [Float]) -> Int {
+            var best = 0
+            for i in x.indices where x[i] > x[best] { best = i }
+            return best
+        }
+        var random = SeededRandom(seed: 9)
+        for n in [1, 2, 15, 16, 17, 63, 64, 65, 127, 128, 129, 1000, 49_152] {
+            for trial in 0..<20 {
+                var x = (0..<n).map { _ in Float(random.next() % 7) - 3 }
+                if trial % 4 == 1 { for _ in 0..<(1 + n / 50) { x[Int(random.next() % UInt64(n))] = .nan } }
+                if trial % 4 == 2 { x[0] = .nan }
+                if trial % 4 == 3 { x[Int(random.next() % UInt64(n))] = 100 }  // one clear winner
+                let got = x.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: n) }
+                #expect(got == scan(x), "n=\(n) trial \(trial)")
+            }
+        }
+        // Negative zero equals zero: the first of them wins, whichever sign it has.
+        let zeros: [Float] = [-1, -0.0, 0, -2]
+        #expect(zeros.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: 4) } == 1)
+    }
 }
