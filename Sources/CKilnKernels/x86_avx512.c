@@ -323,96 +323,133 @@ AVX512 static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 #define KPANEL_PREFIX z_
 #include "x86_kquant_panel.h"
 
-// Two 8-row panels side by side in zmm lanes (rows 0–7 of `lo`, 8–15 of `hi`), as pair_tile does
-// for the interleaved types: each activation broadcast feeds 16 rows. Same sums, lane for lane,
-// as z_panel_tile (x86_kquant_panel.h).
-AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_panel *lo, const kquant_panel *hi, int64_t blocks, int64_t b0,
+// Prompt batches of q3_K … q6_K, 16 rows at a time: two 8-row groups decoded side by side into one
+// panel (x86_kquant_panel.h's decode with a pitch of 16), so each 64-byte line of codes is a zmm
+// operand as it stands (no insert per chunk on the shuffle port) and each activation broadcast
+// feeds 16 rows; 8 activation rows per pass over the panel, so each code load serves 8 vpdpbusd.
+// The float work per block and activation row is what bounds the tile next to its 8 vpdpbusd:
+// - q4_K/q5_K (a scale and a minimum per 32 values, both halves of a block in one int32 sum):
+//   one conversion, d·sc × d_x, one FMA, and the minimum's FMA with the driver's d_x·Σx.
+// - q6_K/q3_K (a scale per 16 values, codes offset by 32 or 4): the codes are stored × 4 (q6_K,
+//   ≤ 252) or × 32 (q3_K, ≤ 224) with the scales divided back (exact), so each half's sum starts
+//   at the driver's −128·Σx of the half (a broadcast load) and ends offset-free; then two
+//   conversions, (s_lo·lo + s_hi·hi) in one multiply and one FMA, and one FMA by d_x.
+// Integer sums are exact; the f32 sums run in their own order (against the reference within
+// rounding, as every K-quant tile: MatmulTests).
+#define PAIR_SUPERBLOCKS 4 // 1024 values: 16 KB of codes + 8 KB of scales, with 8 activation rows' 8 KB in L1
+#define PAIR_BLOCKS (PAIR_SUPERBLOCKS * 8)
+#define PAIR_X 8           // activation rows per pass
+
+typedef struct {
+    uint8_t codes[PAIR_BLOCKS][8][64]; // [block][chunk][row · 4 + byte], rows 0–15
+    float scale[PAIR_BLOCKS][2][16];   // [block][half][row]
+    float minimum[PAIR_BLOCKS][2][16]; // [block][half][row]: −dmin·m (q4_K/q5_K, half 0)
+} kquant_pair_panel;
+
+// The panel's `blocks` blocks (from activation block b0) against activation rows xrow[0 … PAIR_X − 1]:
+// acc[i] = activation row i's 16 partial dots.
+AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_pair_panel *p, int64_t blocks, int64_t b0,
                                                        const kiln_matmul_args *a, const int64_t *xrow, int32_t type, __m512 *acc) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const int q6 = type == KILN_WEIGHT_Q6_K;
-    __m512 macc[4];
-    for (int i = 0; i < 4; i++) macc[i] = _mm512_setzero_ps();
+    const int per16 = type == KILN_WEIGHT_Q6_K || type == KILN_WEIGHT_Q3_K;
+    const int8_t *xq[PAIR_X];
+    const float *xd[PAIR_X], *xmin[PAIR_X];
+    const int32_t *bias[PAIR_X];
+    for (int i = 0; i < PAIR_X; i++) {
+        xq[i] = a->xq + xrow[i] * a->cols + b0 * KILN_BLOCK;
+        xd[i] = a->xd + xrow[i] * nb + b0;
+        xmin[i] = per16 ? NULL : a->xmin + xrow[i] * nb + b0;
+        bias[i] = per16 ? a->xhalf_bias + xrow[i] * 2 * nb + 2 * b0 : NULL;
+        acc[i] = _mm512_setzero_ps();
+    }
     for (int64_t blk = 0; blk < blocks; blk++) {
-        const int64_t ab = b0 + blk;
-        __m512i dl[4], dh[4];
-        for (int i = 0; i < 4; i++) dl[i] = dh[i] = _mm512_setzero_si512();
-        for (int c = 0; c < 4; c++) {
-            const __m512i wl = pair256(lo->codes[blk][c], hi->codes[blk][c]);
-            const __m512i wh = pair256(lo->codes[blk][c + 4], hi->codes[blk][c + 4]);
-            for (int i = 0; i < 4; i++) {
-                const int8_t *x = a->xq + xrow[i] * a->cols + ab * KILN_BLOCK + 4 * c;
-                dl[i] = _mm512_dpbusd_epi32(dl[i], wl, broadcast4z(x));
-                dh[i] = _mm512_dpbusd_epi32(dh[i], wh, broadcast4z(x + 16));
+        const uint8_t *codes = p->codes[blk][0];
+        if (per16) {
+            __m512i lo[PAIR_X], hi[PAIR_X];
+            for (int i = 0; i < PAIR_X; i++) {
+                lo[i] = _mm512_set1_epi32(bias[i][2 * blk]);
+                hi[i] = _mm512_set1_epi32(bias[i][2 * blk + 1]);
             }
-        }
-        const __m512 s_lo = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(lo->scale[blk][0])), _mm256_load_ps(hi->scale[blk][0]), 1);
-        if (q6) {
-            const __m512 s_hi = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(lo->scale[blk][1])), _mm256_load_ps(hi->scale[blk][1]), 1);
-            for (int i = 0; i < 4; i++) {
-                const int32_t *half = a->xhalf + xrow[i] * 2 * nb + 2 * ab;
-                const __m512 xd = _mm512_set1_ps(a->xd[xrow[i] * nb + ab]);
-                const __m512i l = _mm512_sub_epi32(dl[i], _mm512_set1_epi32(32 * half[0]));
-                const __m512i h = _mm512_sub_epi32(dh[i], _mm512_set1_epi32(32 * half[1]));
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(l), _mm512_mul_ps(s_lo, xd), acc[i]);
-                macc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(h), _mm512_mul_ps(s_hi, xd), macc[i]);
+            for (int c = 0; c < 4; c++) {
+                const __m512i wl = _mm512_load_si512(codes + 64 * c), wh = _mm512_load_si512(codes + 64 * (c + 4));
+                for (int i = 0; i < PAIR_X; i++) {
+                    lo[i] = _mm512_dpbusd_epi32(lo[i], wl, broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * c));
+                    hi[i] = _mm512_dpbusd_epi32(hi[i], wh, broadcast4z(xq[i] + blk * KILN_BLOCK + 16 + 4 * c));
+                }
+            }
+            const __m512 s_lo = _mm512_load_ps(p->scale[blk][0]), s_hi = _mm512_load_ps(p->scale[blk][1]);
+            for (int i = 0; i < PAIR_X; i++) {
+                const __m512 both = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[i]), s_hi, _mm512_mul_ps(_mm512_cvtepi32_ps(lo[i]), s_lo));
+                acc[i] = _mm512_fmadd_ps(both, _mm512_set1_ps(xd[i][blk]), acc[i]);
             }
         } else {
-            const __m512 m = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_load_ps(lo->minimum[blk][0])), _mm256_load_ps(hi->minimum[blk][0]), 1);
-            for (int i = 0; i < 4; i++) {
-                const float xd = a->xd[xrow[i] * nb + ab];
-                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(dl[i], dh[i])), _mm512_mul_ps(s_lo, _mm512_set1_ps(xd)), acc[i]);
-                macc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(a->xmin ? a->xmin[xrow[i] * nb + ab] : xd * (float)a->xsum[xrow[i] * nb + ab]), macc[i]);
+            __m512i dot[PAIR_X];
+            for (int i = 0; i < PAIR_X; i++) dot[i] = _mm512_setzero_si512();
+            for (int c = 0; c < 8; c++) {
+                const __m512i w = _mm512_load_si512(codes + 64 * c);
+                for (int i = 0; i < PAIR_X; i++) dot[i] = _mm512_dpbusd_epi32(dot[i], w, broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * c));
+            }
+            const __m512 s = _mm512_load_ps(p->scale[blk][0]), m = _mm512_load_ps(p->minimum[blk][0]);
+            for (int i = 0; i < PAIR_X; i++) {
+                acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(s, _mm512_set1_ps(xd[i][blk])), acc[i]);
+                acc[i] = _mm512_fmadd_ps(m, _mm512_set1_ps(xmin[i][blk]), acc[i]);
             }
         }
     }
-    for (int i = 0; i < 4; i++) acc[i] = _mm512_add_ps(acc[i], macc[i]);
 }
 
 // Rows r0 … r1 − 1 (r0 a multiple of 8) of a K-quant matrix against a batch of ≥ 4 rows, 16 rows
-// at a time (a last odd group goes through the 8-row panel).
+// at a time (a last odd group goes through the 8-row panel). Missing activation rows of a last
+// pass alias the batch's last row; their results are dropped. The batch goes in blocks of
+// PAIR_BATCH rows whose 16 sums each gather over the panels in a contiguous buffer (16 KB, in L1),
+// written to y once: adding each panel's sums into y itself read lines a row of y apart (a
+// multiple of 4 KB for every model width, so all in one L1 set), 8% of the kernel's time.
+#define PAIR_BATCH 256
+
 AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    static _Thread_local kquant_panel panels[2] __attribute__((aligned(64)));
+    static _Thread_local kquant_pair_panel panel __attribute__((aligned(64)));
+    static _Thread_local float sums[PAIR_BATCH][16] __attribute__((aligned(64)));
     const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
+    const int shift = type == KILN_WEIGHT_Q6_K ? 2 : type == KILN_WEIGHT_Q3_K ? 5 : 0;
     int64_t row = r0;
     for (; row + 2 * KILN_GROUP_ROWS <= r1 || (row + KILN_GROUP_ROWS < r1 && r1 == a->rows); row += 2 * KILN_GROUP_ROWS) {
         const int valid = (int)(r1 - row < 16 ? r1 - row : 16);
         const uint8_t *rows[16];
         for (int r = 0; r < 16; r++) rows[r] = (const uint8_t *)a->w + (size_t)((row + (r < valid ? r : valid - 1)) * superblocks) * bytes;
-        for (int64_t s0 = 0; s0 < superblocks; s0 += PANEL_SUPERBLOCKS) {
-            const int64_t count = superblocks - s0 < PANEL_SUPERBLOCKS ? superblocks - s0 : PANEL_SUPERBLOCKS;
-            kquant_panel_decode(rows, type, s0, count, &panels[0]);
-            kquant_panel_decode(rows + 8, type, s0, count, &panels[1]);
-            for (int64_t b = 0; b < a->batch; b += 4) {
-                int64_t xrow[4];
-                for (int i = 0; i < 4; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
-                __m512 acc[4];
-                for (int i = 0; i < 4; i++) acc[i] = _mm512_setzero_ps();
-                kquant_pair_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, type, acc);
-                for (int i = 0; i < 4 && b + i < a->batch; i++) {
-                    float *y = a->y + (b + i) * a->rows + row;
-                    if (s0 == 0) {
-                        store_pair(y, acc[i], valid);
-                    } else {
-                        float t[16];
-                        _mm512_storeu_ps(t, acc[i]);
-                        for (int r = 0; r < valid; r++) y[r] += t[r];
+        for (int64_t bb = 0; bb < a->batch; bb += PAIR_BATCH) {
+            const int64_t be = a->batch - bb < PAIR_BATCH ? a->batch : bb + PAIR_BATCH;
+            for (int64_t s0 = 0; s0 < superblocks; s0 += PAIR_SUPERBLOCKS) {
+                const int64_t count = superblocks - s0 < PAIR_SUPERBLOCKS ? superblocks - s0 : PAIR_SUPERBLOCKS;
+                for (int g = 0; g < 2; g++)
+                    kquant_panel_decode_to(rows + 8 * g, type, s0, count, &panel.codes[0][0][32 * g], &panel.scale[0][0][8 * g],
+                                           &panel.minimum[0][0][8 * g], 16, shift);
+                for (int64_t b = bb; b < be; b += PAIR_X) {
+                    int64_t xrow[PAIR_X];
+                    for (int i = 0; i < PAIR_X; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
+                    __m512 acc[PAIR_X];
+                    kquant_pair_tile(&panel, count * 8, s0 * 8, a, xrow, type, acc);
+                    for (int i = 0; i < PAIR_X && b + i < be; i++) {
+                        float *sum = sums[b + i - bb];
+                        _mm512_store_ps(sum, s0 == 0 ? acc[i] : _mm512_add_ps(_mm512_load_ps(sum), acc[i]));
                     }
                 }
             }
+            for (int64_t b = bb; b < be; b++) store_pair(a->y + b * a->rows + row, _mm512_load_ps(sums[b - bb]), valid);
         }
     }
     if (row < r1) z_panel_rows(a, row, r1, type);
 }
 
-// q2_K and q3_K: the AVX2 decode tiles, the 8-row panel for prompt batches.
+// q2_K: the AVX2 decode tiles, the 8-row panel for prompt batches (its per-16 minimums need
+// d_x·Σx per half, which the driver does not give). q3_K … q6_K: the pair panel above.
 AVX512 static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q2_k(a, r0, r1);
     else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K);
 }
 AVX512 static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q3_k(a, r0, r1);
-    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q3_K);
+    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q3_K);
 }
 
 AVX512 static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {

@@ -52,8 +52,15 @@ AVX2 static inline void transpose8(const __m256i *in, __m256i *out) {
     }
 }
 
-// Decodes super-blocks sb0 … sb0 + count − 1 of 8 rows into the panel.
-AVX2 static void kquant_panel_decode(const uint8_t *const *rows, int32_t type, int64_t sb0, int64_t count, kquant_panel *p) {
+// Decodes super-blocks sb0 … sb0 + count − 1 of 8 rows into a panel whose lines hold `pitch` rows
+// (8: kquant_panel; 16: the AVX-512 pair panel, whose two 8-row groups each fill half of every
+// line): block k's chunk c is the 32 bytes at codes + (8k + c)·4·pitch, its half h's scales and
+// minimums the 8 floats at scale/minimum + (2k + h)·pitch. Codes are shifted left by `shift` bits
+// (each code < 2^(8 − shift), so no bit leaves its byte) and the scales divided by 2^shift, which
+// is exact: the AVX-512 pair tile scales q6_K/q3_K codes so that their offset comes off through
+// the driver's −128·Σx half sums (args.xhalf_bias).
+AVX2 static void kquant_panel_decode_to(const uint8_t *const *rows, int32_t type, int64_t sb0, int64_t count, uint8_t *codes,
+                                        float *scales, float *minimums, int pitch, int shift) {
     const size_t bytes = (size_t)kiln_block_bytes(type);
     for (int64_t s = 0; s < count; s++) {
         __m256i w[8][8]; // [row][block]
@@ -94,20 +101,28 @@ AVX2 static void kquant_panel_decode(const uint8_t *const *rows, int32_t type, i
             __m256i column[8], chunks[8];
             for (int r = 0; r < 8; r++) column[r] = w[r][t];
             transpose8(column, chunks);
-            for (int c = 0; c < 8; c++) _mm256_store_si256((__m256i *)p->codes[s * 8 + t][c], chunks[c]);
+            for (int c = 0; c < 8; c++)
+                _mm256_store_si256((__m256i *)(codes + ((s * 8 + t) * 8 + c) * 4 * pitch), _mm256_slli_epi32(chunks[c], shift));
         }
         __m256i lo[8], hi[8], mn[8], mh[8];
         transpose8(scale_lo, lo);
         transpose8(scale_hi, hi);
         transpose8(minimum, mn);
         transpose8(minimum_hi, mh);
+        const __m256 unshift = _mm256_set1_ps(1.0f / (float)(1 << shift));
         for (int t = 0; t < 8; t++) {
-            _mm256_store_si256((__m256i *)p->scale[s * 8 + t][0], lo[t]);
-            _mm256_store_si256((__m256i *)p->scale[s * 8 + t][1], hi[t]);
-            _mm256_store_si256((__m256i *)p->minimum[s * 8 + t][0], mn[t]);
-            _mm256_store_si256((__m256i *)p->minimum[s * 8 + t][1], mh[t]);
+            float *scale = scales + (s * 8 + t) * 2 * pitch, *minimum_at = minimums + (s * 8 + t) * 2 * pitch;
+            _mm256_store_ps(scale, _mm256_mul_ps(_mm256_castsi256_ps(lo[t]), unshift));
+            _mm256_store_ps(scale + pitch, _mm256_mul_ps(_mm256_castsi256_ps(hi[t]), unshift));
+            _mm256_store_si256((__m256i *)minimum_at, mn[t]);
+            _mm256_store_si256((__m256i *)(minimum_at + pitch), mh[t]);
         }
     }
+}
+
+// Into an 8-row panel, codes as stored.
+AVX2 static void kquant_panel_decode(const uint8_t *const *rows, int32_t type, int64_t sb0, int64_t count, kquant_panel *p) {
+    kquant_panel_decode_to(rows, type, sb0, count, &p->codes[0][0][0], &p->scale[0][0][0], &p->minimum[0][0][0], 8, 0);
 }
 #endif
 
