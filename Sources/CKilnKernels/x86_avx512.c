@@ -346,6 +346,125 @@ typedef struct {
     float minimum[PAIR_BLOCKS][2][16]; // [block][half][row]: −dmin·m (q4_K/q5_K, half 0)
 } kquant_pair_panel;
 
+// Rows r and r + 8's 32-byte vectors at byte `at` of their super-blocks, as the halves of in[r].
+AVX512 static inline void rows16(const uint8_t *const *block, size_t at, __m512i *in) {
+    for (int r = 0; r < 8; r++)
+        in[r] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_loadu_si256((const __m256i *)(block[r] + at))),
+                                   _mm256_loadu_si256((const __m256i *)(block[r + 8] + at)), 1);
+}
+
+// Two 8 × 8 transposes of 32-bit lanes side by side (the 256-bit halves): out[k] lane r of a
+// half = in[r] lane k of that half. So 16 rows' vectors (rows16) become 16-row panel lines.
+AVX512 static inline void transpose16(const __m512i *in, __m512i *out) {
+    __m512i t[8], u[8];
+    for (int i = 0; i < 4; i++) {
+        t[2 * i] = _mm512_unpacklo_epi32(in[2 * i], in[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(in[2 * i], in[2 * i + 1]);
+    }
+    for (int i = 0; i < 2; i++) {
+        u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 4, 5, 12, 13), second = _mm512_setr_epi64(2, 3, 10, 11, 6, 7, 14, 15);
+    for (int k = 0; k < 4; k++) {
+        out[k] = _mm512_permutex2var_epi64(u[k], first, u[k + 4]);
+        out[k + 4] = _mm512_permutex2var_epi64(u[k], second, u[k + 4]);
+    }
+}
+
+// 16 rows' 8 floats each (rows r and r + 8 in the halves of in[r]) as 8 lines of 16 rows.
+AVX512 static inline void transpose16_ps(const __m256 *row, __m512 *out) {
+    __m512i in[8], o[8];
+    for (int r = 0; r < 8; r++) in[r] = _mm512_castps_si512(_mm512_insertf32x8(_mm512_castps256_ps512(row[r]), row[r + 8], 1));
+    transpose16(in, o);
+    for (int t = 0; t < 8; t++) out[t] = _mm512_castsi512_ps(o[t]);
+}
+
+// Bit `from` of each byte moved to bit `to` (16-bit shifts; the caller masks).
+AVX512 static inline __m512i move_bits16(__m512i v, int from, int to) {
+    if (from < to) return _mm512_slli_epi16(v, (unsigned)(to - from));
+    if (from > to) return _mm512_srli_epi16(v, (unsigned)(from - to));
+    return v;
+}
+
+// q4_K, q5_K and q6_K super-blocks sb0 … sb0 + count − 1 of 16 rows straight into the pair panel,
+// lines as kquant_panel_decode_to(…, 16, shift) writes them, but transposing the stored bytes
+// before taking them apart: one 16-row transpose of a q4_K super-block's 32 bytes of nibbles
+// gives two sub-blocks' lines, where decoding each 8-row group's codes first took a transpose per
+// sub-block and group, four times the shuffles (the decode was a third of the kernel at batch 64).
+AVX512 static void pair_decode(const uint8_t *const *rows, int32_t type, int64_t sb0, int64_t count, kquant_pair_panel *p, int shift) {
+    const size_t bytes = (size_t)kiln_block_bytes(type);
+    const __m512i low = _mm512_set1_epi8(0x0F), bit4 = _mm512_set1_epi8(0x10), bits45 = _mm512_set1_epi8(0x30);
+    const __m256 unshift = _mm256_set1_ps(1.0f / (float)(1 << shift));
+    for (int64_t s = 0; s < count; s++) {
+        const uint8_t *block[16];
+        for (int r = 0; r < 16; r++) block[r] = rows[r] + (size_t)(sb0 + s) * bytes;
+        const int64_t k0 = s * 8; // the panel's block of sub-block 0
+        __m512i in[8], line[8];
+        __m256 sc_lo[16], sc_hi[16];
+        __m512 out[8];
+        if (type == KILN_WEIGHT_Q6_K) {
+            for (int n = 0; n < 2; n++) { // value 128n + 32k + l: nibble k/2 of ql[64n + 32(k % 2) + l], bits 2k… of qh[32n + l]
+                __m512i ql[2][8], qh[8];
+                rows16(block, (size_t)(64 * n), in);
+                transpose16(in, ql[0]);
+                rows16(block, (size_t)(64 * n + 32), in);
+                transpose16(in, ql[1]);
+                rows16(block, (size_t)(128 + 32 * n), in);
+                transpose16(in, qh);
+                for (int k = 0; k < 4; k++)
+                    for (int c = 0; c < 8; c++) {
+                        const __m512i nibble = _mm512_and_si512(k / 2 ? _mm512_srli_epi16(ql[k % 2][c], 4) : ql[k % 2][c], low);
+                        const __m512i code = _mm512_or_si512(nibble, _mm512_and_si512(move_bits16(qh[c], 2 * k, 4), bits45));
+                        _mm512_store_si512(p->codes[k0 + 4 * n + k][c], _mm512_slli_epi32(code, (unsigned)shift));
+                    }
+            }
+            for (int r = 0; r < 16; r++) {
+                const __m256 d = _mm256_mul_ps(_mm256_set1_ps(kiln_half_to_float(kiln_load_u16(block[r] + 208))), unshift);
+                const __m128i sc = _mm_loadu_si128((const __m128i *)(block[r] + 192)); // i8 scales[16]: block t has 2t, 2t + 1
+                const __m128i even = _mm_shuffle_epi8(sc, _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1));
+                const __m128i odd = _mm_shuffle_epi8(sc, _mm_setr_epi8(1, 3, 5, 7, 9, 11, 13, 15, -1, -1, -1, -1, -1, -1, -1, -1));
+                sc_lo[r] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(even)));
+                sc_hi[r] = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(odd)));
+            }
+            transpose16_ps(sc_lo, out);
+            for (int t = 0; t < 8; t++) _mm512_store_ps(p->scale[k0 + t][0], out[t]);
+            transpose16_ps(sc_hi, out);
+            for (int t = 0; t < 8; t++) _mm512_store_ps(p->scale[k0 + t][1], out[t]);
+        } else { // q4_K/q5_K: value 64j + 32h + l is nibble h of qs[32j + l] (+ 16 with bit 2j + h of qh[l])
+            const int q5 = type == KILN_WEIGHT_Q5_K;
+            __m512i qh[8];
+            if (q5) {
+                rows16(block, 16, in);
+                transpose16(in, qh);
+            }
+            for (int j = 0; j < 4; j++) {
+                rows16(block, (size_t)((q5 ? 48 : 16) + 32 * j), in);
+                transpose16(in, line);
+                for (int h = 0; h < 2; h++)
+                    for (int c = 0; c < 8; c++) {
+                        __m512i code = _mm512_and_si512(h ? _mm512_srli_epi16(line[c], 4) : line[c], low);
+                        if (q5) code = _mm512_or_si512(code, _mm512_and_si512(move_bits16(qh[c], 2 * j + h, 4), bit4));
+                        _mm512_store_si512(p->codes[k0 + 2 * j + h][c], code);
+                    }
+            }
+            for (int r = 0; r < 16; r++) { // d·sc and −dmin·m of the 8 sub-blocks (x86_kquant_unpack.h's unpack_q45)
+                uint64_t sc, mn;
+                scales_k4(block[r] + 4, &sc, &mn);
+                const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(kiln_load_i32(block[r]))); // d, dmin
+                sc_lo[r] = _mm256_mul_ps(_mm256_broadcastss_ps(dm), bytes_to_floats(sc));
+                sc_hi[r] = _mm256_sub_ps(_mm256_setzero_ps(), _mm256_mul_ps(_mm256_broadcastss_ps(_mm_movehdup_ps(dm)), bytes_to_floats(mn)));
+            }
+            transpose16_ps(sc_lo, out);
+            for (int t = 0; t < 8; t++) _mm512_store_ps(p->scale[k0 + t][0], out[t]);
+            transpose16_ps(sc_hi, out);
+            for (int t = 0; t < 8; t++) _mm512_store_ps(p->minimum[k0 + t][0], out[t]);
+        }
+    }
+}
+
 // The panel's `blocks` blocks (from activation block b0) against activation rows xrow[0 … PAIR_X − 1]:
 // acc[i] = activation row i's 16 partial dots.
 AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_pair_panel *p, int64_t blocks, int64_t b0,
@@ -421,9 +540,12 @@ AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64
             const int64_t be = a->batch - bb < PAIR_BATCH ? a->batch : bb + PAIR_BATCH;
             for (int64_t s0 = 0; s0 < superblocks; s0 += PAIR_SUPERBLOCKS) {
                 const int64_t count = superblocks - s0 < PAIR_SUPERBLOCKS ? superblocks - s0 : PAIR_SUPERBLOCKS;
-                for (int g = 0; g < 2; g++)
-                    kquant_panel_decode_to(rows + 8 * g, type, s0, count, &panel.codes[0][0][32 * g], &panel.scale[0][0][8 * g],
-                                           &panel.minimum[0][0][8 * g], 16, shift);
+                if (type == KILN_WEIGHT_Q3_K)
+                    for (int g = 0; g < 2; g++)
+                        kquant_panel_decode_to(rows + 8 * g, type, s0, count, &panel.codes[0][0][32 * g], &panel.scale[0][0][8 * g],
+                                               &panel.minimum[0][0][8 * g], 16, shift);
+                else
+                    pair_decode(rows, type, s0, count, &panel, shift);
                 for (int64_t b = bb; b < be; b += PAIR_X) {
                     int64_t xrow[PAIR_X];
                     for (int i = 0; i < PAIR_X; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
