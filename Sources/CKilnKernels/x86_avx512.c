@@ -572,6 +572,85 @@ AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64
     if (pairs_end < r1) z_panel_rows(a, pairs_end, r1, type);
 }
 
+// q4_K/q5_K, 32 rows at a time: two 16-row panels, each activation broadcast feeding both, so a
+// block takes 32 broadcast loads and 16 code loads per 64 vpdpbusd (the 16-row tile's 64 + 8 kept
+// the load ports busier than the dot ports). Same sums per row as kquant_pair_tile.
+#define QUAD_X 8
+#define QUAD_SUPERBLOCKS 2 // two 12 KB panels with 8 activation rows' 4 KB in L1
+
+AVX512 static KILN_ALWAYS_INLINE void kquant_quad_tile(const kquant_pair_panel *p0, const kquant_pair_panel *p1, int64_t blocks, int64_t b0,
+                                                       const kiln_matmul_args *a, const int64_t *xrow, __m512 *acc) {
+    const int64_t nb = a->cols / KILN_BLOCK;
+    const int8_t *xq[QUAD_X];
+    const float *xd[QUAD_X], *xmin[QUAD_X];
+    for (int i = 0; i < QUAD_X; i++) {
+        xq[i] = a->xq + xrow[i] * a->cols + b0 * KILN_BLOCK;
+        xd[i] = a->xd + xrow[i] * nb + b0;
+        xmin[i] = a->xmin + xrow[i] * nb + b0;
+        acc[2 * i] = acc[2 * i + 1] = _mm512_setzero_ps();
+    }
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        __m512i d0[QUAD_X], d1[QUAD_X];
+        for (int i = 0; i < QUAD_X; i++) d0[i] = d1[i] = _mm512_setzero_si512();
+        for (int c = 0; c < 8; c++) {
+            const __m512i w0 = _mm512_load_si512(p0->codes[blk][c]), w1 = _mm512_load_si512(p1->codes[blk][c]);
+            for (int i = 0; i < QUAD_X; i++) {
+                const __m512i x = broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * c);
+                d0[i] = _mm512_dpbusd_epi32(d0[i], w0, x);
+                d1[i] = _mm512_dpbusd_epi32(d1[i], w1, x);
+            }
+        }
+        const __m512 s0 = _mm512_load_ps(p0->scale[blk][0]), m0 = _mm512_load_ps(p0->minimum[blk][0]);
+        const __m512 s1 = _mm512_load_ps(p1->scale[blk][0]), m1 = _mm512_load_ps(p1->minimum[blk][0]);
+        for (int i = 0; i < QUAD_X; i++) {
+            const __m512 x_scale = _mm512_set1_ps(xd[i][blk]), x_min = _mm512_set1_ps(xmin[i][blk]);
+            acc[2 * i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d0[i]), _mm512_mul_ps(s0, x_scale), acc[2 * i]);
+            acc[2 * i] = _mm512_fmadd_ps(m0, x_min, acc[2 * i]);
+            acc[2 * i + 1] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(d1[i]), _mm512_mul_ps(s1, x_scale), acc[2 * i + 1]);
+            acc[2 * i + 1] = _mm512_fmadd_ps(m1, x_min, acc[2 * i + 1]);
+        }
+    }
+}
+
+// Rows r0 … r1 − 1 of a q4_K/q5_K matrix: whole 32-row quads here, the rest by kquant_pair_rows.
+AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
+    static _Thread_local kquant_pair_panel panels[2] __attribute__((aligned(64)));
+    static _Thread_local float sums[PAIR_BATCH][32] __attribute__((aligned(64)));
+    const size_t bytes = (size_t)kiln_block_bytes(type);
+    const int64_t superblocks = a->cols / 256;
+    int64_t block_rows = PAIR_BATCH_BYTES / a->cols / QUAD_X * QUAD_X;
+    block_rows = block_rows < QUAD_X ? QUAD_X : block_rows > PAIR_BATCH ? PAIR_BATCH : block_rows;
+    const int64_t quads_end = r0 + (r1 - r0) / 32 * 32;
+    for (int64_t bb = 0; bb < a->batch; bb += block_rows) {
+        const int64_t be = a->batch - bb < block_rows ? a->batch : bb + block_rows;
+        for (int64_t row = r0; row < quads_end; row += 32) {
+            const uint8_t *rows[32];
+            for (int r = 0; r < 32; r++) rows[r] = (const uint8_t *)a->w + (size_t)((row + r) * superblocks) * bytes;
+            for (int64_t s0 = 0; s0 < superblocks; s0 += QUAD_SUPERBLOCKS) {
+                const int64_t count = superblocks - s0 < QUAD_SUPERBLOCKS ? superblocks - s0 : QUAD_SUPERBLOCKS;
+                pair_decode(rows, type, s0, count, &panels[0], 0);
+                pair_decode(rows + 16, type, s0, count, &panels[1], 0);
+                for (int64_t b = bb; b < be; b += QUAD_X) {
+                    int64_t xrow[QUAD_X];
+                    for (int i = 0; i < QUAD_X; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
+                    __m512 acc[2 * QUAD_X];
+                    kquant_quad_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, acc);
+                    for (int i = 0; i < QUAD_X && b + i < be; i++)
+                        for (int h = 0; h < 2; h++) {
+                            float *sum = sums[b + i - bb] + 16 * h;
+                            _mm512_store_ps(sum, s0 == 0 ? acc[2 * i + h] : _mm512_add_ps(_mm512_load_ps(sum), acc[2 * i + h]));
+                        }
+                }
+            }
+            for (int64_t b = bb; b < be; b++) {
+                _mm512_storeu_ps(a->y + b * a->rows + row, _mm512_load_ps(sums[b - bb]));
+                _mm512_storeu_ps(a->y + b * a->rows + row + 16, _mm512_load_ps(sums[b - bb] + 16));
+            }
+        }
+    }
+    if (quads_end < r1) kquant_pair_rows(a, quads_end, r1, type);
+}
+
 // q2_K: the AVX2 decode tiles, the 8-row panel for prompt batches (its per-16 minimums need
 // d_x·Σx per half, which the driver does not give). q3_K … q6_K: the pair panel above.
 AVX512 static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
@@ -585,11 +664,11 @@ AVX512 static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 
 AVX512 static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q4_k(a, r0, r1);
-    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q4_K);
+    else kquant_quad_rows(a, r0, r1, KILN_WEIGHT_Q4_K);
 }
 AVX512 static void rows_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q5_k(a, r0, r1);
-    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q5_K);
+    else kquant_quad_rows(a, r0, r1, KILN_WEIGHT_Q5_K);
 }
 AVX512 static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q6_k(a, r0, r1);

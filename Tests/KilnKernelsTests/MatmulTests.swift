@@ -30,7 +30,9 @@ struct MatmulTests {
         (1, 256, 1), (3, 512, 2), (13, 256, 5), (9, 768, 3),
         (16, 2304, 6), (9, 512, 4), (24, 256, 9), // prompt batches: several 2048-value panels, partial groups, batch tails
         (17, 512, 17), (40, 256, 65),
-        (24, 512, 259), // the AVX-512 pair panel (a 16-row pair and an 8-row group) past its 256-row batch blocks, 3-row tail
+        // AVX-512: a 32-row quad (q4_K/q5_K) or 16-row pairs, then an 8-row group, past the 256-row batch blocks; a quad over
+        // 2-super-block panels with a 1-row last group
+        (40, 256, 259), (33, 768, 9),
     ]
     static let floatShapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 7, 2), (5, 33, 3), (8, 100, 1), (13, 257, 5), (4, 16, 4), (67, 64, 2), (2, 1000, 7),
