@@ -60,6 +60,14 @@ AVX512 static inline __m512 kq4_scales16(__m512i index, __m512i shifted, __m512 
 
 
 
+// For the VBMI tier's kq4 scales (x86_avx512_pair.h): vpmultishiftqb controls over the exponent
+// words, one per lane (a qword holds lanes 2k and 2k + 1: e0 at bits 0 and 32, e1 at 8 and 40).
+// Each lane's byte 0 gets its half's exponent e, byte 2 the 8 bits from 4 below e and byte 3 those
+// from 4 above, so that e also sits at bits 20–27 as kq4_scales16's `shifted` wants (what else lands
+// there is outside its mask). Byte b of a control is the window start for byte b of its qword.
+#define KQ4_PLACE_LOW 0x241C2020043C0000ull  // bytes 0, 0, 60, 4, 32, 32, 28, 36
+#define KQ4_PLACE_HIGH 0x2C2428280C040808ull // bytes 8, 8, 4, 12, 40, 40, 36, 44
+
 // Stores rows [row, row + valid) of a 16-row result.
 AVX512 static inline void store_pair(float *y, __m512 v, int valid) {
     if (valid == 16) {
