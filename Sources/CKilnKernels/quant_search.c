@@ -9,20 +9,7 @@
 // taken in one fixed order (`sum32`: 16 pairwise partial sums, then halving), so the vector code
 // the compiler makes computes exactly what the scalar code does.
 
-#include "kiln_internal.h"
-
-#include <math.h>
-
-#pragma STDC FP_CONTRACT OFF
-#if defined(__clang__)
-// The 16-lane vectors pass only between always-inline functions, so no call ABI is involved.
-#pragma clang diagnostic ignored "-Wpsabi"
-#endif
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#endif
-
-#define ALWAYS_INLINE static inline __attribute__((always_inline))
+#include "quant_lanes.h"
 
 // The multipliers tried around each starting scale: 0.82, 0.845, … 1.12.
 #define SEARCH_FACTORS 13
@@ -169,20 +156,6 @@ ALWAYS_INLINE void search_affine(const float *x, const float *importance, int32_
 // so a lane gives exactly the bits the one-block search gives: no horizontal sums, and every
 // instruction does 16 blocks' work.
 
-#define LANES 16
-typedef float lane_f __attribute__((vector_size(LANES * 4)));
-typedef int32_t lane_i __attribute__((vector_size(LANES * 4)));
-
-ALWAYS_INLINE lane_f lane_select(lane_i mask, lane_f yes, lane_f no) {
-    return (lane_f)(((lane_i)yes & mask) | ((lane_i)no & ~mask));
-}
-
-ALWAYS_INLINE lane_f lane_splat(float v) {
-    lane_f r;
-    for (int l = 0; l < LANES; l++) r[l] = v;
-    return r;
-}
-
 ALWAYS_INLINE lane_f lane_sum32(const lane_f *v) {
     lane_f p[16];
     for (int j = 0; j < 16; j++) p[j] = v[j] + v[j + 16];
@@ -310,8 +283,6 @@ static void affine_generic(const float *x, const float *importance, int32_t max_
 }
 
 #if defined(__x86_64__)
-#define AVX2_TARGET __attribute__((target("avx2,fma,f16c")))
-#define AVX512_TARGET __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,f16c")))
 
 AVX2_TARGET static float symmetric_avx2(const float *x, const float *importance, int32_t offset, float maximum,
                                         float scale, uint8_t *levels) {
@@ -338,25 +309,6 @@ AVX512_TARGET static void affine_avx512(const float *x, const float *importance,
     search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
 }
 #endif
-
-typedef enum { SEARCH_GENERIC, SEARCH_AVX2, SEARCH_AVX512 } search_variant;
-
-// The widest compilation the tier's CPU features allow; tiers the CPU lacks get the portable one.
-static search_variant variant_for(int32_t tier) {
-#if defined(__x86_64__)
-    if (kiln_ops_for_tier(tier) == NULL) return SEARCH_GENERIC;
-    switch (tier) {
-    case KILN_TIER_AVX512:
-    case KILN_TIER_AVX512_VBMI: return SEARCH_AVX512;
-    case KILN_TIER_AVX2:
-    case KILN_TIER_AVX_VNNI: return SEARCH_AVX2;
-    default: return SEARCH_GENERIC;
-    }
-#else
-    (void)tier;
-    return SEARCH_GENERIC;
-#endif
-}
 
 float kiln_quant_search_symmetric32(int32_t tier, const float *x, const float *importance, int32_t offset,
                                     float maximum, float scale, uint8_t *levels) {

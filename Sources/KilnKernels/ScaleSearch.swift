@@ -1,8 +1,8 @@
 import CKilnKernels
 
-/// The scale searches of the 32-value quantisers (`q4_0`, `q5_0`, `q4_1`, `q5_1`), in C: they
-/// are most of the time a searched quantisation takes (Swift without ISA flags ran them at
-/// 8–15 MB/s on the development machine). One C body compiled per tier gives the same bits on
+/// The scale searches of the 32-value quantisers (`q4_0`, `q5_0`, `q4_1`, `q5_1`) and kq4's
+/// exponent trials, in C: they are most of the time a searched quantisation takes (Swift without
+/// ISA flags ran them at 8–15 MB/s on the development machine, kq4's at 19). One C body compiled per tier gives the same bits on
 /// every tier, so a file does not depend on the machine that quantised it; the `reference` tier
 /// runs the portable compilation. The tests hold every tier to a Swift twin.
 package enum ScaleSearch {
@@ -32,6 +32,22 @@ package enum ScaleSearch {
         var d = scale, m = minimum
         kiln_quant_search_affine32(cTier(tier), x, importance, Int32(maxLevel), low, high, &d, &m, levels)
         return (d, m)
+    }
+
+    /// kq4's exponent trials for `count` groups of 16 values at once, one group per vector lane:
+    /// group g tries the exponents `candidates[g·k ..< g·k + k]` in order (−1: none) with every
+    /// value at its nearest grid level, keeping the lowest weighted squared error (strictly lower
+    /// replaces; the first is kept whatever its error) in `bestError` (NaN: none yet), `best` and
+    /// `levels` (16 per group), which hold the best so far.
+    /// `fit` (if given) receives Σw·x·g and Σw·g² of candidate 0's levels, two per group: their
+    /// quotient is the weighted least-squares scale.
+    package static func kq4Groups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, count: Int,
+                                  candidates: UnsafePointer<Int32>, perGroup k: Int, bestError: UnsafeMutablePointer<Float>,
+                                  best: UnsafeMutablePointer<Int32>, fit: UnsafeMutablePointer<Float>?,
+                                  levels: UnsafeMutablePointer<UInt8>, tier: KernelTier = Kernels.tier) {
+        let status = kiln_quant_search_kq4_groups(cTier(tier), x, importance, Int64(count), candidates, Int32(k), bestError,
+                                                  best, fit, levels)
+        precondition(status == 0, "kq4 search: \(k) candidates per group, expected 1…16")
     }
 
     private static func cTier(_ tier: KernelTier) -> Int32 { tier.cTier ?? Int32(KILN_TIER_PORTABLE) }

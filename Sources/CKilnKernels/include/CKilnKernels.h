@@ -132,6 +132,19 @@ void kiln_quant_search_symmetric32_blocks(int32_t tier, const float *x, const fl
 void kiln_quant_search_affine32(int32_t tier, const float *x, const float *importance, int32_t max_level, float lo,
                                 float hi, float *scale, float *minimum, uint8_t *levels);
 
+// kq4's exponent search (quant_search_kq4.c), one 16-value group per vector lane: each of `count`
+// groups (x and importance 16 per group; importance NULL for uniform) tries the exponent bytes
+// candidates[g·k … g·k + k) in order (−1: none), each with every value at its nearest grid level,
+// and keeps the lowest weighted squared error (strictly lower replaces; the first trial is
+// kept whatever its error). best_error (NaN: none yet), best and levels (16 per group) hold the
+// best so far and receive the new best; fit, if
+// not NULL, receives Σw·x·g and Σw·g² of candidate 0's levels (2 per group: its weighted
+// least-squares scale is their quotient). The bits of KQ4Quantizer's one-group trials on every
+// tier. Returns −1 for k outside 1…16.
+int kiln_quant_search_kq4_groups(int32_t tier, const float *x, const float *importance, int64_t count,
+                                 const int32_t *candidates, int32_t k, float *best_error, int32_t *best, float *fit,
+                                 uint8_t *levels);
+
 // ---- other hot loops (single-threaded; the vectors are small) -------------------------------
 
 void kiln_rms_norm(const kiln_ops *ops, const float *x, const float *weight, int64_t n, float eps, float *out);

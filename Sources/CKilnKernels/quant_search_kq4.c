@@ -1,0 +1,148 @@
+// kq4's exponent search (KQ4Quantizer in Swift), one 16-value group per vector lane. Each group
+// tries a handful of exponent bytes; each trial picks every value's nearest grid level for that
+// scale and scores the weighted squared error. In Swift, one group at a time with a binary search
+// per level, it ran at 19 MB/s of f16 input and was nearly all of a `kq4` quantisation.
+//
+// A lane runs exactly the Swift trial's operations in its order (IEEE divide, compares against the
+// same midpoints, the running sums from i = 0 up, no fused multiply-add), so every tier gives the
+// Swift block quantiser's bytes (tested against it).
+
+#include "quant_lanes.h"
+
+#include <string.h>
+
+static const float kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127};
+
+// scale(e) = M[e mod 8] · 2^(⌊e/8⌋ − 28) (docs/FORMAT.md §7.3; KQ4.scales in Swift): M's bits with
+// ⌊e/8⌋ − 28 added to the exponent field, which is the exact product (the scales are normal).
+ALWAYS_INLINE float kq4_scale(int32_t e) {
+    static const float mantissas[8] = {0x1.000000p+0f, 0x1.172b84p+0f, 0x1.306fe0p+0f, 0x1.4bfdaep+0f,
+                                       0x1.6a09e6p+0f, 0x1.8ace54p+0f, 0x1.ae89fap+0f, 0x1.d5818ep+0f};
+    uint32_t bits;
+    memcpy(&bits, &mantissas[e & 7], sizeof bits);
+    bits += (uint32_t)(((e >> 3) - 28) * (1 << 23));
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return scale;
+}
+
+// LANES groups (x and w group-major, 16 values each; w NULL for uniform) against `k` candidate
+// exponents each (`candidates`, k per group, −1 for none). best_error, best and levels hold the
+// best so far (best_error NaN: none yet) and receive the new best (a trial replaces it only with
+// a strictly lower error, or when there is none yet);
+// fit, if not NULL, receives Σw·x·g and Σw·g² of candidate 0's levels (2 per group), whose
+// quotient is their weighted least-squares scale.
+ALWAYS_INLINE void kq4_lanes(const float *xg, const float *wg, const int32_t *candidates, int32_t k, float *best_error,
+                             int32_t *best, float *fit, uint8_t *levels) {
+    lane_f x[16], w[16], best_q[16];
+    for (int i = 0; i < 16; i++)
+        for (int l = 0; l < LANES; l++) {
+            x[i][l] = xg[l * 16 + i];
+            w[i][l] = wg ? wg[l * 16 + i] : 1.0f;
+            best_q[i][l] = (float)levels[l * 16 + i];
+        }
+    lane_f best_err;
+    lane_i best_e;
+    for (int l = 0; l < LANES; l++) best_err[l] = best_error[l], best_e[l] = best[l];
+    // Midpoints between neighbouring levels (exact: halves of integers), and each level's step.
+    float midpoint[15], step[15];
+    for (int m = 0; m < 15; m++) midpoint[m] = (kq4_grid[m] + kq4_grid[m + 1]) / 2, step[m] = kq4_grid[m + 1] - kq4_grid[m];
+
+    for (int32_t c = 0; c < k; c++) {
+        lane_f scale;
+        lane_i e, valid;
+        for (int l = 0; l < LANES; l++) {
+            e[l] = candidates[l * k + c];
+            valid[l] = e[l] >= 0 ? -1 : 0;
+            scale[l] = kq4_scale(e[l] >= 0 ? e[l] : 0);
+        }
+        lane_f err = lane_splat(0), numerator = lane_splat(0), denominator = lane_splat(0), q[16];
+        for (int i = 0; i < 16; i++) {
+            // The level: how many midpoints lie below x/scale (none for NaN); its grid value by the
+            // same count of steps up from the lowest (integers: exact).
+            const lane_f r = x[i] / scale;
+            lane_f level = lane_splat(0), g = lane_splat(kq4_grid[0]);
+            for (int m = 0; m < 15; m++) {
+                const lane_i above = r > midpoint[m];
+                level = level + (lane_f)(above & (lane_i)lane_splat(1.0f));
+                g = g + (lane_f)(above & (lane_i)lane_splat(step[m]));
+            }
+            q[i] = level;
+            const lane_f diff = x[i] - g * scale;
+            err = err + (w[i] * diff) * diff;
+            numerator = numerator + (w[i] * x[i]) * g;
+            denominator = denominator + (w[i] * g) * g;
+        }
+        if (c == 0 && fit)
+            for (int l = 0; l < LANES; l++) fit[2 * l] = numerator[l], fit[2 * l + 1] = denominator[l];
+        // NaN in best_error means none yet: the first trial is kept whatever its error (an
+        // overflowing one included), later ones only when strictly lower.
+        const lane_i better = valid & ((err < best_err) | (best_err != best_err));
+        best_err = lane_select(better, err, best_err);
+        best_e = (best_e & ~better) | (e & better);
+        for (int i = 0; i < 16; i++) best_q[i] = lane_select(better, q[i], best_q[i]);
+    }
+    for (int l = 0; l < LANES; l++) {
+        best_error[l] = best_err[l];
+        best[l] = best_e[l];
+        for (int i = 0; i < 16; i++) levels[l * 16 + i] = (uint8_t)best_q[i][l];
+    }
+}
+
+// Any number of groups: whole sets of LANES in place, the rest through padded copies.
+ALWAYS_INLINE void kq4_groups(const float *x, const float *w, int64_t count, const int32_t *candidates, int32_t k,
+                              float *best_error, int32_t *best, float *fit, uint8_t *levels) {
+    int64_t done = 0;
+    for (; done + LANES <= count; done += LANES)
+        kq4_lanes(x + done * 16, w ? w + done * 16 : NULL, candidates + done * k, k, best_error + done, best + done,
+                  fit ? fit + 2 * done : NULL, levels + done * 16);
+    if (done == count) return;
+    enum { MAX_CANDIDATES = 16 };
+    float px[LANES * 16] = {0}, pw[LANES * 16] = {0}, pe[LANES] = {0}, pf[2 * LANES];
+    int32_t pc[LANES * MAX_CANDIDATES], pb[LANES] = {0};
+    uint8_t pl[LANES * 16] = {0};
+    for (int64_t g = 0; g < LANES; g++)
+        for (int32_t c = 0; c < k; c++) pc[g * k + c] = g < count - done ? candidates[(done + g) * k + c] : -1;
+    for (int64_t v = 0; v < (count - done) * 16; v++) {
+        px[v] = x[done * 16 + v];
+        pw[v] = w ? w[done * 16 + v] : 1.0f;
+        pl[v] = levels[done * 16 + v];
+    }
+    for (int64_t g = 0; g < count - done; g++) pe[g] = best_error[done + g], pb[g] = best[done + g];
+    kq4_lanes(px, w ? pw : NULL, pc, k, pe, pb, fit ? pf : NULL, pl);
+    for (int64_t g = 0; g < count - done; g++) {
+        best_error[done + g] = pe[g];
+        best[done + g] = pb[g];
+        if (fit) fit[2 * (done + g)] = pf[2 * g], fit[2 * (done + g) + 1] = pf[2 * g + 1];
+    }
+    for (int64_t v = 0; v < (count - done) * 16; v++) levels[done * 16 + v] = pl[v];
+}
+
+static void kq4_generic(const float *x, const float *w, int64_t count, const int32_t *candidates, int32_t k,
+                        float *best_error, int32_t *best, float *fit, uint8_t *levels) {
+    kq4_groups(x, w, count, candidates, k, best_error, best, fit, levels);
+}
+
+#if defined(__x86_64__)
+AVX2_TARGET static void kq4_avx2(const float *x, const float *w, int64_t count, const int32_t *candidates, int32_t k,
+                                 float *best_error, int32_t *best, float *fit, uint8_t *levels) {
+    kq4_groups(x, w, count, candidates, k, best_error, best, fit, levels);
+}
+AVX512_TARGET static void kq4_avx512(const float *x, const float *w, int64_t count, const int32_t *candidates,
+                                     int32_t k, float *best_error, int32_t *best, float *fit, uint8_t *levels) {
+    kq4_groups(x, w, count, candidates, k, best_error, best, fit, levels);
+}
+#endif
+
+int kiln_quant_search_kq4_groups(int32_t tier, const float *x, const float *importance, int64_t count,
+                                 const int32_t *candidates, int32_t k, float *best_error, int32_t *best, float *fit,
+                                 uint8_t *levels) {
+    if (k < 1 || k > 16 || count < 0) return -1;
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: kq4_avx512(x, importance, count, candidates, k, best_error, best, fit, levels); return 0;
+    case SEARCH_AVX2: kq4_avx2(x, importance, count, candidates, k, best_error, best, fit, levels); return 0;
+#endif
+    default: kq4_generic(x, importance, count, candidates, k, best_error, best, fit, levels); return 0;
+    }
+}

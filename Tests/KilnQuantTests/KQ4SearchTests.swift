@@ -1,0 +1,61 @@
+import KilnCore
+import KilnKernels
+@testable import KilnQuant
+import Testing
+
+/// kq4's row quantiser runs its exponent trials in C, sixteen 16-value groups per vector; it must
+/// write exactly the bytes of the Swift block quantiser (one group at a time), on every tier, with
+/// and without importance, searched and round-to-nearest — over ScaleSearchTests' edge blocks
+/// (outliers, one-signed, tiny, huge, ties, constant, all-zero but one, NaN), a row whose length
+/// is not a multiple of sixteen groups, and exponents at both ends of the byte.
+struct KQ4SearchTests {
+    static func row() -> (x: [Float], importance: [Float]) {
+        let blocks = ScaleSearchTests.blocks()
+        var x = blocks.flatMap(\.x), importance = blocks.flatMap { $0.importance ?? [Float](repeating: 1, count: 32) }
+        // Groups whose nearest exponent sits at 0 or 255 (the window is cut there) and one of zeros.
+        x += (0..<16).map { Float($0 + 1) * 1e-12 } + (0..<16).map { Float($0 - 8) * 200 } + [Float](repeating: 0, count: 32)
+        importance += [Float](repeating: 0.5, count: 64)
+        return (x, importance)
+    }
+
+    @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
+    func rowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
+        let (x, importance) = Self.row()
+        let quantizer = KQ4Quantizer(), blocks = x.count / 32
+        var expected = [UInt8](repeating: 0, count: blocks * 18)
+        x.withUnsafeBufferPointer { x in
+            importance.withUnsafeBufferPointer { w in
+                for b in 0..<blocks {
+                    quantizer.quantizeBlock(x.baseAddress! + 32 * b, importance: weighted ? w.baseAddress! + 32 * b : nil,
+                                            method: method, into: &expected[18 * b])
+                }
+                for tier in KernelTier.supported {
+                    var bytes = [UInt8](repeating: 0, count: blocks * 18)
+                    quantizer.quantize(x.baseAddress!, count: x.count, importance: weighted ? w.baseAddress! : nil,
+                                       method: method, into: &bytes, tier: tier)
+                    let differing = (0..<blocks).filter { bytes[18 * $0..<18 * $0 + 18] != expected[18 * $0..<18 * $0 + 18] }
+                    #expect(differing.isEmpty, "\(tier): \(differing.count) of \(blocks) blocks differ, first \(differing.first ?? -1)")
+                }
+            }
+        }
+    }
+
+    /// The search does move exponents away from the nearest one — beyond its ±3 window too, where
+    /// the refit scale points (the row quantiser's second call) — and the row's edge groups reach
+    /// both ends of the exponent byte (so the cut windows above are exercised).
+    @Test func theRowReachesTheEdges() {
+        let (x, _) = Self.row()
+        var bytes = [UInt8](repeating: 0, count: x.count / 32 * 18)
+        KQ4Quantizer().quantize(x, count: x.count, importance: nil, method: .search, into: &bytes)
+        let exponents = (0..<(x.count / 32)).flatMap { [bytes[18 * $0], bytes[18 * $0 + 1]] }
+        #expect(exponents.contains(0) && exponents.contains(255))
+        let beyondWindow = (0..<(x.count / 16)).filter { g in
+            let amax = x[16 * g..<16 * g + 16].reduce(Float(0)) { max($0, abs($1)) }
+            return amax > 0 && abs(Int(exponents[g]) - KQ4.exponent(nearest: amax / 127)) > 3
+        }
+        #expect(!beyondWindow.isEmpty)
+        var rtn = [UInt8](repeating: 0, count: bytes.count)
+        KQ4Quantizer().quantize(x, count: x.count, importance: nil, method: .roundToNearest, into: &rtn)
+        #expect(rtn != bytes)
+    }
+}
