@@ -115,6 +115,10 @@ public enum Quantization {
             try ImportanceFile.write(importance, tokens: calibrationTokens, calibrationSHA256: calibrationSHA256, to: path)
         }
 
+        // The sources' SHA-256 (provenance) is a serial pass over every input byte: it runs on its
+        // own thread beside the quantisers (which leave a core idle between tensors) instead of
+        // after them.
+        let sourceHashes = SourceHashing(paths: model.reader.paths)
         let writer = try KilnWriter(path: output)
         var entries: [QuantizationReport.Entry] = []
         var quantizedInputBytes = 0
@@ -128,7 +132,7 @@ public enum Quantization {
                     return .init(name: tensor.name, type: tensor.type.name, parameters: tensor.elementCount,
                                  bytes: data.bytes.count, error: nil)
                 }
-                let values = try tensor.type.dequantize(data.bytes, shape: tensor.shape)  // interleaved sources too
+                let values = try floatValues(tensor, data.bytes)
                 let weights = importance[tensor.name]
                 let (bytes, error) = try values.withUnsafeBufferPointer {
                     try TensorQuantizer.quantize($0.baseAddress!, rows: tensor.shape[0], cols: tensor.shape[1], scheme: scheme,
@@ -153,15 +157,34 @@ public enum Quantization {
         var metadata = model.canonicalMetadata
         metadata["source.format"] = .string(model.reader.formatName)
         metadata["provenance.tool"] = .string("kiln \(KilnVersion.current)")
-        metadata["provenance.sources"] = .array(try model.reader.paths.map { path in
-            let mapping = try MappedFile(path: path)
-            return .map(["name": .string(URL(fileURLWithPath: path).lastPathComponent), "bytes": .uint(UInt64(mapping.count)),
-                         "sha256": .string(SHA256.hex(mapping.bytes))])
+        metadata["provenance.sources"] = .array(try sourceHashes.result().map { source in
+            .map(["name": .string(URL(fileURLWithPath: source.path).lastPathComponent), "bytes": .uint(UInt64(source.bytes)),
+                  "sha256": .string(source.sha256)])
         })
         metadata["provenance.quantization"] = report.metadata
         writer.metadata = metadata
         try writer.finish()
         report.seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         return report
+    }
+
+    /// A tensor's values as f32 (interleaved and quantised sources too). f16 and bf16 — what a
+    /// quantiser's input usually is — convert with the SIMD kernels over every core: decoded one
+    /// value at a time on one core, they took 5% of a searched `q4` or `kq4` run.
+    private static func floatValues(_ tensor: CanonicalTensor, _ bytes: UnsafeRawBufferPointer) throws -> [Float] {
+        let format: HalfFormat? = tensor.type == .f16 ? .f16 : tensor.type == .bf16 ? .bf16 : nil
+        let count = tensor.elementCount
+        guard let format, bytes.count == 2 * count, let base = bytes.baseAddress, Int(bitPattern: base) % 2 == 0 else {
+            return try tensor.type.dequantize(bytes, shape: tensor.shape)  // checks the length, names the tensor
+        }
+        let source = UncheckedSendable(base.assumingMemoryBound(to: UInt16.self)), chunk = 1 << 20
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let destination = UncheckedSendable(buffer.baseAddress!)
+            parallelFor((count + chunk - 1) / chunk) { c in
+                Kernels.convert(source.value + c * chunk, from: format, into: destination.value + c * chunk,
+                                count: min(chunk, count - c * chunk))
+            }
+            initialized = count
+        }
     }
 }
