@@ -1,7 +1,7 @@
 import CKilnKernels
 
-/// The scale searches of the 32-value quantisers (`q4_0`, `q5_0`, `q4_1`, `q5_1`) and kq4's
-/// exponent trials, in C: they are most of the time a searched quantisation takes (Swift without
+/// The scale searches of the 32-value quantisers (`q4_0`, `q5_0`, `q4_1`, `q5_1`, `q8_0`) and
+/// kq4's exponent trials, in C: they are most of the time a searched quantisation takes (Swift without
 /// ISA flags ran them at 8–15 MB/s on the development machine, kq4's at 19). One C body compiled per tier gives the same bits on
 /// every tier, so a file does not depend on the machine that quantised it; the `reference` tier
 /// runs the portable compilation. The tests hold every tier to a Swift twin.
@@ -48,6 +48,13 @@ package enum ScaleSearch {
         let status = kiln_quant_search_kq4_groups(cTier(tier), x, importance, Int64(count), candidates, Int32(k), bestError,
                                                   best, fit, levels)
         precondition(status == 0, "kq4 search: \(k) candidates per group, expected 1…16")
+    }
+
+    /// `count` q8_0 blocks of 32 values into `out` (34 bytes each), searched or round-to-nearest,
+    /// one block per vector lane: the bytes of the Swift block quantiser.
+    package static func q8_0Blocks(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, count: Int, search: Bool,
+                                   into out: UnsafeMutableRawPointer, tier: KernelTier = Kernels.tier) {
+        kiln_quant_q8_0_blocks(cTier(tier), x, importance, Int64(count), search ? 1 : 0, out.assumingMemoryBound(to: UInt8.self))
     }
 
     private static func cTier(_ tier: KernelTier) -> Int32 { tier.cTier ?? Int32(KILN_TIER_PORTABLE) }

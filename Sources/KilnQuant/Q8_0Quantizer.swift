@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// `q8_0`: 32 values, f16 scale `d`, int8 `q`, value `d × q`.
 package struct Q8_0Quantizer: BlockQuantizer {
@@ -24,6 +25,13 @@ package struct Q8_0Quantizer: BlockQuantizer {
             }
         }
         write(scale: bestScale, x, out)
+    }
+
+    /// A whole row in C, one block per vector lane (ScaleSearch.q8_0Blocks): the bytes of
+    /// `quantizeBlock`, block by block, which stays as the reference the tests hold it to.
+    package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
+                          into out: UnsafeMutableRawPointer) {
+        ScaleSearch.q8_0Blocks(x, importance: importance, count: count / 32, search: method == .search, into: out)
     }
 
     private func write(scale d: Float, _ x: UnsafePointer<Float>, _ out: UnsafeMutableRawPointer) {

@@ -145,6 +145,13 @@ int kiln_quant_search_kq4_groups(int32_t tier, const float *x, const float *impo
                                  const int32_t *candidates, int32_t k, float *best_error, int32_t *best, float *fit,
                                  uint8_t *levels);
 
+// q8_0 blocks (quant_search_q8_0.c), one per vector lane: `count` blocks of 32 values (importance
+// 32 per block, NULL for uniform) written to `out` (34 bytes each) with d = max|x|/127, or with
+// `search` the scale among d·{1, 1.02 … 1.12} (those that fit int8) of least weighted squared
+// error on the stored f16. The bytes of Q8_0Quantizer's block quantiser on every tier.
+void kiln_quant_q8_0_blocks(int32_t tier, const float *x, const float *importance, int64_t count, int32_t search,
+                            uint8_t *out);
+
 // ---- other hot loops (single-threaded; the vectors are small) -------------------------------
 
 void kiln_rms_norm(const kiln_ops *ops, const float *x, const float *weight, int64_t n, float eps, float *out);

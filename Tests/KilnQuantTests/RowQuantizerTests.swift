@@ -59,3 +59,32 @@ struct KQ4SearchTests {
         #expect(rtn != bytes)
     }
 }
+
+/// q8_0's row quantiser runs in C, one block per vector lane; it must write exactly the Swift
+/// block quantiser's bytes on every tier, searched and round-to-nearest, with and without
+/// importance, over ScaleSearchTests' edge blocks (NaN, all-zero, tiny, huge, ties…) and a row
+/// that does not fill its last vector.
+struct Q8_0RowTests {
+    @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
+    func rowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
+        let blocks = ScaleSearchTests.blocks()
+        let x = blocks.flatMap(\.x), importance = blocks.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) }
+        let quantizer = Q8_0Quantizer()
+        var expected = [UInt8](repeating: 0, count: blocks.count * 34)
+        x.withUnsafeBufferPointer { x in
+            importance.withUnsafeBufferPointer { w in
+                for b in 0..<blocks.count {
+                    quantizer.quantizeBlock(x.baseAddress! + 32 * b, importance: weighted ? w.baseAddress! + 32 * b : nil,
+                                            method: method, into: &expected[34 * b])
+                }
+                for tier in KernelTier.supported {
+                    var bytes = [UInt8](repeating: 0, count: blocks.count * 34)
+                    ScaleSearch.q8_0Blocks(x.baseAddress!, importance: weighted ? w.baseAddress! : nil, count: blocks.count,
+                                           search: method == .search, into: &bytes, tier: tier)
+                    let differing = (0..<blocks.count).filter { bytes[34 * $0..<34 * $0 + 34] != expected[34 * $0..<34 * $0 + 34] }
+                    #expect(differing.isEmpty, "\(tier): \(differing.count) of \(blocks.count) blocks differ, first \(differing.first ?? -1)")
+                }
+            }
+        }
+    }
+}
