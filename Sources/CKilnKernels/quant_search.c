@@ -205,16 +205,16 @@ ALWAYS_INLINE lane_f lane_error_symmetric(const lane_f *x, const lane_f *w, lane
 ALWAYS_INLINE void search_symmetric_lanes(const float *x_blocks, const float *importance, int32_t offset_levels,
                                           const float *maxima, float *scales, uint8_t *levels) {
     lane_f x[32], w[32], wx[32], q[32], best_q[32], t[32], u[32];
-    for (int i = 0; i < 32; i++)
-        for (int l = 0; l < LANES; l++) {
-            x[i][l] = x_blocks[l * 32 + i];
-            w[i][l] = importance ? importance[l * 32 + i] : 1.0f;
-            q[i][l] = (float)levels[l * 32 + i];
-        }
+    lane_load_blocks(x_blocks, 32, x);
+    if (importance) lane_load_blocks(importance, 32, w);
+    else
+        for (int i = 0; i < 32; i++) w[i] = lane_splat(1.0f);
+    lane_load_levels(levels, 32, q);
     for (int i = 0; i < 32; i++) wx[i] = w[i] * x[i], best_q[i] = q[i];
     const lane_f offset = lane_splat((float)offset_levels), top = lane_splat((float)(2 * offset_levels - 1));
     lane_f maximum, best_scale;
-    for (int l = 0; l < LANES; l++) maximum[l] = maxima[l], best_scale[l] = scales[l];
+    memcpy(&maximum, maxima, sizeof maximum);
+    memcpy(&best_scale, scales, sizeof best_scale);
     // Blocks whose extreme is 0 keep their start, as the one-block callers skip them.
     const lane_i searched = maximum != 0;
 
@@ -239,10 +239,8 @@ ALWAYS_INLINE void search_symmetric_lanes(const float *x_blocks, const float *im
             for (int i = 0; i < 32; i++) best_q[i] = lane_select(better, q[i], best_q[i]);
         }
     }
-    for (int l = 0; l < LANES; l++) {
-        scales[l] = best_scale[l];
-        for (int i = 0; i < 32; i++) levels[l * 32 + i] = (uint8_t)best_q[i][l];
-    }
+    memcpy(scales, &best_scale, sizeof best_scale);
+    lane_store_levels(best_q, 32, levels);
 }
 
 // Any number of blocks: whole groups of `LANES` in place, the rest padded with zero blocks.

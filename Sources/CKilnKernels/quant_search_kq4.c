@@ -35,15 +35,15 @@ ALWAYS_INLINE float kq4_scale(int32_t e) {
 ALWAYS_INLINE void kq4_lanes(const float *xg, const float *wg, const int32_t *candidates, int32_t k, float *best_error,
                              int32_t *best, float *fit, uint8_t *levels) {
     lane_f x[16], w[16], best_q[16];
-    for (int i = 0; i < 16; i++)
-        for (int l = 0; l < LANES; l++) {
-            x[i][l] = xg[l * 16 + i];
-            w[i][l] = wg ? wg[l * 16 + i] : 1.0f;
-            best_q[i][l] = (float)levels[l * 16 + i];
-        }
+    lane_load_blocks(xg, 16, x);
+    if (wg) lane_load_blocks(wg, 16, w);
+    else
+        for (int i = 0; i < 16; i++) w[i] = lane_splat(1.0f);
+    lane_load_levels(levels, 16, best_q);
     lane_f best_err;
     lane_i best_e;
-    for (int l = 0; l < LANES; l++) best_err[l] = best_error[l], best_e[l] = best[l];
+    memcpy(&best_err, best_error, sizeof best_err);
+    memcpy(&best_e, best, sizeof best_e);
     // Midpoints between neighbouring levels (exact: halves of integers), and each level's step.
     float midpoint[15], step[15];
     for (int m = 0; m < 15; m++) midpoint[m] = (kq4_grid[m] + kq4_grid[m + 1]) / 2, step[m] = kq4_grid[m + 1] - kq4_grid[m];
@@ -82,11 +82,9 @@ ALWAYS_INLINE void kq4_lanes(const float *xg, const float *wg, const int32_t *ca
         best_e = (best_e & ~better) | (e & better);
         for (int i = 0; i < 16; i++) best_q[i] = lane_select(better, q[i], best_q[i]);
     }
-    for (int l = 0; l < LANES; l++) {
-        best_error[l] = best_err[l];
-        best[l] = best_e[l];
-        for (int i = 0; i < 16; i++) levels[l * 16 + i] = (uint8_t)best_q[i][l];
-    }
+    memcpy(best_error, &best_err, sizeof best_err);
+    memcpy(best, &best_e, sizeof best_e);
+    lane_store_levels(best_q, 16, levels);
 }
 
 // Any number of groups: whole sets of LANES in place, the rest through padded copies.

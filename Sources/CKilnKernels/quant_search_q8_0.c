@@ -37,11 +37,10 @@ ALWAYS_INLINE lane_f error_for(const lane_f *x, const lane_f *w, lane_f d) {
 
 ALWAYS_INLINE void q8_0_lanes(const float *xb, const float *wb, int search, uint8_t *out) {
     lane_f x[32], w[32];
-    for (int i = 0; i < 32; i++)
-        for (int l = 0; l < LANES; l++) {
-            x[i][l] = xb[l * 32 + i];
-            w[i][l] = wb ? wb[l * 32 + i] : 1.0f;
-        }
+    lane_load_blocks(xb, 32, x);
+    if (wb) lane_load_blocks(wb, 32, w);
+    else
+        for (int i = 0; i < 32; i++) w[i] = lane_splat(1.0f);
     lane_f amax = lane_splat(0);
     for (int i = 0; i < 32; i++) amax = swift_max(amax, __builtin_elementwise_abs(x[i]));
     lane_f best_scale = amax / 127.0f;
@@ -61,12 +60,20 @@ ALWAYS_INLINE void q8_0_lanes(const float *xb, const float *wb, int search, uint
     const lane_f id = lane_select(best_scale == 0, lane_splat(0), 1.0f / best_scale);
     lane_f q[32];
     for (int i = 0; i < 32; i++) q[i] = level(x[i] * id);
+    typedef int8_t lane_i8 __attribute__((vector_size(LANES)));
+    for (int part = 0; part < 32; part += 16) {
+        lane_f r[16];
+        for (int i = 0; i < 16; i++) r[i] = q[part + i];
+        lane_transpose16(r);
+        for (int l = 0; l < LANES; l++) {
+            const lane_i8 bytes = __builtin_convertvector(r[l], lane_i8);
+            memcpy(out + 34 * l + 2 + part, &bytes, sizeof bytes);
+        }
+    }
     for (int l = 0; l < LANES; l++) {
-        uint8_t *block = out + 34 * l;
         const uint16_t h = kiln_float_to_half(best_scale[l]);
-        block[0] = (uint8_t)h;
-        block[1] = (uint8_t)(h >> 8);
-        for (int i = 0; i < 32; i++) block[2 + i] = (uint8_t)(int8_t)q[i][l];
+        out[34 * l] = (uint8_t)h;
+        out[34 * l + 1] = (uint8_t)(h >> 8);
     }
 }
 
