@@ -144,7 +144,7 @@ enum QuantizeReportFormat {
             }
         }
         lines.append("\(report.recipe.name): " + String(format: "%.3f bits per weight, ", report.bitsPerWeight) + Inspection.bytes(report.bytes)
-            + String(format: ", %.1f s, %.0f MB/s of weights quantised", report.seconds, report.megabytesPerSecond))
+            + String(format: ", %.1f s, %.0f MB/s of source weights", report.seconds, report.megabytesPerSecond))
         if report.calibrationTokens > 0 { lines.append("calibrated on \(report.calibrationTokens) tokens") }
         return lines.joined(separator: "\n")
     }

@@ -31,7 +31,8 @@ public struct QuantizationReport: Sendable {
     public var calibrationSHA256: String?
     /// Wall-clock time, in seconds.
     public var seconds: Double
-    /// f32 bytes of the quantised tensors' inputs, for throughput.
+    /// Bytes of the quantised tensors as stored in the source (2 per value for an f16 model), for
+    /// throughput.
     public var quantizedInputBytes: Int
 
     /// Values in all tensors.
@@ -40,7 +41,7 @@ public struct QuantizationReport: Sendable {
     public var bytes: Int { entries.reduce(0) { $0 + $1.bytes } }
     /// The model's average storage cost per value, quantised and kept tensors together.
     public var bitsPerWeight: Double { parameters > 0 ? Double(bytes * 8) / Double(parameters) : 0 }
-    /// Quantisation speed: f32 input bytes per second, in MB/s.
+    /// Quantisation speed: source bytes of the quantised tensors per second, in MB/s.
     public var megabytesPerSecond: Double { seconds > 0 ? Double(quantizedInputBytes) / seconds / 1e6 : 0 }
 
     /// The report as metadata for the output's provenance.
@@ -145,7 +146,7 @@ public enum Quantization {
                 } else {
                     try bytes.withBytes { _ = try writer.add(name: tensor.name, type: scheme.type, shape: tensor.shape, bytes: $0) }
                 }
-                quantizedInputBytes += values.count * 4
+                quantizedInputBytes += data.bytes.count
                 return .init(name: tensor.name, type: scheme.rawValue, parameters: tensor.elementCount, bytes: bytes.count, error: error)
             }
             entries.append(entry)
