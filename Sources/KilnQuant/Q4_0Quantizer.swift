@@ -45,6 +45,11 @@ package struct Q4_0Quantizer: BlockQuantizer {
     /// gguf-py's arithmetic exactly: f32 reciprocal and multiply, then + 8.5 and truncate.
     static func reference(scale d: Float, _ x: UnsafePointer<Float>, into levels: UnsafeMutablePointer<UInt8>) {
         let id: Float = d == 0 ? 0 : 1 / d
-        for i in 0..<32 { levels[i] = UInt8(max(0, min(15, (x[i] * id + 8.5).rounded(.towardZero)))) }
+        // max(0, min(15, trunc(v))) without a truncf call per value (a profile's 7% of a searched
+        // q4): UInt8(v) truncates, and the comparisons give NaN 15 as min(15, NaN) does.
+        for i in 0..<32 {
+            let v = x[i] * id + 8.5
+            levels[i] = v < 16 ? (v > 0 ? UInt8(v) : 0) : 15
+        }
     }
 }
