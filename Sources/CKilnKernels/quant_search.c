@@ -243,6 +243,37 @@ ALWAYS_INLINE void search_symmetric_lanes(const float *x_blocks, const float *im
     lane_store_levels(best_q, 32, levels);
 }
 
+// q4_0's round-to-nearest start (ggml quantize_row_q4_0_ref, as Q4_0Quantizer.start in Swift) for
+// LANES blocks: the signed value of largest magnitude (the first on ties), d = it / −8, and the
+// levels trunc(x/d + 8.5) clipped to 0…15 with NaN at 15 (Swift's min(15, NaN)).
+ALWAYS_INLINE void q4_0_start_lanes(const float *xb, float *maxima, float *scales, uint8_t *levels) {
+    lane_f x[32], q[32];
+    lane_load_blocks(xb, 32, x);
+    lane_f maximum = lane_splat(0);
+    for (int i = 0; i < 32; i++)
+        maximum = lane_select(__builtin_elementwise_abs(x[i]) > __builtin_elementwise_abs(maximum), x[i], maximum);
+    const lane_f d = maximum / -8.0f, id = lane_select(d == 0, lane_splat(0), 1.0f / d);
+    for (int i = 0; i < 32; i++) {
+        const lane_f v = x[i] * id + 8.5f;
+        q[i] = lane_select(v < 16, lane_select(v > 0, __builtin_elementwise_trunc(v), lane_splat(0)), lane_splat(15));
+    }
+    memcpy(maxima, &maximum, sizeof maximum);
+    memcpy(scales, &d, sizeof d);
+    lane_store_levels(q, 32, levels);
+}
+
+ALWAYS_INLINE void q4_0_start_blocks(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
+    int64_t done = 0;
+    for (; done + LANES <= count; done += LANES) q4_0_start_lanes(x + done * 32, maxima + done, scales + done, levels + done * 32);
+    if (done == count) return;
+    float px[LANES * 32] = {0}, pm[LANES], ps[LANES];
+    uint8_t pl[LANES * 32];
+    for (int64_t k = 0; k < (count - done) * 32; k++) px[k] = x[done * 32 + k];
+    q4_0_start_lanes(px, pm, ps, pl);
+    for (int64_t k = 0; k < count - done; k++) maxima[done + k] = pm[k], scales[done + k] = ps[k];
+    for (int64_t k = 0; k < (count - done) * 32; k++) levels[done * 32 + k] = pl[k];
+}
+
 // Any number of blocks: whole groups of `LANES` in place, the rest padded with zero blocks.
 ALWAYS_INLINE void search_symmetric_blocks(const float *x, const float *importance, int64_t count,
                                            int32_t offset, const float *maxima, float *scales, uint8_t *levels) {
@@ -275,6 +306,9 @@ static void symmetric_blocks_generic(const float *x, const float *importance, in
                                      const float *maxima, float *scales, uint8_t *levels) {
     search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
 }
+static void q4_0_start_generic(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
+    q4_0_start_blocks(x, count, maxima, scales, levels);
+}
 static void affine_generic(const float *x, const float *importance, int32_t max_level, float lo, float hi,
                            float *scale, float *minimum, uint8_t *levels) {
     search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
@@ -290,6 +324,9 @@ AVX2_TARGET static void symmetric_blocks_avx2(const float *x, const float *impor
                                               const float *maxima, float *scales, uint8_t *levels) {
     search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
 }
+AVX2_TARGET static void q4_0_start_avx2(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
+    q4_0_start_blocks(x, count, maxima, scales, levels);
+}
 AVX2_TARGET static void affine_avx2(const float *x, const float *importance, int32_t max_level, float lo, float hi,
                                     float *scale, float *minimum, uint8_t *levels) {
     search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
@@ -301,6 +338,9 @@ AVX512_TARGET static float symmetric_avx512(const float *x, const float *importa
 AVX512_TARGET static void symmetric_blocks_avx512(const float *x, const float *importance, int64_t count,
                                                   int32_t offset, const float *maxima, float *scales, uint8_t *levels) {
     search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
+}
+AVX512_TARGET static void q4_0_start_avx512(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
+    q4_0_start_blocks(x, count, maxima, scales, levels);
 }
 AVX512_TARGET static void affine_avx512(const float *x, const float *importance, int32_t max_level, float lo,
                                         float hi, float *scale, float *minimum, uint8_t *levels) {
@@ -338,5 +378,16 @@ void kiln_quant_search_symmetric32_blocks(int32_t tier, const float *x, const fl
     case SEARCH_AVX2: symmetric_blocks_avx2(x, importance, count, offset, maxima, scales, levels); return;
 #endif
     default: symmetric_blocks_generic(x, importance, count, offset, maxima, scales, levels);
+    }
+}
+
+void kiln_quant_q4_0_start_blocks(int32_t tier, const float *x, int64_t count, float *maxima, float *scales,
+                                  uint8_t *levels) {
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: q4_0_start_avx512(x, count, maxima, scales, levels); return;
+    case SEARCH_AVX2: q4_0_start_avx2(x, count, maxima, scales, levels); return;
+#endif
+    default: q4_0_start_generic(x, count, maxima, scales, levels);
     }
 }

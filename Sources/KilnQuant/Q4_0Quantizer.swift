@@ -22,16 +22,27 @@ package struct Q4_0Quantizer: BlockQuantizer {
 
     package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
                           into out: UnsafeMutableRawPointer) {
-        guard method == .search else {
-            for b in 0..<(count / 32) { quantizeBlock(x + 32 * b, importance: importance.map { $0 + 32 * b }, method: method, into: out + 18 * b) }
-            return
-        }
-        SymmetricRow.quantize(x, count: count, importance: importance, offset: 8, blockBytes: 18, into: out,
-                              start: Self.start, store: Self.store)
+        quantize(x, count: count, importance: importance, method: method, into: out, tier: Kernels.tier)
     }
 
-    /// Reference (ggml quantize_row_q4_0_ref, gguf-py Q4_0): the signed value of largest
-    /// magnitude maps to −8, d = max / −8, q = trunc(x / d + 8.5) clipped to 0…15.
+    /// A whole row with the starts and the search in C, sixteen blocks per vector (the bytes of
+    /// `quantizeBlock` block by block, which the tests hold it to); `tier` picks the compilation.
+    package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
+                          into out: UnsafeMutableRawPointer, tier: KernelTier) {
+        let blocks = count / 32
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { levelBuffer in
+            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(2 * blocks, 1)) { floatBuffer in
+                let levels = levelBuffer.baseAddress!, maxima = floatBuffer.baseAddress!, scales = maxima + blocks
+                ScaleSearch.q4_0Start(x, count: blocks, maxima: maxima, scales: scales, levels: levels, tier: tier)
+                if method == .search {
+                    ScaleSearch.symmetricBlocks(x, importance: importance, count: blocks, offset: 8, maxima: maxima,
+                                                scales: scales, levels: levels, tier: tier)
+                }
+                for b in 0..<blocks { Self.store(scales[b], levels + 32 * b, out + 18 * b) }
+            }
+        }
+    }
+
     static func start(_ x: UnsafePointer<Float>, _ maximum: Float, _ levels: UnsafeMutablePointer<UInt8>) -> Float {
         reference(scale: maximum / -8, x, into: levels)
         return maximum / -8

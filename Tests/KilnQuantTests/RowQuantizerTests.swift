@@ -88,3 +88,31 @@ struct Q8_0RowTests {
         }
     }
 }
+
+/// q4_0's row quantiser makes its starts and runs its search in C, sixteen blocks per vector; it
+/// must write the Swift block quantiser's bytes on every tier, searched and round-to-nearest, with
+/// and without importance, over ScaleSearchTests' edge blocks.
+struct Q4_0RowTests {
+    @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
+    func rowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
+        let blocks = ScaleSearchTests.blocks()
+        let x = blocks.flatMap(\.x), importance = blocks.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) }
+        let quantizer = Q4_0Quantizer()
+        var expected = [UInt8](repeating: 0, count: blocks.count * 18)
+        x.withUnsafeBufferPointer { x in
+            importance.withUnsafeBufferPointer { w in
+                for b in 0..<blocks.count {
+                    quantizer.quantizeBlock(x.baseAddress! + 32 * b, importance: weighted ? w.baseAddress! + 32 * b : nil,
+                                            method: method, into: &expected[18 * b])
+                }
+                for tier in KernelTier.supported {
+                    var bytes = [UInt8](repeating: 0, count: blocks.count * 18)
+                    quantizer.quantize(x.baseAddress!, count: x.count, importance: weighted ? w.baseAddress! : nil,
+                                       method: method, into: &bytes, tier: tier)
+                    let differing = (0..<blocks.count).filter { bytes[18 * $0..<18 * $0 + 18] != expected[18 * $0..<18 * $0 + 18] }
+                    #expect(differing.isEmpty, "\(tier): \(differing.count) of \(blocks.count) blocks differ, first \(differing.first ?? -1)")
+                }
+            }
+        }
+    }
+}
