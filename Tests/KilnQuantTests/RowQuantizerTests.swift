@@ -3,6 +3,29 @@ import KilnKernels
 @testable import KilnQuant
 import Testing
 
+/// Every tier's row quantiser (`row(x, importance, out, tier)`) against `quantizer`'s Swift block
+/// quantiser, block by block: the same bytes, or the failing blocks named.
+func expectRowEqualsBlocks(_ quantizer: some BlockQuantizer, x: [Float], importance: [Float], method: QuantMethod,
+                           weighted: Bool,
+                           row: (UnsafePointer<Float>, UnsafePointer<Float>?, UnsafeMutableRawPointer, KernelTier) -> Void) {
+    let blocks = x.count / 32, size = quantizer.type.blockBytes
+    var expected = [UInt8](repeating: 0, count: blocks * size)
+    x.withUnsafeBufferPointer { x in
+        importance.withUnsafeBufferPointer { w in
+            for b in 0..<blocks {
+                quantizer.quantizeBlock(x.baseAddress! + 32 * b, importance: weighted ? w.baseAddress! + 32 * b : nil,
+                                        method: method, into: &expected[size * b])
+            }
+            for tier in KernelTier.supported {
+                var bytes = [UInt8](repeating: 0, count: blocks * size)
+                bytes.withUnsafeMutableBytes { row(x.baseAddress!, weighted ? w.baseAddress! : nil, $0.baseAddress!, tier) }
+                let differing = (0..<blocks).filter { bytes[size * $0..<size * $0 + size] != expected[size * $0..<size * $0 + size] }
+                #expect(differing.isEmpty, "\(tier): \(differing.count) of \(blocks) blocks differ, first \(differing.first ?? -1)")
+            }
+        }
+    }
+}
+
 /// kq4's row quantiser runs its exponent trials in C, sixteen 16-value groups per vector; it must
 /// write exactly the bytes of the Swift block quantiser (one group at a time), on every tier, with
 /// and without importance, searched and round-to-nearest — over ScaleSearchTests' edge blocks
@@ -20,23 +43,9 @@ struct KQ4SearchTests {
 
     @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
     func rowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
-        let (x, importance) = Self.row()
-        let quantizer = KQ4Quantizer(), blocks = x.count / 32
-        var expected = [UInt8](repeating: 0, count: blocks * 18)
-        x.withUnsafeBufferPointer { x in
-            importance.withUnsafeBufferPointer { w in
-                for b in 0..<blocks {
-                    quantizer.quantizeBlock(x.baseAddress! + 32 * b, importance: weighted ? w.baseAddress! + 32 * b : nil,
-                                            method: method, into: &expected[18 * b])
-                }
-                for tier in KernelTier.supported {
-                    var bytes = [UInt8](repeating: 0, count: blocks * 18)
-                    quantizer.quantize(x.baseAddress!, count: x.count, importance: weighted ? w.baseAddress! : nil,
-                                       method: method, into: &bytes, tier: tier)
-                    let differing = (0..<blocks).filter { bytes[18 * $0..<18 * $0 + 18] != expected[18 * $0..<18 * $0 + 18] }
-                    #expect(differing.isEmpty, "\(tier): \(differing.count) of \(blocks) blocks differ, first \(differing.first ?? -1)")
-                }
-            }
+        let (values, importance) = Self.row(), quantizer = KQ4Quantizer()
+        expectRowEqualsBlocks(quantizer, x: values, importance: importance, method: method, weighted: weighted) { x, w, out, tier in
+            quantizer.quantize(x, count: values.count, importance: w, method: method, into: out, tier: tier)
         }
     }
 
@@ -69,22 +78,8 @@ struct Q8_0RowTests {
     func rowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
         let blocks = ScaleSearchTests.blocks()
         let x = blocks.flatMap(\.x), importance = blocks.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) }
-        let quantizer = Q8_0Quantizer()
-        var expected = [UInt8](repeating: 0, count: blocks.count * 34)
-        x.withUnsafeBufferPointer { x in
-            importance.withUnsafeBufferPointer { w in
-                for b in 0..<blocks.count {
-                    quantizer.quantizeBlock(x.baseAddress! + 32 * b, importance: weighted ? w.baseAddress! + 32 * b : nil,
-                                            method: method, into: &expected[34 * b])
-                }
-                for tier in KernelTier.supported {
-                    var bytes = [UInt8](repeating: 0, count: blocks.count * 34)
-                    ScaleSearch.q8_0Blocks(x.baseAddress!, importance: weighted ? w.baseAddress! : nil, count: blocks.count,
-                                           search: method == .search, into: &bytes, tier: tier)
-                    let differing = (0..<blocks.count).filter { bytes[34 * $0..<34 * $0 + 34] != expected[34 * $0..<34 * $0 + 34] }
-                    #expect(differing.isEmpty, "\(tier): \(differing.count) of \(blocks.count) blocks differ, first \(differing.first ?? -1)")
-                }
-            }
+        expectRowEqualsBlocks(Q8_0Quantizer(), x: x, importance: importance, method: method, weighted: weighted) { x, w, out, tier in
+            ScaleSearch.q8_0Blocks(x, importance: w, count: blocks.count, search: method == .search, into: out, tier: tier)
         }
     }
 }
@@ -95,24 +90,10 @@ struct Q8_0RowTests {
 struct Q4_0RowTests {
     @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
     func rowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
-        let blocks = ScaleSearchTests.blocks()
-        let x = blocks.flatMap(\.x), importance = blocks.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) }
-        let quantizer = Q4_0Quantizer()
-        var expected = [UInt8](repeating: 0, count: blocks.count * 18)
-        x.withUnsafeBufferPointer { x in
-            importance.withUnsafeBufferPointer { w in
-                for b in 0..<blocks.count {
-                    quantizer.quantizeBlock(x.baseAddress! + 32 * b, importance: weighted ? w.baseAddress! + 32 * b : nil,
-                                            method: method, into: &expected[18 * b])
-                }
-                for tier in KernelTier.supported {
-                    var bytes = [UInt8](repeating: 0, count: blocks.count * 18)
-                    quantizer.quantize(x.baseAddress!, count: x.count, importance: weighted ? w.baseAddress! : nil,
-                                       method: method, into: &bytes, tier: tier)
-                    let differing = (0..<blocks.count).filter { bytes[18 * $0..<18 * $0 + 18] != expected[18 * $0..<18 * $0 + 18] }
-                    #expect(differing.isEmpty, "\(tier): \(differing.count) of \(blocks.count) blocks differ, first \(differing.first ?? -1)")
-                }
-            }
+        let blocks = ScaleSearchTests.blocks(), quantizer = Q4_0Quantizer()
+        let values = blocks.flatMap(\.x), importance = blocks.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) }
+        expectRowEqualsBlocks(quantizer, x: values, importance: importance, method: method, weighted: weighted) { x, w, out, tier in
+            quantizer.quantize(x, count: values.count, importance: w, method: method, into: out, tier: tier)
         }
     }
 }
