@@ -1,7 +1,6 @@
 // kiln_flash_attention's driver: shares (job, KV head, query tile) units out over the pool, each
 // with its own scratch, and runs the tier's tile (attention_tile.h) on it.
 #include "kiln_internal.h"
-#include <pthread.h>
 #include <stdlib.h>
 
 typedef struct {
@@ -17,28 +16,6 @@ int64_t kiln_flash_attention_scratch_bytes(int64_t head_dim) {
     return kiln_flash_scratch_floats(head_dim) * (int64_t)sizeof(float);
 }
 
-// Each thread's tile scratch, kept between tasks: a decode step runs a task per sequence, KV head
-// and layer (720 for eight SmolLM2 sequences), and a 57 KB allocation and free for each showed up
-// in the profile. Grows, never shrinks; freed at thread exit.
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local float *scratch_memory;
-static _Thread_local size_t scratch_size;
-
-static void make_scratch_key(void) { pthread_key_create(&scratch_key, free); }
-
-static float *tile_scratch(size_t bytes) {
-    if (bytes > scratch_size) {
-        pthread_once(&scratch_once, make_scratch_key);
-        free(scratch_memory);
-        scratch_size = (bytes + 63) / 64 * 64;
-        scratch_memory = aligned_alloc(64, scratch_size);
-        pthread_setspecific(scratch_key, scratch_memory);
-        if (!scratch_memory) abort(); // out of memory for one tile's scratch: nothing sensible to return
-    }
-    return scratch_memory;
-}
-
 static void flash_task(void *context, int64_t task) {
     const flash_context *c = context;
     int64_t j = 0;
@@ -49,7 +26,7 @@ static void flash_task(void *context, int64_t task) {
     // The last tiles see the most keys: they go first, so the pool's dynamic claiming ends with
     // the short ones and the threads finish together.
     const int64_t tile = tiles - 1 - unit / c->kv_heads, g = unit % c->kv_heads;
-    float *scratch = tile_scratch((size_t)kiln_flash_attention_scratch_bytes(c->head_dim));
+    float *scratch = kiln_scratch(KILN_SCRATCH_ATTENTION, (size_t)kiln_flash_attention_scratch_bytes(c->head_dim));
     const size_t element = c->kv_type == KILN_KV_F16 ? 2 : 4;
     const kiln_flash_tile t = {
         .q = job->q + g * c->group * c->head_dim,

@@ -290,4 +290,9 @@ static inline uint16_t kiln_float_to_bf16(float f) {
     return (uint16_t)((x + 0x7FFF + ((x >> 16) & 1)) >> 16);
 }
 
+// Per-thread scratch that grows and is kept between calls, freed at thread exit (scratch.c): one
+// buffer per slot, 64-byte aligned, at least `bytes`. Aborts if memory runs out.
+enum { KILN_SCRATCH_ACTIVATIONS, KILN_SCRATCH_ATTENTION, KILN_SCRATCH_SLOTS };
+void *kiln_scratch(int slot, size_t bytes);
+
 #endif

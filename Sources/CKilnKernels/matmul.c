@@ -2,33 +2,7 @@
 // split the rows into contiguous chunks of whole 8-row groups and run the tier's row kernel on
 // the pool. Also the streaming-read probe that the benchmark compares the kernels against.
 #include "kiln_internal.h"
-#include <pthread.h>
 #include <stdlib.h>
-
-// ---- per-thread scratch for quantised activations ------------------------------------------------
-
-static pthread_key_t scratch_key;
-static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
-static _Thread_local void *scratch_memory;
-static _Thread_local size_t scratch_size;
-
-static void make_scratch_key(void) { pthread_key_create(&scratch_key, free); }
-
-// Grows, never shrinks: decode asks for the same few sizes every token. Freed at thread exit.
-static void *scratch(size_t bytes) {
-    if (bytes > scratch_size) {
-        pthread_once(&scratch_once, make_scratch_key);
-        free(scratch_memory);
-        scratch_size = (bytes + 4095) & ~(size_t)4095;
-        scratch_memory = aligned_alloc(64, scratch_size);
-        pthread_setspecific(scratch_key, scratch_memory);
-        if (!scratch_memory) {
-            scratch_size = 0;
-            abort(); // out of memory for a few KB of activations: nothing sensible to return
-        }
-    }
-    return scratch_memory;
-}
 
 // ---- jobs ---------------------------------------------------------------------------------------
 
@@ -131,7 +105,7 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
     const size_t q_bytes = quantized ? (((size_t)(batch * cols) + 63) & ~(size_t)63) + (size_t)(batch * nb) * block_bytes : 0;
     const int64_t stride = (batch + 15) / 16 * 16;
     const size_t t_bytes = transposed ? (size_t)(cols * stride) * sizeof(float) : 0;
-    uint8_t *memory = scratch(q_bytes + t_bytes + 64);
+    uint8_t *memory = kiln_scratch(KILN_SCRATCH_ACTIVATIONS, q_bytes + t_bytes + 64);
     if (transposed) {
         // Column k of the batch as one contiguous run (padded to 16 with zeros), for kernels that
         // broadcast a weight and multiply 16 activation rows at once; in blocks of KILN_XT_BLOCK
