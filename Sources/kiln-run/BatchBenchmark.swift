@@ -11,6 +11,8 @@ struct BatchBenchmark {
     let promptTokens: Int
     let generatedTokens: Int
     let sequences: Int
+    /// f16 KV caches (`--kv-f16`).
+    let halfPrecisionCache: Bool
     let log: Bool
 
     func run() throws -> JSONValue {
@@ -28,7 +30,8 @@ struct BatchBenchmark {
         let vocabulary = transformer.config.vocabulary
         var random = SplitMix(seed: 7)
         let batch = SequenceBatch(transformer: transformer, maxRows: max(count, promptTokens))
-        let states = try (0..<count).map { _ in try InferenceState(transformer: transformer, contextLength: promptTokens + generatedTokens + 1, maxBatch: 1) }
+        let states = try (0..<count).map { _ in try InferenceState(transformer: transformer, contextLength: promptTokens + generatedTokens + 1, maxBatch: 1,
+                                                                   halfPrecisionCache: halfPrecisionCache) }
         var next: [Int] = []
         for state in states {
             let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(vocabulary)) }

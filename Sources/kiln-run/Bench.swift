@@ -35,6 +35,9 @@ struct Bench: ParsableCommand {
     @Flag(help: "Run a GGUF's row-major blocks as stored instead of interleaving them at load.")
     var noRepack = false
 
+    @Flag(name: .customLong("kv-f16"), help: "Keep the model benchmark's KV caches in f16 (half the memory), as generate and serve can.")
+    var kvF16 = false
+
     @Flag(help: "Benchmark opening and verifying .kiln files.")
     var fileIO = false
 
@@ -89,12 +92,13 @@ struct Bench: ParsableCommand {
     func run() throws {
         var results: [String: JSONValue] = [:]
         if let model {
-            let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, repack: !noRepack, log: !json).run()
+            let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, repack: !noRepack,
+                                        halfPrecisionCache: kvF16, log: !json).run()
             // The model benchmark alone prints its flat object, as documented.
             if let sequences {
                 let transformer = try Transformer(model: try CanonicalModel.open(model), repack: !noRepack)
                 results["batched"] = try BatchBenchmark(transformer: transformer, promptTokens: p, generatedTokens: n,
-                                                        sequences: sequences, log: !json).run()
+                                                        sequences: sequences, halfPrecisionCache: kvF16, log: !json).run()
             }
             if json && !fileIO && !hashes && compression == nil && !kernels && sequences == nil { print(result.serialized(pretty: true)); return }
             results["model"] = result

@@ -16,6 +16,8 @@ struct ModelBenchmark {
     let generatedTokens: Int
     let threads: Int?
     let repack: Bool
+    /// f16 KV cache (`--kv-f16`).
+    let halfPrecisionCache: Bool
     let log: Bool
 
     func run() throws -> JSONValue {
@@ -25,7 +27,7 @@ struct ModelBenchmark {
         let loadSeconds = seconds(since: clock)
         let config = transformer.config
         let context = promptTokens + generatedTokens
-        let state = try InferenceState(transformer: transformer, contextLength: context)
+        let state = try InferenceState(transformer: transformer, contextLength: context, halfPrecisionCache: halfPrecisionCache)
         // Fixed pseudo-random prompt (as llama-bench uses random tokens), the same every run.
         var random = SplitMix(seed: 42)
         let prompt = (0..<promptTokens).map { _ in Int(random.next() % UInt64(config.vocabulary)) }

@@ -31,7 +31,7 @@ struct Tokenize: ParsableCommand {
             throw KilnError(.unsupported, "the model file has no tokenizer", file: model)
         }
         let tokenizer = try BPETokenizer(spec)
-        let ids = try tokenizer.encode(input)
+        let ids = tokenizer.encode(input)
         guard json else { print(ids.map(String.init).joined(separator: " ")); return }
         // Each id with the text it stands for (a piece of a multi-byte character may decode to U+FFFD
         // alone) and its raw vocabulary entry (byte-level alphabet), as llama-tokenize shows both.
