@@ -63,19 +63,11 @@ struct KQuantWriterTests {
                     searched.withUnsafeMutableBytes { quantizer.quantizeBlock(xs.baseAddress!, importance: ws.baseAddress!, method: .search, into: $0.baseAddress!) }
                 }
             }
-            let a = try Self.weightedError(x, w, rtn, scheme), b = try Self.weightedError(x, w, searched, scheme)
+            let a = try weightedError(x, w, rtn, scheme), b = try weightedError(x, w, searched, scheme)
             #expect(b <= a * (1 + 1e-6), "\(scheme) trial \(trial): searched \(b) > reference \(a)")
             if b < a * 0.999 { improved += 1 }
         }
         #expect(improved > trials / 4, "\(scheme): the search should usually improve on the reference (\(improved)/\(trials))")
-    }
-
-    static func weightedError(_ x: [Float], _ w: [Float], _ block: [UInt8], _ scheme: QuantScheme) throws -> Double {
-        let decoded = try block.withUnsafeBytes { try scheme.type.dequantize($0, elementCount: x.count) }
-        return zip(zip(x, w), decoded).reduce(0.0) { sum, item in
-            let ((value, weight), y) = item
-            return sum + Double(weight) * Double(value - y) * Double(value - y)
-        }
     }
 
     /// Relative RMSE on Gaussian data, searched, against what each grid allows (a few percent

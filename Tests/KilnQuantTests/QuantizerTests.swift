@@ -65,14 +65,6 @@ struct QuantizerTests {
         if scheme != .kq4 { #expect(improved > 40, "the search should usually improve on round-to-nearest (\(improved)/400)") }
     }
 
-    private func weightedError(_ x: [Float], _ w: [Float], _ block: [UInt8], _ scheme: QuantScheme) throws -> Double {
-        let decoded = try block.withUnsafeBytes { try scheme.type.dequantize($0, elementCount: 32) }
-        return zip(zip(x, w), decoded).reduce(0.0) { sum, item in
-            let ((value, weight), y) = item
-            return sum + Double(weight) * Double(value - y) * Double(value - y)
-        }
-    }
-
     /// Error bounds on Gaussian data: each scheme's relative RMSE against what its grid allows.
     @Test(arguments: [(QuantScheme.q8_0, 0.006), (.q4_0, 0.115), (.q4_1, 0.10), (.kq4, 0.095)])
     func errorBounds(_ scheme: QuantScheme, _ bound: Double) throws {

@@ -97,3 +97,13 @@ struct Q4_0RowTests {
         }
     }
 }
+
+/// Σ w·(x − decoded)² in f64 for quantised bytes of `scheme` (the searches' objective, measured
+/// independently of them through the type's decoder).
+func weightedError(_ x: [Float], _ w: [Float], _ bytes: [UInt8], _ scheme: QuantScheme) throws -> Double {
+    let decoded = try bytes.withUnsafeBytes { try scheme.type.dequantize($0, elementCount: x.count) }
+    return zip(zip(x, w), decoded).reduce(0.0) { sum, item in
+        let ((value, weight), y) = item
+        return sum + Double(weight) * Double(value - y) * Double(value - y)
+    }
+}
