@@ -221,20 +221,31 @@ static void check_ops(const kiln_ops *tier, const kiln_ops *portable) {
         }
     }
     for (int kv = 0; kv < 2; kv++) {
-        static const int shapes[][3] = {{1, 64, 64}, {7, 64, 192}, {33, 80, 80}, {100, 17, 40}};
+        // Blocked causal attention: one sequence of `rows` query rows after `base` cached
+        // positions, two query heads on one KV head, keys in the blocked transposed layout.
+        static const int shapes[][3] = {{1, 0, 64}, {1, 37, 64}, {5, 40, 80}, {33, 0, 40}}; // rows, base, head_dim
         for (int s = 0; s < 4; s++) {
-            const int positions = shapes[s][0], dim = shapes[s][1], stride = shapes[s][2];
-            float q[128], keys[8000], values[8000], scratch[100], a[128], b[128];
-            uint16_t k16[8000], v16[8000];
-            for (int i = 0; i < dim; i++) q[i] = uniform(-1, 1);
-            for (int i = 0; i < positions * stride; i++) {
-                keys[i] = uniform(-1, 1); values[i] = uniform(-1, 1);
-                k16[i] = to_half(keys[i]); v16[i] = to_half(values[i]);
-            }
-            const void *k = kv ? (const void *)k16 : keys, *v = kv ? (const void *)v16 : values;
-            kiln_attention(tier, q, k, stride, kv, v, stride, kv, positions, dim, 0.5f, scratch, a);
-            kiln_attention(portable, q, k, stride, kv, v, stride, kv, positions, dim, 0.5f, scratch, b);
-            close_enough(kv ? "attention f16" : "attention f32", a, b, dim, 0, 1e-5);
+            const int rows = shapes[s][0], base = shapes[s][1], dim = shapes[s][2], positions = base + rows;
+            const int64_t padded = kiln_kv_padded_slots(positions);
+            static float q[4096], keys[4096], values[4096], a[4096], b[4096];
+            static uint16_t k16[4096], v16[4096];
+            for (int i = 0; i < rows * 2 * dim; i++) q[i] = uniform(-1, 1);
+            for (int p = 0; p < positions; p++)
+                for (int i = 0; i < dim; i++) {
+                    const int64_t at = p / KILN_KV_BLOCK * KILN_KV_BLOCK * dim + (int64_t)i * KILN_KV_BLOCK + p % KILN_KV_BLOCK;
+                    keys[at] = uniform(-1, 1);
+                    values[p * dim + i] = uniform(-1, 1);
+                    k16[at] = to_half(keys[at]);
+                    v16[p * dim + i] = to_half(values[p * dim + i]);
+                }
+            kiln_attention_job job = {.q = q, .out = a, .q_stride = 2 * dim, .keys = kv ? (const void *)k16 : keys,
+                                      .values = kv ? (const void *)v16 : values, .head_stride = padded * dim,
+                                      .slots = positions, .capacity = padded, .last = positions - 1, .rows = rows,
+                                      .base = base, .window = 0};
+            kiln_flash_attention(tier, &job, 1, 2, 1, dim, kv ? KILN_KV_F16 : KILN_KV_F32, 0.5f);
+            job.out = b;
+            kiln_flash_attention(portable, &job, 1, 2, 1, dim, kv ? KILN_KV_F16 : KILN_KV_F32, 0.5f);
+            close_enough(kv ? "attention f16" : "attention f32", a, b, rows * 2 * dim, 0, 1e-5);
         }
     }
     uint16_t h[1003], h2[1003], h3[1003];
