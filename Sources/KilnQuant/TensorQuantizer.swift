@@ -60,11 +60,14 @@ package enum TensorQuantizer {
                     }
                     type.decodeBlocks(destination, blocks: cols / type.blockElements, into: decoded)
                     comparison.add(UnsafeBufferPointer(start: x, count: cols), UnsafeBufferPointer(start: decoded, count: cols))
-                    for i in 0..<cols {
-                        let difference = Double(x[i]) - Double(decoded[i])
-                        let w = Double(importanceBox.value?[i] ?? 1)
-                        weightedError += w * difference * difference
-                        weightTotal += w
+                    // With uniform importance the weighted MSE is the comparison's MSE (below).
+                    if let importance = importanceBox.value {
+                        for i in 0..<cols {
+                            let difference = Double(x[i]) - Double(decoded[i])
+                            let w = Double(importance[i])
+                            weightedError += w * difference * difference
+                            weightTotal += w
+                        }
                     }
                 }
                 partialsBox.value.advanced(by: c).initialize(to: (comparison, weightedError, weightTotal))
@@ -83,7 +86,9 @@ package enum TensorQuantizer {
             weightTotal += partials[c].2
         }
         partials.deinitialize(count: chunks)
-        return (output, QuantizationError(comparison: comparison, weightedMSE: weightTotal > 0 ? weightedError / weightTotal : 0))
+        let mse = comparison.finiteElements > 0 ? comparison.sumSquaredError / Double(comparison.finiteElements) : 0
+        let weightedMSE = importance == nil ? mse : weightTotal > 0 ? weightedError / weightTotal : 0
+        return (output, QuantizationError(comparison: comparison, weightedMSE: weightedMSE))
     }
 }
 

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kiln_compare.h"
 #include "kiln_mapping_guard.h"
 
 #ifdef __cplusplus
