@@ -236,6 +236,25 @@ AVX512 static KILN_ALWAYS_INLINE void outer_rows(const kiln_matmul_args *a, cons
     }
 }
 
+// Rows r … r + R − 1, columns k0 … k0 + n − 1, as f32 rows `*stride` floats apart: f16/bf16 rows
+// decoded into `panel` (PANEL_K apart); f32 rows read in place (a copy would cost as much as a
+// small batch's products).
+AVX512 static KILN_ALWAYS_INLINE const float *panel_rows(const kiln_matmul_args *a, int32_t type, size_t row_bytes, float *panel,
+                                                         int64_t r, int R, int64_t k0, int64_t n, int64_t *stride) {
+    if (type == KILN_WEIGHT_F32) {
+        *stride = a->row_stride;
+        return (const float *)a->w + r * a->row_stride + k0;
+    }
+    for (int i = 0; i < R; i++) {
+        const uint8_t *w = (const uint8_t *)a->w + (size_t)(r + i) * row_bytes;
+        int64_t k = 0;
+        for (; k + 16 <= n; k += 16) _mm512_store_ps(panel + i * PANEL_K + k, load16(w, k0 + k, type));
+        for (; k < n; k++) panel[i * PANEL_K + k] = load1z(w, k0 + k, type);
+    }
+    *stride = PANEL_K;
+    return panel;
+}
+
 AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type,
                                                  kiln_rows_fn narrow) {
     // Decode and small batches go to the AVX2 kernel: it runs at the memory's pace there, and its
@@ -265,15 +284,8 @@ AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int6
                 const int64_t n = a->cols - k0 < PANEL_K ? a->cols - k0 : PANEL_K;
                 for (int64_t r = r0; r < whole;) {
                     const int R = r + 8 <= whole ? 8 : 4;
-                    // f32 rows are read in place (a copy would cost as much as a small batch's products).
-                    const float *rows = type == KILN_WEIGHT_F32 ? (const float *)a->w + r * a->row_stride + k0 : panel;
-                    const int64_t stride = type == KILN_WEIGHT_F32 ? a->row_stride : PANEL_K;
-                    for (int i = 0; i < R && type != KILN_WEIGHT_F32; i++) {
-                        const uint8_t *w = (const uint8_t *)a->w + (size_t)(r + i) * row_bytes;
-                        int64_t k = 0;
-                        for (; k + 16 <= n; k += 16) _mm512_store_ps(panel + i * PANEL_K + k, load16(w, k0 + k, type));
-                        for (; k < n; k++) panel[i * PANEL_K + k] = load1z(w, k0 + k, type);
-                    }
+                    int64_t stride;
+                    const float *rows = panel_rows(a, type, row_bytes, panel, r, R, k0, n, &stride);
                     if (R == 8) outer_rows(&block, rows, stride, n, k0, r, 8);
                     else outer_rows(&block, rows, stride, n, k0, r, 4);
                     r += R;
@@ -286,15 +298,8 @@ AVX512 static KILN_ALWAYS_INLINE void float_rows(const kiln_matmul_args *a, int6
         const int R = 4; // the 4 × 6 tile below takes 4 rows
         for (int64_t k0 = 0; k0 < a->cols; k0 += PANEL_K) {
             const int64_t n = a->cols - k0 < PANEL_K ? a->cols - k0 : PANEL_K;
-            // f32 rows are read in place (a copy would cost as much as a small batch's products).
-            const float *rows = type == KILN_WEIGHT_F32 ? (const float *)a->w + r * a->row_stride + k0 : panel;
-            const int64_t stride = type == KILN_WEIGHT_F32 ? a->row_stride : PANEL_K;
-            for (int i = 0; i < R && type != KILN_WEIGHT_F32; i++) {
-                const uint8_t *w = (const uint8_t *)a->w + (size_t)(r + i) * row_bytes;
-                int64_t k = 0;
-                for (; k + 16 <= n; k += 16) _mm512_store_ps(panel + i * PANEL_K + k, load16(w, k0 + k, type));
-                for (; k < n; k++) panel[i * PANEL_K + k] = load1z(w, k0 + k, type);
-            }
+            int64_t stride;
+            const float *rows = panel_rows(a, type, row_bytes, panel, r, R, k0, n, &stride);
             for (int64_t b = 0; b < a->batch; b += 6) {
                 const int nx = a->batch - b < 6 ? (int)(a->batch - b) : 6;
                 const float *x[6];
