@@ -23,17 +23,23 @@ static slot_t slots[SLOTS];
 static char program_name[64] = "kiln";
 static _Atomic int installed;
 
-static void put(const char *text) {
-    size_t length = strlen(text);
-    while (length > 0) {
-        ssize_t n = write(STDERR_FILENO, text, length);
-        if (n <= 0) return;
-        text += n;
-        length -= (size_t)n;
-    }
+/* Set by the first thread that reports a fault. Conversions read the mapping from several
+ * threads, and a truncated file faults on all of them at once: the others must not interleave
+ * a second message into the first, so they wait here for the reporter's _exit. */
+static _Atomic int reporting;
+
+/* The message is composed in one buffer and written with one write(2), so it reaches stderr
+ * whole even when something else writes there too. */
+typedef struct {
+    char text[PATH_BYTES + 256];
+    size_t length;
+} message_t;
+
+static void append(message_t *message, const char *text) {
+    while (*text && message->length < sizeof(message->text) - 1) message->text[message->length++] = *text++;
 }
 
-static void put_number(uint64_t value) {
+static void append_number(message_t *message, uint64_t value) {
     char digits[24];
     int i = (int)sizeof(digits) - 1;
     digits[i] = 0;
@@ -41,7 +47,19 @@ static void put_number(uint64_t value) {
         digits[--i] = (char)('0' + value % 10);
         value /= 10;
     } while (value > 0 && i > 0);
-    put(digits + i);
+    append(message, digits + i);
+}
+
+static void write_all(const message_t *message) {
+    const char *text = message->text;
+    size_t length = message->length;
+    while (length > 0) {
+        ssize_t n = write(STDERR_FILENO, text, length);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        text += n;
+        length -= (size_t)n;
+    }
 }
 
 static void on_sigbus(int signal_number, siginfo_t *info, void *context) {
@@ -50,12 +68,18 @@ static void on_sigbus(int signal_number, siginfo_t *info, void *context) {
     for (int i = 0; i < SLOTS; i++) {
         if (atomic_load_explicit(&slots[i].state, memory_order_acquire) != 2) continue;
         if (address >= slots[i].base && address - slots[i].base < slots[i].length) {
-            put(program_name);
-            put(": error: ");
-            put(slots[i].path);
-            put(": byte ");
-            put_number((uint64_t)(address - slots[i].base));
-            put(": the file shrank or could not be read while mapped (SIGBUS)\n");
+            int expected = 0;
+            if (!atomic_compare_exchange_strong(&reporting, &expected, 1)) {
+                for (;;) pause(); /* another thread is reporting and will end the process */
+            }
+            message_t message = {.length = 0};
+            append(&message, program_name);
+            append(&message, ": error: ");
+            append(&message, slots[i].path);
+            append(&message, ": byte ");
+            append_number(&message, (uint64_t)(address - slots[i].base));
+            append(&message, ": the file shrank or could not be read while mapped (SIGBUS)\n");
+            write_all(&message);
             _exit(2);
         }
     }
@@ -100,4 +124,20 @@ int kiln_mapping_guard_add(const void *base, size_t length, const char *path) {
 void kiln_mapping_guard_remove(int slot) {
     if (slot < 0 || slot >= SLOTS) return;
     atomic_store_explicit(&slots[slot].state, 0, memory_order_release);
+}
+
+int kiln_mapping_guard_lookup(const void *address, char *path, size_t capacity, size_t *offset) {
+    uintptr_t at = (uintptr_t)address;
+    for (int i = 0; i < SLOTS; i++) {
+        if (atomic_load_explicit(&slots[i].state, memory_order_acquire) != 2) continue;
+        if (at >= slots[i].base && at - slots[i].base < slots[i].length) {
+            if (capacity > 0) {
+                strncpy(path, slots[i].path, capacity - 1);
+                path[capacity - 1] = 0;
+            }
+            *offset = (size_t)(at - slots[i].base);
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -29,6 +29,12 @@ int kiln_mapping_guard_add(const void *base, size_t length, const char *path);
 
 void kiln_mapping_guard_remove(int slot);
 
+/* Finds the guarded mapping holding `address`: copies its path into `path` (NUL-terminated,
+ * cut to `capacity`), stores the address's byte offset in it, and returns 1; returns 0 when
+ * no guarded mapping holds it. For errors that are not signals: write(2) from a mapping whose
+ * file shrank fails with EFAULT instead of faulting, and the writer names the source with this. */
+int kiln_mapping_guard_lookup(const void *address, char *path, size_t capacity, size_t *offset);
+
 #ifdef __cplusplus
 }
 #endif

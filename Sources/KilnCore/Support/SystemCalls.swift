@@ -18,6 +18,22 @@ enum SystemCalls {
         KilnError(.io, "\(call) failed: \(errnoMessage(code))", file: path)
     }
 
+    /// A write that failed: when it failed because its bytes came from a mapped input whose file
+    /// shrank (the kernel says EFAULT where a load would have raised SIGBUS), the error is about
+    /// that input, as the SIGBUS guard's would be; otherwise about the output.
+    static func writeFailure(from bytes: UnsafeRawPointer, _ path: String, _ code: Int32 = errno) -> KilnError {
+        if code == EFAULT {
+            var source = [CChar](repeating: 0, count: 1024)
+            var offset = 0
+            if kiln_mapping_guard_lookup(bytes, &source, source.count, &offset) != 0 {
+                let sourcePath = String(decoding: source.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+                return KilnError(.io, "the file shrank or could not be read while mapped (writing \(path) from it failed: \(errnoMessage(code)))",
+                                 file: sourcePath, offset: UInt64(offset))
+            }
+        }
+        return fail("write", path, code)
+    }
+
     static func open(_ path: String, _ flags: Int32, _ mode: mode_t = 0) throws -> Int32 {
         while true {
             let fd = path.withCString { libc_open($0, flags, mode) }
@@ -46,7 +62,7 @@ enum SystemCalls {
             let n = libc_write(fd, bytes.baseAddress! + done, bytes.count - done)
             if n < 0 {
                 if errno == EINTR { continue }
-                throw fail("write", path)
+                throw writeFailure(from: bytes.baseAddress! + done, path)
             }
             done += n
         }
@@ -74,7 +90,7 @@ enum SystemCalls {
             let n = libc_pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
             if n < 0 {
                 if errno == EINTR { continue }
-                throw fail("write", path)
+                throw writeFailure(from: bytes.baseAddress! + done, path)
             }
             done += n
         }
