@@ -36,6 +36,24 @@ ALWAYS_INLINE lane_f lane_splat(float v) {
     return r;
 }
 
+// `rounded_to_half` in every lane without leaving the vector: |v| + c − c with c = 2^(E + 13),
+// E = max(exponent of |v|, −14), rounds |v| at f16's spacing for its binade (2^(E − 10)), to
+// nearest even, exactly as the f16 store does; at or beyond 65536 (65520 rounds up to it) the
+// store gives infinity; the sign goes back on last; NaN stays NaN.
+ALWAYS_INLINE lane_f lane_rounded_to_half(lane_f v) {
+    const lane_i bits = (lane_i)v;
+    const lane_i sign = bits & (int32_t)0x80000000u;
+    const lane_f magnitude = (lane_f)(bits & 0x7FFFFFFF);
+    lane_i exponent = (bits >> 23) & 0xFF;
+    exponent = (exponent & (exponent > 113)) | (113 & ~(exponent > 113));
+    const lane_f c = (lane_f)((exponent + 13) << 23);
+    lane_f r = (magnitude + c) - c;
+    const lane_i overflow = (r >= 65536.0f) & (magnitude == magnitude);
+    r = lane_select(overflow, lane_splat(__builtin_inff()), r);
+    r = lane_select(magnitude == magnitude, r, magnitude);
+    return (lane_f)((lane_i)r | sign);
+}
+
 // ---- moving blocks in and out of lanes ------------------------------------------------------
 //
 // A search holds element i of LANES blocks in one vector; the blocks arrive block-major. Loading

@@ -17,44 +17,47 @@ ALWAYS_INLINE lane_f level(lane_f v) {
     return swift_max(lane_splat(-128), swift_min(lane_splat(127), __builtin_elementwise_round(v)));
 }
 
-// `rounded_to_half` of quant_search.c for the lanes: the f16 an f16 store gives back.
-ALWAYS_INLINE lane_f lanes_to_half_and_back(lane_f v) {
-    lane_f r;
-    for (int l = 0; l < LANES; l++) r[l] = kiln_half_to_float(kiln_float_to_half(v[l]));
-    return r;
-}
-
-// Σ w·(x − stored·level(x·id))², summed from element 0 up (QuantMath.error).
-ALWAYS_INLINE lane_f error_for(const lane_f *x, const lane_f *w, lane_f d) {
-    const lane_f id = lane_select(d == 0, lane_splat(0), 1.0f / d), stored = lanes_to_half_and_back(d);
-    lane_f e = lane_splat(0);
-    for (int i = 0; i < 32; i++) {
-        const lane_f diff = x[i] - stored * level(x[i] * id);
-        e = e + (w[i] * diff) * diff;
+// The candidates' errors, each Σ w·(x − stored·level(x·id))² summed from element 0 up
+// (QuantMath.error), `CANDIDATES` at once: each sum is a chain of dependent adds, and
+// interleaving independent chains keeps the vector ports busy instead of waiting on one.
+// With uniform importance the multiplication by w = 1 is left out (exact, the same bits).
+#define CANDIDATES 5
+ALWAYS_INLINE void errors_for(const lane_f *x, const lane_f *w, int uniform, const lane_f *d, lane_f *e) {
+    lane_f id[CANDIDATES], stored[CANDIDATES];
+    for (int k = 0; k < CANDIDATES; k++) {
+        id[k] = lane_select(d[k] == 0, lane_splat(0), 1.0f / d[k]);
+        stored[k] = lane_rounded_to_half(d[k]);
+        e[k] = lane_splat(0);
     }
-    return e;
+    for (int i = 0; i < 32; i++) {
+        for (int k = 0; k < CANDIDATES; k++) {
+            const lane_f diff = x[i] - stored[k] * level(x[i] * id[k]);
+            e[k] = e[k] + (uniform ? diff * diff : (w[i] * diff) * diff);
+        }
+    }
 }
 
-ALWAYS_INLINE void q8_0_lanes(const float *xb, const float *wb, int search, uint8_t *out) {
+ALWAYS_INLINE void q8_0_lanes_body(const float *xb, const float *wb, int uniform, int search, uint8_t *out) {
     lane_f x[32], w[32];
     lane_load_blocks(xb, 32, x);
-    if (wb) lane_load_blocks(wb, 32, w);
-    else
-        for (int i = 0; i < 32; i++) w[i] = lane_splat(1.0f);
+    if (!uniform) lane_load_blocks(wb, 32, w);
     lane_f amax = lane_splat(0);
     for (int i = 0; i < 32; i++) amax = swift_max(amax, __builtin_elementwise_abs(x[i]));
     lane_f best_scale = amax / 127.0f;
     if (search) {
-        lane_f best_error = error_for(x, w, best_scale);
-        // QuantMath.scaleFactors above 0.9: 0.82 + i · 0.025 for i = 4 … 12.
-        for (int i = 4; i <= 12; i++) {
-            const lane_f candidate = amax / 127.0f * (0.82f + (float)i * 0.025f);
+        // The start, then QuantMath.scaleFactors above 0.9: 0.82 + i · 0.025 for i = 4 … 12.
+        lane_f d[2 * CANDIDATES], e[2 * CANDIDATES];
+        d[0] = best_scale;
+        for (int i = 4; i <= 12; i++) d[i - 3] = amax / 127.0f * (0.82f + (float)i * 0.025f);
+        errors_for(x, w, uniform, d, e);
+        errors_for(x, w, uniform, d + CANDIDATES, e + CANDIDATES);
+        lane_f best_error = e[0];
+        for (int k = 1; k < 2 * CANDIDATES; k++) {
             // Scales whose quantised values would overflow int8 are not candidates.
-            const lane_i allowed = candidate * 127.5f >= amax;
-            const lane_f e = error_for(x, w, candidate);
-            const lane_i better = allowed & (e < best_error);
-            best_error = lane_select(better, e, best_error);
-            best_scale = lane_select(better, candidate, best_scale);
+            const lane_i allowed = d[k] * 127.5f >= amax;
+            const lane_i better = allowed & (e[k] < best_error);
+            best_error = lane_select(better, e[k], best_error);
+            best_scale = lane_select(better, d[k], best_scale);
         }
     }
     const lane_f id = lane_select(best_scale == 0, lane_splat(0), 1.0f / best_scale);
@@ -75,6 +78,11 @@ ALWAYS_INLINE void q8_0_lanes(const float *xb, const float *wb, int search, uint
         out[34 * l] = (uint8_t)h;
         out[34 * l + 1] = (uint8_t)(h >> 8);
     }
+}
+
+ALWAYS_INLINE void q8_0_lanes(const float *xb, const float *wb, int search, uint8_t *out) {
+    if (wb) q8_0_lanes_body(xb, wb, 0, search, out);
+    else q8_0_lanes_body(xb, NULL, 1, search, out);
 }
 
 ALWAYS_INLINE void q8_0_blocks(const float *x, const float *w, int64_t count, int search, uint8_t *out) {

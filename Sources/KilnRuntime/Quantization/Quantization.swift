@@ -121,24 +121,37 @@ public enum Quantization {
         // after them.
         let sourceHashes = SourceHashing(paths: model.reader.paths)
         let writer = try KilnWriter(path: output)
+        // Tensors are written while the next ones are quantised (see WriteBehind).
+        let writes = WriteBehind()
+        // On an error, the queued writes end before the writer is dropped (and its file deleted).
+        defer { try? writes.finish() }
         var entries: [QuantizationReport.Entry] = []
         var quantizedInputBytes = 0
         for (index, tensor) in model.tensors.enumerated() {
             let data = try model.data(tensor)
-            let entry: QuantizationReport.Entry = try withExtendedLifetime(data.owner) {
-                guard let scheme = options.recipe.scheme(for: tensor.name, shape: tensor.shape),
-                      tensor.type.category == .float || tensor.type.isQuantized
-                else {
-                    try writer.add(name: tensor.name, type: tensor.type, shape: tensor.shape, bytes: data.bytes)
-                    return .init(name: tensor.name, type: tensor.type.name, parameters: tensor.elementCount,
-                                 bytes: data.bytes.count, error: nil)
+            guard let scheme = options.recipe.scheme(for: tensor.name, shape: tensor.shape),
+                  tensor.type.category == .float || tensor.type.isQuantized
+            else {
+                // The job holds `data`, and with it the mapping its bytes point into.
+                try writes.submit(bytes: 0) {
+                    try withExtendedLifetime(data.owner) {
+                        _ = try writer.add(name: tensor.name, type: tensor.type, shape: tensor.shape, bytes: data.bytes)
+                    }
                 }
+                entries.append(.init(name: tensor.name, type: tensor.type.name, parameters: tensor.elementCount,
+                                     bytes: data.bytes.count, error: nil))
+                progress?(index + 1, model.tensors.count)
+                continue
+            }
+            let (bytes, error) = try withExtendedLifetime(data.owner) {
                 let values = try floatValues(tensor, data.bytes)
-                let weights = importance[tensor.name]
-                let (bytes, error) = try values.withUnsafeBufferPointer {
+                return try values.withUnsafeBufferPointer {
                     try TensorQuantizer.quantize($0.baseAddress!, rows: tensor.shape[0], cols: tensor.shape[1], scheme: scheme,
-                                                 importance: weights, method: options.recipe.method, threads: options.threads)
+                                                 importance: importance[tensor.name], method: options.recipe.method,
+                                                 threads: options.threads)
                 }
+            }
+            try writes.submit(bytes: 2 * bytes.count) {
                 // Stored in the layout the kernels stream (rows interleaved in groups of 8, when the
                 // scheme has one): a lossless repack, done once here so nothing repacks at load.
                 if let (type, interleaved) = Kernels.interleave(scheme.type, rows: tensor.shape[0], cols: tensor.shape[1], data: bytes.pointer) {
@@ -146,12 +159,12 @@ public enum Quantization {
                 } else {
                     try bytes.withBytes { _ = try writer.add(name: tensor.name, type: scheme.type, shape: tensor.shape, bytes: $0) }
                 }
-                quantizedInputBytes += data.bytes.count
-                return .init(name: tensor.name, type: scheme.rawValue, parameters: tensor.elementCount, bytes: bytes.count, error: error)
             }
-            entries.append(entry)
+            quantizedInputBytes += data.bytes.count
+            entries.append(.init(name: tensor.name, type: scheme.rawValue, parameters: tensor.elementCount, bytes: bytes.count, error: error))
             progress?(index + 1, model.tensors.count)
         }
+        try writes.finish()
         var report = QuantizationReport(
             recipe: options.recipe, entries: entries, calibrationTokens: calibrationTokens,
             calibrationSHA256: calibrationSHA256, seconds: 0, quantizedInputBytes: quantizedInputBytes)
