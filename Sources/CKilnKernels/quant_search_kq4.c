@@ -10,6 +10,9 @@
 #include "quant_lanes.h"
 
 #include <string.h>
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
 
 static const float kq4_grid[16] = {-127, -102, -82, -64, -48, -34, -20, -6, 6, 20, 34, 48, 64, 82, 102, 127};
 
@@ -26,14 +29,75 @@ ALWAYS_INLINE float kq4_scale(int32_t e) {
     return scale;
 }
 
+// table[idx] in every lane (idx 0…15). Plain `static inline`, not always-inline, and vectors by
+// pointer: the shared body below names every variant's lookup, and a call that constant folding
+// removes from a tier without the instructions must neither be inlined there first nor pass
+// vectors in registers that tier lacks (unoptimised builds keep the call).
+#if defined(__x86_64__)
+AVX512_TARGET static inline void lookup16_avx512(const lane_f *table, const lane_i *index, lane_f *out) {
+    *out = (lane_f)_mm512_permutexvar_ps((__m512i)*index, (__m512)*table);
+}
+AVX2_TARGET static inline void lookup16_avx2(const lane_f *table_in, const lane_i *index, lane_f *out) {
+    const lane_f table = *table_in;
+    const lane_i idx = *index;
+    typedef float half_f __attribute__((vector_size(32)));
+    typedef int32_t half_i __attribute__((vector_size(32)));
+    const __m256 low = (__m256)__builtin_shufflevector(table, table, 0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256 high = (__m256)__builtin_shufflevector(table, table, 8, 9, 10, 11, 12, 13, 14, 15);
+    half_f part[2];
+    for (int h = 0; h < 2; h++) {
+        const half_i i = h ? __builtin_shufflevector(idx, idx, 8, 9, 10, 11, 12, 13, 14, 15)
+                           : __builtin_shufflevector(idx, idx, 0, 1, 2, 3, 4, 5, 6, 7);
+        const half_f from_low = (half_f)_mm256_permutevar8x32_ps(low, (__m256i)i);
+        const half_f from_high = (half_f)_mm256_permutevar8x32_ps(high, (__m256i)i);
+        const half_i high_half = i > 7;
+        part[h] = (half_f)(((half_i)from_high & high_half) | ((half_i)from_low & ~high_half));
+    }
+    *out = __builtin_shufflevector(part[0], part[1], 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+}
+#endif
+
+// The level of r = x/scale in every lane: how many grid midpoints lie below r (none for NaN),
+// and its grid value. The portable tier counts all 15 midpoints (compares the compiler
+// vectorises anywhere); the x86 tiers binary-search them with in-register table lookups (four
+// steps instead of fifteen) — the same count, since the midpoints ascend.
+ALWAYS_INLINE void kq4_level(search_variant variant, lane_f r, lane_f midpoints, lane_f grid, const float *midpoint,
+                             const float *step, lane_f *level, lane_f *g) {
+#if defined(__x86_64__)
+    if (variant != SEARCH_GENERIC) {
+        lane_i c = lane_splat(0) != lane_splat(0);  // 0 in every lane
+        for (int width = 8; width >= 1; width /= 2) {
+            const lane_i probe = c + (width - 1);
+            lane_f below;
+            if (variant == SEARCH_AVX512) lookup16_avx512(&midpoints, &probe, &below);
+            else lookup16_avx2(&midpoints, &probe, &below);
+            c = c + ((r > below) & width);
+        }
+        *level = __builtin_convertvector(c, lane_f);
+        if (variant == SEARCH_AVX512) lookup16_avx512(&grid, &c, g);
+        else lookup16_avx2(&grid, &c, g);
+        return;
+    }
+#endif
+    (void)midpoints, (void)grid;
+    lane_f count = lane_splat(0), value = lane_splat(kq4_grid[0]);
+    for (int m = 0; m < 15; m++) {
+        const lane_i above = r > midpoint[m];
+        count = count + (lane_f)(above & (lane_i)lane_splat(1.0f));
+        value = value + (lane_f)(above & (lane_i)lane_splat(step[m]));
+    }
+    *level = count;
+    *g = value;
+}
+
 // LANES groups (x and w group-major, 16 values each; w NULL for uniform) against `k` candidate
 // exponents each (`candidates`, k per group, −1 for none). best_error, best and levels hold the
 // best so far (best_error NaN: none yet) and receive the new best (a trial replaces it only with
 // a strictly lower error, or when there is none yet);
 // fit, if not NULL, receives Σw·x·g and Σw·g² of candidate 0's levels (2 per group), whose
 // quotient is their weighted least-squares scale.
-ALWAYS_INLINE void kq4_lanes(const float *xg, const float *wg, const int32_t *candidates, int32_t k, float *best_error,
-                             int32_t *best, float *fit, uint8_t *levels) {
+ALWAYS_INLINE void kq4_lanes(search_variant variant, const float *xg, const float *wg, const int32_t *candidates,
+                             int32_t k, float *best_error, int32_t *best, float *fit, uint8_t *levels) {
     lane_f x[16], w[16], best_q[16];
     lane_load_blocks(xg, 16, x);
     if (wg) lane_load_blocks(wg, 16, w);
@@ -47,6 +111,8 @@ ALWAYS_INLINE void kq4_lanes(const float *xg, const float *wg, const int32_t *ca
     // Midpoints between neighbouring levels (exact: halves of integers), and each level's step.
     float midpoint[15], step[15];
     for (int m = 0; m < 15; m++) midpoint[m] = (kq4_grid[m] + kq4_grid[m + 1]) / 2, step[m] = kq4_grid[m + 1] - kq4_grid[m];
+    lane_f midpoints, grid;
+    for (int m = 0; m < 16; m++) midpoints[m] = m < 15 ? midpoint[m] : __builtin_inff(), grid[m] = kq4_grid[m];
 
     for (int32_t c = 0; c < k; c++) {
         lane_f scale;
@@ -58,16 +124,8 @@ ALWAYS_INLINE void kq4_lanes(const float *xg, const float *wg, const int32_t *ca
         }
         lane_f err = lane_splat(0), numerator = lane_splat(0), denominator = lane_splat(0), q[16];
         for (int i = 0; i < 16; i++) {
-            // The level: how many midpoints lie below x/scale (none for NaN); its grid value by the
-            // same count of steps up from the lowest (integers: exact).
-            const lane_f r = x[i] / scale;
-            lane_f level = lane_splat(0), g = lane_splat(kq4_grid[0]);
-            for (int m = 0; m < 15; m++) {
-                const lane_i above = r > midpoint[m];
-                level = level + (lane_f)(above & (lane_i)lane_splat(1.0f));
-                g = g + (lane_f)(above & (lane_i)lane_splat(step[m]));
-            }
-            q[i] = level;
+            lane_f g;
+            kq4_level(variant, x[i] / scale, midpoints, grid, midpoint, step, &q[i], &g);
             const lane_f diff = x[i] - g * scale;
             err = err + (w[i] * diff) * diff;
             numerator = numerator + (w[i] * x[i]) * g;
@@ -88,11 +146,11 @@ ALWAYS_INLINE void kq4_lanes(const float *xg, const float *wg, const int32_t *ca
 }
 
 // Any number of groups: whole sets of LANES in place, the rest through padded copies.
-ALWAYS_INLINE void kq4_groups(const float *x, const float *w, int64_t count, const int32_t *candidates, int32_t k,
+ALWAYS_INLINE void kq4_groups(search_variant variant, const float *x, const float *w, int64_t count, const int32_t *candidates, int32_t k,
                               float *best_error, int32_t *best, float *fit, uint8_t *levels) {
     int64_t done = 0;
     for (; done + LANES <= count; done += LANES)
-        kq4_lanes(x + done * 16, w ? w + done * 16 : NULL, candidates + done * k, k, best_error + done, best + done,
+        kq4_lanes(variant, x + done * 16, w ? w + done * 16 : NULL, candidates + done * k, k, best_error + done, best + done,
                   fit ? fit + 2 * done : NULL, levels + done * 16);
     if (done == count) return;
     enum { MAX_CANDIDATES = 16 };
@@ -107,7 +165,7 @@ ALWAYS_INLINE void kq4_groups(const float *x, const float *w, int64_t count, con
         pl[v] = levels[done * 16 + v];
     }
     for (int64_t g = 0; g < count - done; g++) pe[g] = best_error[done + g], pb[g] = best[done + g];
-    kq4_lanes(px, w ? pw : NULL, pc, k, pe, pb, fit ? pf : NULL, pl);
+    kq4_lanes(variant, px, w ? pw : NULL, pc, k, pe, pb, fit ? pf : NULL, pl);
     for (int64_t g = 0; g < count - done; g++) {
         best_error[done + g] = pe[g];
         best[done + g] = pb[g];
@@ -118,17 +176,17 @@ ALWAYS_INLINE void kq4_groups(const float *x, const float *w, int64_t count, con
 
 static void kq4_generic(const float *x, const float *w, int64_t count, const int32_t *candidates, int32_t k,
                         float *best_error, int32_t *best, float *fit, uint8_t *levels) {
-    kq4_groups(x, w, count, candidates, k, best_error, best, fit, levels);
+    kq4_groups(SEARCH_GENERIC, x, w, count, candidates, k, best_error, best, fit, levels);
 }
 
 #if defined(__x86_64__)
 AVX2_TARGET static void kq4_avx2(const float *x, const float *w, int64_t count, const int32_t *candidates, int32_t k,
                                  float *best_error, int32_t *best, float *fit, uint8_t *levels) {
-    kq4_groups(x, w, count, candidates, k, best_error, best, fit, levels);
+    kq4_groups(SEARCH_AVX2, x, w, count, candidates, k, best_error, best, fit, levels);
 }
 AVX512_TARGET static void kq4_avx512(const float *x, const float *w, int64_t count, const int32_t *candidates,
                                      int32_t k, float *best_error, int32_t *best, float *fit, uint8_t *levels) {
-    kq4_groups(x, w, count, candidates, k, best_error, best, fit, levels);
+    kq4_groups(SEARCH_AVX512, x, w, count, candidates, k, best_error, best, fit, levels);
 }
 #endif
 
