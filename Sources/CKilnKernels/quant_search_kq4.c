@@ -9,6 +9,7 @@
 
 #include "quant_lanes.h"
 
+#include <stdlib.h>
 #include <string.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -190,15 +191,118 @@ AVX512_TARGET static void kq4_avx512(const float *x, const float *w, int64_t cou
 }
 #endif
 
-int kiln_quant_search_kq4_groups(int32_t tier, const float *x, const float *importance, int64_t count,
-                                 const int32_t *candidates, int32_t k, float *best_error, int32_t *best, float *fit,
-                                 uint8_t *levels) {
-    if (k < 1 || k > 16 || count < 0) return -1;
-    switch (variant_for(tier)) {
+static void kq4_groups_dispatch(search_variant variant, const float *x, const float *w, int64_t count,
+                                const int32_t *candidates, int32_t k, float *best_error, int32_t *best, float *fit,
+                                uint8_t *levels) {
+    switch (variant) {
 #if defined(__x86_64__)
-    case SEARCH_AVX512: kq4_avx512(x, importance, count, candidates, k, best_error, best, fit, levels); return 0;
-    case SEARCH_AVX2: kq4_avx2(x, importance, count, candidates, k, best_error, best, fit, levels); return 0;
+    case SEARCH_AVX512: kq4_avx512(x, w, count, candidates, k, best_error, best, fit, levels); return;
+    case SEARCH_AVX2: kq4_avx2(x, w, count, candidates, k, best_error, best, fit, levels); return;
 #endif
-    default: kq4_generic(x, importance, count, candidates, k, best_error, best, fit, levels); return 0;
+    default: kq4_generic(x, w, count, candidates, k, best_error, best, fit, levels);
     }
+}
+
+// ---- a whole row ----------------------------------------------------------------------------
+//
+// KQ4Quantizer's row (quantizeBlock for every block) in C: each group's nearest exponent and
+// window, the lane search, the refit trial for groups whose least-squares scale lies outside the
+// window, and the packing. The Swift one-group search stays the reference the tests hold it to.
+
+// KQ4.exponent(nearest:) exactly: round((log2 s + 28)·8) clamped to 0…255, as 8·(E + 28) plus how
+// many of the least f32s at or above 2^((k + ½)/8) the significand reaches.
+static int32_t kq4_nearest_exponent(float s) {
+    if (!(s > 0) || s == __builtin_inff()) return 0;
+    uint32_t bits;
+    memcpy(&bits, &s, sizeof bits);
+    const int32_t field = (int32_t)(bits >> 23);
+    if (field == 0) return 0;  // subnormal: far below the smallest scale
+    static const uint32_t thresholds[8] = {0x3F85AAC4, 0x3F91C3D4, 0x3F9EF533, 0x3FAD583F,
+                                           0x3FBD08A4, 0x3FCE248D, 0x3FE0CCDF, 0x3FF5257E};
+    const uint32_t significand = (bits & 0x7FFFFF) | 0x3F800000;  // m in [1, 2), as bits (order-preserving)
+    int32_t e = 8 * (field - 127 + 28);
+    for (int k = 0; k < 8; k++) e += significand >= thresholds[k];
+    return e < 0 ? 0 : e > 255 ? 255 : e;
+}
+
+int kiln_quant_kq4_row(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t width,
+                       uint8_t *out) {
+    if (width < 0 || width > 7 || groups < 0 || groups % 2) return -1;
+    const search_variant variant = variant_for(tier);
+    const int32_t k = 2 * width + 1;
+    const size_t n = (size_t)groups;
+    // candidates, best, nearest, outside_group, outside_exponent (int32); best_error, fit ×2
+    // (float); levels (bytes)
+    void *memory = malloc(n * (size_t)(k + 4) * 4 + n * 3 * 4 + n * 16);
+    if (!memory) return -2;
+    int32_t *candidates = memory, *best = candidates + n * (size_t)k, *nearest = best + n;
+    int32_t *outside_group = nearest + n, *outside_exponent = outside_group + n;
+    float *best_error = (float *)(outside_exponent + n), *fit = best_error + n;
+    uint8_t *levels = (uint8_t *)(fit + 2 * n);
+    memset(levels, 7, n * 16);  // the level of 0: the 7 midpoints below it
+    for (size_t g = 0; g < n; g++) {
+        int32_t *slots = candidates + g * (size_t)k;
+        for (int32_t c = 0; c < k; c++) slots[c] = -1;
+        best_error[g] = __builtin_nanf("");
+        best[g] = 0;
+        nearest[g] = 0;
+        float amax = 0;
+        for (int i = 0; i < 16; i++) {
+            const float a = __builtin_fabsf(x[16 * g + i]);
+            amax = a >= amax ? a : amax;  // Swift's max: a NaN is passed over
+        }
+        if (!(amax > 0)) continue;  // exponent 0, every level that of 0: no trials
+        const int32_t e = kq4_nearest_exponent(amax / 127);
+        nearest[g] = best[g] = slots[0] = e;
+        // Then the window upwards, without e.
+        int32_t slot = 1;
+        for (int32_t c = e - width < 0 ? 0 : e - width; c <= (e + width > 255 ? 255 : e + width); c++)
+            if (c != e) slots[slot++] = c;
+    }
+    kq4_groups_dispatch(variant, x, importance, (int64_t)n, candidates, k, best_error, best, width > 0 ? fit : NULL, levels);
+    if (width > 0) {
+        // The refit scale of the nearest exponent's levels may lie outside the window: those
+        // groups (few) try that exponent too, gathered into one more search.
+        size_t outside = 0;
+        for (size_t g = 0; g < n; g++) {
+            if (candidates[g * (size_t)k] < 0 || !(fit[2 * g + 1] > 0)) continue;
+            const int32_t e = kq4_nearest_exponent(fit[2 * g] / fit[2 * g + 1]);
+            if (e < nearest[g] - width || e > nearest[g] + width) {
+                outside_group[outside] = (int32_t)g;
+                outside_exponent[outside] = e;
+                outside++;
+            }
+        }
+        for (size_t start = 0; start < outside; start += LANES) {
+            const size_t count = outside - start < LANES ? outside - start : LANES;
+            float px[LANES * 16], pw[LANES * 16], pe[LANES];
+            int32_t pc[LANES], pb[LANES];
+            uint8_t pl[LANES * 16];
+            for (size_t j = 0; j < count; j++) {
+                const size_t g = (size_t)outside_group[start + j];
+                memcpy(px + 16 * j, x + 16 * g, 16 * sizeof(float));
+                if (importance) memcpy(pw + 16 * j, importance + 16 * g, 16 * sizeof(float));
+                memcpy(pl + 16 * j, levels + 16 * g, 16);
+                pc[j] = outside_exponent[start + j];
+                pe[j] = best_error[g];
+                pb[j] = best[g];
+            }
+            kq4_groups_dispatch(variant, px, importance ? pw : NULL, (int64_t)count, pc, 1, pe, pb, NULL, pl);
+            for (size_t j = 0; j < count; j++) {
+                const size_t g = (size_t)outside_group[start + j];
+                best_error[g] = pe[j];
+                best[g] = pb[j];
+                memcpy(levels + 16 * g, pl + 16 * j, 16);
+            }
+        }
+    }
+    for (size_t b = 0; b < n / 2; b++) {
+        uint8_t *block = out + 18 * b;
+        const uint8_t *low = levels + 32 * b, *high = low + 16;
+        block[0] = (uint8_t)best[2 * b];
+        block[1] = (uint8_t)best[2 * b + 1];
+        for (int j = 0; j < 16; j++) block[2 + j] = (uint8_t)(low[j] | high[j] << 4);
+    }
+    free(memory);
+    return 0;
 }

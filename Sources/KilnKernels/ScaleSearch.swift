@@ -43,20 +43,14 @@ package enum ScaleSearch {
         return (d, m)
     }
 
-    /// kq4's exponent trials for `count` groups of 16 values at once, one group per vector lane:
-    /// group g tries the exponents `candidates[g·k ..< g·k + k]` in order (−1: none) with every
-    /// value at its nearest grid level, keeping the lowest weighted squared error (strictly lower
-    /// replaces; the first is kept whatever its error) in `bestError` (NaN: none yet), `best` and
-    /// `levels` (16 per group), which hold the best so far.
-    /// `fit` (if given) receives Σw·x·g and Σw·g² of candidate 0's levels, two per group: their
-    /// quotient is the weighted least-squares scale.
-    package static func kq4Groups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, count: Int,
-                                  candidates: UnsafePointer<Int32>, perGroup k: Int, bestError: UnsafeMutablePointer<Float>,
-                                  best: UnsafeMutablePointer<Int32>, fit: UnsafeMutablePointer<Float>?,
-                                  levels: UnsafeMutablePointer<UInt8>, tier: KernelTier = Kernels.tier) {
-        let status = kiln_quant_search_kq4_groups(cTier(tier), x, importance, Int64(count), candidates, Int32(k), bestError,
-                                                  best, fit, levels)
-        precondition(status == 0, "kq4 search: \(k) candidates per group, expected 1…16")
+    /// A kq4 row of `count` values (a multiple of 32) into `out` (18 bytes per block): each
+    /// 16-value group's nearest exponent and `width` either side (0: round-to-nearest), then the
+    /// least-squares refit's where it lies outside — the bytes of `KQ4Quantizer.quantizeBlock`.
+    package static func kq4Row(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, count: Int, width: Int,
+                               into out: UnsafeMutableRawPointer, tier: KernelTier = Kernels.tier) {
+        let status = kiln_quant_kq4_row(cTier(tier), x, importance, Int64(count / 16), Int32(width),
+                                        out.assumingMemoryBound(to: UInt8.self))
+        precondition(status == 0, "kq4 row of \(count) values, search width \(width): status \(status)")
     }
 
     /// `count` q8_0 blocks of 32 values into `out` (34 bytes each), searched or round-to-nearest,

@@ -137,18 +137,16 @@ void kiln_quant_q4_0_start_blocks(int32_t tier, const float *x, int64_t count, f
 void kiln_quant_search_affine32(int32_t tier, const float *x, const float *importance, int32_t max_level, float lo,
                                 float hi, float *scale, float *minimum, uint8_t *levels);
 
-// kq4's exponent search (quant_search_kq4.c), one 16-value group per vector lane: each of `count`
-// groups (x and importance 16 per group; importance NULL for uniform) tries the exponent bytes
-// candidates[g·k … g·k + k) in order (−1: none), each with every value at its nearest grid level,
-// and keeps the lowest weighted squared error (strictly lower replaces; the first trial is
-// kept whatever its error). best_error (NaN: none yet), best and levels (16 per group) hold the
-// best so far and receive the new best; fit, if
-// not NULL, receives Σw·x·g and Σw·g² of candidate 0's levels (2 per group: its weighted
-// least-squares scale is their quotient). The bits of KQ4Quantizer's one-group trials on every
-// tier. Returns −1 for k outside 1…16.
-int kiln_quant_search_kq4_groups(int32_t tier, const float *x, const float *importance, int64_t count,
-                                 const int32_t *candidates, int32_t k, float *best_error, int32_t *best, float *fit,
-                                 uint8_t *levels);
+// A kq4 row (quant_search_kq4.c): the bytes of KQ4Quantizer.quantizeBlock for each of its
+// groups/2 blocks, into `out` (18 bytes per block), on every tier. Each 16-value group (x and
+// importance 16 per group; importance NULL for uniform) tries its nearest exponent byte and the
+// `width` either side, each with every value at its nearest grid level, keeping the lowest
+// weighted squared error (the first trial whatever its error, later ones only when strictly
+// lower), then the exponent of the nearest one's least-squares refit where that lies outside the
+// window. The trials run one group per vector lane. width 0 is round-to-nearest.
+// Returns −1 for an odd group count or width outside 0…7, −2 when out of memory.
+int kiln_quant_kq4_row(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t width,
+                       uint8_t *out);
 
 // q8_0 blocks (quant_search_q8_0.c), one per vector lane: `count` blocks of 32 values (importance
 // 32 per block, NULL for uniform) written to `out` (34 bytes each) with d = max|x|/127, or with
