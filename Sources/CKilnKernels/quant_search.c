@@ -169,17 +169,49 @@ ALWAYS_INLINE lane_f lane_sum32(const lane_f *v) {
 // exact; NaN goes to the bottom as there), without the offset's add and subtract per element.
 // On a 2-vCPU machine the two threads share one core's vector ports, and the search is bound by
 // them: every element operation saved is time.
-ALWAYS_INLINE void lane_nearest_centred(const lane_f *x, lane_f d, lane_f bottom, lane_f top, lane_f *c) {
-    const lane_f id = lane_select(d == 0, lane_splat(0), 1.0f / d);
-    for (int i = 0; i < 32; i++) {
-        lane_f v = __builtin_elementwise_roundeven(x[i] * id);
-        v = lane_select(v > bottom, v, bottom);
-        c[i] = lane_select(v < top, v, top);
-    }
+
+// The last four levels of `lane_sum32`'s tree, from its first level's 16 pair sums.
+ALWAYS_INLINE lane_f lane_sum16_pairs(lane_f *p) {
+    for (int j = 0; j < 8; j++) p[j] = p[j] + p[j + 8];
+    for (int j = 0; j < 4; j++) p[j] = p[j] + p[j + 4];
+    return (p[0] + p[2]) + (p[1] + p[3]);
 }
 
-// Σ w (x − s·c)². With uniform importance (w = 1) the multiplications by w are left out: by 1
-// they are exact, so the sums are the same bits.
+// The centred level of x·id.
+ALWAYS_INLINE lane_f lane_level_centred(lane_f x, lane_f id, lane_f bottom, lane_f top) {
+    lane_f v = __builtin_elementwise_roundeven(x * id);
+    v = lane_select(v > bottom, v, bottom);
+    return lane_select(v < top, v, top);
+}
+
+ALWAYS_INLINE lane_f lane_inverse(lane_f d) { return lane_select(d == 0, lane_splat(0), 1.0f / d); }
+
+ALWAYS_INLINE void lane_nearest_centred(const lane_f *x, lane_f d, lane_f bottom, lane_f top, lane_f *c) {
+    const lane_f id = lane_inverse(d);
+    for (int i = 0; i < 32; i++) c[i] = lane_level_centred(x[i], id, bottom, top);
+}
+
+// Σ w (x − s·c)² for the levels c nearest x/s, in `lane_sum32`'s order: elements j and j + 16
+// together, so the levels are never stored and the pair sums are the tree's first level. With
+// uniform importance the multiplications by w are left out: by 1 they are exact, so the sums are
+// the same bits.
+ALWAYS_INLINE lane_f lane_error_nearest(const lane_f *x, const lane_f *w, int uniform, lane_f s, lane_f bottom,
+                                        lane_f top) {
+    const lane_f id = lane_inverse(s);
+    lane_f p[16];
+    for (int j = 0; j < 16; j++) {
+        lane_f e[2];
+        for (int h = 0; h < 2; h++) {
+            const int i = j + 16 * h;
+            const lane_f diff = x[i] - s * lane_level_centred(x[i], id, bottom, top);
+            e[h] = uniform ? diff * diff : (w[i] * diff) * diff;
+        }
+        p[j] = e[0] + e[1];
+    }
+    return lane_sum16_pairs(p);
+}
+
+// The same error for given levels c (the start's, which are not the nearest).
 ALWAYS_INLINE lane_f lane_error_centred(const lane_f *x, const lane_f *w, int uniform, lane_f s, const lane_f *c) {
     lane_f e[32];
     for (int i = 0; i < 32; i++) {
@@ -189,15 +221,41 @@ ALWAYS_INLINE lane_f lane_error_centred(const lane_f *x, const lane_f *w, int un
     return lane_sum32(e);
 }
 
+// The weighted least-squares scale Σ w·x·c / Σ w·c² of the levels c nearest x/d, rounded to f16;
+// `denominator` receives Σ w·c².
+ALWAYS_INLINE lane_f lane_refit(const lane_f *x, const lane_f *w, const lane_f *wx, int uniform, lane_f d, lane_f bottom,
+                                lane_f top, lane_f *denominator) {
+    const lane_f id = lane_inverse(d);
+    lane_f pt[16], pu[16];
+    for (int j = 0; j < 16; j++) {
+        lane_f t[2], u[2];
+        for (int h = 0; h < 2; h++) {
+            const int i = j + 16 * h;
+            const lane_f c = lane_level_centred(x[i], id, bottom, top);
+            t[h] = wx[i] * c;
+            u[h] = uniform ? c * c : (w[i] * c) * c;
+        }
+        pt[j] = t[0] + t[1];
+        pu[j] = u[0] + u[1];
+    }
+    const lane_f numerator = lane_sum16_pairs(pt);
+    *denominator = lane_sum16_pairs(pu);
+    return lane_rounded_to_half(numerator / *denominator);
+}
+
 // `LANES` blocks of 32 (x and importance block-major, importance NULL for uniform); `scales`
 // holds the starting scales and receives the best, `levels` (32 per block) likewise.
 //
+// Every candidate's refit scale first, then every one's error, then the choice in candidate
+// order: the same operations and choice as one candidate after another, but each phase's
+// candidates are independent, so one candidate's long chain (sums, divide, f16 rounding,
+// reciprocal) overlaps the next one's work instead of stalling it.
 // A lane that finds a better scale s takes nearest(x, s) as its levels: the candidate's levels
-// were exactly that, so they are computed once at the end instead of copied at every candidate.
+// were exactly that, so they are computed once at the end.
 ALWAYS_INLINE void search_symmetric_lanes_body(const float *x_blocks, const float *importance, int uniform,
                                                int32_t offset_levels, const float *maxima, float *scales,
                                                uint8_t *levels) {
-    lane_f x[32], w[32], wx[32], c[32], t[32], u[32];
+    lane_f x[32], w[32], wx[32], c[32];
     lane_load_blocks(x_blocks, 32, x);
     if (!uniform) lane_load_blocks(importance, 32, w);
     for (int i = 0; i < 32; i++) wx[i] = uniform ? x[i] : w[i] * x[i];
@@ -212,25 +270,23 @@ ALWAYS_INLINE void search_symmetric_lanes_body(const float *x_blocks, const floa
     lane_load_levels(levels, 32, c);
     for (int i = 0; i < 32; i++) c[i] = c[i] - offset;
     lane_f best_error = lane_error_centred(x, w, uniform, lane_rounded_to_half(best_scale), c);
-    lane_i improved = lane_splat(0) != lane_splat(0);
     const lane_f bases[2] = {maximum / (float)(-offset_levels), maximum / (float)(offset_levels - 1)};
-    for (int b = 0; b < 2; b++) {
-        for (int f = 0; f < SEARCH_FACTORS; f++) {
-            lane_nearest_centred(x, bases[b] * search_factor(f), bottom, top, c);
-            for (int i = 0; i < 32; i++) {
-                t[i] = wx[i] * c[i];
-                u[i] = uniform ? c[i] * c[i] : (w[i] * c[i]) * c[i];
-            }
-            const lane_f numerator = lane_sum32(t), denominator = lane_sum32(u);
-            const lane_f s = lane_rounded_to_half(numerator / denominator);
-            const lane_i valid = searched & (denominator > 0) & (s != 0) & (s == s);
-            lane_nearest_centred(x, s, bottom, top, c);
-            const lane_f e = lane_error_centred(x, w, uniform, s, c);
-            const lane_i better = valid & (e < best_error);
-            best_error = lane_select(better, e, best_error);
-            best_scale = lane_select(better, s, best_scale);
-            improved |= better;
-        }
+    enum { CANDIDATES = 2 * SEARCH_FACTORS };
+    lane_f scale[CANDIDATES], error[CANDIDATES];
+    lane_i valid[CANDIDATES];
+    for (int n = 0; n < CANDIDATES; n++) {
+        lane_f denominator;
+        scale[n] = lane_refit(x, w, wx, uniform, bases[n / SEARCH_FACTORS] * search_factor(n % SEARCH_FACTORS), bottom, top,
+                              &denominator);
+        valid[n] = searched & (denominator > 0) & (scale[n] != 0) & (scale[n] == scale[n]);
+    }
+    for (int n = 0; n < CANDIDATES; n++) error[n] = lane_error_nearest(x, w, uniform, scale[n], bottom, top);
+    lane_i improved = lane_splat(0) != lane_splat(0);
+    for (int n = 0; n < CANDIDATES; n++) {
+        const lane_i better = valid[n] & (error[n] < best_error);
+        best_error = lane_select(better, error[n], best_error);
+        best_scale = lane_select(better, scale[n], best_scale);
+        improved |= better;
     }
     memcpy(scales, &best_scale, sizeof best_scale);
     lane_f q[32];
