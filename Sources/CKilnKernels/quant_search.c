@@ -302,6 +302,116 @@ ALWAYS_INLINE void search_symmetric_lanes(const float *x_blocks, const float *im
     else search_symmetric_lanes_body(x_blocks, NULL, 1, offset_levels, maxima, scales, levels);
 }
 
+// `search_affine` for LANES blocks, one per lane, in its order: each lane runs the one-block
+// search's operations (a lane leaving a shrink pair's passes early is masked off instead of
+// breaking), so it gives that search's bits. Blocks whose range is empty (hi > lo false) keep
+// their start, as the one-block callers skip them. The best levels are recomputed once from the
+// best (d, m) at the end: the winning trial's levels were exactly those.
+ALWAYS_INLINE lane_f lane_error_affine(const lane_f *x, const lane_f *w, lane_f d, lane_f m, const lane_f *q) {
+    lane_f e[32];
+    for (int i = 0; i < 32; i++) {
+        const lane_f diff = x[i] - (q[i] * d + m);
+        e[i] = (w[i] * diff) * diff;
+    }
+    return lane_sum32(e);
+}
+
+ALWAYS_INLINE void lane_affine_levels(const lane_f *x, lane_f d, lane_f m, lane_f top, lane_f *q) {
+    const lane_f inverse = 1.0f / d;
+    for (int i = 0; i < 32; i++) {
+        lane_f v = __builtin_elementwise_roundeven((x[i] - m) * inverse);
+        v = lane_select(v > 0, v, lane_splat(0));
+        q[i] = lane_select(v < top, v, top);
+    }
+}
+
+ALWAYS_INLINE void search_affine_lanes(const float *x_blocks, const float *importance, int32_t max_level,
+                                       const float *lows, const float *highs, float *scales, float *minima,
+                                       uint8_t *levels) {
+    lane_f x[32], w[32], wx[32], q[32], t[32];
+    lane_load_blocks(x_blocks, 32, x);
+    if (importance) lane_load_blocks(importance, 32, w);
+    else
+        for (int i = 0; i < 32; i++) w[i] = lane_splat(1.0f);
+    for (int i = 0; i < 32; i++) wx[i] = w[i] * x[i];
+    const lane_f top = lane_splat((float)max_level);
+    lane_load_levels(levels, 32, q);
+    const lane_f sw = lane_sum32(w), sx = lane_sum32(wx);
+    lane_f lo, hi, d, m;
+    memcpy(&lo, lows, sizeof lo);
+    memcpy(&hi, highs, sizeof hi);
+    memcpy(&d, scales, sizeof d);
+    memcpy(&m, minima, sizeof m);
+    const lane_i searched = hi > lo;
+    lane_f best_error = lane_error_affine(x, w, lane_rounded_to_half(d), lane_rounded_to_half(m), q);
+    lane_i improved = lane_splat(0) != lane_splat(0);
+    static const float shrink[3] = {0, 0.05f, 0.1f};
+    for (int a = 0; a < 3; a++) {
+        for (int b = 0; b < 3; b++) {
+            lane_f cm = lo + (hi - lo) * shrink[a];
+            lane_f cd = ((hi - (hi - lo) * shrink[b]) - cm) / (float)max_level;
+            lane_i active = searched;
+            for (int pass = 0; pass < 2; pass++) {
+                const lane_f sd = lane_rounded_to_half(cd), sm = lane_rounded_to_half(cm);
+                active &= sd > 0;
+                lane_affine_levels(x, sd, sm, top, q);
+                const lane_f e = lane_error_affine(x, w, sd, sm, q);
+                const lane_i better = active & (e < best_error);
+                best_error = lane_select(better, e, best_error);
+                d = lane_select(better, sd, d);
+                m = lane_select(better, sm, m);
+                improved |= better;
+                if (pass == 1) break;  // the fit below only feeds a next pass
+                // Weighted least squares for x ≈ d·q + m.
+                for (int i = 0; i < 32; i++) t[i] = w[i] * q[i];
+                const lane_f sq = lane_sum32(t);
+                for (int i = 0; i < 32; i++) t[i] = t[i] * q[i];
+                const lane_f sqq = lane_sum32(t);
+                for (int i = 0; i < 32; i++) t[i] = wx[i] * q[i];
+                const lane_f sqx = lane_sum32(t);
+                const lane_f det = sw * sqq - sq * sq;
+                active &= det > 0;
+                const lane_f fd = (sw * sqx - sq * sx) / det;
+                const lane_f fm = (sqq * sx - sq * sqx) / det;
+                active &= fd > 0;
+                cd = lane_select(active, fd, cd);
+                cm = lane_select(active, fm, cm);
+            }
+        }
+    }
+    memcpy(scales, &d, sizeof d);
+    memcpy(minima, &m, sizeof m);
+    lane_f best_q[32];
+    lane_load_levels(levels, 32, best_q);
+    lane_affine_levels(x, d, m, top, q);
+    for (int i = 0; i < 32; i++) best_q[i] = lane_select(improved, q[i], best_q[i]);
+    lane_store_levels(best_q, 32, levels);
+}
+
+ALWAYS_INLINE void search_affine_blocks(const float *x, const float *importance, int64_t count, int32_t max_level,
+                                        const float *lows, const float *highs, float *scales, float *minima,
+                                        uint8_t *levels) {
+    int64_t done = 0;
+    for (; done + LANES <= count; done += LANES)
+        search_affine_lanes(x + done * 32, importance ? importance + done * 32 : NULL, max_level, lows + done,
+                            highs + done, scales + done, minima + done, levels + done * 32);
+    if (done == count) return;
+    float px[LANES * 32] = {0}, pw[LANES * 32] = {0}, plo[LANES] = {0}, phi[LANES] = {0}, ps[LANES] = {0},
+          pm[LANES] = {0};
+    uint8_t pl[LANES * 32] = {0};
+    const int64_t rest = count - done;
+    for (int64_t k = 0; k < rest * 32; k++) {
+        px[k] = x[done * 32 + k];
+        pw[k] = importance ? importance[done * 32 + k] : 1.0f;
+        pl[k] = levels[done * 32 + k];
+    }
+    for (int64_t k = 0; k < rest; k++)
+        plo[k] = lows[done + k], phi[k] = highs[done + k], ps[k] = scales[done + k], pm[k] = minima[done + k];
+    search_affine_lanes(px, importance ? pw : NULL, max_level, plo, phi, ps, pm, pl);
+    for (int64_t k = 0; k < rest * 32; k++) levels[done * 32 + k] = pl[k];
+    for (int64_t k = 0; k < rest; k++) scales[done + k] = ps[k], minima[done + k] = pm[k];
+}
+
 // q4_0's round-to-nearest start (ggml quantize_row_q4_0_ref, as Q4_0Quantizer.start in Swift) for
 // LANES blocks: the signed value of largest magnitude (the first on ties), d = it / −8, and the
 // levels trunc(x/d + 8.5) clipped to 0…15 with NaN at 15 (Swift's min(15, NaN)).
@@ -368,6 +478,11 @@ static void symmetric_blocks_generic(const float *x, const float *importance, in
 static void q4_0_start_generic(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
     q4_0_start_blocks(x, count, maxima, scales, levels);
 }
+static void affine_blocks_generic(const float *x, const float *importance, int64_t count, int32_t max_level,
+                                  const float *lows, const float *highs, float *scales, float *minima,
+                                  uint8_t *levels) {
+    search_affine_blocks(x, importance, count, max_level, lows, highs, scales, minima, levels);
+}
 static void affine_generic(const float *x, const float *importance, int32_t max_level, float lo, float hi,
                            float *scale, float *minimum, uint8_t *levels) {
     search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
@@ -386,6 +501,11 @@ AVX2_TARGET static void symmetric_blocks_avx2(const float *x, const float *impor
 AVX2_TARGET static void q4_0_start_avx2(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
     q4_0_start_blocks(x, count, maxima, scales, levels);
 }
+AVX2_TARGET static void affine_blocks_avx2(const float *x, const float *importance, int64_t count, int32_t max_level,
+                                           const float *lows, const float *highs, float *scales, float *minima,
+                                           uint8_t *levels) {
+    search_affine_blocks(x, importance, count, max_level, lows, highs, scales, minima, levels);
+}
 AVX2_TARGET static void affine_avx2(const float *x, const float *importance, int32_t max_level, float lo, float hi,
                                     float *scale, float *minimum, uint8_t *levels) {
     search_affine(x, importance, max_level, lo, hi, scale, minimum, levels);
@@ -400,6 +520,11 @@ AVX512_TARGET static void symmetric_blocks_avx512(const float *x, const float *i
 }
 AVX512_TARGET static void q4_0_start_avx512(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
     q4_0_start_blocks(x, count, maxima, scales, levels);
+}
+AVX512_TARGET static void affine_blocks_avx512(const float *x, const float *importance, int64_t count,
+                                               int32_t max_level, const float *lows, const float *highs, float *scales,
+                                               float *minima, uint8_t *levels) {
+    search_affine_blocks(x, importance, count, max_level, lows, highs, scales, minima, levels);
 }
 AVX512_TARGET static void affine_avx512(const float *x, const float *importance, int32_t max_level, float lo,
                                         float hi, float *scale, float *minimum, uint8_t *levels) {
@@ -448,5 +573,17 @@ void kiln_quant_q4_0_start_blocks(int32_t tier, const float *x, int64_t count, f
     case SEARCH_AVX2: q4_0_start_avx2(x, count, maxima, scales, levels); return;
 #endif
     default: q4_0_start_generic(x, count, maxima, scales, levels);
+    }
+}
+
+void kiln_quant_search_affine32_blocks(int32_t tier, const float *x, const float *importance, int64_t count,
+                                       int32_t max_level, const float *lows, const float *highs, float *scales,
+                                       float *minima, uint8_t *levels) {
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: affine_blocks_avx512(x, importance, count, max_level, lows, highs, scales, minima, levels); return;
+    case SEARCH_AVX2: affine_blocks_avx2(x, importance, count, max_level, lows, highs, scales, minima, levels); return;
+#endif
+    default: affine_blocks_generic(x, importance, count, max_level, lows, highs, scales, minima, levels);
     }
 }

@@ -43,6 +43,17 @@ package enum ScaleSearch {
         return (d, m)
     }
 
+    /// `affine` for `count` blocks of 32 at once, one block per vector lane (lows, highs, scales,
+    /// minima one per block, levels 32 per block): the bits of `count` calls of `affine`; blocks
+    /// whose range is empty keep their start.
+    package static func affineBlocks(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, count: Int, maxLevel: Int,
+                                     lows: UnsafePointer<Float>, highs: UnsafePointer<Float>, scales: UnsafeMutablePointer<Float>,
+                                     minima: UnsafeMutablePointer<Float>, levels: UnsafeMutablePointer<UInt8>,
+                                     tier: KernelTier = Kernels.tier) {
+        kiln_quant_search_affine32_blocks(cTier(tier), x, importance, Int64(count), Int32(maxLevel), lows, highs, scales, minima,
+                                          levels)
+    }
+
     /// A kq4 row of `count` values (a multiple of 32) into `out` (18 bytes per block): each
     /// 16-value group's nearest exponent and `width` either side (0: round-to-nearest), then the
     /// least-squares refit's where it lies outside — the bytes of `KQ4Quantizer.quantizeBlock`.

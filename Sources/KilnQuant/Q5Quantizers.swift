@@ -47,27 +47,23 @@ package struct Q5_0Quantizer: BlockQuantizer {
 }
 
 /// `q5_1`: 32 values, f16 scale `d` and minimum `m`, 5-bit `q` packed as in `q5_0`, value `d × q + m`.
-package struct Q5_1Quantizer: BlockQuantizer {
+package struct Q5_1Quantizer: AffineRowQuantizer {
     package init() {}
     package var type: ElementType { .q5_1 }
+    package static let maxLevel = 31
 
-    package func quantizeBlock(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, method: QuantMethod,
-                              into out: UnsafeMutableRawPointer) {
-        // Reference (ggml quantize_row_q5_1_ref): d = (max − min) / 31, q = trunc((x − min) / d + 0.5), m = min.
-        var lo = x[0], hi = x[0]
-        for i in 1..<32 { lo = min(lo, x[i]); hi = max(hi, x[i]) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
-            let levels = buffer.baseAddress!
-            var d = (hi - lo) / 31, m = lo
-            let id: Float = d == 0 ? 0 : 1 / d
-            for i in 0..<32 { levels[i] = UInt8(truncatingIfNeeded: QuantMath.truncatedSmallInt((x[i] - lo) * id + 0.5)) }
-            if method == .search && hi > lo {
-                (d, m) = ScaleSearch.affine(x, importance: importance, maxLevel: 31, low: lo, high: hi, scale: d, minimum: m, levels: levels)
-            }
-            QuantMath.storeHalf(d, out, 0)
-            QuantMath.storeHalf(m, out, 2)
-            Q5Packing.store(levels, into: out + 4)
-        }
+    /// Reference (ggml quantize_row_q5_1_ref): d = (max − min) / 31, q = trunc((x − min) / d + 0.5), m = min.
+    package static func start(_ x: UnsafePointer<Float>, low lo: Float, high hi: Float, levels: UnsafeMutablePointer<UInt8>) -> Float {
+        let d = (hi - lo) / 31
+        let id: Float = d == 0 ? 0 : 1 / d
+        for i in 0..<32 { levels[i] = UInt8(truncatingIfNeeded: QuantMath.truncatedSmallInt((x[i] - lo) * id + 0.5)) }
+        return d
+    }
+
+    package static func store(scale: Float, minimum: Float, levels: UnsafePointer<UInt8>, into out: UnsafeMutableRawPointer) {
+        QuantMath.storeHalf(scale, out, 0)
+        QuantMath.storeHalf(minimum, out, 2)
+        Q5Packing.store(levels, into: out + 4)
     }
 }
 

@@ -107,3 +107,26 @@ func weightedError(_ x: [Float], _ w: [Float], _ bytes: [UInt8], _ scheme: Quant
         return sum + Double(weight) * Double(value - y) * Double(value - y)
     }
 }
+
+/// q4_1's and q5_1's row quantisers make their starts in Swift and search sixteen blocks per
+/// vector in C; they must write their block quantisers' bytes on every tier, searched and
+/// round-to-nearest, with and without importance, over ScaleSearchTests' edge blocks.
+struct AffineRowTests {
+    @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
+    func q4_1RowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
+        expectRow(Q4_1Quantizer(), method: method, weighted: weighted)
+    }
+
+    @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
+    func q5_1RowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
+        expectRow(Q5_1Quantizer(), method: method, weighted: weighted)
+    }
+
+    func expectRow(_ quantizer: some AffineRowQuantizer, method: QuantMethod, weighted: Bool) {
+        let blocks = ScaleSearchTests.blocks()
+        let values = blocks.flatMap(\.x), importance = blocks.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) }
+        expectRowEqualsBlocks(quantizer, x: values, importance: importance, method: method, weighted: weighted) { x, w, out, tier in
+            quantizer.quantize(x, count: values.count, importance: w, method: method, into: out, tier: tier)
+        }
+    }
+}

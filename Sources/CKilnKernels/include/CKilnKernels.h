@@ -136,6 +136,12 @@ void kiln_quant_q4_0_start_blocks(int32_t tier, const float *x, int64_t count, f
 // and `levels` hold the starting point and receive the best.
 void kiln_quant_search_affine32(int32_t tier, const float *x, const float *importance, int32_t max_level, float lo,
                                 float hi, float *scale, float *minimum, uint8_t *levels);
+// kiln_quant_search_affine32 for `count` blocks of 32 (lows, highs, scales, minima one per block;
+// levels 32 per block), one block per vector lane: exactly the bits of `count` one-block calls.
+// Blocks whose range is empty (highs ≤ lows, or NaN) keep their start.
+void kiln_quant_search_affine32_blocks(int32_t tier, const float *x, const float *importance, int64_t count,
+                                       int32_t max_level, const float *lows, const float *highs, float *scales,
+                                       float *minima, uint8_t *levels);
 
 // A kq4 row (quant_search_kq4.c): the bytes of KQ4Quantizer.quantizeBlock for each of its
 // groups/2 blocks, into `out` (18 bytes per block), on every tier. Each 16-value group (x and
