@@ -316,24 +316,53 @@ ALWAYS_INLINE lane_f lane_error_affine(const lane_f *x, const lane_f *w, lane_f 
     return lane_sum32(e);
 }
 
-ALWAYS_INLINE void lane_affine_levels(const lane_f *x, lane_f d, lane_f m, lane_f top, lane_f *q) {
-    const lane_f inverse = 1.0f / d;
-    for (int i = 0; i < 32; i++) {
-        lane_f v = __builtin_elementwise_roundeven((x[i] - m) * inverse);
-        v = lane_select(v > 0, v, lane_splat(0));
-        q[i] = lane_select(v < top, v, top);
-    }
+ALWAYS_INLINE lane_f lane_affine_level(lane_f x, lane_f m, lane_f inverse, lane_f top) {
+    lane_f v = __builtin_elementwise_roundeven((x - m) * inverse);
+    v = lane_select(v > 0, v, lane_splat(0));
+    return lane_select(v < top, v, top);
 }
 
-ALWAYS_INLINE void search_affine_lanes(const float *x_blocks, const float *importance, int32_t max_level,
-                                       const float *lows, const float *highs, float *scales, float *minima,
-                                       uint8_t *levels) {
-    lane_f x[32], w[32], wx[32], q[32], t[32];
+// One trial of (d, m) = (sd, sm): the weighted squared error of the nearest levels, and, when
+// `fit` is set, the sums of their weighted least-squares fit (Σw·q, Σw·q², Σw·x·q). Elements j
+// and j + 16 go together, so the levels are never stored and the pair sums are `lane_sum32`'s
+// first level. With uniform importance the multiplications by w = 1 are left out (exact).
+ALWAYS_INLINE lane_f lane_affine_trial(const lane_f *x, const lane_f *w, const lane_f *wx, int uniform, lane_f sd,
+                                       lane_f sm, lane_f top, int fit, lane_f *sq, lane_f *sqq, lane_f *sqx) {
+    const lane_f inverse = 1.0f / sd;
+    lane_f pe[16], p1[16], p2[16], p3[16];
+    for (int j = 0; j < 16; j++) {
+        lane_f e[2], t1[2], t2[2], t3[2];
+        for (int h = 0; h < 2; h++) {
+            const int i = j + 16 * h;
+            const lane_f q = lane_affine_level(x[i], sm, inverse, top);
+            const lane_f diff = x[i] - (q * sd + sm);
+            e[h] = uniform ? diff * diff : (w[i] * diff) * diff;
+            t1[h] = uniform ? q : w[i] * q;
+            t2[h] = t1[h] * q;
+            t3[h] = wx[i] * q;
+        }
+        pe[j] = e[0] + e[1];
+        if (fit) p1[j] = t1[0] + t1[1], p2[j] = t2[0] + t2[1], p3[j] = t3[0] + t3[1];
+    }
+    if (fit) *sq = lane_sum16_pairs(p1), *sqq = lane_sum16_pairs(p2), *sqx = lane_sum16_pairs(p3);
+    return lane_sum16_pairs(pe);
+}
+
+// `search_affine` for LANES blocks, one per lane: each lane gives that search's bits. Its nine
+// shrink pairs run as two phases — every pair's first trial with its least-squares fit, then
+// every pair's second trial — and the best is chosen afterwards in the one-block search's order
+// of trials; a lane that leaves a pair early there is masked off here. Blocks whose range is empty
+// (hi > lo false) keep their start, as the one-block callers skip them. The best levels are
+// recomputed once from the best (d, m): the winning trial's levels were exactly those.
+ALWAYS_INLINE void search_affine_lanes_body(const float *x_blocks, const float *importance, int uniform,
+                                            int32_t max_level, const float *lows, const float *highs, float *scales,
+                                            float *minima, uint8_t *levels) {
+    lane_f x[32], w[32], wx[32], q[32];
     lane_load_blocks(x_blocks, 32, x);
-    if (importance) lane_load_blocks(importance, 32, w);
-    else
+    if (uniform)
         for (int i = 0; i < 32; i++) w[i] = lane_splat(1.0f);
-    for (int i = 0; i < 32; i++) wx[i] = w[i] * x[i];
+    else lane_load_blocks(importance, 32, w);
+    for (int i = 0; i < 32; i++) wx[i] = uniform ? x[i] : w[i] * x[i];
     const lane_f top = lane_splat((float)max_level);
     lane_load_levels(levels, 32, q);
     const lane_f sw = lane_sum32(w), sx = lane_sum32(wx);
@@ -344,48 +373,52 @@ ALWAYS_INLINE void search_affine_lanes(const float *x_blocks, const float *impor
     memcpy(&m, minima, sizeof m);
     const lane_i searched = hi > lo;
     lane_f best_error = lane_error_affine(x, w, lane_rounded_to_half(d), lane_rounded_to_half(m), q);
-    lane_i improved = lane_splat(0) != lane_splat(0);
+
+    enum { PAIRS = 9 };
     static const float shrink[3] = {0, 0.05f, 0.1f};
-    for (int a = 0; a < 3; a++) {
-        for (int b = 0; b < 3; b++) {
-            lane_f cm = lo + (hi - lo) * shrink[a];
-            lane_f cd = ((hi - (hi - lo) * shrink[b]) - cm) / (float)max_level;
-            lane_i active = searched;
-            for (int pass = 0; pass < 2; pass++) {
-                const lane_f sd = lane_rounded_to_half(cd), sm = lane_rounded_to_half(cm);
-                active &= sd > 0;
-                lane_affine_levels(x, sd, sm, top, q);
-                const lane_f e = lane_error_affine(x, w, sd, sm, q);
-                const lane_i better = active & (e < best_error);
-                best_error = lane_select(better, e, best_error);
-                d = lane_select(better, sd, d);
-                m = lane_select(better, sm, m);
-                improved |= better;
-                if (pass == 1) break;  // the fit below only feeds a next pass
-                // Weighted least squares for x ≈ d·q + m.
-                for (int i = 0; i < 32; i++) t[i] = w[i] * q[i];
-                const lane_f sq = lane_sum32(t);
-                for (int i = 0; i < 32; i++) t[i] = t[i] * q[i];
-                const lane_f sqq = lane_sum32(t);
-                for (int i = 0; i < 32; i++) t[i] = wx[i] * q[i];
-                const lane_f sqx = lane_sum32(t);
-                const lane_f det = sw * sqq - sq * sq;
-                active &= det > 0;
-                const lane_f fd = (sw * sqx - sq * sx) / det;
-                const lane_f fm = (sqq * sx - sq * sqx) / det;
-                active &= fd > 0;
-                cd = lane_select(active, fd, cd);
-                cm = lane_select(active, fm, cm);
-            }
+    lane_f sd[2][PAIRS], sm[2][PAIRS], error[2][PAIRS];
+    lane_i active[2][PAIRS];
+    for (int n = 0; n < PAIRS; n++) {
+        const lane_f cm = lo + (hi - lo) * shrink[n / 3];
+        const lane_f cd = ((hi - (hi - lo) * shrink[n % 3]) - cm) / (float)max_level;
+        sd[0][n] = lane_rounded_to_half(cd), sm[0][n] = lane_rounded_to_half(cm);
+        lane_i on = searched & (sd[0][n] > 0);
+        lane_f sq, sqq, sqx;
+        error[0][n] = lane_affine_trial(x, w, wx, uniform, sd[0][n], sm[0][n], top, 1, &sq, &sqq, &sqx);
+        active[0][n] = on;
+        // Weighted least squares for x ≈ d·q + m: the second trial's start.
+        const lane_f det = sw * sqq - sq * sq;
+        on &= det > 0;
+        const lane_f fd = (sw * sqx - sq * sx) / det;
+        const lane_f fm = (sqq * sx - sq * sqx) / det;
+        on &= fd > 0;
+        sd[1][n] = lane_rounded_to_half(fd), sm[1][n] = lane_rounded_to_half(fm);
+        active[1][n] = on & (sd[1][n] > 0);
+    }
+    for (int n = 0; n < PAIRS; n++)
+        error[1][n] = lane_affine_trial(x, w, wx, uniform, sd[1][n], sm[1][n], top, 0, NULL, NULL, NULL);
+    lane_i improved = lane_splat(0) != lane_splat(0);
+    for (int n = 0; n < PAIRS; n++) {
+        for (int pass = 0; pass < 2; pass++) {
+            const lane_i better = active[pass][n] & (error[pass][n] < best_error);
+            best_error = lane_select(better, error[pass][n], best_error);
+            d = lane_select(better, sd[pass][n], d);
+            m = lane_select(better, sm[pass][n], m);
+            improved |= better;
         }
     }
     memcpy(scales, &d, sizeof d);
     memcpy(minima, &m, sizeof m);
-    lane_f best_q[32];
-    lane_load_levels(levels, 32, best_q);
-    lane_affine_levels(x, d, m, top, q);
-    for (int i = 0; i < 32; i++) best_q[i] = lane_select(improved, q[i], best_q[i]);
-    lane_store_levels(best_q, 32, levels);
+    const lane_f inverse = 1.0f / d;
+    for (int i = 0; i < 32; i++) q[i] = lane_select(improved, lane_affine_level(x[i], m, inverse, top), q[i]);
+    lane_store_levels(q, 32, levels);
+}
+
+ALWAYS_INLINE void search_affine_lanes(const float *x_blocks, const float *importance, int32_t max_level,
+                                       const float *lows, const float *highs, float *scales, float *minima,
+                                       uint8_t *levels) {
+    if (importance) search_affine_lanes_body(x_blocks, importance, 0, max_level, lows, highs, scales, minima, levels);
+    else search_affine_lanes_body(x_blocks, NULL, 1, max_level, lows, highs, scales, minima, levels);
 }
 
 ALWAYS_INLINE void search_affine_blocks(const float *x, const float *importance, int64_t count, int32_t max_level,
