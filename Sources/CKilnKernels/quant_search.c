@@ -445,6 +445,54 @@ ALWAYS_INLINE void search_affine_blocks(const float *x, const float *importance,
     for (int64_t k = 0; k < rest; k++) scales[done + k] = ps[k], minima[done + k] = pm[k];
 }
 
+// The round-to-nearest starts of q4_1 (max_level 15) and q5_1 (31), as their Swift block
+// quantisers make them, for LANES blocks: lo and hi by Swift's min and max from x[0] up (a NaN
+// is passed over, unless it is x[0]), d = (hi − lo)/max_level, and the levels trunc((x − lo)/d + ½)
+// — for q4_1 clipped to 0…15 with NaN at 15 (Swift's max(0, min(15, ·))), for q5_1 as ggml's
+// int cast (QuantMath.truncatedSmallInt: NaN 0, clipped to −128…255, the low byte kept).
+ALWAYS_INLINE void affine_start_lanes(const float *xb, int32_t max_level, float *lows, float *highs, float *scales,
+                                      uint8_t *levels) {
+    lane_f x[32], q[32];
+    lane_load_blocks(xb, 32, x);
+    lane_f lo = x[0], hi = x[0];
+    for (int i = 1; i < 32; i++) {
+        lo = lane_select(x[i] < lo, x[i], lo);
+        hi = lane_select(x[i] >= hi, x[i], hi);
+    }
+    const lane_f d = (hi - lo) / (float)max_level, id = lane_select(d == 0, lane_splat(0), 1.0f / d);
+    for (int i = 0; i < 32; i++) {
+        const lane_f v = (x[i] - lo) * id + 0.5f;
+        if (max_level == 15) {
+            const lane_f t = __builtin_elementwise_trunc(v);
+            const lane_f clipped = lane_select(t < 15, t, lane_splat(15));
+            q[i] = lane_select(clipped >= 0, clipped, lane_splat(0));
+        } else {
+            lane_f c = lane_select(v < 255, v, lane_splat(255));
+            c = lane_select(c >= -128, c, lane_splat(-128));
+            const lane_i byte = __builtin_convertvector(__builtin_elementwise_trunc(c), lane_i) & 0xFF;
+            q[i] = lane_select(v == v, __builtin_convertvector(byte, lane_f), lane_splat(0));
+        }
+    }
+    memcpy(lows, &lo, sizeof lo);
+    memcpy(highs, &hi, sizeof hi);
+    memcpy(scales, &d, sizeof d);
+    lane_store_levels(q, 32, levels);
+}
+
+ALWAYS_INLINE void affine_start_blocks(const float *x, int64_t count, int32_t max_level, float *lows, float *highs,
+                                       float *scales, uint8_t *levels) {
+    int64_t done = 0;
+    for (; done + LANES <= count; done += LANES)
+        affine_start_lanes(x + done * 32, max_level, lows + done, highs + done, scales + done, levels + done * 32);
+    if (done == count) return;
+    float px[LANES * 32] = {0}, plo[LANES], phi[LANES], ps[LANES];
+    uint8_t pl[LANES * 32];
+    for (int64_t k = 0; k < (count - done) * 32; k++) px[k] = x[done * 32 + k];
+    affine_start_lanes(px, max_level, plo, phi, ps, pl);
+    for (int64_t k = 0; k < count - done; k++) lows[done + k] = plo[k], highs[done + k] = phi[k], scales[done + k] = ps[k];
+    for (int64_t k = 0; k < (count - done) * 32; k++) levels[done * 32 + k] = pl[k];
+}
+
 // q4_0's round-to-nearest start (ggml quantize_row_q4_0_ref, as Q4_0Quantizer.start in Swift) for
 // LANES blocks: the signed value of largest magnitude (the first on ties), d = it / −8, and the
 // levels trunc(x/d + 8.5) clipped to 0…15 with NaN at 15 (Swift's min(15, NaN)).
@@ -511,6 +559,10 @@ static void symmetric_blocks_generic(const float *x, const float *importance, in
 static void q4_0_start_generic(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
     q4_0_start_blocks(x, count, maxima, scales, levels);
 }
+static void affine_start_generic(const float *x, int64_t count, int32_t max_level, float *lows, float *highs,
+                                 float *scales, uint8_t *levels) {
+    affine_start_blocks(x, count, max_level, lows, highs, scales, levels);
+}
 static void affine_blocks_generic(const float *x, const float *importance, int64_t count, int32_t max_level,
                                   const float *lows, const float *highs, float *scales, float *minima,
                                   uint8_t *levels) {
@@ -534,6 +586,10 @@ AVX2_TARGET static void symmetric_blocks_avx2(const float *x, const float *impor
 AVX2_TARGET static void q4_0_start_avx2(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
     q4_0_start_blocks(x, count, maxima, scales, levels);
 }
+AVX2_TARGET static void affine_start_avx2(const float *x, int64_t count, int32_t max_level, float *lows, float *highs,
+                                          float *scales, uint8_t *levels) {
+    affine_start_blocks(x, count, max_level, lows, highs, scales, levels);
+}
 AVX2_TARGET static void affine_blocks_avx2(const float *x, const float *importance, int64_t count, int32_t max_level,
                                            const float *lows, const float *highs, float *scales, float *minima,
                                            uint8_t *levels) {
@@ -553,6 +609,10 @@ AVX512_TARGET static void symmetric_blocks_avx512(const float *x, const float *i
 }
 AVX512_TARGET static void q4_0_start_avx512(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
     q4_0_start_blocks(x, count, maxima, scales, levels);
+}
+AVX512_TARGET static void affine_start_avx512(const float *x, int64_t count, int32_t max_level, float *lows,
+                                              float *highs, float *scales, uint8_t *levels) {
+    affine_start_blocks(x, count, max_level, lows, highs, scales, levels);
 }
 AVX512_TARGET static void affine_blocks_avx512(const float *x, const float *importance, int64_t count,
                                                int32_t max_level, const float *lows, const float *highs, float *scales,
@@ -618,5 +678,17 @@ void kiln_quant_search_affine32_blocks(int32_t tier, const float *x, const float
     case SEARCH_AVX2: affine_blocks_avx2(x, importance, count, max_level, lows, highs, scales, minima, levels); return;
 #endif
     default: affine_blocks_generic(x, importance, count, max_level, lows, highs, scales, minima, levels);
+    }
+}
+
+int kiln_quant_affine_start_blocks(int32_t tier, const float *x, int64_t count, int32_t max_level, float *lows,
+                                   float *highs, float *scales, uint8_t *levels) {
+    if (max_level != 15 && max_level != 31) return -1;
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: affine_start_avx512(x, count, max_level, lows, highs, scales, levels); return 0;
+    case SEARCH_AVX2: affine_start_avx2(x, count, max_level, lows, highs, scales, levels); return 0;
+#endif
+    default: affine_start_generic(x, count, max_level, lows, highs, scales, levels); return 0;
     }
 }

@@ -43,6 +43,15 @@ package enum ScaleSearch {
         return (d, m)
     }
 
+    /// The round-to-nearest starts of q4_1 (`maxLevel` 15) or q5_1 (31) for `count` blocks of 32,
+    /// sixteen per vector: each block's lo, hi, scale and levels as the block quantisers make them.
+    package static func affineStart(_ x: UnsafePointer<Float>, count: Int, maxLevel: Int, lows: UnsafeMutablePointer<Float>,
+                                    highs: UnsafeMutablePointer<Float>, scales: UnsafeMutablePointer<Float>,
+                                    levels: UnsafeMutablePointer<UInt8>, tier: KernelTier = Kernels.tier) {
+        let status = kiln_quant_affine_start_blocks(cTier(tier), x, Int64(count), Int32(maxLevel), lows, highs, scales, levels)
+        precondition(status == 0, "affine start for max level \(maxLevel): only 15 and 31 are known")
+    }
+
     /// `affine` for `count` blocks of 32 at once, one block per vector lane (lows, highs, scales,
     /// minima one per block, levels 32 per block): the bits of `count` calls of `affine`; blocks
     /// whose range is empty keep their start.

@@ -2,8 +2,8 @@ import KilnCore
 import KilnKernels
 
 /// The row path of the affine 32-value quantisers (`q4_1`, `q5_1`: value d·q + m): every block's
-/// round-to-nearest start as its block quantiser makes it, then one search over the whole row in C,
-/// sixteen blocks per vector (ScaleSearch.affineBlocks), then the blocks' bytes. One block at a
+/// round-to-nearest start as its block quantiser makes it and one search over the whole row, both
+/// in C sixteen blocks per vector (ScaleSearch.affineStart, .affineBlocks), then the blocks' bytes. One block at a
 /// time, the search's call per block and the scalar trials made q4_1 the slowest searched scheme
 /// (93 MB/s of f16 input); the block quantisers stay the reference the tests hold this to.
 package protocol AffineRowQuantizer: BlockQuantizer {
@@ -43,12 +43,9 @@ extension AffineRowQuantizer {
             withUnsafeTemporaryAllocation(of: Float.self, capacity: max(4 * blocks, 1)) { floatBuffer in
                 let levels = levelBuffer.baseAddress!, lows = floatBuffer.baseAddress!
                 let highs = lows + blocks, scales = highs + blocks, minima = scales + blocks
-                for b in 0..<blocks {
-                    let block = x + 32 * b
-                    (lows[b], highs[b]) = Self.range(block)
-                    scales[b] = Self.start(block, low: lows[b], high: highs[b], levels: levels + 32 * b)
-                    minima[b] = lows[b]
-                }
+                ScaleSearch.affineStart(x, count: blocks, maxLevel: Self.maxLevel, lows: lows, highs: highs, scales: scales,
+                                        levels: levels, tier: tier)
+                minima.update(from: lows, count: blocks)
                 if method == .search {
                     ScaleSearch.affineBlocks(x, importance: importance, count: blocks, maxLevel: Self.maxLevel, lows: lows,
                                              highs: highs, scales: scales, minima: minima, levels: levels, tier: tier)

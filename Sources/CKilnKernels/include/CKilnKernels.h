@@ -136,6 +136,12 @@ void kiln_quant_q4_0_start_blocks(int32_t tier, const float *x, int64_t count, f
 // and `levels` hold the starting point and receive the best.
 void kiln_quant_search_affine32(int32_t tier, const float *x, const float *importance, int32_t max_level, float lo,
                                 float hi, float *scale, float *minimum, uint8_t *levels);
+// The round-to-nearest starts of q4_1 (max_level 15) and q5_1 (31) for `count` blocks of 32, one
+// per vector lane, as Q4_1Quantizer / Q5_1Quantizer.start make them: each block's lo and hi
+// (Swift's min and max from x[0] up), d = (hi − lo)/max_level, the levels (32 per block). The
+// search below takes them as its start. Returns −1 for another max_level.
+int kiln_quant_affine_start_blocks(int32_t tier, const float *x, int64_t count, int32_t max_level, float *lows,
+                                   float *highs, float *scales, uint8_t *levels);
 // kiln_quant_search_affine32 for `count` blocks of 32 (lows, highs, scales, minima one per block;
 // levels 32 per block), one block per vector lane: exactly the bits of `count` one-block calls.
 // Blocks whose range is empty (highs ≤ lows, or NaN) keep their start.
