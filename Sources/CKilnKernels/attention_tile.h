@@ -1,8 +1,8 @@
 // The tile loop of kiln_flash_attention, written once and instantiated by each tier: a tier file
 // defines FLASH_TARGET (its target attribute, or nothing), FLASH_TILE (the function's name) and
 // four static inline FLASH_TARGET helpers, then includes this file:
-//   flash_scores(Q, rows, d, Kt, S)      S[r][c] = Q[r]·k_c for the block's 64 keys (Kt: four
-//                                        KILN_KV_BLOCK blocks, each [d][16]);
+//   flash_scores(Q, rows, d, Kt, B, S)   S[r][c] = Q[r]·k_c for the first B (1–4) KILN_KV_BLOCK
+//                                        blocks of the 64 keys (Kt: those blocks, each [d][16]);
 //   flash_softmax(S, rows, m, l, O, d)   the online-softmax step: S becomes P = e^(S − m_new)
 //                                        (exactly 0 where S = −∞), l and O are rescaled;
 //   flash_pv(P, rows, V, keys, d, O)     O[r] += Σ_c<keys P[r][c] · V[c];
@@ -64,22 +64,21 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
         // Causal: every key after the tile's last row; window: every key before its first row's.
         if (kmin > qhi || (window > 0 && kmax <= qlo - window)) continue;
         const int full = keys == KILN_FLASH_KEYS && kmax <= qlo && (window <= 0 || kmin > qhi - window);
-        // A whole f32 block is read in place; a partial one is copied so the score kernel never
-        // reads past the padded slots, and f16 blocks are converted once per tile.
+        // f32 blocks are read in place, f16 ones converted once per tile. Only the 16-slot blocks
+        // that hold keys are scored (the cache pads slots to whole blocks, so they are there to
+        // read): a decode row's last block is partly filled, and copying it and scoring all 64
+        // slots cost SmolLM2 2% of a batch-8 step at contexts of 32–96. The lanes left unscored
+        // are past `keys`, and the mask below sets them to −∞.
         const int64_t blocks = (keys + KILN_KV_BLOCK - 1) / KILN_KV_BLOCK, stored = blocks * KILN_KV_BLOCK * d;
         const float *kt = K, *vv = V;
         if (t->kv_type == KILN_KV_F16) {
             flash_halves((const uint16_t *)t->keys + c0 * d, K, stored);
             flash_halves((const uint16_t *)t->values + c0 * d, V, keys * d);
-        } else if (keys == KILN_FLASH_KEYS) {
+        } else {
             kt = (const float *)t->keys + c0 * d;
             vv = (const float *)t->values + c0 * d;
-        } else {
-            memcpy(K, (const float *)t->keys + c0 * d, (size_t)stored * sizeof(float));
-            vv = (const float *)t->values + c0 * d;
         }
-        if (stored < KILN_FLASH_KEYS * d) memset(K + stored, 0, (size_t)(KILN_FLASH_KEYS * d - stored) * sizeof(float));
-        flash_scores(Q, n, d, kt, S);
+        flash_scores(Q, n, d, kt, blocks, S);
         if (!full) {
             for (int64_t r = 0; r < n; r++) {
                 for (int64_t c = 0; c < KILN_FLASH_KEYS; c++) {

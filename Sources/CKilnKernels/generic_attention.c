@@ -7,10 +7,10 @@
 #define FLASH_TARGET
 #define FLASH_TILE kiln_flash_tile_generic
 
-static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, float *S) {
+static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
     for (int64_t r = 0; r < rows; r++) {
         const float *q = Q + r * d;
-        for (int64_t b = 0; b < KILN_FLASH_KEYS / KILN_KV_BLOCK; b++) {
+        for (int64_t b = 0; b < blocks; b++) {
             const float *block = kt + b * KILN_KV_BLOCK * d;
             float acc[KILN_KV_BLOCK] = {0};
             for (int64_t i = 0; i < d; i++)

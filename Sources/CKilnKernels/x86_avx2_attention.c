@@ -28,9 +28,9 @@ AVX2 static inline __attribute__((always_inline)) void scores_block(const float 
     }
 }
 
-AVX2 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, float *S) {
+AVX2 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
     for (int64_t r = 0; r < rows; r += 4) {
-        for (int b = 0; b < KILN_FLASH_KEYS / KILN_KV_BLOCK; b++) {
+        for (int b = 0; b < blocks; b++) {
             const float *block = kt + b * KILN_KV_BLOCK * d;
             float *s = S + r * KILN_FLASH_KEYS + b * KILN_KV_BLOCK;
             switch (rows - r) {

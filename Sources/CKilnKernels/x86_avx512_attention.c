@@ -1,6 +1,6 @@
 // The AVX-512 tier's attention tile: 16-wide FMAs, so a key block is one vector.
 // - scores: 4 query rows × 64 keys (16 accumulators; per dimension 4 key loads and 4 broadcasts
-//   feed 16 FMAs);
+//   feed 16 FMAs), or × the filled 16-key blocks of a partial block;
 // - P·V: 4 rows × 64 value dimensions (16 accumulators), tails by masked loads (which do not
 //   fault on the masked lanes).
 #if defined(__x86_64__)
@@ -29,36 +29,43 @@ AVX512 static inline __m512 exp16(__m512 x) {
     return _mm512_mul_ps(p, _mm512_castsi512_ps(scale));
 }
 
-// R rows (a constant after inlining) of scores against the 64 keys.
-AVX512 static inline __attribute__((always_inline)) void scores_rows(const float *Q, int R, int64_t d, const float *kt, float *S) {
+// R rows against the first B 16-key blocks (both constants after inlining).
+AVX512 static inline __attribute__((always_inline)) void scores_rows(const float *Q, int R, int B, int64_t d, const float *kt, float *S) {
     __m512 acc[4][4];
     for (int r = 0; r < 4; r++)
         for (int b = 0; b < 4; b++) acc[r][b] = _mm512_setzero_ps();
     const int64_t step = KILN_KV_BLOCK * d;
     for (int64_t i = 0; i < d; i++) {
         const float *k = kt + i * KILN_KV_BLOCK;
-        const __m512 k0 = _mm512_loadu_ps(k), k1 = _mm512_loadu_ps(k + step), k2 = _mm512_loadu_ps(k + 2 * step),
-                     k3 = _mm512_loadu_ps(k + 3 * step);
+        __m512 kb[4];
+        for (int b = 0; b < B; b++) kb[b] = _mm512_loadu_ps(k + b * step);
         for (int r = 0; r < R; r++) {
             const __m512 q = _mm512_set1_ps(Q[r * d + i]);
-            acc[r][0] = _mm512_fmadd_ps(q, k0, acc[r][0]);
-            acc[r][1] = _mm512_fmadd_ps(q, k1, acc[r][1]);
-            acc[r][2] = _mm512_fmadd_ps(q, k2, acc[r][2]);
-            acc[r][3] = _mm512_fmadd_ps(q, k3, acc[r][3]);
+            for (int b = 0; b < B; b++) acc[r][b] = _mm512_fmadd_ps(q, kb[b], acc[r][b]);
         }
     }
     for (int r = 0; r < R; r++)
-        for (int b = 0; b < 4; b++) _mm512_storeu_ps(S + r * KILN_FLASH_KEYS + b * KILN_KV_BLOCK, acc[r][b]);
+        for (int b = 0; b < B; b++) _mm512_storeu_ps(S + r * KILN_FLASH_KEYS + b * KILN_KV_BLOCK, acc[r][b]);
 }
 
-AVX512 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, float *S) {
+AVX512 static inline __attribute__((always_inline)) void scores_blocks(const float *Q, int64_t rows, int B, int64_t d, const float *kt,
+                                                                       float *S) {
     for (int64_t r = 0; r < rows; r += 4) {
         switch (rows - r) {
-        case 1: scores_rows(Q + r * d, 1, d, kt, S + r * KILN_FLASH_KEYS); break;
-        case 2: scores_rows(Q + r * d, 2, d, kt, S + r * KILN_FLASH_KEYS); break;
-        case 3: scores_rows(Q + r * d, 3, d, kt, S + r * KILN_FLASH_KEYS); break;
-        default: scores_rows(Q + r * d, 4, d, kt, S + r * KILN_FLASH_KEYS); break;
+        case 1: scores_rows(Q + r * d, 1, B, d, kt, S + r * KILN_FLASH_KEYS); break;
+        case 2: scores_rows(Q + r * d, 2, B, d, kt, S + r * KILN_FLASH_KEYS); break;
+        case 3: scores_rows(Q + r * d, 3, B, d, kt, S + r * KILN_FLASH_KEYS); break;
+        default: scores_rows(Q + r * d, 4, B, d, kt, S + r * KILN_FLASH_KEYS); break;
         }
+    }
+}
+
+AVX512 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
+    switch (blocks) {
+    case 1: scores_blocks(Q, rows, 1, d, kt, S); break;
+    case 2: scores_blocks(Q, rows, 2, d, kt, S); break;
+    case 3: scores_blocks(Q, rows, 3, d, kt, S); break;
+    default: scores_blocks(Q, rows, 4, d, kt, S); break;
     }
 }
 
