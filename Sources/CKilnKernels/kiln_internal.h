@@ -215,6 +215,15 @@ void kiln_flash_tile_avx2(const kiln_flash_tile *tile);
 void kiln_flash_tile_avx512(const kiln_flash_tile *tile);
 #endif
 
+// A spin-wait's pause between polls.
+static inline void kiln_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ volatile("yield");
+#endif
+}
+
 // Hides a value from the optimiser, so a loop-invariant probe operation is not hoisted.
 #define KILN_OPAQUE(v) __asm__ volatile("" : "+x"(v))
 

@@ -39,14 +39,6 @@ typedef struct {
 static kiln_pool pool = {.mutex = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
 
-static inline void cpu_relax(void) {
-#if defined(__x86_64__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ volatile("yield");
-#endif
-}
-
 static int64_t now_nanoseconds(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -75,7 +67,7 @@ static void *worker_main(void *unused) {
         const int64_t deadline = now_nanoseconds() + KILN_SPIN_NANOSECONDS;
         int spins = 0;
         while (atomic_load_explicit(&pool.generation, memory_order_acquire) == seen && !atomic_load(&pool.stop)) {
-            cpu_relax();
+            kiln_cpu_relax();
             if (++spins % 256 == 0 && now_nanoseconds() > deadline) {
                 pthread_mutex_lock(&pool.mutex);
                 atomic_fetch_add(&pool.sleepers, 1);
@@ -123,7 +115,7 @@ static void acquire(void) {
     int expected = 0;
     while (!atomic_compare_exchange_weak(&pool.busy, &expected, 1)) {
         expected = 0;
-        cpu_relax();
+        kiln_cpu_relax();
     }
 }
 
@@ -161,6 +153,6 @@ void kiln_pool_run(kiln_task_fn fn, void *context, int64_t tasks) {
         pthread_mutex_unlock(&pool.mutex);
     }
     work();
-    while (atomic_load_explicit(&pool.finished, memory_order_acquire) < tasks) cpu_relax();
+    while (atomic_load_explicit(&pool.finished, memory_order_acquire) < tasks) kiln_cpu_relax();
     atomic_store_explicit(&pool.busy, 0, memory_order_release);
 }
