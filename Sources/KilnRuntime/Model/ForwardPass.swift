@@ -209,7 +209,10 @@ struct ForwardPass {
         if rows == 1 {
             body(0)
         } else if rows > 1 {
-            Kernels.parallelFor(rows, body)
+            let tasks = min(rows, Kernels.threads)
+            Kernels.parallelFor(tasks) { task in
+                for row in (task * rows / tasks)..<((task + 1) * rows / tasks) { body(row) }
+            }
         }
     }
 
