@@ -51,6 +51,8 @@ static void quantize_task(void *context, int64_t b) {
 // 3% of the step with the second core idle.)
 struct quantize_phase {
     quantize_job quantize;
+    kiln_rows_prologue prologue; // writes the rows before they are quantised; NULL: none
+    void *prologue_context;
     int64_t quantize_tasks; // 0: quantised before the job
     _Atomic int64_t quantized; // quantise tasks finished
 };
@@ -60,8 +62,9 @@ struct quantize_phase {
 static int run_quantize_phase(struct quantize_phase *phase, int64_t task) {
     const int64_t n = phase->quantize_tasks;
     if (task < n) {
-        const int64_t batch = phase->quantize.args->batch;
-        for (int64_t b = task * batch / n; b < (task + 1) * batch / n; b++) quantize_task(&phase->quantize, b);
+        const int64_t batch = phase->quantize.args->batch, b0 = task * batch / n, b1 = (task + 1) * batch / n;
+        if (phase->prologue) phase->prologue(phase->prologue_context, b0, b1);
+        for (int64_t b = b0; b < b1; b++) quantize_task(&phase->quantize, b);
         atomic_fetch_add_explicit(&phase->quantized, 1, memory_order_release);
         return 1;
     }
@@ -124,6 +127,26 @@ static int wants_halves(int32_t type) {
     return type == KILN_WEIGHT_KQ4X8 || type == KILN_WEIGHT_Q2_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q6_K;
 }
 
+typedef struct {
+    kiln_rows_prologue fn;
+    void *context;
+    int64_t batch, tasks;
+} prologue_job;
+
+static void prologue_task(void *context, int64_t task) {
+    const prologue_job *job = context;
+    job->fn(job->context, task * job->batch / job->tasks, (task + 1) * job->batch / job->tasks);
+}
+
+// A product's prologue over every row before the product, where it is not part of the job: a
+// contiguous share of the rows per pool thread.
+static void run_prologue(kiln_rows_prologue fn, void *context, int64_t batch) {
+    if (!fn) return;
+    const int64_t threads = kiln_pool_threads();
+    prologue_job job = {.fn = fn, .context = context, .batch = batch, .tasks = batch < threads ? batch : threads};
+    kiln_pool_run(prologue_task, &job, job.tasks);
+}
+
 // Prepares what the row kernels read besides the weights, once for every product of `x`: the
 // activations quantised (when `quantized`; with half-block sums when `halves`, d_x·Σx per block
 // when `minimums`), or transposed (when `transposed`). Uses the calling thread's scratch. With
@@ -133,6 +156,10 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
                            int transposed, struct quantize_phase *phase) {
     const int64_t cols = args->cols, batch = args->batch;
     const float *x = args->x;
+    if (phase && phase->prologue && !(quantized && batch > 1)) { // no quantise phase to run it in
+        run_prologue(phase->prologue, phase->prologue_context, batch);
+        phase->prologue = NULL;
+    }
     // The quantised activations and the transposed batch share the scratch: lay them end to end.
     const int64_t nb = cols / KILN_BLOCK;
     // Per block: scale and sum (8 bytes), half sums and their biases (16), d_x·Σx (4), −offset·Σx (4).
@@ -169,7 +196,7 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
         args->xmin = minimums ? (const float *)(memory + minimum_at) : NULL;
         args->xblock_bias = offset ? (const int32_t *)(memory + minimum_at + (size_t)(batch * nb) * (minimums ? 4 : 0)) : NULL;
         quantize_job job = {.ops = ops, .x = x, .args = args, .block_offset = offset};
-        if (phase && batch > 1) {
+        if (phase && batch > 1) { // (phase->prologue, if any, runs in the phase too)
             // A row per task for long batches (as a pool job of its own did), else a share per thread.
             const int64_t threads = kiln_pool_threads();
             phase->quantize = job;
@@ -263,7 +290,15 @@ static void parts_task(void *context, int64_t task) {
 
 void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_part *parts, int64_t cols, const float *x,
                        int64_t batch) {
-    if (count <= 0 || batch <= 0) return;
+    kiln_matmul_parts_after(ops, count, parts, cols, x, batch, NULL, NULL);
+}
+
+void kiln_matmul_parts_after(const kiln_ops *ops, int32_t count, const kiln_matmul_part *parts, int64_t cols, const float *x,
+                             int64_t batch, kiln_rows_prologue prologue, void *context) {
+    if (count <= 0 || batch <= 0) {
+        if (batch > 0) run_prologue(prologue, context, batch);
+        return;
+    }
     int quantized = 0, halves = 0, minimums = 0, floats = 0;
     int32_t offset = 0; // the first part's with one; a part with another subtracts its own
     double total = 0;
@@ -278,7 +313,8 @@ void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_par
     kiln_matmul_args shared = {.cols = cols, .row_stride = cols, .x = x, .batch = batch};
     const int threads = kiln_pool_threads();
     const int inline_parts = threads == 1 || total < KILN_INLINE_WORK;
-    struct quantize_phase phase = {.quantize_tasks = 0};
+    struct quantize_phase phase = {.quantize_tasks = 0, .prologue = prologue, .prologue_context = context};
+    if (inline_parts) run_prologue(prologue, context, batch);
     prepare_inputs(ops, &shared, quantized, halves, minimums, offset, floats && ops->transposed_batch && batch >= ops->transposed_batch,
                    inline_parts ? NULL : &phase);
     parts_job job = {.ops = ops, .parts = parts, .shared = &shared, .block_offset = offset};

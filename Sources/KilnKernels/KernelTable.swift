@@ -47,11 +47,22 @@ package struct KernelTable: @unchecked Sendable {
     /// columns): `outputs[i] = X · ws[i]ᵀ`. Where every matrix has a kernel on this tier, the
     /// activations are prepared once and all the rows are shared out in one pool job (a layer's
     /// q/k/v, or gate/up); otherwise one product after another. Results are the same bits.
-    package func matmul(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, batch: Int, _ outputs: [UnsafeMutablePointer<Float>]) {
+    ///
+    /// `before(b0, b1)`, when given, first writes rows `b0 ..< b1` of X (each row once, rows on
+    /// several threads at once): with several rows it runs inside the products' own pool job,
+    /// each row quantised right after it is written, so a batch's row-wise step and its products
+    /// share one synchronisation. One row, or products without a kernel: it runs first, on its own.
+    package func matmul(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, batch: Int, _ outputs: [UnsafeMutablePointer<Float>],
+                        before: ((Int, Int) -> Void)? = nil) {
         precondition(ws.count == outputs.count && batch >= 0, "one output per matrix")
+        if let before, batch == 1 {
+            before(0, 1)
+            return matmul(ws, x, batch: 1, outputs)
+        }
         guard let ops, let cols = ws.first?.cols, batch > 0,
               ws.allSatisfy({ $0.cols == cols && $0.rowStride == $0.cols && $0.rows > 0 && $0.kernelCode.map { kiln_has_kernel(ops, $0) != 0 } ?? false })
         else {
+            if let before, batch > 0 { Kernels.eachRowShare(batch, before) }
             for (w, y) in zip(ws, outputs) { matmul(w, x, batch: batch, y) }
             return
         }
@@ -60,7 +71,17 @@ package struct KernelTable: @unchecked Sendable {
             for (i, (w, y)) in zip(ws, outputs).enumerated() {
                 parts.initializeElement(at: i, to: kiln_matmul_part(type: w.kernelCode!, w: w.data, rows: Int64(w.rows), y: y))
             }
-            kiln_matmul_parts(ops, Int32(ws.count), parts.baseAddress, Int64(cols), x, Int64(batch))
+            guard let before else {
+                return kiln_matmul_parts(ops, Int32(ws.count), parts.baseAddress, Int64(cols), x, Int64(batch))
+            }
+            withoutActuallyEscaping(before) { before in
+                var closure = before
+                withUnsafeMutablePointer(to: &closure) { context in
+                    kiln_matmul_parts_after(ops, Int32(ws.count), parts.baseAddress, Int64(cols), x, Int64(batch), { context, b0, b1 in
+                        context!.assumingMemoryBound(to: ((Int, Int) -> Void).self).pointee(Int(b0), Int(b1))
+                    }, context)
+                }
+            }
         }
     }
 

@@ -26,9 +26,10 @@ package enum Kernels {
         table.matmul(w, x, batch: batch, y)
     }
 
-    /// Several products of the same activations, as one pool job (`KernelTable.matmul(_:_:batch:_:)`).
-    package static func matmul(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, batch: Int, _ outputs: [UnsafeMutablePointer<Float>]) {
-        table.matmul(ws, x, batch: batch, outputs)
+    /// Several products of the same activations, as one pool job (`KernelTable.matmul(_:_:batch:_:before:)`).
+    package static func matmul(_ ws: [WeightMatrix], _ x: UnsafePointer<Float>, batch: Int, _ outputs: [UnsafeMutablePointer<Float>],
+                               before: ((Int, Int) -> Void)? = nil) {
+        table.matmul(ws, x, batch: batch, outputs, before: before)
     }
 
     package static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count: Int, eps: Float, into out: UnsafeMutablePointer<Float>) {

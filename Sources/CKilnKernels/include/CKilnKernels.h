@@ -107,6 +107,15 @@ typedef struct {
 void kiln_matmul_parts(const kiln_ops *ops, int32_t count, const kiln_matmul_part *parts, int64_t cols, const float *x,
                        int64_t batch);
 
+// Row-wise work that writes rows b0 ..< b1 of a product's input X.
+typedef void (*kiln_rows_prologue)(void *context, int64_t b0, int64_t b1);
+
+// kiln_matmul_parts after `prologue` has written X's rows (each row once, on whichever thread; a
+// row is quantised right after it is written, inside the product's own pool job, so a batch's
+// row-wise step and its product cost one synchronisation instead of two). NULL: none.
+void kiln_matmul_parts_after(const kiln_ops *ops, int32_t count, const kiln_matmul_part *parts, int64_t cols, const float *x,
+                             int64_t batch, kiln_rows_prologue prologue, void *context);
+
 // Activation quantisation as the quantised kernels do it (exposed for the tests): per block of
 // 32, d = max|x| / 127, q = round-to-nearest-even(x * (127 / max|x|)) (0 when max|x| = 0),
 // sum = Σq.

@@ -80,14 +80,14 @@ struct ForwardPass {
         for (index, layer) in w.layers.enumerated() {
             // Attention block.
             let finishing = pending
-            eachRow(t) { row in
+            let attentionNorm = { (row: Int) in
                 if let finishing { finish(finishing, row: row) }
                 normalize(b.x + row * d, into: b.h + row * d, weight: layer.attentionNorm, bias: layer.attentionNormBias, eps: eps)
             }
             if let qkv = layer.qkv {
-                matmul(qkv, b.h, batch: t, b.qkv)
+                matmul([qkv], b.h, batch: t, [b.qkv], after: attentionNorm)
             } else {
-                matmul([layer.query!, layer.key!, layer.value!], b.h, batch: t, [b.q, b.k, b.v])
+                matmul([layer.query!, layer.key!, layer.value!], b.h, batch: t, [b.q, b.k, b.v], after: attentionNorm)
             }
             let local = c.isLocal(layer: index)
             // A sliding-window layer's ring takes at most `window` new rows before they are
@@ -118,17 +118,17 @@ struct ForwardPass {
 
             // Feed-forward block.
             let attentionOutput = BlockOutput(bias: layer.outputBias, norm: layer.postAttentionNorm)
-            eachRow(t) { row in
+            let ffnNorm = { (row: Int) in
                 finish(attentionOutput, row: row)
                 normalize(b.x + row * d, into: b.h + row * d, weight: layer.ffnNorm, bias: layer.ffnNormBias, eps: eps)
             }
             if let gate = layer.gate {
-                matmul([layer.up, gate], b.h, batch: t, [b.up, b.gate])
+                matmul([layer.up, gate], b.h, batch: t, [b.up, b.gate], after: ffnNorm)
             } else {
-                matmul(layer.up, b.h, batch: t, b.up)
+                matmul([layer.up], b.h, batch: t, [b.up], after: ffnNorm)
             }
             let ff = c.feedForward
-            eachRow(t) { row in
+            let activation = { (row: Int) in
                 let up = b.up + row * ff, gate = b.gate + row * ff
                 if let bias = layer.upBias { for i in 0..<ff { up[i] += bias.values[i] } }
                 if layer.gate == nil {
@@ -140,7 +140,7 @@ struct ForwardPass {
                     Ops.swiglu(gate: gate, up: up, count: ff)
                 }
             }
-            matmul(layer.down, layer.gate != nil ? b.gate : b.up, batch: t, b.h)
+            matmul([layer.down], layer.gate != nil ? b.gate : b.up, batch: t, [b.h], after: activation)
             pending = BlockOutput(bias: layer.downBias, norm: layer.postFeedForwardNorm)
         }
         for segment in segments { segment.state.tokens += segment.tokens }
@@ -203,17 +203,11 @@ struct ForwardPass {
         }
     }
 
-    /// Runs `body(row)` for rows `0 ..< rows`: over the pool when there are several (each row
-    /// touches only its own slices of the buffers), on the calling thread for one.
+    /// Runs `body(row)` for rows `0 ..< rows`: over the pool in a contiguous share per thread
+    /// when there are several (each row touches only its own slices of the buffers), on the
+    /// calling thread for one.
     private func eachRow(_ rows: Int, _ body: (Int) -> Void) {
-        if rows == 1 {
-            body(0)
-        } else if rows > 1 {
-            let tasks = min(rows, Kernels.threads)
-            Kernels.parallelFor(tasks) { task in
-                for row in (task * rows / tasks)..<((task + 1) * rows / tasks) { body(row) }
-            }
-        }
+        Kernels.eachRowShare(rows) { b0, b1 in for row in b0..<b1 { body(row) } }
     }
 
     /// RoPE on buffer row `row` (the segment's row `offset`) of the queries and keys (the
@@ -263,8 +257,20 @@ struct ForwardPass {
         Ops.matmul(w, x, batch: batch, y)
     }
 
-    /// Products of one input by several matrices, as one pool job.
-    private func matmul(_ ws: [Matrix], _ x: UnsafePointer<Float>, batch: Int, _ ys: [UnsafeMutablePointer<Float>]) {
+    /// Products of one input by several matrices, as one pool job, after the row-wise step
+    /// `rowStep` has written each row of the input. With several rows and no observer (which
+    /// reads the whole input first) the step runs inside the products' job, each row quantised
+    /// right after it is written: a batch-8 step had ~90 of these row-wise pool jobs, each a
+    /// barrier with its own wake-up and wait. One row takes the single-sequence path unchanged.
+    private func matmul(_ ws: [Matrix], _ x: UnsafePointer<Float>, batch: Int, _ ys: [UnsafeMutablePointer<Float>],
+                        after rowStep: (Int) -> Void) {
+        if batch > 1 && observer == nil {
+            return withoutActuallyEscaping(rowStep) { rowStep in
+                Ops.matmul(ws, x, batch: batch, ys) { b0, b1 in for row in b0..<b1 { rowStep(row) } }
+            }
+        }
+        eachRow(batch, rowStep)
+        if ws.count == 1 { return matmul(ws[0], x, batch: batch, ys[0]) }
         for w in ws { observer?.observe(weight: w.name, inputs: x, rows: batch, columns: w.cols) }
         Ops.matmul(ws, x, batch: batch, ys)
     }

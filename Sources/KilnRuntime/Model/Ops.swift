@@ -37,8 +37,10 @@ enum Ops {
     }
 
     /// Products of one input by several matrices (q/k/v, gate/up) in one pass over the pool.
-    static func matmul(_ ws: [Matrix], _ x: UnsafePointer<Float>, batch: Int, _ ys: [UnsafeMutablePointer<Float>]) {
-        Kernels.matmul(ws.map(\.kernelMatrix), x, batch: batch, ys)
+    /// `before(b0, b1)` first writes rows `b0 ..< b1` of `x`, inside the products' pool job where it can.
+    static func matmul(_ ws: [Matrix], _ x: UnsafePointer<Float>, batch: Int, _ ys: [UnsafeMutablePointer<Float>],
+                       before: ((Int, Int) -> Void)? = nil) {
+        Kernels.matmul(ws.map(\.kernelMatrix), x, batch: batch, ys, before: before)
     }
 
     static func rmsNorm(_ x: UnsafePointer<Float>, weight: UnsafePointer<Float>, count: Int, eps: Float,
