@@ -156,7 +156,9 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
                            int transposed, struct quantize_phase *phase) {
     const int64_t cols = args->cols, batch = args->batch;
     const float *x = args->x;
-    if (phase && phase->prologue && !(quantized && batch > 1)) { // no quantise phase to run it in
+    // The prologue runs in the quantise phase, unless there is none or the batch is transposed
+    // here, before the phase (float parts beside quantised ones).
+    if (phase && phase->prologue && !(quantized && batch > 1 && !transposed)) {
         run_prologue(phase->prologue, phase->prologue_context, batch);
         phase->prologue = NULL;
     }

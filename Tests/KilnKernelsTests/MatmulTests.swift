@@ -171,6 +171,45 @@ struct MatmulTests {
         }
     }
 
+    /// A row-wise step given to the products (`before:`) runs once per row, before that row is
+    /// read: inside the products' pool job for quantised batches (each row written, then
+    /// quantised, by the job's first tasks; a task per row from 64 rows of 256 on), on its own
+    /// first for one row, float weights or no kernel. The results are those of the step followed
+    /// by the products.
+    @Test func productsAfterARowStepMatchTheStepThenTheProducts() {
+        var random = SeededRandom(seed: 12)
+        let quantized = [TestMatrix.random(.q4_1x8, rows: 96, cols: 256, &random), TestMatrix.random(.q8_0x8, rows: 40, cols: 256, &random),
+                         TestMatrix.random(.kq4x8, rows: 24, cols: 256, &random)]
+        let floats = [TestMatrix.random(.f16, rows: 13, cols: 256, &random)]
+        for matrices in [quantized, floats, quantized + floats] {
+            for batch in [1, 3, 8, 80] {
+                let source = random.activations(batch * 256)
+                // The step: row b of x becomes 2·source[b] + b.
+                let stepped = (0..<(batch * 256)).map { 2 * source[$0] + Float($0 / 256) }
+                for table in allTables {
+                    let expected = matrices.map { product(table, $0, stepped, batch: batch) }
+                    let x = UnsafeMutablePointer<Float>.allocate(capacity: batch * 256)
+                    x.initialize(repeating: .nan, count: batch * 256)
+                    let runs = UnsafeMutablePointer<Int>.allocate(capacity: batch)
+                    runs.initialize(repeating: 0, count: batch)
+                    let pointers = matrices.map { UnsafeMutablePointer<Float>.allocate(capacity: batch * $0.rows) }
+                    defer { x.deallocate(); runs.deallocate(); pointers.forEach { $0.deallocate() } }
+                    withMatrices(matrices) { ws in
+                        table.matmul(ws, x, batch: batch, pointers) { b0, b1 in
+                            for b in b0..<b1 {
+                                runs[b] += 1
+                                for i in 0..<256 { x[b * 256 + i] = 2 * source[b * 256 + i] + Float(b) }
+                            }
+                        }
+                    }
+                    let outputs = matrices.indices.map { Array(UnsafeBufferPointer(start: pointers[$0], count: batch * matrices[$0].rows)) }
+                    #expect(outputs == expected, "\(table.tier) batch \(batch) types \(matrices.map(\.type.name))")
+                    #expect((0..<batch).allSatisfy { runs[$0] == 1 }, "\(table.tier) batch \(batch): each row stepped once")
+                }
+            }
+        }
+    }
+
     /// Large enough to be split over the pool: the rows are divided, never the arithmetic inside
     /// a row, so the result is bit-identical for any thread count.
     @Test func threadCountDoesNotChangeResults() {
