@@ -302,11 +302,7 @@ ALWAYS_INLINE void search_symmetric_lanes(const float *x_blocks, const float *im
     else search_symmetric_lanes_body(x_blocks, NULL, 1, offset_levels, maxima, scales, levels);
 }
 
-// `search_affine` for LANES blocks, one per lane, in its order: each lane runs the one-block
-// search's operations (a lane leaving a shrink pair's passes early is masked off instead of
-// breaking), so it gives that search's bits. Blocks whose range is empty (hi > lo false) keep
-// their start, as the one-block callers skip them. The best levels are recomputed once from the
-// best (d, m) at the end: the winning trial's levels were exactly those.
+// `error_affine` in every lane (for the start's levels, which are not the nearest).
 ALWAYS_INLINE lane_f lane_error_affine(const lane_f *x, const lane_f *w, lane_f d, lane_f m, const lane_f *q) {
     lane_f e[32];
     for (int i = 0; i < 32; i++) {

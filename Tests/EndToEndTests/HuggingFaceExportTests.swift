@@ -32,7 +32,7 @@ struct HuggingFaceExportTests {
         try #require(expected["cases"]?.arrayValue).map { json in
             Case(kind: try #require(json["kind"]?.stringValue), prompt: try #require(json["prompt"]?.stringValue),
                  promptIDs: try ints(json["prompt_ids"]), ids: try ints(json["ids"]),
-                 stopsAtEOS: try #require(json["stops_at_eos"]?.boolValue),
+                 stopsAtEOS: try #require(json["stops_at_eos"]?.boolValue as Bool?),
                  margins: try #require(json["margins"]?.arrayValue).compactMap(\.doubleValue),
                  text: try #require(json["text"]?.stringValue))
         }
