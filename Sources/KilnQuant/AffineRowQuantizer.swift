@@ -39,20 +39,17 @@ extension AffineRowQuantizer {
     package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
                           into out: UnsafeMutableRawPointer, tier: KernelTier) {
         let blocks = count / 32
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { levelBuffer in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(4 * blocks, 1)) { floatBuffer in
-                let levels = levelBuffer.baseAddress!, lows = floatBuffer.baseAddress!
-                let highs = lows + blocks, scales = highs + blocks, minima = scales + blocks
-                ScaleSearch.affineStart(x, count: blocks, maxLevel: Self.maxLevel, lows: lows, highs: highs, scales: scales,
-                                        levels: levels, tier: tier)
-                minima.update(from: lows, count: blocks)
-                if method == .search {
-                    ScaleSearch.affineBlocks(x, importance: importance, count: blocks, maxLevel: Self.maxLevel, lows: lows,
-                                             highs: highs, scales: scales, minima: minima, levels: levels, tier: tier)
-                }
-                for b in 0..<blocks {
-                    Self.store(scale: scales[b], minimum: minima[b], levels: levels + 32 * b, into: out + b * type.blockBytes)
-                }
+        RowScratch.with(count: count, floatsPerBlock: 4) { levels, lows in
+            let highs = lows + blocks, scales = highs + blocks, minima = scales + blocks
+            ScaleSearch.affineStart(x, count: blocks, maxLevel: Self.maxLevel, lows: lows, highs: highs, scales: scales,
+                                    levels: levels, tier: tier)
+            minima.update(from: lows, count: blocks)
+            if method == .search {
+                ScaleSearch.affineBlocks(x, importance: importance, count: blocks, maxLevel: Self.maxLevel, lows: lows,
+                                         highs: highs, scales: scales, minima: minima, levels: levels, tier: tier)
+            }
+            for b in 0..<blocks {
+                Self.store(scale: scales[b], minimum: minima[b], levels: levels + 32 * b, into: out + b * type.blockBytes)
             }
         }
     }

@@ -30,16 +30,14 @@ package struct Q4_0Quantizer: BlockQuantizer {
     package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
                           into out: UnsafeMutableRawPointer, tier: KernelTier) {
         let blocks = count / 32
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: max(count, 1)) { levelBuffer in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: max(2 * blocks, 1)) { floatBuffer in
-                let levels = levelBuffer.baseAddress!, maxima = floatBuffer.baseAddress!, scales = maxima + blocks
-                ScaleSearch.q4_0Start(x, count: blocks, maxima: maxima, scales: scales, levels: levels, tier: tier)
-                if method == .search {
-                    ScaleSearch.symmetricBlocks(x, importance: importance, count: blocks, offset: 8, maxima: maxima,
-                                                scales: scales, levels: levels, tier: tier)
-                }
-                for b in 0..<blocks { Self.store(scales[b], levels + 32 * b, out + 18 * b) }
+        RowScratch.with(count: count, floatsPerBlock: 2) { levels, maxima in
+            let scales = maxima + blocks
+            ScaleSearch.q4_0Start(x, count: blocks, maxima: maxima, scales: scales, levels: levels, tier: tier)
+            if method == .search {
+                ScaleSearch.symmetricBlocks(x, importance: importance, count: blocks, offset: 8, maxima: maxima,
+                                            scales: scales, levels: levels, tier: tier)
             }
+            for b in 0..<blocks { Self.store(scales[b], levels + 32 * b, out + 18 * b) }
         }
     }
 
