@@ -11,12 +11,13 @@
 #   -t N   threads for both (default 2)                               -r N  rounds (default 3)
 #
 # This script builds nothing and downloads nothing. kiln-run is .build/release/kiln-run (KILN_RUN
-# overrides). llama-server is not part of Kiln: build it yourself from llama.cpp's sources
-# (https://github.com/ggml-org/llama.cpp), outside this repository:
+# overrides); KILN_SERVE_ARGS adds options to its serve command (e.g. --kv-f16: llama-server's KV
+# cache is f16 unless told otherwise, Kiln's f32). llama-server is not part of Kiln: build it
+# yourself from llama.cpp's sources (https://github.com/ggml-org/llama.cpp), outside this repository:
 #   cmake -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
 #   ninja -C build llama-server          # then pass build/bin/llama-server
 set -euo pipefail
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 KILN_RUN=${KILN_RUN:-$ROOT/.build/release/kiln-run}
 P=8 N=128 T=2 R=3
@@ -54,7 +55,7 @@ measure() {  # NAME: one bench run against the server on $PORT; prints "NAME sin
 
 RESULTS=$(mktemp)
 for round in $(seq 1 "$R"); do
-    "$KILN_RUN" serve "$MODEL" --port "$PORT" --parallel "$P" --threads "$T" 2>/dev/null & SERVER_PID=$!
+    "$KILN_RUN" serve "$MODEL" --port "$PORT" --parallel "$P" --threads "$T" ${KILN_SERVE_ARGS:-} 2>/dev/null & SERVER_PID=$!
     wait_ready; measure kiln >> "$RESULTS"; cleanup
     if [ "$LLAMA_SERVER" != none ]; then
         "$LLAMA_SERVER" -m "$MODEL" --port "$PORT" --parallel "$P" -t "$T" -c $((P * (N + 64))) --log-disable >/dev/null 2>&1 & SERVER_PID=$!

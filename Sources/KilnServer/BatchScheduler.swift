@@ -34,6 +34,8 @@ final class BatchScheduler: @unchecked Sendable {
         var prefilled = 0
         /// The token to run next, once the prompt is in.
         var next: Int?
+        /// A whole answer's text so far (`GenerationJob.streams` false), sent when it ends.
+        var text = ""
 
         init(job: GenerationJob, state: InferenceState, stepper: GenerationStepper) {
             self.job = job
@@ -192,7 +194,9 @@ final class BatchScheduler: @unchecked Sendable {
             let before = sequence.stepper.generatedTokens
             let (text, token) = sequence.stepper.next(logits)
             generated += sequence.stepper.generatedTokens - before
-            if !text.isEmpty { sequence.job.continuation.yield(.text(text)) }
+            if !text.isEmpty {
+                if sequence.job.streams { sequence.job.continuation.yield(.text(text)) } else { sequence.text += text }
+            }
             sequence.next = token
             if token == nil { finished.append(sequence) }
         }
@@ -207,8 +211,8 @@ final class BatchScheduler: @unchecked Sendable {
         if let failure {
             job.continuation.yield(.failed(failure))
         } else if !job.isCancelled {
-            let rest = sequence.stepper.finish()
-            if !rest.isEmpty { job.continuation.yield(.text(rest)) }
+            let text = sequence.text + sequence.stepper.finish()
+            if !text.isEmpty { job.continuation.yield(.text(text)) }
             job.continuation.yield(.finished(GenerationSummary(
                 promptTokens: job.prompt.count, completionTokens: sequence.stepper.generatedTokens,
                 stopReason: sequence.stepper.stopReason ?? .maxTokens)))

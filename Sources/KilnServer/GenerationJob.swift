@@ -29,14 +29,20 @@ struct GenerationSummary: Sendable {
 final class GenerationJob: Sendable {
     let prompt: [Int]
     let options: GenerationOptions
+    /// Whether the client reads the text as it is made (a stream) or only the whole answer.
+    /// A whole answer's text is gathered by the scheduler and sent once at the end: an event per
+    /// token wakes the reading task on every step, and on two cores those wake-ups preempt the
+    /// products' threads.
+    let streams: Bool
     let events: AsyncStream<GenerationEvent>
     let continuation: AsyncStream<GenerationEvent>.Continuation
     private let cancelled = NSLock()
     nonisolated(unsafe) private var isCancelledValue = false  // guarded by `cancelled`
 
-    init(prompt: [Int], options: GenerationOptions) {
+    init(prompt: [Int], options: GenerationOptions, streams: Bool) {
         self.prompt = prompt
         self.options = options
+        self.streams = streams
         (events, continuation) = AsyncStream.makeStream(of: GenerationEvent.self)
     }
 

@@ -10,7 +10,7 @@ struct GenerationResponder: Sendable {
     let modelName: String
 
     func respond(_ request: GenerationRequest, shape: ResponseShape, context: ServerContext) async throws -> Response {
-        let job = GenerationJob(prompt: request.prompt, options: request.options)
+        let job = GenerationJob(prompt: request.prompt, options: request.options, streams: request.stream)
         do {
             try scheduler.submit(job)
         } catch .queueFull {
