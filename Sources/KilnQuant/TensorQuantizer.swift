@@ -22,9 +22,27 @@ public struct QuantizationError: Sendable, Equatable {
 /// Quantises whole matrices, rows spread over threads. Each row is quantised independently,
 /// so the result does not depend on the thread count.
 package enum TensorQuantizer {
+    /// Where a matrix's f32 rows come from.
+    package enum RowSource {
+        /// Already in memory: `rows × cols` row-major floats.
+        case matrix(UnsafePointer<Float>)
+        /// Decoded a chunk at a time: `fill(first, count, into)` writes rows `first ..< first +
+        /// count` (`count × cols` floats). Called from several threads at once, for different rows.
+        /// An f16 source quantises without an f32 copy of the whole tensor (a 128 k-token
+        /// vocabulary's embedding at width 4096 is 2 GB of f32), each chunk's rows converted just
+        /// before they are quantised, while they are in cache.
+        case decode(_ fill: @Sendable (_ first: Int, _ count: Int, _ into: UnsafeMutablePointer<Float>) -> Void)
+    }
+
     /// Quantises `values` (`rows × cols`, row-major f32) to `scheme`. `importance` has `cols`
     /// entries (one per input column) or is nil for uniform weighting.
     package static func quantize(_ values: UnsafePointer<Float>, rows: Int, cols: Int, scheme: QuantScheme,
+                                importance: [Float]?, method: QuantMethod, threads: Int) throws -> (OwnedBytes, QuantizationError) {
+        try quantize(.matrix(values), rows: rows, cols: cols, scheme: scheme, importance: importance, method: method, threads: threads)
+    }
+
+    /// Quantises the `rows × cols` matrix that `source` gives to `scheme`; as above.
+    package static func quantize(_ source: RowSource, rows: Int, cols: Int, scheme: QuantScheme,
                                 importance: [Float]?, method: QuantMethod, threads: Int) throws -> (OwnedBytes, QuantizationError) {
         let type = scheme.type
         let byteCount = try type.byteCount(shape: [rows, cols])
@@ -38,16 +56,30 @@ package enum TensorQuantizer {
         let partials = UnsafeMutablePointer<(TensorComparison, Double, Double)>.allocate(capacity: max(chunks, 1))
         defer { partials.deallocate() }
         let quantizer = scheme.quantizer
-        let out = UncheckedBox(output.pointer), weightsPointer = UncheckedBox(values), partialsBox = UncheckedBox(partials)
+        let out = UncheckedBox(output.pointer), sourceBox = UncheckedBox(source), partialsBox = UncheckedBox(partials)
         importance.withUnsafeBufferPointerOptional { importanceBuffer in
             let importanceBox = UncheckedBox(importanceBuffer)
             let work = { (c: Int) in
+                let first = c * chunk, count = min(rows, first + chunk) - first
                 let decoded = UnsafeMutablePointer<Float>.allocate(capacity: cols)
                 defer { decoded.deallocate() }
+                // The chunk's rows: in place, or decoded into a buffer of their own.
+                let chunkRows: UnsafePointer<Float>
+                var converted: UnsafeMutablePointer<Float>?
+                defer { converted?.deallocate() }
+                switch sourceBox.value {
+                case .matrix(let values):
+                    chunkRows = values + first * cols
+                case .decode(let fill):
+                    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count * cols)
+                    converted = buffer
+                    fill(first, count, buffer)
+                    chunkRows = UnsafePointer(buffer)
+                }
                 var comparison = TensorComparison()
                 var weightedError = 0.0, weightTotal = 0.0
-                for r in (c * chunk)..<min(rows, (c + 1) * chunk) {
-                    let x = weightsPointer.value + r * cols
+                for r in first..<(first + count) {
+                    let x = chunkRows + (r - first) * cols
                     let destination = out.value + r * rowBytes
                     if let quantizer {
                         quantizer.quantize(x, count: cols, importance: importanceBox.value?.baseAddress, method: method, into: destination)

@@ -93,4 +93,36 @@ struct QuantizerTests {
             #expect(one.1 == two.1)
         }
     }
+
+    /// Rows decoded a chunk at a time (how an f16 model is quantised, with no f32 copy of the
+    /// whole tensor) give the bytes and the error report of the same matrix in memory, for a
+    /// row count that ends in a partial chunk and an importance vector.
+    @Test func rowsDecodedByChunksQuantiseLikeTheWholeMatrix() throws {
+        var random = SeededRandom(seed: 11)
+        let rows = 211, cols = 512
+        let x = (0..<(rows * cols)).map { _ in Float.random(in: -1...1, using: &random) }
+        let importance = (0..<cols).map { _ in Float.random(in: 0.1...2, using: &random) }
+        let box = UncheckedSendable(x)
+        let calls = DecodeCalls()
+        for scheme in [QuantScheme.q4_0, .kq4, .q8_0, .q4_k] {
+            let whole = try x.withUnsafeBufferPointer {
+                try TensorQuantizer.quantize($0.baseAddress!, rows: rows, cols: cols, scheme: scheme, importance: importance, method: .search, threads: 2)
+            }
+            let chunked = try TensorQuantizer.quantize(.decode { first, count, into in
+                calls.count()
+                box.value.withUnsafeBufferPointer { into.update(from: $0.baseAddress! + first * cols, count: count * cols) }
+            }, rows: rows, cols: cols, scheme: scheme, importance: importance, method: .search, threads: 2)
+            #expect(Array(chunked.0.buffer) == Array(whole.0.buffer), "\(scheme)")
+            #expect(chunked.1 == whole.1, "\(scheme)")
+        }
+        #expect(calls.total > 4, "the rows were decoded in chunks, not at once")
+    }
+}
+
+/// Counts the calls of a decoding closure that runs on several threads.
+private final class DecodeCalls: @unchecked Sendable {  // guarded by `lock`
+    private let lock = NSLock()
+    private var calls = 0
+    func count() { lock.lock(); calls += 1; lock.unlock() }
+    var total: Int { lock.lock(); defer { lock.unlock() }; return calls }
 }

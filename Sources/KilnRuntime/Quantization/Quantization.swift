@@ -144,12 +144,15 @@ public enum Quantization {
                 continue
             }
             let (bytes, error) = try withExtendedLifetime(data.owner) {
-                let values = try floatValues(tensor, data.bytes)
-                return try values.withUnsafeBufferPointer {
-                    try TensorQuantizer.quantize($0.baseAddress!, rows: tensor.shape[0], cols: tensor.shape[1], scheme: scheme,
+                let quantize = { (source: TensorQuantizer.RowSource) in
+                    try TensorQuantizer.quantize(source, rows: tensor.shape[0], cols: tensor.shape[1], scheme: scheme,
                                                  importance: importance[tensor.name], method: options.recipe.method,
                                                  threads: options.threads)
                 }
+                if let source = rowDecoder(tensor, data.bytes) { return try quantize(source) }
+                // Quantised or interleaved sources (requantising) are decoded whole.
+                let values = try tensor.type.dequantize(data.bytes, shape: tensor.shape)  // checks the length, names the tensor
+                return try values.withUnsafeBufferPointer { try quantize(.matrix($0.baseAddress!)) }
             }
             try writes.submit(bytes: 2 * bytes.count) {
                 // Stored in the layout the kernels stream (rows interleaved in groups of 8, when the
@@ -182,23 +185,27 @@ public enum Quantization {
         return report
     }
 
-    /// A tensor's values as f32 (interleaved and quantised sources too). f16 and bf16 — what a
-    /// quantiser's input usually is — convert with the SIMD kernels over every core: decoded one
-    /// value at a time on one core, they took 5% of a searched `q4` or `kq4` run.
-    private static func floatValues(_ tensor: CanonicalTensor, _ bytes: UnsafeRawBufferPointer) throws -> [Float] {
-        let format: HalfFormat? = tensor.type == .f16 ? .f16 : tensor.type == .bf16 ? .bf16 : nil
-        let count = tensor.elementCount
-        guard let format, bytes.count == 2 * count, let base = bytes.baseAddress, Int(bitPattern: base) % 2 == 0 else {
-            return try tensor.type.dequantize(bytes, shape: tensor.shape)  // checks the length, names the tensor
-        }
-        let source = UncheckedSendable(base.assumingMemoryBound(to: UInt16.self)), chunk = 1 << 20
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            let destination = UncheckedSendable(buffer.baseAddress!)
-            parallelFor((count + chunk - 1) / chunk) { c in
-                Kernels.convert(source.value + c * chunk, from: format, into: destination.value + c * chunk,
-                                count: min(chunk, count - c * chunk))
+    /// A tensor's rows decoded as the quantiser reaches them (`TensorQuantizer.RowSource`), with
+    /// no f32 copy of the whole tensor: f16 and bf16 — what a quantiser's input usually is —
+    /// through the SIMD conversion kernels (one value at a time on one core they took 5% of a
+    /// searched `q4` run), other row-major types block by block. Nil for interleaved types and
+    /// when the bytes are not exactly the tensor's (the whole-tensor decode then names the problem).
+    private static func rowDecoder(_ tensor: CanonicalTensor, _ bytes: UnsafeRawBufferPointer) -> TensorQuantizer.RowSource? {
+        let type = tensor.type
+        guard tensor.shape.count == 2, type.interleaving == nil, let base = bytes.baseAddress,
+              let byteCount = try? type.byteCount(shape: tensor.shape), byteCount == bytes.count,
+              tensor.shape[1] % type.blockElements == 0
+        else { return nil }
+        let cols = tensor.shape[1], rowBytes = cols / type.blockElements * type.blockBytes
+        let source = UncheckedSendable(base)
+        if type == .f16 || type == .bf16, Int(bitPattern: base) % 2 == 0 {
+            let format: HalfFormat = type == .f16 ? .f16 : .bf16
+            return .decode { first, rows, into in
+                Kernels.convert(source.value.assumingMemoryBound(to: UInt16.self) + first * cols, from: format, into: into, count: rows * cols)
             }
-            initialized = count
+        }
+        return .decode { first, rows, into in
+            type.decodeBlocks(source.value + first * rowBytes, blocks: rows * cols / type.blockElements, into: into)
         }
     }
 }
