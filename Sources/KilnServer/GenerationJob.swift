@@ -31,8 +31,7 @@ final class GenerationJob: Sendable {
     let options: GenerationOptions
     /// Whether the client reads the text as it is made (a stream) or only the whole answer.
     /// A whole answer's text is gathered by the scheduler and sent once at the end: an event per
-    /// token wakes the reading task on every step, and on two cores those wake-ups preempt the
-    /// products' threads.
+    /// token would wake the reading task on every step for nothing the client sees.
     let streams: Bool
     let events: AsyncStream<GenerationEvent>
     let continuation: AsyncStream<GenerationEvent>.Continuation

@@ -192,9 +192,9 @@ public enum Quantization {
     /// when the bytes are not exactly the tensor's (the whole-tensor decode then names the problem).
     private static func rowDecoder(_ tensor: CanonicalTensor, _ bytes: UnsafeRawBufferPointer) -> TensorQuantizer.RowSource? {
         let type = tensor.type
+        // byteCount also checks that a row holds whole blocks.
         guard tensor.shape.count == 2, type.interleaving == nil, let base = bytes.baseAddress,
-              let byteCount = try? type.byteCount(shape: tensor.shape), byteCount == bytes.count,
-              tensor.shape[1] % type.blockElements == 0
+              let byteCount = try? type.byteCount(shape: tensor.shape), byteCount == bytes.count
         else { return nil }
         let cols = tensor.shape[1], rowBytes = cols / type.blockElements * type.blockBytes
         let source = UncheckedSendable(base)
