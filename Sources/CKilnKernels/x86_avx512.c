@@ -336,7 +336,7 @@ AVX512 static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 #define KPANEL_PREFIX z_
 #include "x86_kquant_panel.h"
 
-// Prompt batches of q3_K … q6_K, 16 rows at a time: two 8-row groups decoded side by side into one
+// Prompt batches of q2_K … q6_K, 16 rows at a time: two 8-row groups decoded side by side into one
 // panel (x86_kquant_panel.h's decode with a pitch of 16), so each 64-byte line of codes is a zmm
 // operand as it stands (no insert per chunk on the shuffle port) and each activation broadcast
 // feeds 16 rows; 8 activation rows per pass over the panel, so each code load serves 8 vpdpbusd.
@@ -347,6 +347,9 @@ AVX512 static void rows_bf16(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 //   ≤ 252) or × 32 (q3_K, ≤ 224) with the scales divided back (exact), so each half's sum starts
 //   at the driver's −128·Σx of the half (a broadcast load) and ends offset-free; then two
 //   conversions, (s_lo·lo + s_hi·hi) in one multiply and one FMA, and one FMA by d_x.
+// - q2_K (codes 0–3 as stored, a scale and a minimum per 16 values): as q6_K/q3_K from zero, plus
+//   an FMA per half for its −dmin·m times the half's Σx (converted once per panel). It ran on
+//   the 8-row ymm panel before, 4 activation rows per pass: 17–19% of the int8 ceiling.
 // Integer sums are exact; the f32 sums run in their own order (against the reference within
 // rounding, as every K-quant tile: MatmulTests).
 #define PAIR_SUPERBLOCKS 4 // 1024 values: 16 KB of codes + 8 KB of scales, with 8 activation rows' 8 KB in L1
@@ -483,24 +486,32 @@ AVX512 static void pair_decode(const uint8_t *const *rows, int32_t type, int64_t
 AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_pair_panel *p, int64_t blocks, int64_t b0,
                                                        const kiln_matmul_args *a, const int64_t *xrow, int32_t type, __m512 *acc) {
     const int64_t nb = a->cols / KILN_BLOCK;
-    const int per16 = type == KILN_WEIGHT_Q6_K || type == KILN_WEIGHT_Q3_K;
+    const int q2 = type == KILN_WEIGHT_Q2_K;
+    const int per16 = type == KILN_WEIGHT_Q6_K || type == KILN_WEIGHT_Q3_K || q2;
     const int8_t *xq[PAIR_X];
     const float *xd[PAIR_X], *xmin[PAIR_X];
     const int32_t *bias[PAIR_X];
+    // q2_K's per-16 minimums meet each half's Σx, converted here once per panel and activation row
+    // (2·blocks is a multiple of 16) so that the block loop reads them as broadcast loads.
+    float half_sums[PAIR_X][2 * PAIR_BLOCKS] __attribute__((aligned(64)));
     for (int i = 0; i < PAIR_X; i++) {
         xq[i] = a->xq + xrow[i] * a->cols + b0 * KILN_BLOCK;
         xd[i] = a->xd + xrow[i] * nb + b0;
         xmin[i] = per16 ? NULL : a->xmin + xrow[i] * nb + b0;
-        bias[i] = per16 ? a->xhalf_bias + xrow[i] * 2 * nb + 2 * b0 : NULL;
+        bias[i] = per16 && !q2 ? a->xhalf_bias + xrow[i] * 2 * nb + 2 * b0 : NULL;
         acc[i] = _mm512_setzero_ps();
+        if (q2)
+            for (int64_t k = 0; k < 2 * blocks; k += 16)
+                _mm512_store_ps(half_sums[i] + k,
+                                _mm512_cvtepi32_ps(_mm512_loadu_si512(a->xhalf + xrow[i] * 2 * nb + 2 * b0 + k)));
     }
     for (int64_t blk = 0; blk < blocks; blk++) {
         const uint8_t *codes = p->codes[blk][0];
         if (per16) {
             __m512i lo[PAIR_X], hi[PAIR_X];
             for (int i = 0; i < PAIR_X; i++) {
-                lo[i] = _mm512_set1_epi32(bias[i][2 * blk]);
-                hi[i] = _mm512_set1_epi32(bias[i][2 * blk + 1]);
+                lo[i] = q2 ? _mm512_setzero_si512() : _mm512_set1_epi32(bias[i][2 * blk]);
+                hi[i] = q2 ? _mm512_setzero_si512() : _mm512_set1_epi32(bias[i][2 * blk + 1]);
             }
             for (int c = 0; c < 4; c++) {
                 const __m512i wl = _mm512_load_si512(codes + 64 * c), wh = _mm512_load_si512(codes + 64 * (c + 4));
@@ -510,8 +521,13 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_pair_panel *
                 }
             }
             const __m512 s_lo = _mm512_load_ps(p->scale[blk][0]), s_hi = _mm512_load_ps(p->scale[blk][1]);
+            const __m512 m_lo = q2 ? _mm512_load_ps(p->minimum[blk][0]) : s_lo, m_hi = q2 ? _mm512_load_ps(p->minimum[blk][1]) : s_hi;
             for (int i = 0; i < PAIR_X; i++) {
-                const __m512 both = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[i]), s_hi, _mm512_mul_ps(_mm512_cvtepi32_ps(lo[i]), s_lo));
+                __m512 both = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[i]), s_hi, _mm512_mul_ps(_mm512_cvtepi32_ps(lo[i]), s_lo));
+                if (q2) { // − dmin·m of each half times its Σx
+                    both = _mm512_fmadd_ps(m_lo, _mm512_set1_ps(half_sums[i][2 * blk]), both);
+                    both = _mm512_fmadd_ps(m_hi, _mm512_set1_ps(half_sums[i][2 * blk + 1]), both);
+                }
                 acc[i] = _mm512_fmadd_ps(both, _mm512_set1_ps(xd[i][blk]), acc[i]);
             }
         } else {
@@ -562,7 +578,7 @@ AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64
             for (int r = 0; r < 16; r++) rows[r] = (const uint8_t *)a->w + (size_t)((row + (r < valid ? r : valid - 1)) * superblocks) * bytes;
             for (int64_t s0 = 0; s0 < superblocks; s0 += PAIR_SUPERBLOCKS) {
                 const int64_t count = superblocks - s0 < PAIR_SUPERBLOCKS ? superblocks - s0 : PAIR_SUPERBLOCKS;
-                if (type == KILN_WEIGHT_Q3_K)
+                if (type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q2_K)
                     for (int g = 0; g < 2; g++)
                         kquant_panel_decode_to(rows + 8 * g, type, s0, count, &panel.codes[0][0][32 * g], &panel.scale[0][0][8 * g],
                                                &panel.minimum[0][0][8 * g], 16, shift);
@@ -664,11 +680,11 @@ AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64
     if (quads_end < r1) kquant_pair_rows(a, quads_end, r1, type);
 }
 
-// q2_K: the AVX2 decode tiles, the 8-row panel for prompt batches (its per-16 minimums need
-// d_x·Σx per half, which the driver does not give). q3_K … q6_K: the pair panel above.
+// Decode (batch < 4) on the AVX2 tiles; prompt batches on the pair panel above (q4_K/q5_K on
+// two of them at a time).
 AVX512 static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q2_k(a, r0, r1);
-    else z_panel_rows(a, r0, r1, KILN_WEIGHT_Q2_K);
+    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q2_K);
 }
 AVX512 static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q3_k(a, r0, r1);
