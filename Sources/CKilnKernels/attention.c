@@ -1,12 +1,26 @@
-// kiln_flash_attention's driver: shares (job, KV head, query tile) units out over the pool, each
-// with its own scratch, and runs the tier's tile (attention_tile.h) on it.
+// kiln_flash_attention's driver: shares (job, KV head, query tile, key split) units out over the
+// pool, each with its own scratch, runs the tier's tile (attention_tile.h) on it, and merges the
+// splits of a split job.
 #include "kiln_internal.h"
+#include <math.h>
 #include <stdlib.h>
+
+// A decode row's stacked query rows (its KV head's group) make one tile, so a single sequence's
+// decode step had only kv_heads tasks: SmolLM2's 3 on 2 threads left a core idle for a third of
+// every layer's attention, which at long contexts is most of the step. A job whose rows fit one
+// tile per KV head therefore splits its keys into runs of KILN_FLASH_SPLIT_KEYS slots, one task
+// each (flash-decoding); each leaves its rows' running maximum, sum and unnormalised output, and
+// the merge below weighs them by e^(m − max). The split depends on the context alone, never on
+// the thread count, so the result does not either.
+#define KILN_FLASH_SPLIT_KEYS 256
 
 typedef struct {
     const kiln_ops *ops;
     const kiln_attention_job *jobs;
-    const int64_t *first; // first task of each job, and the total after the last
+    const int64_t *first;  // first task of each job, and the total after the last
+    const int64_t *splits; // each job's key splits (1: unsplit)
+    const int64_t *parts;  // each job's first split record in `partial` (split jobs only)
+    float *partial;        // per split record: KILN_FLASH_ROWS rows of (head_dim + 2) floats
     int64_t count, group, kv_heads, head_dim;
     int32_t kv_type;
     float scale;
@@ -16,18 +30,29 @@ int64_t kiln_flash_attention_scratch_bytes(int64_t head_dim) {
     return kiln_flash_scratch_floats(head_dim) * (int64_t)sizeof(float);
 }
 
+static int64_t tiles_of(const kiln_attention_job *job, int64_t group) {
+    const int64_t rows = job->rows > 0 ? job->rows : 0;
+    return (rows * group + KILN_FLASH_ROWS - 1) / KILN_FLASH_ROWS;
+}
+
+static int64_t splits_of(const kiln_attention_job *job, int64_t group) {
+    if (tiles_of(job, group) != 1 || job->slots <= KILN_FLASH_SPLIT_KEYS) return 1;
+    return (job->slots + KILN_FLASH_SPLIT_KEYS - 1) / KILN_FLASH_SPLIT_KEYS;
+}
+
 static void flash_task(void *context, int64_t task) {
     const flash_context *c = context;
     int64_t j = 0;
     while (c->first[j + 1] <= task) j++;
     const kiln_attention_job *job = &c->jobs[j];
-    const int64_t unit = task - c->first[j], stacked = job->rows * c->group;
-    const int64_t tiles = (stacked + KILN_FLASH_ROWS - 1) / KILN_FLASH_ROWS;
+    const int64_t stacked = job->rows * c->group, tiles = tiles_of(job, c->group), splits = c->splits[j];
+    const int64_t unit = (task - c->first[j]) / splits, split = (task - c->first[j]) % splits;
     // The last tiles see the most keys: they go first, so the pool's dynamic claiming ends with
     // the short ones and the threads finish together.
     const int64_t tile = tiles - 1 - unit / c->kv_heads, g = unit % c->kv_heads;
     float *scratch = kiln_scratch(KILN_SCRATCH_ATTENTION, (size_t)kiln_flash_attention_scratch_bytes(c->head_dim));
     const size_t element = c->kv_type == KILN_KV_F16 ? 2 : 4;
+    const int64_t k0 = split * KILN_FLASH_SPLIT_KEYS;
     const kiln_flash_tile t = {
         .q = job->q + g * c->group * c->head_dim,
         .out = job->out + g * c->group * c->head_dim,
@@ -44,25 +69,68 @@ static void flash_task(void *context, int64_t task) {
         .window = job->window,
         .s0 = tile * KILN_FLASH_ROWS,
         .s1 = (tile + 1) * KILN_FLASH_ROWS < stacked ? (tile + 1) * KILN_FLASH_ROWS : stacked,
+        .k0 = splits > 1 ? k0 : 0,
+        .k1 = splits > 1 && k0 + KILN_FLASH_SPLIT_KEYS < job->slots ? k0 + KILN_FLASH_SPLIT_KEYS : job->slots,
         .scale = c->scale,
         .scratch = scratch,
+        .partial = splits > 1 ? c->partial + (size_t)(c->parts[j] + g * splits + split) * KILN_FLASH_ROWS * (size_t)(c->head_dim + 2) : NULL,
     };
     c->ops->flash_tile(&t);
+}
+
+// A split job's rows from its splits' records: out = Σ w_s·O_s / Σ w_s·l_s with w_s = e^(m_s − max m),
+// a split that saw no key (m = −∞) weighing 0, and a row that saw none at all getting zeros.
+static void merge_splits(const flash_context *c, int64_t j) {
+    const kiln_attention_job *job = &c->jobs[j];
+    const int64_t d = c->head_dim, splits = c->splits[j], n = job->rows * c->group, stride = d + 2;
+    for (int64_t g = 0; g < c->kv_heads; g++) {
+        const float *records = c->partial + (size_t)(c->parts[j] + g * splits) * KILN_FLASH_ROWS * (size_t)stride;
+        for (int64_t r = 0; r < n; r++) {
+            float maximum = -INFINITY;
+            for (int64_t s = 0; s < splits; s++) {
+                const float m = records[(s * KILN_FLASH_ROWS + r) * stride];
+                maximum = m > maximum ? m : maximum;
+            }
+            const int64_t row = r / c->group, head = r % c->group;
+            float *dst = job->out + g * c->group * d + row * job->q_stride + head * d;
+            for (int64_t i = 0; i < d; i++) dst[i] = 0;
+            if (maximum == -INFINITY) continue;
+            float total = 0;
+            for (int64_t s = 0; s < splits; s++) {
+                const float *record = records + (s * KILN_FLASH_ROWS + r) * stride;
+                if (record[0] == -INFINITY) continue;
+                const float weight = expf(record[0] - maximum);
+                total += weight * record[1];
+                for (int64_t i = 0; i < d; i++) dst[i] += weight * record[2 + i];
+            }
+            const float inverse = total > 0 ? 1.0f / total : 0.0f;
+            for (int64_t i = 0; i < d; i++) dst[i] *= inverse;
+        }
+    }
 }
 
 void kiln_flash_attention(const kiln_ops *ops, const kiln_attention_job *jobs, int64_t count, int64_t heads,
                           int64_t kv_heads, int64_t head_dim, int32_t kv_type, float scale) {
     if (count <= 0 || kv_heads <= 0 || head_dim <= 0) return;
-    int64_t stack[65];
-    int64_t *first = count < 65 ? stack : malloc((size_t)(count + 1) * sizeof(int64_t));
+    int64_t stack[3 * 65];
+    int64_t *first = count < 65 ? stack : malloc((size_t)(count + 1) * 3 * sizeof(int64_t));
     if (!first) abort();
+    int64_t *splits = first + count + 1, *parts = splits + count;
     const int64_t group = heads / kv_heads;
     first[0] = 0;
+    int64_t records = 0;
     for (int64_t j = 0; j < count; j++) {
-        const int64_t rows = jobs[j].rows > 0 ? jobs[j].rows : 0;
-        first[j + 1] = first[j] + kv_heads * ((rows * group + KILN_FLASH_ROWS - 1) / KILN_FLASH_ROWS);
+        splits[j] = splits_of(&jobs[j], group);
+        parts[j] = records;
+        if (splits[j] > 1) records += kv_heads * splits[j];
+        first[j + 1] = first[j] + kv_heads * tiles_of(&jobs[j], group) * splits[j];
     }
-    const flash_context context = {ops, jobs, first, count, group, kv_heads, head_dim, kv_type, scale};
+    // On the calling thread's own slot: the tasks use KILN_SCRATCH_ATTENTION, on every thread.
+    float *partial = records ? kiln_scratch(KILN_SCRATCH_ATTENTION_SPLITS, (size_t)records * KILN_FLASH_ROWS * (size_t)(head_dim + 2) * sizeof(float))
+                             : NULL;
+    const flash_context context = {ops, jobs, first, splits, parts, partial, count, group, kv_heads, head_dim, kv_type, scale};
     if (first[count] > 0) kiln_pool_run(flash_task, (void *)&context, first[count]);
+    for (int64_t j = 0; j < count; j++)
+        if (splits[j] > 1) merge_splits(&context, j);
     if (first != stack) free(first);
 }

@@ -52,8 +52,8 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
     // The ring's newest slot: slots up to it hold last − newest + slot, the ones after it the
     // lap before (a cache that has not wrapped has only the first run).
     const int64_t newest = t->last % t->capacity;
-    for (int64_t c0 = 0; c0 < t->slots; c0 += KILN_FLASH_KEYS) {
-        const int64_t keys = t->slots - c0 < KILN_FLASH_KEYS ? t->slots - c0 : KILN_FLASH_KEYS;
+    for (int64_t c0 = t->k0; c0 < t->k1; c0 += KILN_FLASH_KEYS) {
+        const int64_t keys = t->k1 - c0 < KILN_FLASH_KEYS ? t->k1 - c0 : KILN_FLASH_KEYS;
         int64_t kpos[KILN_FLASH_KEYS], kmin = INT64_MAX, kmax = INT64_MIN;
         for (int64_t c = 0; c < keys; c++) {
             const int64_t slot = c0 + c;
@@ -89,6 +89,15 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
         }
         flash_softmax(S, n, m, l, O, d);
         flash_pv(S, n, vv, keys, d, O);
+    }
+    if (t->partial) { // one split of the keys: kiln_flash_attention merges the splits
+        for (int64_t r = 0; r < n; r++) {
+            float *part = t->partial + r * (d + 2);
+            part[0] = m[r];
+            part[1] = l[r];
+            for (int64_t i = 0; i < d; i++) part[2 + i] = O[r * d + i];
+        }
+        return;
     }
     for (int64_t r = 0; r < n; r++) {
         const int64_t s = t->s0 + r, row = s / group, head = s % group;

@@ -56,8 +56,13 @@ typedef struct {
     int32_t kv_type;
     int64_t slots, capacity, last, base, window;
     int64_t s0, s1;
+    int64_t k0, k1;       // the slots this task reads: all (0, slots), or one split of them
     float scale;
     float *scratch;       // kiln_flash_scratch_floats(head_dim) floats, 64-byte aligned
+    // NULL: the rows' outputs go to `out`. Otherwise this task is one split of the keys, and row r
+    // leaves its running maximum, sum and unnormalised output at partial + r·(head_dim + 2) for
+    // kiln_flash_attention to merge with the other splits'.
+    float *partial;
 } kiln_flash_tile;
 
 // Q and O tiles, the score tile, m and l, and a block of converted keys and of values.
@@ -301,7 +306,7 @@ static inline uint16_t kiln_float_to_bf16(float f) {
 
 // Per-thread scratch that grows and is kept between calls, freed at thread exit (scratch.c): one
 // buffer per slot, 64-byte aligned, at least `bytes`. Aborts if memory runs out.
-enum { KILN_SCRATCH_ACTIVATIONS, KILN_SCRATCH_ATTENTION, KILN_SCRATCH_SLOTS };
+enum { KILN_SCRATCH_ACTIVATIONS, KILN_SCRATCH_ATTENTION, KILN_SCRATCH_ATTENTION_SPLITS, KILN_SCRATCH_SLOTS };
 void *kiln_scratch(int slot, size_t bytes);
 
 #endif

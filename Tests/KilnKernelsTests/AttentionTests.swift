@@ -33,6 +33,13 @@ struct AttentionTests {
             all.append(Case(rows: rows, base: 90, headDim: 64, group: 4, window: 20, ring: 39))
             all.append(Case(rows: rows, base: 200, headDim: 17, group: 1, window: 70, ring: 139))
         }
+        // Decode rows at long contexts, whose keys the kernel splits into runs of 256 slots and
+        // merges: an even and a ragged last run, a tail head size, and a wrapped ring with a window
+        // (runs wholly outside it see nothing).
+        all.append(Case(rows: 1, base: 1023, headDim: 64, group: 3))
+        all.append(Case(rows: 3, base: 700, headDim: 17, group: 4))
+        all.append(Case(rows: 1, base: 900, headDim: 64, group: 3, window: 300, ring: 599))
+        all.append(Case(rows: 2, base: 1000, headDim: 32, group: 2, window: 100))
         // The fixtures' tiny sliding-window models: window 5 in a ring of 9, 32-wide heads.
         for (rows, base) in [(5, 0), (5, 5), (1, 12), (4, 16), (3, 2)] {
             all.append(Case(rows: rows, base: base, headDim: 32, group: 2, window: 5, ring: 9))
@@ -113,7 +120,7 @@ struct AttentionTests {
     /// cache, and the result equals running the jobs one by one on the reference.
     @Test func jobsOfABatchAreIndependent() {
         var random = SeededRandom(seed: 12)
-        let d = 64, kvHeads = 3, heads = 9, lengths = [5, 70, 1, 33]
+        let d = 64, kvHeads = 3, heads = 9, lengths = [5, 70, 1, 33, 700] // 700: a job split over its keys
         // Allocated buffers: the jobs hold raw pointers for the whole call.
         func buffer(_ values: [Float]) -> UnsafeMutablePointer<Float> {
             let p = UnsafeMutablePointer<Float>.allocate(capacity: values.count)

@@ -234,7 +234,9 @@ typedef struct {
 // h / (heads / kv_heads)): softmax(scale · q·kᵀ) · v computed a tile of query rows against a block of
 // keys at a time with an online softmax, so nothing of size rows × positions is ever stored, and
 // blocks wholly outside a tile's causal (and window) range are skipped. Split over the pool by
-// (job, KV head, query tile). kv_type: KILN_KV_F32 or KILN_KV_F16.
+// (job, KV head, query tile), and a job whose rows fit one tile (decode) also by runs of 256 key
+// slots, merged after (so the split, and the result, depend on the context, not on the threads).
+// kv_type: KILN_KV_F32 or KILN_KV_F16.
 void kiln_flash_attention(const kiln_ops *ops, const kiln_attention_job *jobs, int64_t count, int64_t heads,
                           int64_t kv_heads, int64_t head_dim, int32_t kv_type, float scale);
 // Bytes of scratch one pool task of kiln_flash_attention allocates (for the tests' memory bound:
