@@ -11,16 +11,18 @@
 // tile per KV head therefore splits its keys into runs of KILN_FLASH_SPLIT_KEYS slots, one task
 // each (flash-decoding); each leaves its rows' running maximum, sum and unnormalised output, and
 // the merge below weighs them by e^(m − max). The split depends on the context alone, never on
-// the thread count, so the result does not either.
+// the thread count, so the result does not either. Runs lengthen (by whole key blocks) past
+// KILN_FLASH_MAX_SPLITS of them, so the records a job leaves stay bounded at any context.
 #define KILN_FLASH_SPLIT_KEYS 256
+#define KILN_FLASH_MAX_SPLITS 64
 
 typedef struct {
     const kiln_ops *ops;
     const kiln_attention_job *jobs;
     const int64_t *first;  // first task of each job, and the total after the last
     const int64_t *splits; // each job's key splits (1: unsplit)
-    const int64_t *parts;  // each job's first split record in `partial` (split jobs only)
-    float *partial;        // per split record: KILN_FLASH_ROWS rows of (head_dim + 2) floats
+    const int64_t *parts;  // where each split job's records start in `partial`, in floats
+    float *partial;        // per (KV head, split) of a split job: its stacked rows × (head_dim + 2) floats
     int64_t count, group, kv_heads, head_dim;
     int32_t kv_type;
     float scale;
@@ -35,9 +37,17 @@ static int64_t tiles_of(const kiln_attention_job *job, int64_t group) {
     return (rows * group + KILN_FLASH_ROWS - 1) / KILN_FLASH_ROWS;
 }
 
+// Slots per split: KILN_FLASH_SPLIT_KEYS, or more (whole KILN_FLASH_KEYS blocks) so that there are
+// at most KILN_FLASH_MAX_SPLITS.
+static int64_t split_keys(const kiln_attention_job *job) {
+    const int64_t spread = (job->slots + KILN_FLASH_MAX_SPLITS - 1) / KILN_FLASH_MAX_SPLITS;
+    const int64_t blocks = (spread + KILN_FLASH_KEYS - 1) / KILN_FLASH_KEYS * KILN_FLASH_KEYS;
+    return blocks > KILN_FLASH_SPLIT_KEYS ? blocks : KILN_FLASH_SPLIT_KEYS;
+}
+
 static int64_t splits_of(const kiln_attention_job *job, int64_t group) {
     if (tiles_of(job, group) != 1 || job->slots <= KILN_FLASH_SPLIT_KEYS) return 1;
-    return (job->slots + KILN_FLASH_SPLIT_KEYS - 1) / KILN_FLASH_SPLIT_KEYS;
+    return (job->slots + split_keys(job) - 1) / split_keys(job);
 }
 
 static void flash_task(void *context, int64_t task) {
@@ -52,7 +62,7 @@ static void flash_task(void *context, int64_t task) {
     const int64_t tile = tiles - 1 - unit / c->kv_heads, g = unit % c->kv_heads;
     float *scratch = kiln_scratch(KILN_SCRATCH_ATTENTION, (size_t)kiln_flash_attention_scratch_bytes(c->head_dim));
     const size_t element = c->kv_type == KILN_KV_F16 ? 2 : 4;
-    const int64_t k0 = split * KILN_FLASH_SPLIT_KEYS;
+    const int64_t run = split_keys(job), k0 = split * run, stride = c->head_dim + 2;
     const kiln_flash_tile t = {
         .q = job->q + g * c->group * c->head_dim,
         .out = job->out + g * c->group * c->head_dim,
@@ -70,10 +80,10 @@ static void flash_task(void *context, int64_t task) {
         .s0 = tile * KILN_FLASH_ROWS,
         .s1 = (tile + 1) * KILN_FLASH_ROWS < stacked ? (tile + 1) * KILN_FLASH_ROWS : stacked,
         .k0 = splits > 1 ? k0 : 0,
-        .k1 = splits > 1 && k0 + KILN_FLASH_SPLIT_KEYS < job->slots ? k0 + KILN_FLASH_SPLIT_KEYS : job->slots,
+        .k1 = splits > 1 && k0 + run < job->slots ? k0 + run : job->slots,
         .scale = c->scale,
         .scratch = scratch,
-        .partial = splits > 1 ? c->partial + (size_t)(c->parts[j] + g * splits + split) * KILN_FLASH_ROWS * (size_t)(c->head_dim + 2) : NULL,
+        .partial = splits > 1 ? c->partial + c->parts[j] + (size_t)((g * splits + split) * stacked * stride) : NULL,
     };
     c->ops->flash_tile(&t);
 }
@@ -84,11 +94,11 @@ static void merge_splits(const flash_context *c, int64_t j) {
     const kiln_attention_job *job = &c->jobs[j];
     const int64_t d = c->head_dim, splits = c->splits[j], n = job->rows * c->group, stride = d + 2;
     for (int64_t g = 0; g < c->kv_heads; g++) {
-        const float *records = c->partial + (size_t)(c->parts[j] + g * splits) * KILN_FLASH_ROWS * (size_t)stride;
+        const float *records = c->partial + c->parts[j] + (size_t)(g * splits * n * stride);
         for (int64_t r = 0; r < n; r++) {
             float maximum = -INFINITY;
             for (int64_t s = 0; s < splits; s++) {
-                const float m = records[(s * KILN_FLASH_ROWS + r) * stride];
+                const float m = records[(s * n + r) * stride];
                 maximum = m > maximum ? m : maximum;
             }
             const int64_t row = r / c->group, head = r % c->group;
@@ -97,7 +107,7 @@ static void merge_splits(const flash_context *c, int64_t j) {
             if (maximum == -INFINITY) continue;
             float total = 0;
             for (int64_t s = 0; s < splits; s++) {
-                const float *record = records + (s * KILN_FLASH_ROWS + r) * stride;
+                const float *record = records + (s * n + r) * stride;
                 if (record[0] == -INFINITY) continue;
                 const float weight = expf(record[0] - maximum);
                 total += weight * record[1];
@@ -118,16 +128,15 @@ void kiln_flash_attention(const kiln_ops *ops, const kiln_attention_job *jobs, i
     int64_t *splits = first + count + 1, *parts = splits + count;
     const int64_t group = heads / kv_heads;
     first[0] = 0;
-    int64_t records = 0;
+    int64_t floats = 0; // of the split jobs' records
     for (int64_t j = 0; j < count; j++) {
         splits[j] = splits_of(&jobs[j], group);
-        parts[j] = records;
-        if (splits[j] > 1) records += kv_heads * splits[j];
+        parts[j] = floats;
+        if (splits[j] > 1) floats += kv_heads * splits[j] * jobs[j].rows * group * (head_dim + 2);
         first[j + 1] = first[j] + kv_heads * tiles_of(&jobs[j], group) * splits[j];
     }
     // On the calling thread's own slot: the tasks use KILN_SCRATCH_ATTENTION, on every thread.
-    float *partial = records ? kiln_scratch(KILN_SCRATCH_ATTENTION_SPLITS, (size_t)records * KILN_FLASH_ROWS * (size_t)(head_dim + 2) * sizeof(float))
-                             : NULL;
+    float *partial = floats ? kiln_scratch(KILN_SCRATCH_ATTENTION_SPLITS, (size_t)floats * sizeof(float)) : NULL;
     const flash_context context = {ops, jobs, first, splits, parts, partial, count, group, kv_heads, head_dim, kv_type, scale};
     if (first[count] > 0) kiln_pool_run(flash_task, (void *)&context, first[count]);
     for (int64_t j = 0; j < count; j++)
