@@ -11,8 +11,8 @@
 #   -t N   threads for both (default 2)                               -r N  rounds (default 3)
 #
 # This script builds nothing and downloads nothing. kiln-run is .build/release/kiln-run (KILN_RUN
-# overrides); KILN_SERVE_ARGS adds options to its serve command (e.g. --kv-f16: llama-server's KV
-# cache is f16 unless told otherwise, Kiln's f32). llama-server is not part of Kiln: build it
+# overrides); KILN_SERVE_ARGS adds options to its serve command (e.g. --kv-cache f32; both servers'
+# KV caches are f16 unless told otherwise). llama-server is not part of Kiln: build it
 # yourself from llama.cpp's sources (https://github.com/ggml-org/llama.cpp), outside this repository:
 #   cmake -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF
 #   ninja -C build llama-server          # then pass build/bin/llama-server

@@ -74,12 +74,16 @@ def main():
     conforms("Model", json.loads(raw(args.base_url, f"/v1/models/{name}")), "GET /v1/models/{id}")
     conforms("Health", json.loads(raw(args.base_url, "/health")), "GET /health")
 
-    # Completions: greedy text equals `kiln-run generate`, whole and streamed.
+    # Completions: greedy text equals `kiln-run generate`, whole and streamed; so do the token
+    # count and the stop (whether the model ends the text within `tokens` is the numerics' call).
     prompt, tokens = "The capital of France is", 24
-    expected = kiln_run([args.kiln_run, args.model, "-p", prompt, "-n", str(tokens), "--temp", "0"])
+    done = json.loads(kiln_run([args.kiln_run, args.model, "-p", prompt, "-n", str(tokens), "--temp", "0", "--json"]).split("\n")[-1])
+    expected, generated = done["text"], len(done["ids"])
+    finish = "stop" if done["stop"] in ("endOfSequence", "stopString") else "length"
     whole = client.completions.create(model=name, prompt=prompt, max_tokens=tokens, temperature=0)
     check(whole.choices[0].text == expected, "completions: greedy text equals kiln-run generate", (whole.choices[0].text, expected))
-    check(whole.usage.completion_tokens == tokens and whole.choices[0].finish_reason == "length", "completions: usage and finish_reason", whole.usage)
+    check(whole.usage.completion_tokens == generated and whole.choices[0].finish_reason == finish, "completions: usage and finish_reason",
+          (whole.usage, whole.choices[0].finish_reason, generated, finish))
     pieces = []
     for chunk in client.completions.create(model=name, prompt=prompt, max_tokens=tokens, temperature=0, stream=True):
         pieces += [choice.text for choice in chunk.choices]

@@ -97,5 +97,5 @@ package enum HalfFormat: Sendable {
     case f16, bf16
 }
 
-/// How a KV cache stores keys and values: f32, or f16 (`--kv-f16`, half the memory).
+/// How a KV cache stores keys and values: f32, or f16 (`--kv-cache f16`, kiln-run's default: half the memory).
 package enum KVPrecision: Sendable { case f32, f16 }

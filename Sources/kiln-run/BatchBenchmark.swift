@@ -11,7 +11,7 @@ struct BatchBenchmark {
     let promptTokens: Int
     let generatedTokens: Int
     let sequences: Int
-    /// f16 KV caches (`--kv-f16`).
+    /// f16 KV caches (`--kv-cache f16`).
     let halfPrecisionCache: Bool
     let log: Bool
 

@@ -35,8 +35,7 @@ struct Bench: ParsableCommand {
     @Flag(help: "Run a GGUF's row-major blocks as stored instead of interleaving them at load.")
     var noRepack = false
 
-    @Flag(name: .customLong("kv-f16"), help: "Keep the model benchmark's KV caches in f16 (half the memory), as generate and serve can.")
-    var kvF16 = false
+    @OptionGroup var cache: KVCacheArguments
 
     @Flag(help: "Benchmark opening and verifying .kiln files.")
     var fileIO = false
@@ -93,12 +92,12 @@ struct Bench: ParsableCommand {
         var results: [String: JSONValue] = [:]
         if let model {
             let result = try ModelBenchmark(path: model, promptTokens: p, generatedTokens: n, threads: threads, repack: !noRepack,
-                                        halfPrecisionCache: kvF16, log: !json).run()
+                                        halfPrecisionCache: cache.halfPrecision, log: !json).run()
             // The model benchmark alone prints its flat object, as documented.
             if let sequences {
                 let transformer = try Transformer(model: try CanonicalModel.open(model), repack: !noRepack)
                 results["batched"] = try BatchBenchmark(transformer: transformer, promptTokens: p, generatedTokens: n,
-                                                        sequences: sequences, halfPrecisionCache: kvF16, log: !json).run()
+                                                        sequences: sequences, halfPrecisionCache: cache.halfPrecision, log: !json).run()
             }
             if json && !fileIO && !hashes && compression == nil && !kernels && sequences == nil { print(result.serialized(pretty: true)); return }
             results["model"] = result

@@ -16,7 +16,7 @@ struct ModelBenchmark {
     let generatedTokens: Int
     let threads: Int?
     let repack: Bool
-    /// f16 KV cache (`--kv-f16`).
+    /// f16 KV cache (`--kv-cache f16`).
     let halfPrecisionCache: Bool
     let log: Bool
 

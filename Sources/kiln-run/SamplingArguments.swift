@@ -30,8 +30,7 @@ struct SamplingArguments: ParsableArguments {
             help: "Context length (KV cache positions); default min(model context, 4096).")
     var ctx: Int?
 
-    @Flag(help: "Keep the KV cache in f16 (half the memory).")
-    var kvF16 = false
+    @OptionGroup var cache: KVCacheArguments
 
     @Option(name: .customLong("stop"), help: "Stop when this text appears (repeatable).")
     var stopStrings: [String] = []
@@ -52,6 +51,6 @@ struct SamplingArguments: ParsableArguments {
             maxTokens: n,
             sampling: SamplingOptions(temperature: temperature, topK: topK, topP: topP, minP: minP,
                                       repetitionPenalty: repeatPenalty, seed: seed.flatMap { $0 < 0 ? nil : UInt64($0) }),
-            stopStrings: stopStrings, contextLength: ctx, halfPrecisionKVCache: kvF16)
+            stopStrings: stopStrings, contextLength: ctx, halfPrecisionKVCache: cache.halfPrecision)
     }
 }

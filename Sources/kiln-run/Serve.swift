@@ -27,8 +27,7 @@ struct Serve: ParsableCommand {
     @Option(help: "Require 'Authorization: Bearer KEY' on every endpoint but /health and /metrics.")
     var apiKey: String?
 
-    @Flag(help: "Keep the KV caches in f16 (half the memory).")
-    var kvF16 = false
+    @OptionGroup var cache: KVCacheArguments
 
     @Option(help: "Requests that may wait for a free slot; more are answered 429 with Retry-After.")
     var queue = 64
@@ -64,7 +63,7 @@ struct Serve: ParsableCommand {
         options.port = port
         options.parallel = parallel
         options.contextLength = ctx ?? min(language.config.context, 4096)
-        options.halfPrecisionKVCache = kvF16
+        options.halfPrecisionKVCache = cache.halfPrecision
         options.apiKey = apiKey
         options.queueLimit = queue
         options.maxBodyBytes = maxBody

@@ -53,13 +53,14 @@ struct HostileInputTests {
         let directory = TemporaryDirectory()
         let model = try Self.copyWriterLlama(to: directory, context: "9223372036854775807")
         let kiln = Repository.executable("kiln-run")
-        // writer-llama's cache: 2 (K, V) × 4 bytes × 2 layers × 2 KV heads × 8 = 256 bytes a position.
-        let overflow = try Self.runLimited(kiln, [model, "-p", "hello", "-n", "1", "--ctx", "9223372036854775807"])
+        // writer-llama's f32 cache: 2 (K, V) × 4 bytes × 2 layers × 2 KV heads × 8 = 256 bytes a position.
+        let f32 = ["--kv-cache", "f32"]
+        let overflow = try Self.runLimited(kiln, [model, "-p", "hello", "-n", "1", "--ctx", "9223372036854775807"] + f32)
         #expect(overflow.status == 2)
         #expect(overflow.stderr.contains("a context of 9223372036854775807 positions would need a KV cache of more than"), "\(overflow.stderr)")
 
         let beyondMachine = (Int(ProcessInfo.processInfo.physicalMemory) / 256) * 2
-        let tooBig = try Self.runLimited(kiln, [model, "-p", "hello", "-n", "1", "--ctx", String(beyondMachine)])
+        let tooBig = try Self.runLimited(kiln, [model, "-p", "hello", "-n", "1", "--ctx", String(beyondMachine)] + f32)
         #expect(tooBig.status == 2)
         #expect(tooBig.stderr.contains("more than this machine's"), "\(tooBig.stderr)")
 
@@ -67,7 +68,7 @@ struct HostileInputTests {
         // than the 4 GB the process may map.
         let beyondLimit = 20_000_000
         #expect(beyondLimit * 256 < Int(ProcessInfo.processInfo.physicalMemory))
-        let refused = try Self.runLimited(kiln, [model, "-p", "hello", "-n", "1", "--ctx", String(beyondLimit)])
+        let refused = try Self.runLimited(kiln, [model, "-p", "hello", "-n", "1", "--ctx", String(beyondLimit)] + f32)
         #expect(refused.status == 2)
         // Keys and values are 2.56 GB each; the second does not fit beside the first.
         #expect(refused.stderr.contains("kiln-run: error: \(model): cannot allocate 2560000000 bytes (2.4 GiB) for the KV cache's values"),

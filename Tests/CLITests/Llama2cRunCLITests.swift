@@ -20,7 +20,8 @@ struct Llama2cRunCLITests {
         let converted = directory.file("story.kiln")
         #expect(try run(kiln, ["convert", checkpoint, "-o", converted]).status == 0)
         for model in [checkpoint, converted] {
-            let result = try run(kilnRun, ["generate", model, "-p", prompt, "-n", "12", "--temp", "0", "--json"])
+            // run.c keeps its cache in f32, so the comparison does too (kiln-run's default is f16).
+            let result = try run(kilnRun, ["generate", model, "-p", prompt, "-n", "12", "--temp", "0", "--json", "--kv-cache", "f32"])
             #expect(result.status == 0, "\(result.stderr)")
             let done = try #require(try result.stdout.split(separator: "\n").map { try JSONValue.parse(String($0)) }.last)
             let promptIDs = try #require(done["prompt_ids"]?.arrayValue).compactMap(\.intValue)

@@ -27,6 +27,29 @@ struct RunCLITests {
         #expect(lines.first?["reply"]?.stringValue?.trimmingCharacters(in: .newlines) == first)
     }
 
+    /// The KV cache is f16 unless `--kv-cache f32` asks otherwise (llama.cpp's default too: half
+    /// the memory); `--kv-f16`, the option before f16 became the default, still means f16. The
+    /// sizes are the model's shape from its config.json × the positions, 2 or 4 bytes each.
+    @Test func kvCacheIsHalfPrecisionUnlessAskedForF32() throws {
+        let config = try readJSON(llama + "/config.json")
+        let layers = try #require(config["num_hidden_layers"]?.intValue)
+        let kvHeads = try #require(config["num_key_value_heads"]?.intValue)
+        let headDim = try #require(config["head_dim"]?.intValue)
+        // bench -p 56 -n 8: a context of 64 positions, one whole block of key slots (no padding).
+        let elements = 2 * layers * kvHeads * headDim * 64  // keys and values
+        func cacheBytes(_ options: [String]) throws -> Int? {
+            let result = try run(kilnRun, ["bench", llama, "-p", "56", "-n", "8", "--json"] + options)
+            #expect(result.status == 0, "\(result.stderr)")
+            return try JSONValue.parse(result.stdout)["kv_cache_bytes"]?.intValue
+        }
+        #expect(try cacheBytes([]) == 2 * elements)
+        #expect(try cacheBytes(["--kv-cache", "f16"]) == 2 * elements)
+        #expect(try cacheBytes(["--kv-f16"]) == 2 * elements)
+        #expect(try cacheBytes(["--kv-cache", "f32"]) == 4 * elements)
+        let both = try run(kilnRun, ["bench", llama, "-p", "56", "-n", "8", "--kv-f16", "--kv-cache", "f32"])
+        #expect(both.status == 2 && both.stderr.contains("--kv-f16 and --kv-cache f32"), "\(both.stderr)")
+    }
+
     /// A flipped byte in a tensor that the run reads stops it with status 1, naming the tensor.
     @Test func aDamagedKilnFileStopsTheRun() throws {
         let directory = TemporaryDirectory()

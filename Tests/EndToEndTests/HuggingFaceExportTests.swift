@@ -48,8 +48,9 @@ struct HuggingFaceExportTests {
     }
 
     /// `kiln-run generate --temp 0 --json` on `model`: the prompt's ids and the generated ids.
+    /// With the f32 KV cache, as transformers computes these tokens (kiln-run's default is f16).
     static func generate(_ model: String, _ prompt: String, tokens: Int) throws -> (prompt: [Int], ids: [Int], stop: String) {
-        let result = try run(kilnRun, [model, "-p", prompt, "-n", String(tokens), "--temp", "0", "--json"])
+        let result = try run(kilnRun, [model, "-p", prompt, "-n", String(tokens), "--temp", "0", "--json", "--kv-cache", "f32"])
         try #require(result.status == 0, "\(result.stderr)")
         // JSON lines: a {"text"} line per piece, then the summary.
         let json = try JSONValue.parse(String(try #require(result.stdout.split(separator: "\n").last)))

@@ -48,7 +48,7 @@ enum ContextLimits {
         let (rope, overflow) = positions.multipliedReportingOverflow(by: max(c.ropeDimensions, 0) * 4)
         let total = overflow ? UInt64.max : UInt64(kv) &+ UInt64(rope)
         guard total <= physicalMemory else {
-            throw KilnError(.usage, "a context of \(positions) positions needs \(Allocation.describe(Int(clamping: total))) for the KV cache, more than this machine's \(Allocation.describe(Int(clamping: physicalMemory))) of memory; use a smaller --ctx\(halfPrecision ? "" : " or --kv-f16")")
+            throw KilnError(.usage, "a context of \(positions) positions needs \(Allocation.describe(Int(clamping: total))) for the KV cache, more than this machine's \(Allocation.describe(Int(clamping: physicalMemory))) of memory; use a smaller --ctx\(halfPrecision ? "" : " or --kv-cache f16")")
         }
     }
 }
