@@ -66,11 +66,15 @@ package enum ScaleSearch {
     /// A kq4 row of `count` values (a multiple of 32) into `out` (18 bytes per block): each
     /// 16-value group's nearest exponent and `width` either side (0: round-to-nearest), then the
     /// least-squares refit's where it lies outside — the bytes of `KQ4Quantizer.quantizeBlock`.
+    /// False, with nothing written, when the search's scratch (a few bytes per group) could not
+    /// be allocated: the caller then has the Swift quantiser write the same bytes.
     package static func kq4Row(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, count: Int, width: Int,
-                               into out: UnsafeMutableRawPointer, tier: KernelTier = Kernels.tier) {
+                               into out: UnsafeMutableRawPointer, tier: KernelTier = Kernels.tier) -> Bool {
         let status = kiln_quant_kq4_row(cTier(tier), x, importance, Int64(count / 16), Int32(width),
                                         out.assumingMemoryBound(to: UInt8.self))
-        precondition(status == 0, "kq4 row of \(count) values, search width \(width): status \(status)")
+        // −1 is a call outside the contract (a width past 7, an odd group count): a bug here.
+        precondition(status != -1, "kq4 row of \(count) values, search width \(width): status \(status)")
+        return status == 0
     }
 
     /// `count` q8_0 blocks of 32 values into `out` (34 bytes each), searched or round-to-nearest,

@@ -36,7 +36,15 @@ package struct KQ4Quantizer: BlockQuantizer {
     /// `quantize` with the C search compiled for `tier` (the tests run every tier).
     package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
                           into out: UnsafeMutableRawPointer, tier: KernelTier) {
-        ScaleSearch.kq4Row(x, importance: importance, count: count, width: method == .search ? 3 : 0, into: out, tier: tier)
+        if ScaleSearch.kq4Row(x, importance: importance, count: count, width: method == .search ? 3 : 0, into: out, tier: tier) {
+            return
+        }
+        // The C search could not allocate its scratch: the same bytes, block by block, from the
+        // Swift trials (slower, but no crash when memory is short).
+        let n = type.blockElements
+        for block in 0..<count / n {
+            quantizeBlock(x + block * n, importance: importance.map { $0 + block * n }, method: method, into: out + block * type.blockBytes)
+        }
     }
 
     /// The exponents tried around `nearest`: ±width, clamped to a byte.
