@@ -641,12 +641,64 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_quad_tile(const kquant_pair_panel *
     }
 }
 
-// Rows r0 … r1 − 1 of a q4_K/q5_K matrix: whole 32-row quads here, the rest by kquant_pair_rows.
+// q6_K/q3_K, 32 rows at a time: as kquant_quad_tile, but each 32-value block is two halves with
+// their own scales, so an activation row holds four int32 sums (two halves × two panels) and two
+// f32 ones; 4 activation rows per pass fill 24 registers. Each pair of broadcasts feeds four
+// `vpdpbusd`: a block takes 16 code loads and 32 broadcasts per 64 (the 16-row tile's 8 code
+// loads and 64 broadcasts bound it on the load ports). Same sums per row as kquant_pair_tile.
+#define QUAD16_X 4
+
+AVX512 static KILN_ALWAYS_INLINE void kquant_quad16_tile(const kquant_pair_panel *p0, const kquant_pair_panel *p1, int64_t blocks, int64_t b0,
+                                                         const kiln_matmul_args *a, const int64_t *xrow, __m512 *acc) {
+    const int64_t nb = a->cols / KILN_BLOCK;
+    const int8_t *xq[QUAD16_X];
+    const float *xd[QUAD16_X];
+    const int32_t *bias[QUAD16_X];
+    for (int i = 0; i < QUAD16_X; i++) {
+        xq[i] = a->xq + xrow[i] * a->cols + b0 * KILN_BLOCK;
+        xd[i] = a->xd + xrow[i] * nb + b0;
+        bias[i] = a->xhalf_bias + xrow[i] * 2 * nb + 2 * b0;
+        acc[2 * i] = acc[2 * i + 1] = _mm512_setzero_ps();
+    }
+    for (int64_t blk = 0; blk < blocks; blk++) {
+        __m512i lo0[QUAD16_X], hi0[QUAD16_X], lo1[QUAD16_X], hi1[QUAD16_X];
+        for (int i = 0; i < QUAD16_X; i++) { // each half's sum starts at its −128·Σx (codes stored offset)
+            lo0[i] = lo1[i] = _mm512_set1_epi32(bias[i][2 * blk]);
+            hi0[i] = hi1[i] = _mm512_set1_epi32(bias[i][2 * blk + 1]);
+        }
+        for (int c = 0; c < 4; c++) {
+            const __m512i wl0 = _mm512_load_si512(p0->codes[blk][c]), wh0 = _mm512_load_si512(p0->codes[blk][c + 4]);
+            const __m512i wl1 = _mm512_load_si512(p1->codes[blk][c]), wh1 = _mm512_load_si512(p1->codes[blk][c + 4]);
+            for (int i = 0; i < QUAD16_X; i++) {
+                const __m512i xl = broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * c), xh = broadcast4z(xq[i] + blk * KILN_BLOCK + 16 + 4 * c);
+                lo0[i] = _mm512_dpbusd_epi32(lo0[i], wl0, xl);
+                lo1[i] = _mm512_dpbusd_epi32(lo1[i], wl1, xl);
+                hi0[i] = _mm512_dpbusd_epi32(hi0[i], wh0, xh);
+                hi1[i] = _mm512_dpbusd_epi32(hi1[i], wh1, xh);
+            }
+        }
+        const __m512 sl0 = _mm512_load_ps(p0->scale[blk][0]), sh0 = _mm512_load_ps(p0->scale[blk][1]);
+        const __m512 sl1 = _mm512_load_ps(p1->scale[blk][0]), sh1 = _mm512_load_ps(p1->scale[blk][1]);
+        for (int i = 0; i < QUAD16_X; i++) {
+            const __m512 x_scale = _mm512_set1_ps(xd[i][blk]);
+            const __m512 both0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi0[i]), sh0, _mm512_mul_ps(_mm512_cvtepi32_ps(lo0[i]), sl0));
+            const __m512 both1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi1[i]), sh1, _mm512_mul_ps(_mm512_cvtepi32_ps(lo1[i]), sl1));
+            acc[2 * i] = _mm512_fmadd_ps(both0, x_scale, acc[2 * i]);
+            acc[2 * i + 1] = _mm512_fmadd_ps(both1, x_scale, acc[2 * i + 1]);
+        }
+    }
+}
+
+// Rows r0 … r1 − 1 of a q3_K … q6_K matrix: whole 32-row quads here (q4_K/q5_K 8 activation rows
+// per pass, q6_K/q3_K 4), the rest by kquant_pair_rows.
 AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     static _Thread_local kquant_pair_panel panels[2] __attribute__((aligned(64)));
     static _Thread_local float sums[PAIR_BATCH][32] __attribute__((aligned(64)));
     const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
+    const int per16 = type == KILN_WEIGHT_Q6_K || type == KILN_WEIGHT_Q3_K;
+    const int shift = type == KILN_WEIGHT_Q6_K ? 2 : type == KILN_WEIGHT_Q3_K ? 5 : 0;
+    const int64_t pass = per16 ? QUAD16_X : QUAD_X;
     int64_t block_rows = PAIR_BATCH_BYTES / a->cols / QUAD_X * QUAD_X;
     block_rows = block_rows < QUAD_X ? QUAD_X : block_rows > PAIR_BATCH ? PAIR_BATCH : block_rows;
     const int64_t quads_end = r0 + (r1 - r0) / 32 * 32;
@@ -657,14 +709,21 @@ AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64
             for (int r = 0; r < 32; r++) rows[r] = (const uint8_t *)a->w + (size_t)((row + r) * superblocks) * bytes;
             for (int64_t s0 = 0; s0 < superblocks; s0 += QUAD_SUPERBLOCKS) {
                 const int64_t count = superblocks - s0 < QUAD_SUPERBLOCKS ? superblocks - s0 : QUAD_SUPERBLOCKS;
-                pair_decode(rows, type, s0, count, &panels[0], 0);
-                pair_decode(rows + 16, type, s0, count, &panels[1], 0);
-                for (int64_t b = bb; b < be; b += QUAD_X) {
+                for (int q = 0; q < 2; q++) {
+                    if (type == KILN_WEIGHT_Q3_K)
+                        for (int g = 0; g < 2; g++)
+                            kquant_panel_decode_to(rows + 16 * q + 8 * g, type, s0, count, &panels[q].codes[0][0][32 * g],
+                                                   &panels[q].scale[0][0][8 * g], &panels[q].minimum[0][0][8 * g], 16, shift);
+                    else
+                        pair_decode(rows + 16 * q, type, s0, count, &panels[q], shift);
+                }
+                for (int64_t b = bb; b < be; b += pass) {
                     int64_t xrow[QUAD_X];
-                    for (int i = 0; i < QUAD_X; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
+                    for (int i = 0; i < pass; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
                     __m512 acc[2 * QUAD_X];
-                    kquant_quad_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, acc);
-                    for (int i = 0; i < QUAD_X && b + i < be; i++)
+                    if (per16) kquant_quad16_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, acc);
+                    else kquant_quad_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, acc);
+                    for (int i = 0; i < pass && b + i < be; i++)
                         for (int h = 0; h < 2; h++) {
                             float *sum = sums[b + i - bb] + 16 * h;
                             _mm512_store_ps(sum, s0 == 0 ? acc[2 * i + h] : _mm512_add_ps(_mm512_load_ps(sum), acc[2 * i + h]));
@@ -688,7 +747,7 @@ AVX512 static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 }
 AVX512 static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q3_k(a, r0, r1);
-    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q3_K);
+    else kquant_quad_rows(a, r0, r1, KILN_WEIGHT_Q3_K);
 }
 
 AVX512 static void rows_q4_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
@@ -701,7 +760,7 @@ AVX512 static void rows_q5_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 }
 AVX512 static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q6_k(a, r0, r1);
-    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q6_K);
+    else kquant_quad_rows(a, r0, r1, KILN_WEIGHT_Q6_K);
 }
 
 // ---- compute-ceiling probe: the 512-bit FMA and vpdpbusd ---------------------------------------------

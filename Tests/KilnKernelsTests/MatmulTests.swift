@@ -33,6 +33,10 @@ struct MatmulTests {
         // AVX-512: a 32-row quad (q4_K/q5_K) or 16-row pairs, then an 8-row group, past the 256-row batch blocks; a quad over
         // 2-super-block panels with a 1-row last group
         (40, 256, 259), (33, 768, 9),
+        // Pooled products are cut into chunks of whole 16-row pairs, and a chunk runs the 32-row quads only when it holds
+        // 32 rows or more: the shapes above are cut into 16-row chunks on 2 threads. 384 rows make chunks of 48 (a quad,
+        // then a pair) on 2 threads, and the whole product in quads on 1.
+        (384, 256, 9),
     ]
     static let floatShapes: [(Int, Int, Int)] = [
         (1, 1, 1), (3, 7, 2), (5, 33, 3), (8, 100, 1), (13, 257, 5), (4, 16, 4), (67, 64, 2), (2, 1000, 7),
