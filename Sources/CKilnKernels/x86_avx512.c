@@ -646,6 +646,8 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_quad_tile(const kquant_pair_panel *
 // f32 ones; 4 activation rows per pass fill 24 registers. Each pair of broadcasts feeds four
 // `vpdpbusd`: a block takes 16 code loads and 32 broadcasts per 64 (the 16-row tile's 8 code
 // loads and 64 broadcasts bound it on the load ports). Same sums per row as kquant_pair_tile.
+// Fraction of the int8 ceiling, hot, 2 threads, medians of 3 interleaved runs, batch 64 / 256:
+// q6_K 4096² 40 → 47 / 41 → 50%, 4096 × 11008 35 → 40 / 35 → 41%; q3_K 4096² 38 → 46 / 40 → 49%.
 #define QUAD16_X 4
 
 AVX512 static KILN_ALWAYS_INLINE void kquant_quad16_tile(const kquant_pair_panel *p0, const kquant_pair_panel *p1, int64_t blocks, int64_t b0,
