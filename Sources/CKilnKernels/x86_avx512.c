@@ -481,6 +481,20 @@ AVX512 static void pair_decode(const uint8_t *const *rows, int32_t type, int64_t
     }
 }
 
+// Super-blocks sb0 … sb0 + count − 1 of 16 rows into a pair panel, for any K-quant: q6_K/q3_K codes
+// stored × 4 / × 32 (their scales divided back, exact) so that each half's sum can start at the
+// driver's −128·Σx; q2_K/q3_K through the 8-row decode, two groups side by side, the others
+// through pair_decode's 16-row transposes.
+AVX512 static void decode_pair_panel(const uint8_t *const *rows, int32_t type, int64_t sb0, int64_t count, kquant_pair_panel *p) {
+    const int shift = type == KILN_WEIGHT_Q6_K ? 2 : type == KILN_WEIGHT_Q3_K ? 5 : 0;
+    if (type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q2_K)
+        for (int g = 0; g < 2; g++)
+            kquant_panel_decode_to(rows + 8 * g, type, sb0, count, &p->codes[0][0][32 * g], &p->scale[0][0][8 * g],
+                                   &p->minimum[0][0][8 * g], 16, shift);
+    else
+        pair_decode(rows, type, sb0, count, p, shift);
+}
+
 // The panel's `blocks` blocks (from activation block b0) against activation rows xrow[0 … PAIR_X − 1]:
 // acc[i] = activation row i's 16 partial dots.
 AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_pair_panel *p, int64_t blocks, int64_t b0,
@@ -564,7 +578,6 @@ AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64
     static _Thread_local float sums[PAIR_BATCH][16] __attribute__((aligned(64)));
     const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
-    const int shift = type == KILN_WEIGHT_Q6_K ? 2 : type == KILN_WEIGHT_Q3_K ? 5 : 0;
     int64_t block_rows = PAIR_BATCH_BYTES / a->cols / PAIR_X * PAIR_X;
     block_rows = block_rows < PAIR_X ? PAIR_X : block_rows > PAIR_BATCH ? PAIR_BATCH : block_rows;
     // Whole 16-row pairs, and a last pair of 8 + fewer rows where the chunk ends the matrix.
@@ -578,12 +591,7 @@ AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64
             for (int r = 0; r < 16; r++) rows[r] = (const uint8_t *)a->w + (size_t)((row + (r < valid ? r : valid - 1)) * superblocks) * bytes;
             for (int64_t s0 = 0; s0 < superblocks; s0 += PAIR_SUPERBLOCKS) {
                 const int64_t count = superblocks - s0 < PAIR_SUPERBLOCKS ? superblocks - s0 : PAIR_SUPERBLOCKS;
-                if (type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q2_K)
-                    for (int g = 0; g < 2; g++)
-                        kquant_panel_decode_to(rows + 8 * g, type, s0, count, &panel.codes[0][0][32 * g], &panel.scale[0][0][8 * g],
-                                               &panel.minimum[0][0][8 * g], 16, shift);
-                else
-                    pair_decode(rows, type, s0, count, &panel, shift);
+                decode_pair_panel(rows, type, s0, count, &panel);
                 for (int64_t b = bb; b < be; b += PAIR_X) {
                     int64_t xrow[PAIR_X];
                     for (int i = 0; i < PAIR_X; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
@@ -699,7 +707,6 @@ AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64
     const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
     const int per16 = type == KILN_WEIGHT_Q6_K || type == KILN_WEIGHT_Q3_K;
-    const int shift = type == KILN_WEIGHT_Q6_K ? 2 : type == KILN_WEIGHT_Q3_K ? 5 : 0;
     const int64_t pass = per16 ? QUAD16_X : QUAD_X;
     int64_t block_rows = PAIR_BATCH_BYTES / a->cols / QUAD_X * QUAD_X;
     block_rows = block_rows < QUAD_X ? QUAD_X : block_rows > PAIR_BATCH ? PAIR_BATCH : block_rows;
@@ -711,14 +718,8 @@ AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64
             for (int r = 0; r < 32; r++) rows[r] = (const uint8_t *)a->w + (size_t)((row + r) * superblocks) * bytes;
             for (int64_t s0 = 0; s0 < superblocks; s0 += QUAD_SUPERBLOCKS) {
                 const int64_t count = superblocks - s0 < QUAD_SUPERBLOCKS ? superblocks - s0 : QUAD_SUPERBLOCKS;
-                for (int q = 0; q < 2; q++) {
-                    if (type == KILN_WEIGHT_Q3_K)
-                        for (int g = 0; g < 2; g++)
-                            kquant_panel_decode_to(rows + 16 * q + 8 * g, type, s0, count, &panels[q].codes[0][0][32 * g],
-                                                   &panels[q].scale[0][0][8 * g], &panels[q].minimum[0][0][8 * g], 16, shift);
-                    else
-                        pair_decode(rows + 16 * q, type, s0, count, &panels[q], shift);
-                }
+                decode_pair_panel(rows, type, s0, count, &panels[0]);
+                decode_pair_panel(rows + 16, type, s0, count, &panels[1]);
                 for (int64_t b = bb; b < be; b += pass) {
                     int64_t xrow[QUAD_X];
                     for (int i = 0; i < pass; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;

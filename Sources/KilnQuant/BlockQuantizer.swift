@@ -26,6 +26,13 @@ extension BlockQuantizer {
     /// Quantises `count` values (a multiple of the block size) block by block.
     package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
                          into out: UnsafeMutableRawPointer) {
+        quantizeBlockByBlock(x, count: count, importance: importance, method: method, into: out)
+    }
+
+    /// `quantizeBlock` over each block of `count` values: the default `quantize`, and the bytes a
+    /// many-block search must equal (and falls back to).
+    package func quantizeBlockByBlock(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
+                                      into out: UnsafeMutableRawPointer) {
         let n = type.blockElements
         for block in 0..<(count / n) {
             quantizeBlock(x + block * n, importance: importance.map { $0 + block * n }, method: method,

@@ -39,12 +39,9 @@ package struct KQ4Quantizer: BlockQuantizer {
         if ScaleSearch.kq4Row(x, importance: importance, count: count, width: method == .search ? 3 : 0, into: out, tier: tier) {
             return
         }
-        // The C search could not allocate its scratch: the same bytes, block by block, from the
-        // Swift trials (slower, but no crash when memory is short).
-        let n = type.blockElements
-        for block in 0..<count / n {
-            quantizeBlock(x + block * n, importance: importance.map { $0 + block * n }, method: method, into: out + block * type.blockBytes)
-        }
+        // The C search could not allocate its scratch: the same bytes from the Swift trials
+        // (slower, but no crash when memory is short).
+        quantizeBlockByBlock(x, count: count, importance: importance, method: method, into: out)
     }
 
     /// The exponents tried around `nearest`: ±width, clamped to a byte.

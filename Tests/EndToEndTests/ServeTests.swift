@@ -14,7 +14,6 @@ import Testing
         try #require(FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "the server tests need curl")
     }
 
-    /// `kiln-run generate` with greedy sampling: the reference text.
     /// `kiln-run generate`'s greedy text for `prompt`, how many tokens it generated, and the
     /// `finish_reason` that stands for its stop (whether the model ends the text within `tokens`
     /// depends on the numerics, e.g. the KV cache's element type, so the server is held to it).
@@ -77,7 +76,7 @@ import Testing
             try server.post("/v1/completions", Self.completion(Self.prompts[index % Self.prompts.count], tokens: tokens, stream: index >= Self.prompts.count))
         }
         for (index, reply) in replies.enumerated() {
-            let prompt = Self.prompts[index % Self.prompts.count]
+            let prompt = Self.prompts[index % Self.prompts.count], generated = expected[index % Self.prompts.count]
             let reply = try #require(reply)
             #expect(reply.status == 200, "\(reply.body)")
             let promptTokens = try #require(try server.post("/tokenize", .object(["content": .string(prompt), "add_special": .bool(true)]))
@@ -86,15 +85,14 @@ import Testing
             if index >= Self.prompts.count {
                 let stream = try Self.streamed(reply, chat: false)
                 (text, usage) = (stream.text, stream.usage)
-                #expect(stream.finish == expected[index % Self.prompts.count].finish)
+                #expect(stream.finish == generated.finish)
             } else {
                 let json = try #require(reply.json)
                 text = json["choices"]?[0]?["text"]?.stringValue ?? ""
                 usage = json["usage"]
                 #expect(json["object"]?.stringValue == "text_completion")
-                #expect(json["choices"]?[0]?["finish_reason"]?.stringValue == expected[index % Self.prompts.count].finish)
+                #expect(json["choices"]?[0]?["finish_reason"]?.stringValue == generated.finish)
             }
-            let generated = expected[index % Self.prompts.count]
             #expect(text == generated.text, "prompt \(prompt.debugDescription)")
             #expect(usage?["prompt_tokens"]?.intValue == promptTokens)
             #expect(usage?["completion_tokens"]?.intValue == generated.tokens)
