@@ -31,6 +31,14 @@ FLASH_TARGET static inline void flash_pv(const float *P, int64_t rows, const flo
 }
 #endif
 
+#ifndef FLASH_HALVES_ROWS
+// A tier may define FLASH_HALVES_ROWS (a row count) with flash_scores_halves(Q, rows, d, Kt16, B, S)
+// and flash_pv_halves(P, rows, V16, keys, d, O), flash_scores' and flash_pv's twins that read
+// an f16 cache's blocks in place: tiles of at most that many rows use them instead of
+// converting each block with flash_halves first.
+#define FLASH_HALVES_ROWS 0
+#endif
+
 FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
     const int64_t d = t->head_dim, group = t->group, n = t->s1 - t->s0;
     float *Q = t->scratch, *O = Q + KILN_FLASH_ROWS * d, *S = O + KILN_FLASH_ROWS * d;
@@ -71,14 +79,20 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
         // are past `keys`, and the mask below sets them to −∞.
         const int64_t blocks = (keys + KILN_KV_BLOCK - 1) / KILN_KV_BLOCK, stored = blocks * KILN_KV_BLOCK * d;
         const float *kt = K, *vv = V;
-        if (t->kv_type == KILN_KV_F16) {
-            flash_halves((const uint16_t *)t->keys + c0 * d, K, stored);
-            flash_halves((const uint16_t *)t->values + c0 * d, V, keys * d);
-        } else {
-            kt = (const float *)t->keys + c0 * d;
-            vv = (const float *)t->values + c0 * d;
+        const int in_place = t->kv_type == KILN_KV_F16 && n <= FLASH_HALVES_ROWS;
+#if FLASH_HALVES_ROWS
+        if (in_place) flash_scores_halves(Q, n, d, (const uint16_t *)t->keys + c0 * d, blocks, S);
+#endif
+        if (!in_place) {
+            if (t->kv_type == KILN_KV_F16) {
+                flash_halves((const uint16_t *)t->keys + c0 * d, K, stored);
+                flash_halves((const uint16_t *)t->values + c0 * d, V, keys * d);
+            } else {
+                kt = (const float *)t->keys + c0 * d;
+                vv = (const float *)t->values + c0 * d;
+            }
+            flash_scores(Q, n, d, kt, blocks, S);
         }
-        flash_scores(Q, n, d, kt, blocks, S);
         if (!full) {
             for (int64_t r = 0; r < n; r++) {
                 for (int64_t c = 0; c < KILN_FLASH_KEYS; c++) {
@@ -88,7 +102,10 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
             }
         }
         flash_softmax(S, n, m, l, O, d);
-        flash_pv(S, n, vv, keys, d, O);
+#if FLASH_HALVES_ROWS
+        if (in_place) flash_pv_halves(S, n, (const uint16_t *)t->values + c0 * d, keys, d, O);
+#endif
+        if (!in_place) flash_pv(S, n, vv, keys, d, O);
     }
     if (t->partial) { // one split of the keys: kiln_flash_attention merges the splits
         for (int64_t r = 0; r < n; r++) {

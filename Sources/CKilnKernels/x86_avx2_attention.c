@@ -9,13 +9,20 @@
 #define FLASH_TARGET AVX2
 #define FLASH_TILE kiln_flash_tile_avx2
 
+// Eight lanes of a key block: f32 as stored, or an f16 cache's halves converted on the way
+// (`half`, a constant after inlining).
+AVX2 static inline __attribute__((always_inline)) __m256 lanes8(const void *base, int64_t index, int half) {
+    return half ? _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)base + index)))
+                : _mm256_loadu_ps((const float *)base + index);
+}
+
 // R rows (a constant after inlining) of scores against one key block.
-AVX2 static inline __attribute__((always_inline)) void scores_block(const float *Q, int R, int64_t d, const float *block,
-                                                                    float *S) {
+AVX2 static inline __attribute__((always_inline)) void scores_block_of(const float *Q, int R, int64_t d, const void *block, int half,
+                                                                       float *S) {
     __m256 acc[4][2];
     for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (int64_t i = 0; i < d; i++) {
-        const __m256 k0 = _mm256_loadu_ps(block + i * KILN_KV_BLOCK), k1 = _mm256_loadu_ps(block + i * KILN_KV_BLOCK + 8);
+        const __m256 k0 = lanes8(block, i * KILN_KV_BLOCK, half), k1 = lanes8(block, i * KILN_KV_BLOCK + 8, half);
         for (int r = 0; r < R; r++) {
             const __m256 q = _mm256_broadcast_ss(Q + r * d + i);
             acc[r][0] = _mm256_fmadd_ps(q, k0, acc[r][0]);
@@ -26,6 +33,11 @@ AVX2 static inline __attribute__((always_inline)) void scores_block(const float 
         _mm256_storeu_ps(S + r * KILN_FLASH_KEYS, acc[r][0]);
         _mm256_storeu_ps(S + r * KILN_FLASH_KEYS + 8, acc[r][1]);
     }
+}
+
+AVX2 static inline __attribute__((always_inline)) void scores_block(const float *Q, int R, int64_t d, const float *block,
+                                                                    float *S) {
+    scores_block_of(Q, R, d, block, 0, S);
 }
 
 AVX2 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
@@ -78,8 +90,20 @@ AVX2 static inline __m256i lanes_below(int64_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-AVX2 static inline __attribute__((always_inline)) void pv_rows(const float *P, int R, const float *V, int64_t keys, int64_t d,
-                                                               int64_t j0, float *O) {
+// Eight lanes of value row c from column j, the ones from column `width` on zero (the f16 loads
+// have no masked form: a row's tail goes through a zero-padded copy).
+AVX2 static inline __attribute__((always_inline)) __m256 value_lanes(const void *V, int half, int64_t c, int64_t d, int64_t j,
+                                                                     __m256i mask) {
+    if (!half) return _mm256_maskload_ps((const float *)V + c * d + j, mask);
+    const uint16_t *v = (const uint16_t *)V + c * d + j;
+    if (j + 8 <= d) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)v));
+    uint16_t tail[8] = {0};
+    for (int64_t i = 0; i < d - j; i++) tail[i] = v[i];
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)tail));
+}
+
+AVX2 static inline __attribute__((always_inline)) void pv_rows_of(const float *P, int R, const void *V, int half, int64_t keys, int64_t d,
+                                                                  int64_t j0, float *O) {
     const __m256i m0 = lanes_below(d - j0), m1 = lanes_below(d - j0 - 8);
     __m256 acc[4][2];
     for (int r = 0; r < R; r++) {
@@ -87,7 +111,7 @@ AVX2 static inline __attribute__((always_inline)) void pv_rows(const float *P, i
         acc[r][1] = _mm256_maskload_ps(O + r * d + j0 + 8, m1);
     }
     for (int64_t c = 0; c < keys; c++) {
-        const __m256 v0 = _mm256_maskload_ps(V + c * d + j0, m0), v1 = _mm256_maskload_ps(V + c * d + j0 + 8, m1);
+        const __m256 v0 = value_lanes(V, half, c, d, j0, m0), v1 = value_lanes(V, half, c, d, j0 + 8, m1);
         for (int r = 0; r < R; r++) {
             const __m256 p = _mm256_broadcast_ss(P + r * KILN_FLASH_KEYS + c);
             acc[r][0] = _mm256_fmadd_ps(p, v0, acc[r][0]);
@@ -97,6 +121,38 @@ AVX2 static inline __attribute__((always_inline)) void pv_rows(const float *P, i
     for (int r = 0; r < R; r++) {
         _mm256_maskstore_ps(O + r * d + j0, m0, acc[r][0]);
         _mm256_maskstore_ps(O + r * d + j0 + 8, m1, acc[r][1]);
+    }
+}
+
+AVX2 static inline __attribute__((always_inline)) void pv_rows(const float *P, int R, const float *V, int64_t keys, int64_t d,
+                                                               int64_t j0, float *O) {
+    pv_rows_of(P, R, V, 0, keys, d, j0, O);
+}
+
+// A decode tile reads an f16 cache's blocks in place, as the AVX-512 tier's does (why there).
+#define FLASH_HALVES_ROWS 4
+
+AVX2 static inline void flash_scores_halves(const float *Q, int64_t rows, int64_t d, const uint16_t *kt, int64_t blocks, float *S) {
+    for (int b = 0; b < blocks; b++) {
+        const uint16_t *block = kt + b * KILN_KV_BLOCK * d;
+        float *s = S + b * KILN_KV_BLOCK;
+        switch (rows) {
+        case 1: scores_block_of(Q, 1, d, block, 1, s); break;
+        case 2: scores_block_of(Q, 2, d, block, 1, s); break;
+        case 3: scores_block_of(Q, 3, d, block, 1, s); break;
+        default: scores_block_of(Q, 4, d, block, 1, s); break;
+        }
+    }
+}
+
+AVX2 static inline void flash_pv_halves(const float *P, int64_t rows, const uint16_t *V, int64_t keys, int64_t d, float *O) {
+    for (int64_t j0 = 0; j0 < d; j0 += 16) {
+        switch (rows) {
+        case 1: pv_rows_of(P, 1, V, 1, keys, d, j0, O); break;
+        case 2: pv_rows_of(P, 2, V, 1, keys, d, j0, O); break;
+        case 3: pv_rows_of(P, 3, V, 1, keys, d, j0, O); break;
+        default: pv_rows_of(P, 4, V, 1, keys, d, j0, O); break;
+        }
     }
 }
 
