@@ -4,7 +4,7 @@ import Kiln
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Measure Kiln: a model's speed, file open time and verify throughput, the hashes, compression of float tensors, or the compute kernels.",
+        abstract: "Measure Kiln: a model's speed, file open time and verify throughput, the hashes, compression of float tensors, the compute kernels or attention.",
         discussion: """
             --file-io writes a 10 MiB and a 2 GiB .kiln file (in --dir, default the system's temporary \
             directory), then times opening each (median of many opens) and verifying the large one.
@@ -15,6 +15,10 @@ struct Bench: ParsableCommand {
             every matrix-product kernel on every tier at SmolLM2-135M and Llama-7B shapes, batch 1 and \
             64, with weights cold (rotating over 256 MiB of copies), and reports GB/s of weights \
             streamed, GFLOP/s and the fraction of the measured bandwidth.
+            --attention times one layer of decode attention on every tier at SmolLM2-135M and \
+            Llama-3-8B head shapes, 128 and 2,048 cached positions, 1 and 8 sequences, f16 and f32 \
+            caches (cold, rotating over 256 MiB of copies, unless --hot), and reports GB/s of keys and values read \
+            and the fraction of the streaming read bandwidth sampled beside it.
             """)
 
     @Argument(help: "A model to benchmark: prompt processing and generation speed, load time, peak memory.")
@@ -49,7 +53,10 @@ struct Bench: ParsableCommand {
     @Flag(help: "Benchmark the matrix-product kernels against the memory bandwidth.")
     var kernels = false
 
-    @Option(help: ArgumentHelp("Tiers for --kernels, comma-separated (default: every C tier this machine runs).", valueName: "tiers"))
+    @Flag(help: "Benchmark decode attention (one layer, cold KV caches) against the memory bandwidth.")
+    var attention = false
+
+    @Option(help: ArgumentHelp("Tiers for --kernels and --attention, comma-separated (default: every C tier this machine runs).", valueName: "tiers"))
     var tiers: String?
 
     @Option(help: ArgumentHelp("Weight types for --kernels, comma-separated (default: every type with a kernel).", valueName: "types"))
@@ -61,7 +68,7 @@ struct Bench: ParsableCommand {
     @Option(help: ArgumentHelp("Batch sizes for --kernels, comma-separated.", valueName: "sizes"))
     var batches: String = "1,64"
 
-    @Flag(help: "--kernels with the weights kept in cache (one copy, read again by every product): the kernels' compute speed.")
+    @Flag(help: "--kernels and --attention with the weights or caches kept in cache (one copy, read again by every call): the kernels' compute speed.")
     var hot = false
 
     @Option(help: "zstd level for --compression.")
@@ -78,8 +85,8 @@ struct Bench: ParsableCommand {
     var json = false
 
     func validate() throws {
-        guard model != nil || fileIO || hashes || compression != nil || kernels else {
-            throw ValidationError("give a MODEL, or choose --file-io, --hashes, --compression FILE or --kernels")
+        guard model != nil || fileIO || hashes || compression != nil || kernels || attention else {
+            throw ValidationError("give a MODEL, or choose --file-io, --hashes, --compression FILE, --kernels or --attention")
         }
         guard p >= 1, n >= 1 else { throw ValidationError("-p and -n must be at least 1; got -p \(p) -n \(n)") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1; got \(threads)") }
@@ -99,7 +106,10 @@ struct Bench: ParsableCommand {
                 results["batched"] = try BatchBenchmark(transformer: transformer, promptTokens: p, generatedTokens: n,
                                                         sequences: sequences, halfPrecisionCache: cache.halfPrecision, log: !json).run()
             }
-            if json && !fileIO && !hashes && compression == nil && !kernels && sequences == nil { print(result.serialized(pretty: true)); return }
+            if json && !fileIO && !hashes && compression == nil && !kernels && !attention && sequences == nil {
+                print(result.serialized(pretty: true))
+                return
+            }
             results["model"] = result
         }
         if fileIO { results["file_io"] = try FileIOBenchmark(directory: dir, largeMiB: largeMiB, log: !json).run() }
@@ -108,6 +118,10 @@ struct Bench: ParsableCommand {
             results["compression"] = try CompressionBenchmark(path: compression, level: level, log: !json).run()
         }
         if kernels { results["kernels"] = try kernelBenchmark().run() }
+        if attention {
+            let benchmark = try kernelBenchmark()
+            results["attention"] = AttentionBenchmark(tiers: benchmark.tiers, threads: benchmark.threads, hot: hot, log: !json).run()
+        }
         if json { print(JSONValue.object(results).serialized(pretty: true)) }
     }
 

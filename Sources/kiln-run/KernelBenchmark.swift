@@ -125,9 +125,32 @@ struct KernelBenchmark {
     }
 }
 
+extension KernelBenchmark {
+    /// `body` in rounds, each round one streaming-read sample and then calls for ≥ 10 ms; at
+    /// least 5 rounds and 0.3 s of calls, after one warm-up call (page faults, pool start,
+    /// scratch growth). Returns the median call time and the median streaming GB/s of the same
+    /// rounds.
+    static func pairedMedian(probe: StreamProbe, _ body: () -> Void) -> (seconds: Double, readGBps: Double) {
+        body()
+        var times: [Double] = [], reads: [Double] = []
+        var total = 0.0
+        while reads.count < 5 || total < 0.3 {
+            reads.append(probe.sample())
+            var round = 0.0
+            repeat {
+                let t = timed(body)
+                times.append(t)
+                round += t
+            } while round < 0.01
+            total += round
+        }
+        return (median(times), median(reads))
+    }
+}
+
 /// The streaming-read probe: a sum over a buffer four times the L3, in the fastest tier's loop,
 /// on the pool's current threads. `sample()` returns GB/s.
-private final class StreamProbe {
+final class StreamProbe {
     let bytes: Int
     let floats: UnsafeMutablePointer<Float>
     private var sink: Float = 0
@@ -204,9 +227,7 @@ private final class BenchWeights {
         }
     }
 
-    /// Products in rounds, each round one streaming-read sample and then products for ≥ 10 ms
-    /// (each on the next copy); at least 5 rounds and 0.3 s of products. Returns the median
-    /// product time and the median streaming GB/s of the same rounds.
+    /// Products in paired rounds (`KernelBenchmark.pairedMedian`), each on the next copy.
     func medianSeconds(table: KernelTable, batch: Int, probe: StreamProbe) -> (seconds: Double, readGBps: Double) {
         let x = UnsafeMutablePointer<Float>.allocate(capacity: batch * cols)
         let y = UnsafeMutablePointer<Float>.allocate(capacity: batch * rows)
@@ -217,20 +238,7 @@ private final class BenchWeights {
             table.matmul(WeightMatrix(type: type, rows: rows, cols: cols, data: storage + next * stride), x, batch: batch, y)
             next = (next + 1) % copies
         }
-        product()  // warm-up: page faults, pool start, scratch growth
-        var times: [Double] = [], reads: [Double] = []
-        var total = 0.0
-        while reads.count < 5 || total < 0.3 {
-            reads.append(probe.sample())
-            var round = 0.0
-            repeat {
-                let t = timed(product)
-                times.append(t)
-                round += t
-            } while round < 0.01
-            total += round
-        }
-        return (median(times), median(reads))
+        return KernelBenchmark.pairedMedian(probe: probe, product)
     }
 }
 
