@@ -29,6 +29,25 @@ package struct SHA256 {
         return hasher.finalize()
     }
 
+    /// The size and digest of the file at `path`, read through a mapping in chunks whose pages
+    /// are dropped once hashed: a conversion hashes its sources beside the work that reads them,
+    /// and hashing a 270 MB source in one pass kept all of it resident (a q4_k_m quantisation's
+    /// peak went from 218 MB to 401 MB for that alone).
+    package static func hexOfFile(_ path: String) throws -> (bytes: Int, hex: String) {
+        let chunk = 64 << 20
+        let mapping = try MappedFile(path: path)
+        mapping.advise(.sequential)
+        var hasher = SHA256()
+        var offset = 0
+        while offset < mapping.count {
+            let end = min(offset + chunk, mapping.count)
+            hasher.update(UnsafeRawBufferPointer(rebasing: mapping.bytes[offset..<end]))
+            mapping.advise(.dontNeed, range: offset..<end)
+            offset = end
+        }
+        return (mapping.count, hasher.finalize())
+    }
+
     private static func hex(digest: Crypto.SHA256.Digest) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text: [UInt8] = []

@@ -28,32 +28,22 @@ package struct KilnFormatWriter: FormatWriter {
     }
 }
 
-/// SHA-256 of each source file, computed on a background thread in chunks whose pages are
-/// dropped once hashed, so hashing a large source does not keep it resident.
+/// SHA-256 of each source file, computed on a background thread (`SHA256.hexOfFile`: in chunks
+/// whose pages are dropped once hashed, so hashing a large source does not keep it resident).
 final class SourceHashes: @unchecked Sendable {
     // Sendable: `result` is written once before `group` is left and read only after `wait()`.
     private let group = DispatchGroup()
     private var result: Result<[MetadataValue], Error> = .success([])
-    static let chunk = 64 << 20
 
     init(paths: [String]) {
         DispatchQueue.global().async(group: group) {
             self.result = Result {
                 try paths.map { path in
-                    let mapping = try MappedFile(path: path)
-                    mapping.advise(.sequential)
-                    var hasher = SHA256()
-                    var offset = 0
-                    while offset < mapping.count {
-                        let end = min(offset + Self.chunk, mapping.count)
-                        hasher.update(UnsafeRawBufferPointer(rebasing: mapping.bytes[offset..<end]))
-                        mapping.advise(.dontNeed, range: offset..<end)
-                        offset = end
-                    }
+                    let (bytes, sha256) = try SHA256.hexOfFile(path)
                     return .map([
                         "name": .string(URL(fileURLWithPath: path).lastPathComponent),
-                        "bytes": .uint(UInt64(mapping.count)),
-                        "sha256": .string(hasher.finalize()),
+                        "bytes": .uint(UInt64(bytes)),
+                        "sha256": .string(sha256),
                     ])
                 }
             }

@@ -3,7 +3,8 @@ import Foundation
 import KilnCore
 
 /// The SHA-256 of a conversion's source files, computed on a thread of its own from the moment
-/// it is made, so the serial pass over every input byte overlaps the work that reads them.
+/// it is made, so the serial pass over every input byte overlaps the work that reads them
+/// (`SHA256.hexOfFile`, which keeps none of them resident).
 final class SourceHashing: @unchecked Sendable {
     /// One source file: its path, size and hex digest.
     struct Source {
@@ -19,8 +20,8 @@ final class SourceHashing: @unchecked Sendable {
         Thread.detachNewThread { [self] in
             outcome = Result {
                 try paths.map { path in
-                    let mapping = try MappedFile(path: path)
-                    return Source(path: path, bytes: mapping.count, sha256: SHA256.hex(mapping.bytes))
+                    let (bytes, sha256) = try SHA256.hexOfFile(path)
+                    return Source(path: path, bytes: bytes, sha256: sha256)
                 }
             }
             done.signal()
