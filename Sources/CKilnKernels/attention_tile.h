@@ -12,31 +12,43 @@
 // scalar twin.
 #include <math.h>
 
-#ifdef FLASH_PV_COLUMNS
-// A tier may define pv_rows(P, R, V, keys, d, j0, O) instead of flash_pv — R (1–4, a constant
-// in each call so its accumulators stay in registers) rows' outputs for columns j0 … j0 +
-// FLASH_PV_COLUMNS − 1 — and FLASH_PV_COLUMNS; flash_pv is then this walk over 4-row blocks.
-FLASH_TARGET static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O) {
-    for (int64_t r = 0; r < rows; r += 4) {
-        for (int64_t j0 = 0; j0 < d; j0 += FLASH_PV_COLUMNS) {
-            const float *p = P + r * KILN_FLASH_KEYS;
-            switch (rows - r) {
-            case 1: pv_rows(p, 1, V, keys, d, j0, O + r * d); break;
-            case 2: pv_rows(p, 2, V, keys, d, j0, O + r * d); break;
-            case 3: pv_rows(p, 3, V, keys, d, j0, O + r * d); break;
-            default: pv_rows(p, 4, V, keys, d, j0, O + r * d); break;
-            }
-        }
-    }
-}
-#endif
-
 #ifndef FLASH_HALVES_ROWS
 // A tier may define FLASH_HALVES_ROWS (a row count) with flash_scores_halves(Q, rows, d, Kt16, B, S)
 // and flash_pv_halves(P, rows, V16, keys, d, O), flash_scores' and flash_pv's twins that read
 // an f16 cache's blocks in place: tiles of at most that many rows use them instead of
 // converting each block with flash_halves first.
 #define FLASH_HALVES_ROWS 0
+#endif
+
+#ifdef FLASH_PV_COLUMNS
+// A tier may define pv_rows_of(P, R, V, half, keys, d, j0, O) instead of flash_pv (and
+// flash_pv_halves) — R (1–4) rows' outputs for columns j0 … j0 + FLASH_PV_COLUMNS − 1, from f32
+// values or (half) an f16 cache's, R and half constants in each call so the accumulators stay
+// in registers — and FLASH_PV_COLUMNS; flash_pv is then this walk over 4-row blocks.
+FLASH_TARGET static inline __attribute__((always_inline)) void flash_pv_walk(const float *P, int64_t rows, const void *V, int half,
+                                                                             int64_t keys, int64_t d, float *O) {
+    for (int64_t r = 0; r < rows; r += 4) {
+        for (int64_t j0 = 0; j0 < d; j0 += FLASH_PV_COLUMNS) {
+            const float *p = P + r * KILN_FLASH_KEYS;
+            switch (rows - r) {
+            case 1: pv_rows_of(p, 1, V, half, keys, d, j0, O + r * d); break;
+            case 2: pv_rows_of(p, 2, V, half, keys, d, j0, O + r * d); break;
+            case 3: pv_rows_of(p, 3, V, half, keys, d, j0, O + r * d); break;
+            default: pv_rows_of(p, 4, V, half, keys, d, j0, O + r * d); break;
+            }
+        }
+    }
+}
+
+FLASH_TARGET static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O) {
+    flash_pv_walk(P, rows, V, 0, keys, d, O);
+}
+
+#if FLASH_HALVES_ROWS
+FLASH_TARGET static inline void flash_pv_halves(const float *P, int64_t rows, const uint16_t *V, int64_t keys, int64_t d, float *O) {
+    flash_pv_walk(P, rows, V, 1, keys, d, O);
+}
+#endif
 #endif
 
 FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {

@@ -124,11 +124,6 @@ AVX2 static inline __attribute__((always_inline)) void pv_rows_of(const float *P
     }
 }
 
-AVX2 static inline __attribute__((always_inline)) void pv_rows(const float *P, int R, const float *V, int64_t keys, int64_t d,
-                                                               int64_t j0, float *O) {
-    pv_rows_of(P, R, V, 0, keys, d, j0, O);
-}
-
 // A decode tile reads an f16 cache's blocks in place, as the AVX-512 tier's does (why there).
 #define FLASH_HALVES_ROWS 4
 
@@ -145,23 +140,12 @@ AVX2 static inline void flash_scores_halves(const float *Q, int64_t rows, int64_
     }
 }
 
-AVX2 static inline void flash_pv_halves(const float *P, int64_t rows, const uint16_t *V, int64_t keys, int64_t d, float *O) {
-    for (int64_t j0 = 0; j0 < d; j0 += 16) {
-        switch (rows) {
-        case 1: pv_rows_of(P, 1, V, 1, keys, d, j0, O); break;
-        case 2: pv_rows_of(P, 2, V, 1, keys, d, j0, O); break;
-        case 3: pv_rows_of(P, 3, V, 1, keys, d, j0, O); break;
-        default: pv_rows_of(P, 4, V, 1, keys, d, j0, O); break;
-        }
-    }
-}
-
 AVX2 static inline void flash_halves(const uint16_t *src, float *dst, int64_t n) {
     int64_t i = 0;
     for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
     for (; i < n; i++) dst[i] = kiln_half_to_float(src[i]);
 }
 
-#define FLASH_PV_COLUMNS 16 // output columns one pv_rows call covers
+#define FLASH_PV_COLUMNS 16 // output columns one pv_rows_of call covers
 #include "attention_tile.h"
 #endif

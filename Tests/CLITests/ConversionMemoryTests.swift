@@ -19,25 +19,35 @@ struct ConversionMemoryTests {
     func peakMemoryIsBoundedByTensorsNotTheModel() throws {
         let directory = TemporaryDirectory()
         let source = directory.file("big.safetensors")
-        let tensors = 16, side = 4096, bytes = side * side * 4  // 16 × 64 MiB = 1 GiB
-        var entries: [String] = []
-        for i in 0..<tensors {
-            entries.append(#""blk.\#(i).weight":{"dtype":"F32","shape":[\#(side),\#(side)],"data_offsets":[\#(i * bytes),\#((i + 1) * bytes)]}"#)
+        try Self.writeSparseSafetensors(source, names: (0..<16).map { "blk.\($0).weight" }, side: 4096)  // 16 × 64 MiB = 1 GiB
+        let kib = try Self.peakKiB(["convert", source], output: "gguf", directory: directory)
+        #expect(kib < 512 << 10, "peak RSS \(kib >> 10) MiB converting a 1 GiB model")
+    }
+
+    /// `kiln` with `arguments` and `-o` a file of extension `output`; returns its peak RSS in
+    /// KiB. The output goes to tmpfs, which keeps the disk out of it (its pages are not the
+    /// process's RSS either way).
+    static func peakKiB(_ arguments: [String], output extension: String, directory: TemporaryDirectory) throws -> Int {
+        let outputDirectory = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : directory.path
+        let output = outputDirectory + "/kiln-memory-test-\(getpid()).\(`extension`)"
+        defer { unlink(output) }
+        let result = try run(timeTool, ["-f", "maxrss_kib=%M", Repository.executable("kiln")] + arguments + ["-o", output])
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(result.stderr.split(separator: "\n").last { $0.hasPrefix("maxrss_kib=") })
+        return try #require(Int(line.dropFirst("maxrss_kib=".count)))
+    }
+
+    /// A safetensors file of `side` × `side` f32 tensors named `names`, all zeros and sparse (a
+    /// header and a hole), so a large model costs no disk.
+    static func writeSparseSafetensors(_ path: String, names: [String], side: Int) throws {
+        let bytes = side * side * 4
+        let entries = names.enumerated().map { i, name in
+            #""\#(name)":{"dtype":"F32","shape":[\#(side),\#(side)],"data_offsets":[\#(i * bytes),\#((i + 1) * bytes)]}"#
         }
         var header = Array("{\(entries.joined(separator: ","))}".utf8)
         header += [UInt8](repeating: 0x20, count: (64 - (8 + header.count) % 64) % 64)
-        try writeFile(source, withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header)
-        #expect(truncate(source, off_t(8 + header.count + tensors * bytes)) == 0)
-
-        // tmpfs output keeps the disk out of it; its pages are not the process's RSS either way.
-        let outputDirectory = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : directory.path
-        let output = outputDirectory + "/kiln-memory-test-\(getpid()).gguf"
-        defer { unlink(output) }
-        let result = try run(Self.timeTool, ["-f", "maxrss_kib=%M", Repository.executable("kiln"), "convert", source, "-o", output])
-        #expect(result.status == 0, "\(result.stderr)")
-        let line = try #require(result.stderr.split(separator: "\n").last { $0.hasPrefix("maxrss_kib=") })
-        let kib = try #require(Int(line.dropFirst("maxrss_kib=".count)))
-        #expect(kib < 512 << 10, "peak RSS \(kib >> 10) MiB converting a 1 GiB model")
+        try writeFile(path, withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header)
+        #expect(truncate(path, off_t(8 + header.count + names.count * bytes)) == 0)
     }
 
     /// Quantising reads each source tensor once: its pages are dropped after it is quantised (or
@@ -48,24 +58,8 @@ struct ConversionMemoryTests {
     func quantisingKeepsTheSourceOutOfMemory() throws {
         let directory = TemporaryDirectory()
         let source = directory.file("big.safetensors")
-        let tensors = 16, side = 2048, bytes = side * side * 4  // 16 × 16 MiB = 256 MiB
-        var entries: [String] = []
-        for i in 0..<tensors {
-            entries.append(#""blk.\#(i).ffn_up.weight":{"dtype":"F32","shape":[\#(side),\#(side)],"data_offsets":[\#(i * bytes),\#((i + 1) * bytes)]}"#)
-        }
-        var header = Array("{\(entries.joined(separator: ","))}".utf8)
-        header += [UInt8](repeating: 0x20, count: (64 - (8 + header.count) % 64) % 64)
-        try writeFile(source, withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header)
-        #expect(truncate(source, off_t(8 + header.count + tensors * bytes)) == 0)
-
-        let outputDirectory = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : directory.path
-        let output = outputDirectory + "/kiln-memory-test-\(getpid()).kiln"
-        defer { unlink(output) }
-        let result = try run(Self.timeTool, ["-f", "maxrss_kib=%M", Repository.executable("kiln"), "quantize", source, "-o", output,
-                                             "--scheme", "q8", "--method", "rtn"])
-        #expect(result.status == 0, "\(result.stderr)")
-        let line = try #require(result.stderr.split(separator: "\n").last { $0.hasPrefix("maxrss_kib=") })
-        let kib = try #require(Int(line.dropFirst("maxrss_kib=".count)))
+        try Self.writeSparseSafetensors(source, names: (0..<16).map { "blk.\($0).ffn_up.weight" }, side: 2048)  // 16 × 16 MiB = 256 MiB
+        let kib = try Self.peakKiB(["quantize", source, "--scheme", "q8", "--method", "rtn"], output: "kiln", directory: directory)
         #expect(kib < 160 << 10, "peak RSS \(kib >> 10) MiB quantising a 256 MiB model")
     }
 }
