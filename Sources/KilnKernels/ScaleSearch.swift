@@ -84,5 +84,16 @@ package enum ScaleSearch {
         kiln_quant_q8_0_blocks(cTier(tier), x, importance, Int64(count), search ? 1 : 0, out.assumingMemoryBound(to: UInt8.self))
     }
 
+    /// q4_K/q5_K's group fits for `groups` groups of 32 (`x` and `importance` 32 per group), one
+    /// group per vector lane: each group's scale, minimum and 32 levels 0…`maxLevel`, the bits of
+    /// `Q4_KQuantizer`'s Swift twin (ggml's make_qkx2_quants) on every tier.
+    package static func kquantFit32(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, groups: Int, maxLevel: Int,
+                                    rmin: Float, rdelta: Float, steps: Int, scales: UnsafeMutablePointer<Float>,
+                                    minima: UnsafeMutablePointer<Float>, levels: UnsafeMutablePointer<UInt8>,
+                                    tier: KernelTier = Kernels.tier) {
+        kiln_quant_kquant_fit32(cTier(tier), x, importance, Int64(groups), Int32(maxLevel), rmin, rdelta, Int32(steps), scales,
+                                minima, levels)
+    }
+
     private static func cTier(_ tier: KernelTier) -> Int32 { tier.cTier ?? Int32(KILN_TIER_PORTABLE) }
 }

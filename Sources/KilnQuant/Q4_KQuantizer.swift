@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// `q4_k` and `q5_k` (docs/FORMAT.md §7.2): 256 values in 8 groups of 32, each group with a
 /// 6-bit scale and 6-bit minimum against the block's f16 `d` and `dmin`; value
@@ -17,7 +18,23 @@ package struct Q4_KQuantizer: KQuantizer {
     /// Where the 128 nibble bytes start: after d, dmin, 12 scale bytes (and q5_k's 32 `qh`).
     private var qsOffset: Int { bits == 4 ? 16 : 48 }
 
+    private var rmin: Float { bits == 4 ? -1 : -0.5 }
+    private var steps: Int { bits == 4 ? 20 : 15 }
+
+    /// The eight groups' fits in C, one group per vector lane (`ScaleSearch.kquantFit32`): the
+    /// bits of `swiftFitGroups`, its twin. q4_k_m's quantisation spent a fifth of its time here
+    /// in Swift, one group at a time.
     package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
+        fitGroups(x, importance: importance, into: fit, tier: Kernels.tier)
+    }
+
+    package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit, tier: KernelTier) {
+        ScaleSearch.kquantFit32(x, importance: importance, groups: 8, maxLevel: nmax, rmin: rmin, rdelta: 0.1, steps: steps,
+                                scales: fit.scales, minima: fit.mins, levels: fit.levels, tier: tier)
+    }
+
+    /// `fitGroups` in Swift: the twin the C lanes are held to (ScaleSearchTests).
+    package func swiftFitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weights in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { scratch in
                 for j in 0..<8 {
@@ -29,7 +46,7 @@ package struct Q4_KQuantizer: KQuantizer {
                     for l in 0..<32 { weights[l] = (rms + abs(g[l])) * (importance?[32 * j + l] ?? 1) }
                     let (scale, minimum) = KQuantMath.affine(
                         32, nmax, g, weights.baseAddress!, fit.levels + 32 * j, scratch: scratch.baseAddress!,
-                        rmin: bits == 4 ? -1 : -0.5, rdelta: 0.1, steps: bits == 4 ? 20 : 15, absolute: false)
+                        rmin: rmin, rdelta: 0.1, steps: steps, absolute: false)
                     fit.scales[j] = scale
                     fit.mins[j] = minimum
                 }

@@ -1,6 +1,7 @@
 import Foundation
 import KilnCore
 import KilnKernels
+@testable import KilnQuant
 import TestSupport
 import Testing
 
@@ -142,6 +143,42 @@ struct ScaleSearchTests {
             if s != maximum / -8 { moved += 1 }
         }
         #expect(moved > 100, "\(moved)/200")
+    }
+
+    /// q4_K/q5_K's group fits in C (`Q4_KQuantizer.fitGroups`, one group per vector lane) give
+    /// the Swift twin's bits on every tier, with and without importance, over the edge blocks
+    /// eight at a time (a super-block each; the last one wraps around to the first blocks).
+    @Test(arguments: [(4, false), (4, true), (5, false), (5, true)])
+    func kquantGroupFitsEqualTheTwinOnEveryTier(_ bits: Int, _ weighted: Bool) {
+        // Plus groups whose range is empty: constant negative (its minimum is the value), all zero.
+        let flat: [(x: [Float], importance: [Float]?)] = [([Float](repeating: -0.25, count: 32), nil), ([Float](repeating: 0, count: 32), nil)]
+        let blocks = flat + Self.blocks(), quantizer = Q4_KQuantizer(bits: bits)
+        func fit(_ x: [Float], _ importance: [Float]?,
+                 _ body: (UnsafePointer<Float>, UnsafePointer<Float>?, GroupFit) -> Void) -> [UInt32] {
+            var scales = [Float](repeating: 0, count: 8), mins = scales, levels = [UInt8](repeating: 0, count: 256)
+            scales.withUnsafeMutableBufferPointer { s in
+                mins.withUnsafeMutableBufferPointer { m in
+                    levels.withUnsafeMutableBufferPointer { l in
+                        x.withUnsafeBufferPointer { xp in
+                            withOptionalPointer(importance) { w in
+                                body(xp.baseAddress!, w, GroupFit(scales: s.baseAddress!, mins: m.baseAddress!, levels: l.baseAddress!))
+                            }
+                        }
+                    }
+                }
+            }
+            return scales.map(\.bitPattern) + mins.map(\.bitPattern) + levels.map(UInt32.init)
+        }
+        for start in stride(from: 0, to: blocks.count, by: 8) {
+            let group = (start..<(start + 8)).map { blocks[$0 % blocks.count] }
+            let x = group.flatMap(\.x)
+            let importance = weighted ? group.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) } : nil
+            let expected = fit(x, importance) { quantizer.swiftFitGroups($0, importance: $1, into: $2) }
+            for tier in KernelTier.supported {
+                let got = fit(x, importance) { quantizer.fitGroups($0, importance: $1, into: $2, tier: tier) }
+                #expect(got == expected, "q\(bits)_k fits of blocks \(start)…\(start + 7) on \(tier.rawValue)")
+            }
+        }
     }
 
     func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {

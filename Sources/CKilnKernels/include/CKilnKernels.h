@@ -158,6 +158,14 @@ void kiln_quant_search_affine32_blocks(int32_t tier, const float *x, const float
                                        int32_t max_level, const float *lows, const float *highs, float *scales,
                                        float *minima, uint8_t *levels);
 
+// q4_K/q5_K group fits (quant_search_kquant.c): `groups` groups of 32 values (x and importance
+// 32 per group; importance NULL for uniform) fitted as Q4_KQuantizer's Swift twin fits them
+// (ggml's make_qkx2_quants over the weights (rms + |x|)·importance, levels 0…nmax, trials
+// rmin + rdelta·k for k = 0…steps): each group's scale, its minimum (as a positive offset) and
+// its 32 levels, one group per vector lane, the twin's bits on every tier.
+void kiln_quant_kquant_fit32(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin,
+                             float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels);
+
 // A kq4 row (quant_search_kq4.c): the bytes of KQ4Quantizer.quantizeBlock for each of its
 // groups/2 blocks, into `out` (18 bytes per block), on every tier. Each 16-value group (x and
 // importance 16 per group; importance NULL for uniform) tries its nearest exponent byte and the
