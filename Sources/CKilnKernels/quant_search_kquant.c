@@ -1,9 +1,10 @@
-// q4_K and q5_K's group fits (Q4_KQuantizer.fitGroups, ggml's make_qkx2_quants), one 32-value
-// group per vector lane: each lane runs the Swift twin's scalar operations in its order — the
-// weights (rms + |x|)·importance, the range, the round-to-nearest start, then every trial's
-// sums from element 0, its least-squares scale and minimum and its error — so the bits are the
-// twin's on every tier (ScaleSearchTests). The trials of one group depend on each other (a better
-// trial's minimum is the next ones' origin), so the speed comes from the lanes, not the trials.
+// The K-quants' group fits, one group per vector lane: q4_K and q5_K's (Q4_KQuantizer.fitGroups,
+// ggml's make_qkx2_quants) for 32-value groups, q6_K's (Q6_KQuantizer.fitGroups, make_qx_quants)
+// for 16-value ones. Each lane runs its Swift twin's scalar operations in their order (for
+// q4_K/q5_K: the weights (rms + |x|)·importance, the range, the round-to-nearest start, then every
+// trial's sums from element 0, its least-squares scale and minimum and its error), so the bits
+// are the twin's on every tier (ScaleSearchTests). The trials of one group depend on each other
+// (q4_K's better trial's minimum is the next ones' origin), so the speed comes from the lanes.
 #include "quant_lanes.h"
 
 // ggml's nearest_int, as KQuantMath.nearestInt: 1.5·2²³ added leaves the rounded integer in the
@@ -22,6 +23,14 @@ ALWAYS_INLINE lane_f lane_kquant_level(lane_f v, int32_t top) {
 }
 
 ALWAYS_INLINE lane_f lane_abs(lane_f v) { return (lane_f)((lane_i)v & 0x7FFFFFFF); }
+
+// The signed level max(−top, min(top − 1, nearest(v))) as a float.
+ALWAYS_INLINE lane_f lane_symmetric_level(lane_f v, int32_t top) {
+    lane_i n = lane_nearest_int(v);
+    n = (n & (n < top - 1)) | ((top - 1) & ~(n < top - 1));
+    n = (n & (n > -top)) | (-top & ~(n > -top));
+    return __builtin_convertvector(n, lane_f);
+}
 
 ALWAYS_INLINE lane_f lane_squared_error(const lane_f *x, const lane_f *w, lane_f d, lane_f m, const lane_f *q) {
     lane_f error = lane_splat(0);
@@ -112,6 +121,103 @@ ALWAYS_INLINE void kquant_fit_groups(const float *x, const float *importance, in
         scales[g + k] = ps[k];
         minima[g + k] = pm[k];
         memcpy(levels + (g + k) * 32, pl + k * 32, 32);
+    }
+}
+
+// Q6_K's fit (KQuantMath.symmetric, ggml's make_qx_quants with rmse_type 1) for LANES groups of
+// 16: levels −nmax…nmax−1 (stored + nmax) and the scale maximising Σwxl²/Σwl² over the extreme's
+// scale and 18 trials around it; weights x² or importance·x·x. Groups whose largest magnitude is
+// below 1e-15 get scale 0 and levels 0.
+ALWAYS_INLINE void kquant_symmetric_lanes(const float *xb, const float *ib, int32_t nmax, float *scales, uint8_t *levels) {
+    lane_f x[16], w[16], L[16];
+    lane_load_blocks(xb, 16, x);
+    if (ib) {
+        lane_load_blocks(ib, 16, w);
+        for (int i = 0; i < 16; i++) w[i] = w[i] * x[i] * x[i];
+    } else {
+        for (int i = 0; i < 16; i++) w[i] = x[i] * x[i];
+    }
+    lane_f maximum = lane_splat(0), amax = lane_splat(0);
+    for (int i = 0; i < 16; i++) {
+        const lane_f a = lane_abs(x[i]);
+        const lane_i larger = a > amax;
+        amax = lane_select(larger, a, amax);
+        maximum = lane_select(larger, x[i], maximum);
+    }
+    const lane_i empty = ~(amax >= 1e-15f);
+    lane_f iscale = lane_splat((float)-nmax) / maximum;
+    lane_f sum_lx = lane_splat(0), sum_l2 = lane_splat(0);
+    for (int i = 0; i < 16; i++) {
+        L[i] = lane_symmetric_level(iscale * x[i], nmax);
+        sum_lx = sum_lx + w[i] * x[i] * L[i];
+        sum_l2 = sum_l2 + w[i] * L[i] * L[i];
+    }
+    lane_f scale = lane_select(sum_l2 != 0, sum_lx / sum_l2, lane_splat(0));
+    lane_f best = scale * sum_lx;
+    for (int step = -9; step <= 9; step++) {
+        if (step == 0) continue;
+        iscale = lane_splat(-((float)nmax + 0.1f * (float)step)) / maximum;
+        lane_f T[16];
+        sum_lx = lane_splat(0), sum_l2 = lane_splat(0);
+        for (int i = 0; i < 16; i++) {
+            T[i] = lane_symmetric_level(iscale * x[i], nmax);
+            sum_lx = sum_lx + w[i] * x[i] * T[i];
+            sum_l2 = sum_l2 + w[i] * T[i] * T[i];
+        }
+        const lane_i better = (sum_l2 > 0) & (sum_lx * sum_lx > best * sum_l2);
+        for (int i = 0; i < 16; i++) L[i] = lane_select(better, T[i], L[i]);
+        scale = lane_select(better, sum_lx / sum_l2, scale);
+        best = lane_select(better, scale * sum_lx, best);
+    }
+    for (int i = 0; i < 16; i++) L[i] = lane_select(empty, lane_splat(0), L[i] + (float)nmax);
+    scale = lane_select(empty, lane_splat(0), scale);
+    lane_store_levels(L, 16, levels);
+    for (int l = 0; l < LANES; l++) scales[l] = scale[l];
+}
+
+ALWAYS_INLINE void kquant_symmetric_groups(const float *x, const float *importance, int64_t groups, int32_t nmax, float *scales,
+                                           uint8_t *levels) {
+    int64_t g = 0;
+    for (; g + LANES <= groups; g += LANES)
+        kquant_symmetric_lanes(x + g * 16, importance ? importance + g * 16 : NULL, nmax, scales + g, levels + g * 16);
+    if (g == groups) return;
+    float px[LANES * 16], pw[LANES * 16], ps[LANES];
+    uint8_t pl[LANES * 16];
+    for (int l = 0; l < LANES; l++) {
+        const int64_t source = g + l < groups ? g + l : groups - 1;
+        memcpy(px + l * 16, x + source * 16, 16 * sizeof(float));
+        if (importance) memcpy(pw + l * 16, importance + source * 16, 16 * sizeof(float));
+    }
+    kquant_symmetric_lanes(px, importance ? pw : NULL, nmax, ps, pl);
+    for (int64_t k = 0; k < groups - g; k++) {
+        scales[g + k] = ps[k];
+        memcpy(levels + (g + k) * 16, pl + k * 16, 16);
+    }
+}
+
+static void symmetric16_generic(const float *x, const float *importance, int64_t groups, int32_t nmax, float *scales,
+                                uint8_t *levels) {
+    kquant_symmetric_groups(x, importance, groups, nmax, scales, levels);
+}
+#if defined(__x86_64__)
+AVX2_TARGET static void symmetric16_avx2(const float *x, const float *importance, int64_t groups, int32_t nmax, float *scales,
+                                         uint8_t *levels) {
+    kquant_symmetric_groups(x, importance, groups, nmax, scales, levels);
+}
+AVX512_TARGET static void symmetric16_avx512(const float *x, const float *importance, int64_t groups, int32_t nmax,
+                                             float *scales, uint8_t *levels) {
+    kquant_symmetric_groups(x, importance, groups, nmax, scales, levels);
+}
+#endif
+
+void kiln_quant_kquant_symmetric16(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax,
+                                   float *scales, uint8_t *levels) {
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: symmetric16_avx512(x, importance, groups, nmax, scales, levels); return;
+    case SEARCH_AVX2: symmetric16_avx2(x, importance, groups, nmax, scales, levels); return;
+#endif
+    default: symmetric16_generic(x, importance, groups, nmax, scales, levels); return;
     }
 }
 

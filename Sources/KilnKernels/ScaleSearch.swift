@@ -95,5 +95,14 @@ package enum ScaleSearch {
                                 minima, levels)
     }
 
+    /// q6_K's group fits for `groups` groups of 16 (`x` and `importance` 16 per group), one group
+    /// per vector lane: each group's scale and 16 levels (−`maxLevel`…`maxLevel` − 1, stored +
+    /// `maxLevel`), the bits of `Q6_KQuantizer`'s Swift twin (ggml's make_qx_quants) on every tier.
+    package static func kquantSymmetric16(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, groups: Int, maxLevel: Int,
+                                          scales: UnsafeMutablePointer<Float>, levels: UnsafeMutablePointer<UInt8>,
+                                          tier: KernelTier = Kernels.tier) {
+        kiln_quant_kquant_symmetric16(cTier(tier), x, importance, Int64(groups), Int32(maxLevel), scales, levels)
+    }
+
     private static func cTier(_ tier: KernelTier) -> Int32 { tier.cTier ?? Int32(KILN_TIER_PORTABLE) }
 }

@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// `q6_k` (docs/FORMAT.md §7.2): 256 values in 16 groups of 16, each group with a signed 8-bit
 /// scale against the block's f16 `d` (stored last); value `d·sc·(q − 32)` with 6-bit `q`.
@@ -6,7 +7,19 @@ package struct Q6_KQuantizer: KQuantizer {
     package init() {}
     package var type: ElementType { .q6_k }
 
+    /// The sixteen groups' fits in C, one group per vector lane (`ScaleSearch.kquantSymmetric16`):
+    /// the bits of `swiftFitGroups`, its twin.
     package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
+        fitGroups(x, importance: importance, into: fit, tier: Kernels.tier)
+    }
+
+    package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit, tier: KernelTier) {
+        ScaleSearch.kquantSymmetric16(x, importance: importance, groups: 16, maxLevel: 32, scales: fit.scales, levels: fit.levels,
+                                      tier: tier)
+    }
+
+    /// `fitGroups` in Swift: the twin the C lanes are held to (ScaleSearchTests).
+    package func swiftFitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { weights in
             for j in 0..<16 {
                 let g = x + 16 * j

@@ -60,7 +60,7 @@ struct ScaleSearchTests {
             for tier in KernelTier.supported {
                 var levels = startLevels
                 let scale = block.x.withUnsafeBufferPointer { x in
-                    withOptionalPointer(block.importance) { w in
+                    Self.withOptionalPointer(block.importance) { w in
                         ScaleSearch.symmetric(x.baseAddress!, importance: w, offset: offset, maximum: maximum, scale: start,
                                               levels: &levels, tier: tier)
                     }
@@ -100,7 +100,7 @@ struct ScaleSearchTests {
         for tier in KernelTier.supported {
             var scales = startScales, levels = startLevels
             x.withUnsafeBufferPointer { xs in
-                withOptionalPointer(importance) { w in
+                Self.withOptionalPointer(importance) { w in
                     ScaleSearch.symmetricBlocks(xs.baseAddress!, importance: w, count: blocks.count, offset: offset,
                                                 maxima: maxima, scales: &scales, levels: &levels, tier: tier)
                 }
@@ -122,7 +122,7 @@ struct ScaleSearchTests {
             for tier in KernelTier.supported {
                 var levels = startLevels
                 let result = block.x.withUnsafeBufferPointer { x in
-                    withOptionalPointer(block.importance) { w in
+                    Self.withOptionalPointer(block.importance) { w in
                         ScaleSearch.affine(x.baseAddress!, importance: w, maxLevel: maxLevel, low: lo, high: hi, scale: d,
                                            minimum: lo, levels: &levels, tier: tier)
                     }
@@ -145,43 +145,63 @@ struct ScaleSearchTests {
         #expect(moved > 100, "\(moved)/200")
     }
 
-    /// q4_K/q5_K's group fits in C (`Q4_KQuantizer.fitGroups`, one group per vector lane) give
-    /// the Swift twin's bits on every tier, with and without importance, over the edge blocks
-    /// eight at a time (a super-block each; the last one wraps around to the first blocks).
-    @Test(arguments: [(4, false), (4, true), (5, false), (5, true)])
-    func kquantGroupFitsEqualTheTwinOnEveryTier(_ bits: Int, _ weighted: Bool) {
-        // Plus groups whose range is empty: constant negative (its minimum is the value), all zero.
+    /// Edge blocks eight at a time (a super-block of 256 values each; the last one wraps around),
+    /// after two groups whose range is empty: constant negative (its minimum is the value) and
+    /// all zero.
+    static func superBlocks(weighted: Bool) -> [(x: [Float], importance: [Float]?)] {
         let flat: [(x: [Float], importance: [Float]?)] = [([Float](repeating: -0.25, count: 32), nil), ([Float](repeating: 0, count: 32), nil)]
-        let blocks = flat + Self.blocks(), quantizer = Q4_KQuantizer(bits: bits)
-        func fit(_ x: [Float], _ importance: [Float]?,
-                 _ body: (UnsafePointer<Float>, UnsafePointer<Float>?, GroupFit) -> Void) -> [UInt32] {
-            var scales = [Float](repeating: 0, count: 8), mins = scales, levels = [UInt8](repeating: 0, count: 256)
-            scales.withUnsafeMutableBufferPointer { s in
-                mins.withUnsafeMutableBufferPointer { m in
-                    levels.withUnsafeMutableBufferPointer { l in
-                        x.withUnsafeBufferPointer { xp in
-                            withOptionalPointer(importance) { w in
-                                body(xp.baseAddress!, w, GroupFit(scales: s.baseAddress!, mins: m.baseAddress!, levels: l.baseAddress!))
-                            }
+        let blocks = flat + Self.blocks()
+        return stride(from: 0, to: blocks.count, by: 8).map { start in
+            let group = (start..<(start + 8)).map { blocks[$0 % blocks.count] }
+            return (group.flatMap(\.x), weighted ? group.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) } : nil)
+        }
+    }
+
+    /// A K-quant super-block's group fit by `body`, as bit patterns: scales, minima, levels.
+    static func fit(_ x: [Float], _ importance: [Float]?, _ body: (UnsafePointer<Float>, UnsafePointer<Float>?, GroupFit) -> Void) -> [UInt32] {
+        var scales = [Float](repeating: 0, count: 16), mins = scales, levels = [UInt8](repeating: 0, count: 256)
+        scales.withUnsafeMutableBufferPointer { s in
+            mins.withUnsafeMutableBufferPointer { m in
+                levels.withUnsafeMutableBufferPointer { l in
+                    x.withUnsafeBufferPointer { xp in
+                        Self.withOptionalPointer(importance) { w in
+                            body(xp.baseAddress!, w, GroupFit(scales: s.baseAddress!, mins: m.baseAddress!, levels: l.baseAddress!))
                         }
                     }
                 }
             }
-            return scales.map(\.bitPattern) + mins.map(\.bitPattern) + levels.map(UInt32.init)
         }
-        for start in stride(from: 0, to: blocks.count, by: 8) {
-            let group = (start..<(start + 8)).map { blocks[$0 % blocks.count] }
-            let x = group.flatMap(\.x)
-            let importance = weighted ? group.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) } : nil
-            let expected = fit(x, importance) { quantizer.swiftFitGroups($0, importance: $1, into: $2) }
+        return scales.map(\.bitPattern) + mins.map(\.bitPattern) + levels.map(UInt32.init)
+    }
+
+    /// q4_K/q5_K's group fits in C (`Q4_KQuantizer.fitGroups`, one group per vector lane) give
+    /// the Swift twin's bits on every tier, with and without importance.
+    @Test(arguments: [(4, false), (4, true), (5, false), (5, true)])
+    func kquantGroupFitsEqualTheTwinOnEveryTier(_ bits: Int, _ weighted: Bool) {
+        let quantizer = Q4_KQuantizer(bits: bits)
+        for (index, block) in Self.superBlocks(weighted: weighted).enumerated() {
+            let expected = Self.fit(block.x, block.importance) { quantizer.swiftFitGroups($0, importance: $1, into: $2) }
             for tier in KernelTier.supported {
-                let got = fit(x, importance) { quantizer.fitGroups($0, importance: $1, into: $2, tier: tier) }
-                #expect(got == expected, "q\(bits)_k fits of blocks \(start)…\(start + 7) on \(tier.rawValue)")
+                let got = Self.fit(block.x, block.importance) { quantizer.fitGroups($0, importance: $1, into: $2, tier: tier) }
+                #expect(got == expected, "q\(bits)_k fits of super-block \(index) on \(tier.rawValue)")
             }
         }
     }
 
-    func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    /// q6_K's group fits in C likewise.
+    @Test(arguments: [false, true])
+    func q6KGroupFitsEqualTheTwinOnEveryTier(_ weighted: Bool) {
+        let quantizer = Q6_KQuantizer()
+        for (index, block) in Self.superBlocks(weighted: weighted).enumerated() {
+            let expected = Self.fit(block.x, block.importance) { quantizer.swiftFitGroups($0, importance: $1, into: $2) }
+            for tier in KernelTier.supported {
+                let got = Self.fit(block.x, block.importance) { quantizer.fitGroups($0, importance: $1, into: $2, tier: tier) }
+                #expect(got == expected, "q6_k fits of super-block \(index) on \(tier.rawValue)")
+            }
+        }
+    }
+
+    static func withOptionalPointer<R>(_ array: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
         guard let array else { return body(nil) }
         return array.withUnsafeBufferPointer { body($0.baseAddress!) }
     }

@@ -165,6 +165,12 @@ void kiln_quant_search_affine32_blocks(int32_t tier, const float *x, const float
 // its 32 levels, one group per vector lane, the twin's bits on every tier.
 void kiln_quant_kquant_fit32(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin,
                              float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels);
+// q6_K's group fits (quant_search_kquant.c): `groups` groups of 16 values fitted as
+// Q6_KQuantizer's Swift twin fits them (ggml's make_qx_quants, rmse_type 1: levels −nmax…nmax−1
+// stored + nmax, weights x² or importance·x·x): each group's scale and 16 levels, one group per
+// vector lane, the twin's bits on every tier.
+void kiln_quant_kquant_symmetric16(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax,
+                                   float *scales, uint8_t *levels);
 
 // A kq4 row (quant_search_kq4.c): the bytes of KQ4Quantizer.quantizeBlock for each of its
 // groups/2 blocks, into `out` (18 bytes per block), on every tier. Each 16-value group (x and
