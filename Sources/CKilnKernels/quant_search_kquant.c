@@ -246,3 +246,18 @@ void kiln_quant_kquant_fit32(int32_t tier, const float *x, const float *importan
     default: fit_generic(x, importance, groups, nmax, rmin, rdelta, steps, scales, minima, levels); return;
     }
 }
+
+// A K-quant group's levels re-rounded to its stored scale: clamp(nearest((x + offset) / scale),
+// lowest, highest) + bias, element by element (so any vector width gives the scalar bits).
+void kiln_quant_round_levels(const float *x, int64_t n, float offset, float scale, int32_t lowest, int32_t highest, int32_t bias,
+                             uint8_t *levels) {
+    for (int64_t i = 0; i < n; i++) {
+        const float t = (x[i] + offset) / scale + 12582912.0f;
+        int32_t bits;
+        memcpy(&bits, &t, sizeof bits);
+        int32_t q = (bits & 0x007FFFFF) - 0x00400000;
+        q = q < highest ? q : highest;
+        q = q > lowest ? q : lowest;
+        levels[i] = (uint8_t)(q + bias);
+    }
+}

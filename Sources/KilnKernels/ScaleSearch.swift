@@ -104,5 +104,13 @@ package enum ScaleSearch {
         kiln_quant_kquant_symmetric16(cTier(tier), x, importance, Int64(groups), Int32(maxLevel), scales, levels)
     }
 
+    /// `levels[i] = clamp(nearestInt((x[i] + offset) / scale), lowest…highest) + bias` for
+    /// `i < count`: a K-quant group's levels re-rounded to the scale it stores, element by
+    /// element in C (the Swift loop was a seventh of a q4_k_m quantisation).
+    package static func roundLevels(_ x: UnsafePointer<Float>, count: Int, offset: Float, scale: Float, lowest: Int, highest: Int,
+                                    bias: Int, into levels: UnsafeMutablePointer<UInt8>) {
+        kiln_quant_round_levels(x, Int64(count), offset, scale, Int32(lowest), Int32(highest), Int32(bias), levels)
+    }
+
     private static func cTier(_ tier: KernelTier) -> Int32 { tier.cTier ?? Int32(KILN_TIER_PORTABLE) }
 }

@@ -91,9 +91,8 @@ package struct Q4_KQuantizer: KQuantizer {
             let dj = d * Float(sc)
             guard dj != 0 else { continue }
             let dm = dmin * Float(m)
-            for l in 0..<32 {
-                levels[32 * j + l] = UInt8(max(0, min(nmax, KQuantMath.nearestInt((x[32 * j + l] + dm) / dj))))
-            }
+            // UInt8(max(0, min(nmax, nearestInt((x + dm) / dj)))) for each value, in C.
+            ScaleSearch.roundLevels(x + 32 * j, count: 32, offset: dm, scale: dj, lowest: 0, highest: nmax, bias: 0, into: levels + 32 * j)
         }
         if bits == 5 { for l in 0..<32 { out.storeBytes(of: UInt8(0), toByteOffset: 16 + l, as: UInt8.self) } }
         for c in 0..<4 {

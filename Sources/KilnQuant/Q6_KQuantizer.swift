@@ -55,9 +55,9 @@ package struct Q6_KQuantizer: KQuantizer {
         for j in 0..<16 {
             let dj = d * Float(out.load(fromByteOffset: 192 + j, as: Int8.self))
             guard dj != 0 else { continue }  // the group keeps its searched levels, as in ggml
-            for l in 0..<16 {
-                levels[16 * j + l] = UInt8(max(-32, min(31, KQuantMath.nearestInt(x[16 * j + l] / dj))) + 32)
-            }
+            // UInt8(max(−32, min(31, nearestInt(x / dj))) + 32) for each value, in C (x + 0 is x,
+            // bit for bit once divided and rounded: −0 and +0 round alike).
+            ScaleSearch.roundLevels(x + 16 * j, count: 16, offset: 0, scale: dj, lowest: -32, highest: 31, bias: 32, into: levels + 16 * j)
         }
         // Half n: ql holds the low nibbles of values 128n + l (+ 64 in the high nibble) and of
         // 128n + 32 + l (+ 96); qh holds the top 2 bits of the four.
