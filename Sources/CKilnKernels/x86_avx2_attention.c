@@ -90,7 +90,7 @@ AVX2 static inline __m256i lanes_below(int64_t n) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)(n < 0 ? 0 : n > 8 ? 8 : n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-// Eight lanes of value row c from column j, the ones from column `width` on zero (the f16 loads
+// Eight lanes of value row c from column j, those at column d and beyond zero (the f16 loads
 // have no masked form: a row's tail goes through a zero-padded copy).
 AVX2 static inline __attribute__((always_inline)) __m256 value_lanes(const void *V, int half, int64_t c, int64_t d, int64_t j,
                                                                      __m256i mask) {
