@@ -489,35 +489,56 @@ ALWAYS_INLINE void affine_start_blocks(const float *x, int64_t count, int32_t ma
     for (int64_t k = 0; k < (count - done) * 32; k++) levels[done * 32 + k] = pl[k];
 }
 
-// q4_0's round-to-nearest start (ggml quantize_row_q4_0_ref, as Q4_0Quantizer.start in Swift) for
-// LANES blocks: the signed value of largest magnitude (the first on ties), d = it / −8, and the
-// levels trunc(x/d + 8.5) clipped to 0…15 with NaN at 15 (Swift's min(15, NaN)).
-ALWAYS_INLINE void q4_0_start_lanes(const float *xb, float *maxima, float *scales, uint8_t *levels) {
+// q4_0's and q5_0's round-to-nearest starts (ggml quantize_row_q4_0_ref / q5_0_ref, as
+// Q4_0Quantizer.start and Q5_0Quantizer.start in Swift) for LANES blocks: the signed value of
+// largest magnitude (the first on ties), d = it / −offset (8 or 16, a constant after inlining),
+// and the levels trunc(x/d + offset + ½) clipped to 2·offset − 1. The two Swift starts differ off
+// the finite range, and the lanes follow each: q4_0 clips below at 0 and gives NaN 15 (Swift's
+// min(15, NaN)); q5_0 gives NaN 0 and wraps a negative level to a byte (truncatingSmallInt, then
+// UInt8(truncatingIfNeeded:)).
+ALWAYS_INLINE void symmetric_start_lanes(const float *xb, int32_t offset, float *maxima, float *scales, uint8_t *levels) {
     lane_f x[32], q[32];
     lane_load_blocks(xb, 32, x);
     lane_f maximum = lane_splat(0);
     for (int i = 0; i < 32; i++)
         maximum = lane_select(__builtin_elementwise_abs(x[i]) > __builtin_elementwise_abs(maximum), x[i], maximum);
-    const lane_f d = maximum / -8.0f, id = lane_select(d == 0, lane_splat(0), 1.0f / d);
+    const lane_f d = maximum / (float)-offset, id = lane_select(d == 0, lane_splat(0), 1.0f / d);
+    const float top = (float)(2 * offset - 1);
     for (int i = 0; i < 32; i++) {
-        const lane_f v = x[i] * id + 8.5f;
-        q[i] = lane_select(v < 16, lane_select(v > 0, __builtin_elementwise_trunc(v), lane_splat(0)), lane_splat(15));
+        const lane_f v = x[i] * id + ((float)offset + 0.5f);
+        if (offset == 8) {
+            q[i] = lane_select(v < 16, lane_select(v > 0, __builtin_elementwise_trunc(v), lane_splat(0)), lane_splat(top));
+        } else {
+            const lane_f clamped = lane_select(v > 255, lane_splat(255), lane_select(v < -128, lane_splat(-128), v));
+            lane_i level = __builtin_convertvector(__builtin_elementwise_trunc(clamped), lane_i);
+            level = (level & (level < (int32_t)top)) | ((int32_t)top & ~(level < (int32_t)top));
+            q[i] = __builtin_convertvector((level & 0xFF) & (v == v), lane_f);
+        }
     }
     memcpy(maxima, &maximum, sizeof maximum);
     memcpy(scales, &d, sizeof d);
     lane_store_levels(q, 32, levels);
 }
 
-ALWAYS_INLINE void q4_0_start_blocks(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
+ALWAYS_INLINE void symmetric_start_blocks(const float *x, int64_t count, int32_t offset, float *maxima, float *scales,
+                                          uint8_t *levels) {
     int64_t done = 0;
-    for (; done + LANES <= count; done += LANES) q4_0_start_lanes(x + done * 32, maxima + done, scales + done, levels + done * 32);
+    for (; done + LANES <= count; done += LANES)
+        symmetric_start_lanes(x + done * 32, offset, maxima + done, scales + done, levels + done * 32);
     if (done == count) return;
     float px[LANES * 32] = {0}, pm[LANES], ps[LANES];
     uint8_t pl[LANES * 32];
     for (int64_t k = 0; k < (count - done) * 32; k++) px[k] = x[done * 32 + k];
-    q4_0_start_lanes(px, pm, ps, pl);
+    symmetric_start_lanes(px, offset, pm, ps, pl);
     for (int64_t k = 0; k < count - done; k++) maxima[done + k] = pm[k], scales[done + k] = ps[k];
     for (int64_t k = 0; k < (count - done) * 32; k++) levels[done * 32 + k] = pl[k];
+}
+
+// Offsets as constants, so each start's level rule is compiled on its own.
+ALWAYS_INLINE void symmetric_start_any(const float *x, int64_t count, int32_t offset, float *maxima, float *scales,
+                                       uint8_t *levels) {
+    if (offset == 8) symmetric_start_blocks(x, count, 8, maxima, scales, levels);
+    else symmetric_start_blocks(x, count, 16, maxima, scales, levels);
 }
 
 // Any number of blocks: whole groups of `LANES` in place, the rest padded with zero blocks.
@@ -552,8 +573,9 @@ static void symmetric_blocks_generic(const float *x, const float *importance, in
                                      const float *maxima, float *scales, uint8_t *levels) {
     search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
 }
-static void q4_0_start_generic(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
-    q4_0_start_blocks(x, count, maxima, scales, levels);
+static void symmetric_start_generic(const float *x, int64_t count, int32_t offset, float *maxima, float *scales,
+                                    uint8_t *levels) {
+    symmetric_start_any(x, count, offset, maxima, scales, levels);
 }
 static void affine_start_generic(const float *x, int64_t count, int32_t max_level, float *lows, float *highs,
                                  float *scales, uint8_t *levels) {
@@ -579,8 +601,9 @@ AVX2_TARGET static void symmetric_blocks_avx2(const float *x, const float *impor
                                               const float *maxima, float *scales, uint8_t *levels) {
     search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
 }
-AVX2_TARGET static void q4_0_start_avx2(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
-    q4_0_start_blocks(x, count, maxima, scales, levels);
+AVX2_TARGET static void symmetric_start_avx2(const float *x, int64_t count, int32_t offset, float *maxima, float *scales,
+                                             uint8_t *levels) {
+    symmetric_start_any(x, count, offset, maxima, scales, levels);
 }
 AVX2_TARGET static void affine_start_avx2(const float *x, int64_t count, int32_t max_level, float *lows, float *highs,
                                           float *scales, uint8_t *levels) {
@@ -603,8 +626,9 @@ AVX512_TARGET static void symmetric_blocks_avx512(const float *x, const float *i
                                                   int32_t offset, const float *maxima, float *scales, uint8_t *levels) {
     search_symmetric_blocks(x, importance, count, offset, maxima, scales, levels);
 }
-AVX512_TARGET static void q4_0_start_avx512(const float *x, int64_t count, float *maxima, float *scales, uint8_t *levels) {
-    q4_0_start_blocks(x, count, maxima, scales, levels);
+AVX512_TARGET static void symmetric_start_avx512(const float *x, int64_t count, int32_t offset, float *maxima, float *scales,
+                                                 uint8_t *levels) {
+    symmetric_start_any(x, count, offset, maxima, scales, levels);
 }
 AVX512_TARGET static void affine_start_avx512(const float *x, int64_t count, int32_t max_level, float *lows,
                                               float *highs, float *scales, uint8_t *levels) {
@@ -654,14 +678,15 @@ void kiln_quant_search_symmetric32_blocks(int32_t tier, const float *x, const fl
     }
 }
 
-void kiln_quant_q4_0_start_blocks(int32_t tier, const float *x, int64_t count, float *maxima, float *scales,
-                                  uint8_t *levels) {
+int kiln_quant_symmetric_start_blocks(int32_t tier, const float *x, int64_t count, int32_t offset, float *maxima, float *scales,
+                                      uint8_t *levels) {
+    if (offset != 8 && offset != 16) return -1;
     switch (variant_for(tier)) {
 #if defined(__x86_64__)
-    case SEARCH_AVX512: q4_0_start_avx512(x, count, maxima, scales, levels); return;
-    case SEARCH_AVX2: q4_0_start_avx2(x, count, maxima, scales, levels); return;
+    case SEARCH_AVX512: symmetric_start_avx512(x, count, offset, maxima, scales, levels); return 0;
+    case SEARCH_AVX2: symmetric_start_avx2(x, count, offset, maxima, scales, levels); return 0;
 #endif
-    default: q4_0_start_generic(x, count, maxima, scales, levels);
+    default: symmetric_start_generic(x, count, offset, maxima, scales, levels); return 0;
     }
 }
 

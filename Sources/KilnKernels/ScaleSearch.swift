@@ -24,13 +24,15 @@ package enum ScaleSearch {
         kiln_quant_search_symmetric32_blocks(cTier(tier), x, importance, Int64(count), Int32(offset), maxima, scales, levels)
     }
 
-    /// q4_0's round-to-nearest start for `count` blocks of 32, one block per vector lane: each
-    /// block's signed extreme into `maxima`, its scale (extreme / −8) into `scales` and its levels
-    /// (32 per block) into `levels` — the bits of the Swift `Q4_0Quantizer.start`.
-    package static func q4_0Start(_ x: UnsafePointer<Float>, count: Int, maxima: UnsafeMutablePointer<Float>,
-                                  scales: UnsafeMutablePointer<Float>, levels: UnsafeMutablePointer<UInt8>,
-                                  tier: KernelTier = Kernels.tier) {
-        kiln_quant_q4_0_start_blocks(cTier(tier), x, Int64(count), maxima, scales, levels)
+    /// q4_0's (`offset` 8) or q5_0's (16) round-to-nearest start for `count` blocks of 32, one
+    /// block per vector lane: each block's signed extreme into `maxima`, its scale (extreme /
+    /// −offset) into `scales` and its levels (32 per block) into `levels` — the bits of the Swift
+    /// `Q4_0Quantizer.start` and `Q5_0Quantizer.start`.
+    package static func symmetricStart(_ x: UnsafePointer<Float>, count: Int, offset: Int, maxima: UnsafeMutablePointer<Float>,
+                                       scales: UnsafeMutablePointer<Float>, levels: UnsafeMutablePointer<UInt8>,
+                                       tier: KernelTier = Kernels.tier) {
+        let status = kiln_quant_symmetric_start_blocks(cTier(tier), x, Int64(count), Int32(offset), maxima, scales, levels)
+        precondition(status == 0, "symmetric start for offset \(offset): only 8 and 16 are known")
     }
 
     /// The best (d, m) for `x` as `d × q + m`, q in 0…maxLevel, from the range [low, high] and the

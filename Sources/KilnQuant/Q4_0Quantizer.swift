@@ -29,16 +29,8 @@ package struct Q4_0Quantizer: BlockQuantizer {
     /// `quantizeBlock` block by block, which the tests hold it to); `tier` picks the compilation.
     package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
                           into out: UnsafeMutableRawPointer, tier: KernelTier) {
-        let blocks = count / 32
-        RowScratch.with(count: count, floatsPerBlock: 2) { levels, maxima in
-            let scales = maxima + blocks
-            ScaleSearch.q4_0Start(x, count: blocks, maxima: maxima, scales: scales, levels: levels, tier: tier)
-            if method == .search {
-                ScaleSearch.symmetricBlocks(x, importance: importance, count: blocks, offset: 8, maxima: maxima,
-                                            scales: scales, levels: levels, tier: tier)
-            }
-            for b in 0..<blocks { Self.store(scales[b], levels + 32 * b, out + 18 * b) }
-        }
+        SymmetricRow.quantize(x, count: count, importance: importance, method: method, offset: 8, blockBytes: 18, into: out,
+                              tier: tier, store: Self.store)
     }
 
     static func start(_ x: UnsafePointer<Float>, _ maximum: Float, _ levels: UnsafeMutablePointer<UInt8>) -> Float {

@@ -23,12 +23,15 @@ package struct Q5_0Quantizer: BlockQuantizer {
 
     package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
                           into out: UnsafeMutableRawPointer) {
-        guard method == .search else {
-            for b in 0..<(count / 32) { quantizeBlock(x + 32 * b, importance: importance.map { $0 + 32 * b }, method: method, into: out + 22 * b) }
-            return
-        }
-        SymmetricRow.quantize(x, count: count, importance: importance, offset: 16, blockBytes: 22, into: out,
-                              start: Self.start, store: Self.store)
+        quantize(x, count: count, importance: importance, method: method, into: out, tier: Kernels.tier)
+    }
+
+    /// A whole row with the starts and the search in C, sixteen blocks per vector (the bytes of
+    /// `quantizeBlock` block by block, which the tests hold it to); `tier` picks the compilation.
+    package func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod,
+                          into out: UnsafeMutableRawPointer, tier: KernelTier) {
+        SymmetricRow.quantize(x, count: count, importance: importance, method: method, offset: 16, blockBytes: 22, into: out,
+                              tier: tier, store: Self.store)
     }
 
     /// Reference (ggml quantize_row_q5_0_ref): the signed value of largest magnitude maps to

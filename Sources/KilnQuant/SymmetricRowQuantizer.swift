@@ -1,28 +1,23 @@
 import KilnCore
 import KilnKernels
 
-/// The row path shared by `q4_0` and `q5_0`: every block's reference start first, then one
-/// many-block search over the row (a block per vector lane), then packing. The same bytes as
-/// quantising block by block.
+/// The row path shared by `q4_0` and `q5_0`: every block's reference start in C, then one
+/// many-block search over the row (both sixteen blocks per vector lane), then packing. The same
+/// bytes as quantising block by block (RowQuantizerTests).
 enum SymmetricRow {
-    /// `start(x, maximum, levels)` writes a block's reference levels and returns its scale;
-    /// `store(scale, levels, out)` packs one block.
-    static func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, offset: Int,
-                         blockBytes: Int, into out: UnsafeMutableRawPointer,
-                         start: (UnsafePointer<Float>, Float, UnsafeMutablePointer<UInt8>) -> Float,
+    /// `offset` 8 (q4_0) or 16 (q5_0); `store(scale, levels, out)` packs one block of
+    /// `blockBytes`; `tier` picks the compilation of the C parts.
+    static func quantize(_ x: UnsafePointer<Float>, count: Int, importance: UnsafePointer<Float>?, method: QuantMethod, offset: Int,
+                         blockBytes: Int, into out: UnsafeMutableRawPointer, tier: KernelTier,
                          store: (Float, UnsafePointer<UInt8>, UnsafeMutableRawPointer) -> Void) {
         let blocks = count / 32
         RowScratch.with(count: count, floatsPerBlock: 2) { levels, maxima in
             let scales = maxima + blocks
-            for b in 0..<blocks {
-                let block = x + 32 * b
-                var maximum: Float = 0
-                for i in 0..<32 where abs(block[i]) > abs(maximum) { maximum = block[i] }
-                maxima[b] = maximum
-                scales[b] = start(block, maximum, levels + 32 * b)
+            ScaleSearch.symmetricStart(x, count: blocks, offset: offset, maxima: maxima, scales: scales, levels: levels, tier: tier)
+            if method == .search {
+                ScaleSearch.symmetricBlocks(x, importance: importance, count: blocks, offset: offset, maxima: maxima,
+                                            scales: scales, levels: levels, tier: tier)
             }
-            ScaleSearch.symmetricBlocks(x, importance: importance, count: blocks, offset: offset, maxima: maxima,
-                                        scales: scales, levels: levels)
             for b in 0..<blocks { store(scales[b], levels + 32 * b, out + blockBytes * b) }
         }
     }

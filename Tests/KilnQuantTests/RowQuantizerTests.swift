@@ -84,16 +84,35 @@ struct Q8_0RowTests {
     }
 }
 
-/// q4_0's row quantiser makes its starts and runs its search in C, sixteen blocks per vector; it
-/// must write the Swift block quantiser's bytes on every tier, searched and round-to-nearest, with
-/// and without importance, over ScaleSearchTests' edge blocks.
+/// q4_0's and q5_0's row quantisers make their starts and run their searches in C, sixteen blocks
+/// per vector; they must write the Swift block quantisers' bytes on every tier, searched and
+/// round-to-nearest, with and without importance, over ScaleSearchTests' edge blocks and a block
+/// with an infinity (whose other levels come from NaN: q4_0's start makes them 15, q5_0's 0).
 struct Q4_0RowTests {
     @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
     func rowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
-        let blocks = ScaleSearchTests.blocks(), quantizer = Q4_0Quantizer()
+        let quantizer = Q4_0Quantizer()
+        expectRow(quantizer, method: method, weighted: weighted) { x, count, w, out, tier in
+            quantizer.quantize(x, count: count, importance: w, method: method, into: out, tier: tier)
+        }
+    }
+
+    @Test(arguments: [QuantMethod.search, .roundToNearest], [false, true])
+    func q5_0RowEqualsTheBlockQuantiserOnEveryTier(method: QuantMethod, weighted: Bool) {
+        let quantizer = Q5_0Quantizer()
+        expectRow(quantizer, method: method, weighted: weighted) { x, count, w, out, tier in
+            quantizer.quantize(x, count: count, importance: w, method: method, into: out, tier: tier)
+        }
+    }
+
+    func expectRow(_ quantizer: some BlockQuantizer, method: QuantMethod, weighted: Bool,
+                   row: (UnsafePointer<Float>, Int, UnsafePointer<Float>?, UnsafeMutableRawPointer, KernelTier) -> Void) {
+        var withInfinity = ScaleSearchTests.blocks()[2].x
+        withInfinity[7] = -.infinity
+        let blocks = ScaleSearchTests.blocks() + [(withInfinity, nil)]
         let values = blocks.flatMap(\.x), importance = blocks.flatMap { $0.importance ?? [Float](repeating: 0.5, count: 32) }
         expectRowEqualsBlocks(quantizer, x: values, importance: importance, method: method, weighted: weighted) { x, w, out, tier in
-            quantizer.quantize(x, count: values.count, importance: w, method: method, into: out, tier: tier)
+            row(x, values.count, w, out, tier)
         }
     }
 }

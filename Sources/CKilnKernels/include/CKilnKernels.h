@@ -135,11 +135,12 @@ float kiln_quant_search_symmetric32(int32_t tier, const float *x, const float *i
 // kiln_quant_search_symmetric32. Blocks whose `maxima` entry is 0 keep their start.
 void kiln_quant_search_symmetric32_blocks(int32_t tier, const float *x, const float *importance, int64_t count,
                                           int32_t offset, const float *maxima, float *scales, uint8_t *levels);
-// q4_0's round-to-nearest start for `count` blocks of 32, one per vector lane (Q4_0Quantizer.start):
-// each block's signed value of largest magnitude (`maxima`), d = it / −8 (`scales`) and the levels
-// trunc(x/d + 8.5) clipped to 0…15 (`levels`, 32 per block) — the start the search above takes.
-void kiln_quant_q4_0_start_blocks(int32_t tier, const float *x, int64_t count, float *maxima, float *scales,
-                                  uint8_t *levels);
+// q4_0's (offset 8) or q5_0's (16) round-to-nearest start for `count` blocks of 32, one per vector
+// lane (Q4_0Quantizer.start, Q5_0Quantizer.start): each block's signed value of largest magnitude
+// (`maxima`), d = it / −offset (`scales`) and the levels trunc(x/d + offset + ½) clipped to
+// 2·offset − 1 (`levels`, 32 per block) — the start the search above takes. −1 for another offset.
+int kiln_quant_symmetric_start_blocks(int32_t tier, const float *x, int64_t count, int32_t offset, float *maxima, float *scales,
+                                      uint8_t *levels);
 // q4_1 / q5_1 (value d·q + m, q in 0…max_level): the range [lo, hi] shrunk from either end,
 // then alternating level choice and a weighted least-squares fit of (d, m); `scale`, `minimum`
 // and `levels` hold the starting point and receive the best.
