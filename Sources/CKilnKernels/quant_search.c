@@ -510,8 +510,8 @@ ALWAYS_INLINE void symmetric_start_lanes(const float *xb, int32_t offset, float 
             q[i] = lane_select(v < 16, lane_select(v > 0, __builtin_elementwise_trunc(v), lane_splat(0)), lane_splat(top));
         } else {
             const lane_f clamped = lane_select(v > 255, lane_splat(255), lane_select(v < -128, lane_splat(-128), v));
-            lane_i level = __builtin_convertvector(__builtin_elementwise_trunc(clamped), lane_i);
-            level = (level & (level < (int32_t)top)) | ((int32_t)top & ~(level < (int32_t)top));
+            const lane_i level = __builtin_elementwise_min(__builtin_convertvector(__builtin_elementwise_trunc(clamped), lane_i),
+                                                           (lane_i){} + (int32_t)top);
             q[i] = __builtin_convertvector((level & 0xFF) & (v == v), lane_f);
         }
     }

@@ -14,22 +14,10 @@ ALWAYS_INLINE lane_i lane_nearest_int(lane_f v) {
     return ((lane_i)t & 0x007FFFFF) - 0x00400000;
 }
 
-// The level max(0, min(top, nearest(v))) as a float.
-ALWAYS_INLINE lane_f lane_kquant_level(lane_f v, int32_t top) {
-    lane_i n = lane_nearest_int(v);
-    n = (n & (n < top)) | (top & ~(n < top));
-    n = n & (n > 0);
-    return __builtin_convertvector(n, lane_f);
-}
-
-ALWAYS_INLINE lane_f lane_abs(lane_f v) { return (lane_f)((lane_i)v & 0x7FFFFFFF); }
-
-// The signed level max(−top, min(top − 1, nearest(v))) as a float.
-ALWAYS_INLINE lane_f lane_symmetric_level(lane_f v, int32_t top) {
-    lane_i n = lane_nearest_int(v);
-    n = (n & (n < top - 1)) | ((top - 1) & ~(n < top - 1));
-    n = (n & (n > -top)) | (-top & ~(n > -top));
-    return __builtin_convertvector(n, lane_f);
+// The level max(lowest, min(highest, nearest(v))) as a float.
+ALWAYS_INLINE lane_f lane_clamped_level(lane_f v, int32_t lowest, int32_t highest) {
+    const lane_i n = __builtin_elementwise_min(lane_nearest_int(v), (lane_i){} + highest);
+    return __builtin_convertvector(__builtin_elementwise_max(n, (lane_i){} + lowest), lane_f);
 }
 
 ALWAYS_INLINE lane_f lane_squared_error(const lane_f *x, const lane_f *w, lane_f d, lane_f m, const lane_f *q) {
@@ -53,7 +41,7 @@ ALWAYS_INLINE void kquant_fit_lanes(const float *xb, const float *ib, int32_t nm
     const lane_f mean = sum_x2 / 32.0f;
     lane_f rms;
     for (int l = 0; l < LANES; l++) rms[l] = sqrtf(mean[l]);
-    for (int i = 0; i < 32; i++) w[i] = (rms + lane_abs(x[i])) * (ib ? w[i] : lane_splat(1));
+    for (int i = 0; i < 32; i++) w[i] = (rms + __builtin_elementwise_abs(x[i])) * (ib ? w[i] : lane_splat(1));
 
     lane_f lo = x[0], hi = x[0], sum_w = w[0], sum_x = w[0] * x[0];
     for (int i = 1; i < 32; i++) {
@@ -66,13 +54,13 @@ ALWAYS_INLINE void kquant_fit_lanes(const float *xb, const float *ib, int32_t nm
     const lane_i flat = hi == lo;
     lane_f iscale = lane_splat((float)nmax) / (hi - lo);
     lane_f scale = 1.0f / iscale, minimum = lo;
-    for (int i = 0; i < 32; i++) L[i] = lane_kquant_level(iscale * (x[i] - lo), nmax);
+    for (int i = 0; i < 32; i++) L[i] = lane_clamped_level(iscale * (x[i] - lo), 0, nmax);
     lane_f best = lane_squared_error(x, w, scale, lo, L);
     for (int step = 0; step <= steps; step++) {
         iscale = lane_splat(rmin + rdelta * (float)step + (float)nmax) / (hi - minimum);
         lane_f sum_l = lane_splat(0), sum_l2 = lane_splat(0), sum_xl = lane_splat(0);
         for (int i = 0; i < 32; i++) {
-            T[i] = lane_kquant_level(iscale * (x[i] - minimum), nmax);
+            T[i] = lane_clamped_level(iscale * (x[i] - minimum), 0, nmax);
             const lane_f wl = w[i] * T[i];
             sum_l = sum_l + wl;
             sum_l2 = sum_l2 + wl * T[i];
@@ -101,29 +89,6 @@ ALWAYS_INLINE void kquant_fit_lanes(const float *xb, const float *ib, int32_t nm
     }
 }
 
-// `groups` groups, LANES at a time; a last partial batch repeats its last group in the spare lanes.
-ALWAYS_INLINE void kquant_fit_groups(const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin,
-                                     float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels) {
-    int64_t g = 0;
-    for (; g + LANES <= groups; g += LANES)
-        kquant_fit_lanes(x + g * 32, importance ? importance + g * 32 : NULL, nmax, rmin, rdelta, steps, scales + g, minima + g,
-                         levels + g * 32);
-    if (g == groups) return;
-    float px[LANES * 32], pw[LANES * 32], ps[LANES], pm[LANES];
-    uint8_t pl[LANES * 32];
-    for (int l = 0; l < LANES; l++) {
-        const int64_t source = g + l < groups ? g + l : groups - 1;
-        memcpy(px + l * 32, x + source * 32, 32 * sizeof(float));
-        if (importance) memcpy(pw + l * 32, importance + source * 32, 32 * sizeof(float));
-    }
-    kquant_fit_lanes(px, importance ? pw : NULL, nmax, rmin, rdelta, steps, ps, pm, pl);
-    for (int64_t k = 0; k < groups - g; k++) {
-        scales[g + k] = ps[k];
-        minima[g + k] = pm[k];
-        memcpy(levels + (g + k) * 32, pl + k * 32, 32);
-    }
-}
-
 // Q6_K's fit (KQuantMath.symmetric, ggml's make_qx_quants with rmse_type 1) for LANES groups of
 // 16: levels −nmax…nmax−1 (stored + nmax) and the scale maximising Σwxl²/Σwl² over the extreme's
 // scale and 18 trials around it; weights x² or importance·x·x. Groups whose largest magnitude is
@@ -139,7 +104,7 @@ ALWAYS_INLINE void kquant_symmetric_lanes(const float *xb, const float *ib, int3
     }
     lane_f maximum = lane_splat(0), amax = lane_splat(0);
     for (int i = 0; i < 16; i++) {
-        const lane_f a = lane_abs(x[i]);
+        const lane_f a = __builtin_elementwise_abs(x[i]);
         const lane_i larger = a > amax;
         amax = lane_select(larger, a, amax);
         maximum = lane_select(larger, x[i], maximum);
@@ -148,7 +113,7 @@ ALWAYS_INLINE void kquant_symmetric_lanes(const float *xb, const float *ib, int3
     lane_f iscale = lane_splat((float)-nmax) / maximum;
     lane_f sum_lx = lane_splat(0), sum_l2 = lane_splat(0);
     for (int i = 0; i < 16; i++) {
-        L[i] = lane_symmetric_level(iscale * x[i], nmax);
+        L[i] = lane_clamped_level(iscale * x[i], -nmax, nmax - 1);
         sum_lx = sum_lx + w[i] * x[i] * L[i];
         sum_l2 = sum_l2 + w[i] * L[i] * L[i];
     }
@@ -160,7 +125,7 @@ ALWAYS_INLINE void kquant_symmetric_lanes(const float *xb, const float *ib, int3
         lane_f T[16];
         sum_lx = lane_splat(0), sum_l2 = lane_splat(0);
         for (int i = 0; i < 16; i++) {
-            T[i] = lane_symmetric_level(iscale * x[i], nmax);
+            T[i] = lane_clamped_level(iscale * x[i], -nmax, nmax - 1);
             sum_lx = sum_lx + w[i] * x[i] * T[i];
             sum_l2 = sum_l2 + w[i] * T[i] * T[i];
         }
@@ -175,76 +140,87 @@ ALWAYS_INLINE void kquant_symmetric_lanes(const float *xb, const float *ib, int3
     for (int l = 0; l < LANES; l++) scales[l] = scale[l];
 }
 
-ALWAYS_INLINE void kquant_symmetric_groups(const float *x, const float *importance, int64_t groups, int32_t nmax, float *scales,
-                                           uint8_t *levels) {
-    int64_t g = 0;
-    for (; g + LANES <= groups; g += LANES)
-        kquant_symmetric_lanes(x + g * 16, importance ? importance + g * 16 : NULL, nmax, scales + g, levels + g * 16);
-    if (g == groups) return;
-    float px[LANES * 16], pw[LANES * 16], ps[LANES];
-    uint8_t pl[LANES * 16];
-    for (int l = 0; l < LANES; l++) {
-        const int64_t source = g + l < groups ? g + l : groups - 1;
-        memcpy(px + l * 16, x + source * 16, 16 * sizeof(float));
-        if (importance) memcpy(pw + l * 16, importance + source * 16, 16 * sizeof(float));
-    }
-    kquant_symmetric_lanes(px, importance ? pw : NULL, nmax, ps, pl);
-    for (int64_t k = 0; k < groups - g; k++) {
-        scales[g + k] = ps[k];
-        memcpy(levels + (g + k) * 16, pl + k * 16, 16);
+// What a fit takes beside the values: the level count, and q4_K/q5_K's trial ranges.
+typedef struct {
+    int32_t nmax;
+    float rmin, rdelta;
+    int32_t steps;
+} kquant_fit;
+
+// `groups` groups of n values (32: q4_K/q5_K's fit, with minima; 16: q6_K's, without), LANES at a
+// time; a last partial batch repeats its last group in the spare lanes.
+ALWAYS_INLINE void kquant_groups_of(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+                                    float *scales, float *minima, uint8_t *levels) {
+    float px[LANES * 32], pw[LANES * 32], ps[LANES], pm[LANES];
+    uint8_t pl[LANES * 32];
+    for (int64_t g = 0; g < groups; g += LANES) {
+        const int whole = g + LANES <= groups;
+        const float *xb = x + g * n, *ib = importance ? importance + g * n : NULL;
+        if (!whole) {
+            for (int l = 0; l < LANES; l++) {
+                const int64_t source = g + l < groups ? g + l : groups - 1;
+                memcpy(px + l * n, x + source * n, (size_t)n * sizeof(float));
+                if (importance) memcpy(pw + l * n, importance + source * n, (size_t)n * sizeof(float));
+            }
+            xb = px, ib = importance ? pw : NULL;
+        }
+        float *s = whole ? scales + g : ps, *m = whole && minima ? minima + g : pm;
+        uint8_t *lv = whole ? levels + g * n : pl;
+        if (n == 32) kquant_fit_lanes(xb, ib, fit->nmax, fit->rmin, fit->rdelta, fit->steps, s, m, lv);
+        else kquant_symmetric_lanes(xb, ib, fit->nmax, s, lv);
+        if (!whole) {
+            for (int64_t k = 0; k < groups - g; k++) {
+                scales[g + k] = ps[k];
+                if (minima) minima[g + k] = pm[k];
+                memcpy(levels + (g + k) * n, pl + k * n, (size_t)n);
+            }
+        }
     }
 }
 
-static void symmetric16_generic(const float *x, const float *importance, int64_t groups, int32_t nmax, float *scales,
-                                uint8_t *levels) {
-    kquant_symmetric_groups(x, importance, groups, nmax, scales, levels);
+// The group size as a constant, so each fit is compiled for its own.
+ALWAYS_INLINE void kquant_groups(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+                                 float *scales, float *minima, uint8_t *levels) {
+    if (n == 32) kquant_groups_of(32, x, importance, groups, fit, scales, minima, levels);
+    else kquant_groups_of(16, x, importance, groups, fit, scales, minima, levels);
+}
+
+static void groups_generic(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit, float *scales,
+                           float *minima, uint8_t *levels) {
+    kquant_groups(n, x, importance, groups, fit, scales, minima, levels);
 }
 #if defined(__x86_64__)
-AVX2_TARGET static void symmetric16_avx2(const float *x, const float *importance, int64_t groups, int32_t nmax, float *scales,
-                                         uint8_t *levels) {
-    kquant_symmetric_groups(x, importance, groups, nmax, scales, levels);
+AVX2_TARGET static void groups_avx2(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+                                    float *scales, float *minima, uint8_t *levels) {
+    kquant_groups(n, x, importance, groups, fit, scales, minima, levels);
 }
-AVX512_TARGET static void symmetric16_avx512(const float *x, const float *importance, int64_t groups, int32_t nmax,
-                                             float *scales, uint8_t *levels) {
-    kquant_symmetric_groups(x, importance, groups, nmax, scales, levels);
+AVX512_TARGET static void groups_avx512(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+                                        float *scales, float *minima, uint8_t *levels) {
+    kquant_groups(n, x, importance, groups, fit, scales, minima, levels);
 }
 #endif
 
-void kiln_quant_kquant_symmetric16(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax,
-                                   float *scales, uint8_t *levels) {
+static void fit_groups(int32_t tier, int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+                       float *scales, float *minima, uint8_t *levels) {
     switch (variant_for(tier)) {
 #if defined(__x86_64__)
-    case SEARCH_AVX512: symmetric16_avx512(x, importance, groups, nmax, scales, levels); return;
-    case SEARCH_AVX2: symmetric16_avx2(x, importance, groups, nmax, scales, levels); return;
+    case SEARCH_AVX512: groups_avx512(n, x, importance, groups, fit, scales, minima, levels); return;
+    case SEARCH_AVX2: groups_avx2(n, x, importance, groups, fit, scales, minima, levels); return;
 #endif
-    default: symmetric16_generic(x, importance, groups, nmax, scales, levels); return;
+    default: groups_generic(n, x, importance, groups, fit, scales, minima, levels); return;
     }
 }
-
-static void fit_generic(const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin, float rdelta,
-                        int32_t steps, float *scales, float *minima, uint8_t *levels) {
-    kquant_fit_groups(x, importance, groups, nmax, rmin, rdelta, steps, scales, minima, levels);
-}
-#if defined(__x86_64__)
-AVX2_TARGET static void fit_avx2(const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin,
-                                 float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels) {
-    kquant_fit_groups(x, importance, groups, nmax, rmin, rdelta, steps, scales, minima, levels);
-}
-AVX512_TARGET static void fit_avx512(const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin,
-                                     float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels) {
-    kquant_fit_groups(x, importance, groups, nmax, rmin, rdelta, steps, scales, minima, levels);
-}
-#endif
 
 void kiln_quant_kquant_fit32(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin,
                              float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels) {
-    switch (variant_for(tier)) {
-#if defined(__x86_64__)
-    case SEARCH_AVX512: fit_avx512(x, importance, groups, nmax, rmin, rdelta, steps, scales, minima, levels); return;
-    case SEARCH_AVX2: fit_avx2(x, importance, groups, nmax, rmin, rdelta, steps, scales, minima, levels); return;
-#endif
-    default: fit_generic(x, importance, groups, nmax, rmin, rdelta, steps, scales, minima, levels); return;
-    }
+    const kquant_fit fit = {nmax, rmin, rdelta, steps};
+    fit_groups(tier, 32, x, importance, groups, &fit, scales, minima, levels);
+}
+
+void kiln_quant_kquant_symmetric16(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax,
+                                   float *scales, uint8_t *levels) {
+    const kquant_fit fit = {nmax, 0, 0, 0};
+    fit_groups(tier, 16, x, importance, groups, &fit, scales, NULL, levels);
 }
 
 // A K-quant group's levels re-rounded to its stored scale: clamp(nearest((x + offset) / scale),

@@ -28,14 +28,16 @@ package struct KilnFormatWriter: FormatWriter {
     }
 }
 
-/// SHA-256 of each source file, computed on a background thread (`SHA256.hexOfFile`: in chunks
-/// whose pages are dropped once hashed, so hashing a large source does not keep it resident).
-final class SourceHashes: @unchecked Sendable {
+/// SHA-256 of each source file, computed on a background thread from the moment it is made, so
+/// the serial pass over every input byte overlaps the work that reads them (`SHA256.hexOfFile`: in
+/// chunks whose pages are dropped once hashed, so hashing a large source does not keep it
+/// resident). `.kiln` conversion and quantisation record the result as `provenance.sources`.
+package final class SourceHashes: @unchecked Sendable {
     // Sendable: `result` is written once before `group` is left and read only after `wait()`.
     private let group = DispatchGroup()
     private var result: Result<[MetadataValue], Error> = .success([])
 
-    init(paths: [String]) {
+    package init(paths: [String]) {
         DispatchQueue.global().async(group: group) {
             self.result = Result {
                 try paths.map { path in
@@ -50,7 +52,8 @@ final class SourceHashes: @unchecked Sendable {
         }
     }
 
-    func wait() throws -> [MetadataValue] {
+    /// Each source's name, size and digest; rethrows a file that could not be read.
+    package func wait() throws -> [MetadataValue] {
         group.wait()
         return try result.get()
     }

@@ -119,7 +119,7 @@ public enum Quantization {
         // The sources' SHA-256 (provenance) is a serial pass over every input byte: it runs on its
         // own thread beside the quantisers (which leave a core idle between tensors) instead of
         // after them.
-        let sourceHashes = SourceHashing(paths: model.reader.paths)
+        let sourceHashes = SourceHashes(paths: model.reader.paths)
         let writer = try KilnWriter(path: output)
         // Tensors are written while the next ones are quantised (see WriteBehind).
         let writes = WriteBehind()
@@ -179,10 +179,7 @@ public enum Quantization {
         var metadata = model.canonicalMetadata
         metadata["source.format"] = .string(model.reader.formatName)
         metadata["provenance.tool"] = .string("kiln \(KilnVersion.current)")
-        metadata["provenance.sources"] = .array(try sourceHashes.result().map { source in
-            .map(["name": .string(URL(fileURLWithPath: source.path).lastPathComponent), "bytes": .uint(UInt64(source.bytes)),
-                  "sha256": .string(source.sha256)])
-        })
+        metadata["provenance.sources"] = .array(try sourceHashes.wait())
         metadata["provenance.quantization"] = report.metadata
         writer.metadata = metadata
         try writer.finish()
