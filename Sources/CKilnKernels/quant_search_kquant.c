@@ -224,9 +224,11 @@ void kiln_quant_kquant_symmetric16(int32_t tier, const float *x, const float *im
 }
 
 // A K-quant group's levels re-rounded to its stored scale: clamp(nearest((x + offset) / scale),
-// lowest, highest) + bias, element by element (so any vector width gives the scalar bits).
-void kiln_quant_round_levels(const float *x, int64_t n, float offset, float scale, int32_t lowest, int32_t highest, int32_t bias,
-                             uint8_t *levels) {
+// lowest, highest) + bias, element by element (so any vector width gives the scalar bits; compiled
+// per tier, where the vectoriser takes 8 or 16 at a time: the portable build's 4-wide divides
+// were a seventh of a q4_K quantisation).
+ALWAYS_INLINE void round_levels(const float *x, int64_t n, float offset, float scale, int32_t lowest, int32_t highest,
+                                int32_t bias, uint8_t *levels) {
     for (int64_t i = 0; i < n; i++) {
         const float t = (x[i] + offset) / scale + 12582912.0f;
         int32_t bits;
@@ -235,5 +237,31 @@ void kiln_quant_round_levels(const float *x, int64_t n, float offset, float scal
         q = q < highest ? q : highest;
         q = q > lowest ? q : lowest;
         levels[i] = (uint8_t)(q + bias);
+    }
+}
+
+static void round_levels_generic(const float *x, int64_t n, float offset, float scale, int32_t lowest, int32_t highest,
+                                 int32_t bias, uint8_t *levels) {
+    round_levels(x, n, offset, scale, lowest, highest, bias, levels);
+}
+#if defined(__x86_64__)
+AVX2_TARGET static void round_levels_avx2(const float *x, int64_t n, float offset, float scale, int32_t lowest, int32_t highest,
+                                          int32_t bias, uint8_t *levels) {
+    round_levels(x, n, offset, scale, lowest, highest, bias, levels);
+}
+AVX512_TARGET static void round_levels_avx512(const float *x, int64_t n, float offset, float scale, int32_t lowest,
+                                              int32_t highest, int32_t bias, uint8_t *levels) {
+    round_levels(x, n, offset, scale, lowest, highest, bias, levels);
+}
+#endif
+
+void kiln_quant_round_levels(int32_t tier, const float *x, int64_t n, float offset, float scale, int32_t lowest, int32_t highest,
+                             int32_t bias, uint8_t *levels) {
+    switch (variant_for(tier)) {
+#if defined(__x86_64__)
+    case SEARCH_AVX512: round_levels_avx512(x, n, offset, scale, lowest, highest, bias, levels); return;
+    case SEARCH_AVX2: round_levels_avx2(x, n, offset, scale, lowest, highest, bias, levels); return;
+#endif
+    default: round_levels_generic(x, n, offset, scale, lowest, highest, bias, levels); return;
     }
 }

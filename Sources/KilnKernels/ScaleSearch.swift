@@ -110,8 +110,8 @@ package enum ScaleSearch {
     /// `i < count`: a K-quant group's levels re-rounded to the scale it stores, element by
     /// element in C (the Swift loop was a seventh of a q4_k_m quantisation).
     package static func roundLevels(_ x: UnsafePointer<Float>, count: Int, offset: Float, scale: Float, lowest: Int, highest: Int,
-                                    bias: Int, into levels: UnsafeMutablePointer<UInt8>) {
-        kiln_quant_round_levels(x, Int64(count), offset, scale, Int32(lowest), Int32(highest), Int32(bias), levels)
+                                    bias: Int, into levels: UnsafeMutablePointer<UInt8>, tier: KernelTier = Kernels.tier) {
+        kiln_quant_round_levels(cTier(tier), x, Int64(count), offset, scale, Int32(lowest), Int32(highest), Int32(bias), levels)
     }
 
     private static func cTier(_ tier: KernelTier) -> Int32 { tier.cTier ?? Int32(KILN_TIER_PORTABLE) }

@@ -72,8 +72,11 @@ package struct Q2_KQuantizer: KQuantizer {
                 levels[j] = (block.load(fromByteOffset: 16 + 32 * n + l, as: UInt8.self) >> (2 * k)) & 3
             }
             let sc = (0..<16).map { block.load(fromByteOffset: $0, as: UInt8.self) }
-            guard let (d, m) = KQuantMath.fitScaleAndMin(x, importance, 256, a: { Float(sc[$0 / 16] & 0xF) * Float(levels[$0]) },
-                                                         b: { Float(sc[$0 / 16] >> 4) }) else { return false }
+            let fitted = importance == nil
+                ? KQuantMath.fitScaleAndMinUniform(x, 256, a: { Int(sc[$0 / 16] & 0xF) * Int(levels[$0]) }, b: { Int(sc[$0 / 16] >> 4) })
+                : KQuantMath.fitScaleAndMin(x, importance, 256, a: { Float(sc[$0 / 16] & 0xF) * Float(levels[$0]) },
+                                            b: { Float(sc[$0 / 16] >> 4) })
+            guard let (d, m) = fitted else { return false }
             QuantMath.storeHalf(d, block, 80)
             QuantMath.storeHalf(m, block, 82)
             relevel(x, levels, block: block)

@@ -90,8 +90,10 @@ package struct Q3_KQuantizer: KQuantizer {
                 levels[j] = low | high << 2
             }
             let scales = (0..<16).map { Float(Self.scale($0, block + 96)) }
-            guard let d = KQuantMath.fitScale(x, importance, 256, a: { scales[$0 / 16] * Float(Int(levels[$0]) - 4) }),
-                  d != 0 else { return false }
+            let fitted = importance == nil
+                ? KQuantMath.fitScaleUniform(x, 256, a: { Int(scales[$0 / 16]) * (Int(levels[$0]) - 4) })
+                : KQuantMath.fitScale(x, importance, 256, a: { scales[$0 / 16] * Float(Int(levels[$0]) - 4) })
+            guard let d = fitted, d != 0 else { return false }
             QuantMath.storeHalf(d, block, 108)
             relevel(x, levels, block: block)
             return true

@@ -33,6 +33,23 @@ package struct Q4_KQuantizer: KQuantizer {
                                 scales: fit.scales, minima: fit.mins, levels: fit.levels, tier: tier)
     }
 
+    /// Two blocks' sixteen groups in one call (the lanes' width), then block 1's scales and
+    /// minimums moved to their place (levels are already: eight groups of 32 fill a block's 256).
+    package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, blocks: Int, into fit: GroupFit) {
+        var k = 0
+        while k < blocks {
+            let pair = min(2, blocks - k), part = fit.block(k)
+            ScaleSearch.kquantFit32(x + 256 * k, importance: importance.map { $0 + 256 * k }, groups: 8 * pair, maxLevel: nmax,
+                                    rmin: rmin, rdelta: 0.1, steps: steps, scales: part.scales, minima: part.mins, levels: part.levels)
+            if pair == 2 {
+                // Block k + 1's eight scales and minimums, from 8…15 to 16…23.
+                (part.mins + 16).update(from: part.mins + 8, count: 8)
+                (part.scales + 16).update(from: part.scales + 8, count: 8)
+            }
+            k += pair
+        }
+    }
+
     /// `fitGroups` in Swift: the twin the C lanes are held to (ScaleSearchTests).
     package func swiftFitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 32) { weights in
@@ -112,21 +129,76 @@ package struct Q4_KQuantizer: KQuantizer {
     package func refit(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, block: UnsafeMutableRawPointer) -> Bool {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
             let levels = buffer.baseAddress!
-            for c in 0..<4 {
-                for l in 0..<32 {
-                    let q = block.load(fromByteOffset: qsOffset + 32 * c + l, as: UInt8.self)
-                    let h = bits == 5 ? block.load(fromByteOffset: 16 + l, as: UInt8.self) : 0
-                    levels[64 * c + l] = (q & 0xF) | (h >> (2 * c) & 1) << 4
-                    levels[64 * c + 32 + l] = (q >> 4) | (h >> (2 * c + 1) & 1) << 4
-                }
-            }
+            unpackLevels(block, into: levels)
             let groups = (0..<8).map { Self.scaleMin($0, block + 4) }
-            guard let (d, m) = KQuantMath.fitScaleAndMin(x, importance, 256, a: { Float(groups[$0 / 32].scale) * Float(levels[$0]) },
-                                                         b: { Float(groups[$0 / 32].min) }) else { return false }
+            let fitted = importance == nil
+                ? KQuantMath.fitScaleAndMinUniform(x, 256, a: { Int(groups[$0 / 32].scale) * Int(levels[$0]) }, b: { Int(groups[$0 / 32].min) })
+                : KQuantMath.fitScaleAndMin(x, importance, 256, a: { Float(groups[$0 / 32].scale) * Float(levels[$0]) },
+                                            b: { Float(groups[$0 / 32].min) })
+            guard let (d, m) = fitted else { return false }
             QuantMath.storeHalf(d, block, 0)
             QuantMath.storeHalf(m, block, 2)
             relevel(x, levels, block: block)
             return true
+        }
+    }
+
+    /// With uniform weights, up to eight blocks' refits side by side: each block's Σx·a and
+    /// Σx·b (the chains of dependent adds that bounded the one-block refit) in its own SIMD lane,
+    /// element 0 first, and its integer sums exact, so every block gets `refit`'s bits.
+    package func refit(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, blocks: UnsafeBufferPointer<UnsafeMutableRawPointer>,
+                       refitted: UnsafeMutablePointer<Bool>) {
+        guard importance == nil, blocks.count <= 8 else {
+            for (k, block) in blocks.enumerated() { refitted[k] = refit(x, importance: importance, block: block) }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 8 * 256) { levelBuffer in
+            withUnsafeTemporaryAllocation(of: SIMD8<Double>.self, capacity: 2 * 256) { columns in
+                let levels = levelBuffer.baseAddress!, a = columns.baseAddress!, b = a + 256
+                a.initialize(repeating: SIMD8(), count: 512)
+                var saa = SIMD8<Int>(), sab = SIMD8<Int>(), sbb = SIMD8<Int>()
+                for (k, block) in blocks.enumerated() {
+                    unpackLevels(block, into: levels + 256 * k)
+                    var sa = 0, sb = 0, ab = 0
+                    for j in 0..<8 {
+                        let (sc, m) = Self.scaleMin(j, block + 4)
+                        for i in (32 * j)..<(32 * j + 32) {
+                            let ai = Int(sc) * Int(levels[256 * k + i]), bi = Int(m)
+                            sa += ai * ai; ab += ai * bi; sb += bi * bi
+                            a[i][k] = Double(ai)
+                            b[i][k] = Double(bi)
+                        }
+                    }
+                    saa[k] = sa; sab[k] = ab; sbb[k] = sb
+                }
+                var sxa = SIMD8<Double>(), sxb = SIMD8<Double>()
+                for i in 0..<256 {
+                    let xi = SIMD8(repeating: Double(x[i]))
+                    sxa += xi * a[i]
+                    sxb += xi * b[i]
+                }
+                for (k, block) in blocks.enumerated() {
+                    refitted[k] = false
+                    guard let (d, m) = KQuantMath.solveScaleAndMin(saa: Double(saa[k]), sab: Double(sab[k]), sbb: Double(sbb[k]),
+                                                                   sxa: sxa[k], sxb: sxb[k]) else { continue }
+                    QuantMath.storeHalf(d, block, 0)
+                    QuantMath.storeHalf(m, block, 2)
+                    relevel(x, levels + 256 * k, block: block)
+                    refitted[k] = true
+                }
+            }
+        }
+    }
+
+    /// The block's 256 levels (q5_k's fifth bit merged in).
+    private func unpackLevels(_ block: UnsafeRawPointer, into levels: UnsafeMutablePointer<UInt8>) {
+        for c in 0..<4 {
+            for l in 0..<32 {
+                let q = block.load(fromByteOffset: qsOffset + 32 * c + l, as: UInt8.self)
+                let h = bits == 5 ? block.load(fromByteOffset: 16 + l, as: UInt8.self) : 0
+                levels[64 * c + l] = (q & 0xF) | (h >> (2 * c) & 1) << 4
+                levels[64 * c + 32 + l] = (q >> 4) | (h >> (2 * c + 1) & 1) << 4
+            }
         }
     }
 

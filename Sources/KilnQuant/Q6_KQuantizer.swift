@@ -72,23 +72,69 @@ package struct Q6_KQuantizer: KQuantizer {
         }
     }
 
+    /// With uniform weights, up to eight blocks' refits side by side: each block's Σx·a (the
+    /// chain of dependent adds that bounded the one-block refit) in its own SIMD lane, element 0
+    /// first, and its Σa² exact as an integer, so every block gets `refit`'s bits.
+    package func refit(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, blocks: UnsafeBufferPointer<UnsafeMutableRawPointer>,
+                       refitted: UnsafeMutablePointer<Bool>) {
+        guard importance == nil, blocks.count <= 8 else {
+            for (k, block) in blocks.enumerated() { refitted[k] = refit(x, importance: importance, block: block) }
+            return
+        }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 8 * 256) { levelBuffer in
+            withUnsafeTemporaryAllocation(of: SIMD8<Double>.self, capacity: 256) { column in
+                let levels = levelBuffer.baseAddress!, a = column.baseAddress!
+                a.initialize(repeating: SIMD8(), count: 256)
+                var saa = SIMD8<Int>()
+                for (k, block) in blocks.enumerated() {
+                    unpackLevels(block, into: levels + 256 * k)
+                    var sum = 0
+                    for i in 0..<256 {
+                        let ai = Int(block.load(fromByteOffset: 192 + i / 16, as: Int8.self)) * (Int(levels[256 * k + i]) - 32)
+                        sum += ai * ai
+                        a[i][k] = Double(ai)
+                    }
+                    saa[k] = sum
+                }
+                var sxa = SIMD8<Double>()
+                for i in 0..<256 { sxa += SIMD8(repeating: Double(x[i])) * a[i] }
+                for (k, block) in blocks.enumerated() {
+                    refitted[k] = false
+                    guard saa[k] > 0 else { continue }
+                    let d = Float(sxa[k] / Double(saa[k]))
+                    guard d != 0 else { continue }
+                    QuantMath.storeHalf(d, block, 208)
+                    relevel(x, levels + 256 * k, block: block)
+                    refitted[k] = true
+                }
+            }
+        }
+    }
+
+    /// The block's 256 levels (0…63, stored + 32).
+    private func unpackLevels(_ block: UnsafeRawPointer, into levels: UnsafeMutablePointer<UInt8>) {
+        for n in 0..<2 {
+            for l in 0..<32 {
+                let a = block.load(fromByteOffset: 64 * n + l, as: UInt8.self)
+                let b = block.load(fromByteOffset: 64 * n + 32 + l, as: UInt8.self)
+                let h = block.load(fromByteOffset: 128 + 32 * n + l, as: UInt8.self)
+                levels[128 * n + l] = (a & 0xF) | (h & 3) << 4
+                levels[128 * n + 32 + l] = (b & 0xF) | (h >> 2 & 3) << 4
+                levels[128 * n + 64 + l] = (a >> 4) | (h >> 4 & 3) << 4
+                levels[128 * n + 96 + l] = (b >> 4) | (h >> 6 & 3) << 4
+            }
+        }
+    }
+
     package func refit(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, block: UnsafeMutableRawPointer) -> Bool {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { buffer in
             let levels = buffer.baseAddress!
-            for n in 0..<2 {
-                for l in 0..<32 {
-                    let a = block.load(fromByteOffset: 64 * n + l, as: UInt8.self)
-                    let b = block.load(fromByteOffset: 64 * n + 32 + l, as: UInt8.self)
-                    let h = block.load(fromByteOffset: 128 + 32 * n + l, as: UInt8.self)
-                    levels[128 * n + l] = (a & 0xF) | (h & 3) << 4
-                    levels[128 * n + 32 + l] = (b & 0xF) | (h >> 2 & 3) << 4
-                    levels[128 * n + 64 + l] = (a >> 4) | (h >> 4 & 3) << 4
-                    levels[128 * n + 96 + l] = (b >> 4) | (h >> 6 & 3) << 4
-                }
-            }
+            unpackLevels(block, into: levels)
             let scales = (0..<16).map { Float(block.load(fromByteOffset: 192 + $0, as: Int8.self)) }
-            guard let d = KQuantMath.fitScale(x, importance, 256, a: { scales[$0 / 16] * Float(Int(levels[$0]) - 32) }),
-                  d != 0 else { return false }
+            let fitted = importance == nil
+                ? KQuantMath.fitScaleUniform(x, 256, a: { Int(scales[$0 / 16]) * (Int(levels[$0]) - 32) })
+                : KQuantMath.fitScale(x, importance, 256, a: { scales[$0 / 16] * Float(Int(levels[$0]) - 32) })
+            guard let d = fitted, d != 0 else { return false }
             QuantMath.storeHalf(d, block, 208)
             relevel(x, levels, block: block)
             return true

@@ -201,17 +201,19 @@ struct ScaleSearchTests {
         }
     }
 
-    /// The C re-rounding of a group's levels equals the Swift expression it replaced, for the edge
+    /// The C re-rounding of a group's levels equals the Swift expression it replaced on every tier, for the edge
     /// blocks' values (NaN, ±0, tiny, huge, ties) against q4_K-like and q6_K-like scales.
     @Test func roundedLevelsEqualTheSwiftExpression() {
         let values = Self.blocks().flatMap(\.x) + [-0.0, 0.0, .infinity, -.infinity, 1e38, -1e38]
         for (offset, scale, lowest, highest, bias) in [(Float(0.013), Float(0.0021), 0, 15, 0), (0.5, 0.03, 0, 31, 0),
                                                        (0, 0.0017, -32, 31, 32), (0, -0.004, -32, 31, 32), (0, 3e-39, -32, 31, 32)] {
             let expected = values.map { UInt8(max(lowest, min(highest, KQuantMath.nearestInt(($0 + offset) / scale))) + bias) }
-            var got = [UInt8](repeating: 0, count: values.count)
-            ScaleSearch.roundLevels(values, count: values.count, offset: offset, scale: scale, lowest: lowest, highest: highest,
-                                    bias: bias, into: &got)
-            #expect(got == expected, "offset \(offset) scale \(scale)")
+            for tier in KernelTier.supported {
+                var got = [UInt8](repeating: 0, count: values.count)
+                ScaleSearch.roundLevels(values, count: values.count, offset: offset, scale: scale, lowest: lowest, highest: highest,
+                                        bias: bias, into: &got, tier: tier)
+                #expect(got == expected, "offset \(offset) scale \(scale) on \(tier.rawValue)")
+            }
         }
     }
 

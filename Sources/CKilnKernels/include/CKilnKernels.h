@@ -173,8 +173,9 @@ void kiln_quant_kquant_fit32(int32_t tier, const float *x, const float *importan
 void kiln_quant_kquant_symmetric16(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax,
                                    float *scales, uint8_t *levels);
 // levels[i] = clamp(nearest_int((x[i] + offset) / scale), lowest, highest) + bias for i < n: a
-// K-quant group re-rounded to the scale it stores (ggml's nearest_int, halves to even).
-void kiln_quant_round_levels(const float *x, int64_t n, float offset, float scale, int32_t lowest, int32_t highest, int32_t bias,
+// K-quant group re-rounded to the scale it stores (ggml's nearest_int, halves to even); the same
+// bits on every tier.
+void kiln_quant_round_levels(int32_t tier, const float *x, int64_t n, float offset, float scale, int32_t lowest, int32_t highest, int32_t bias,
                              uint8_t *levels);
 
 // A kq4 row (quant_search_kq4.c): the bytes of KQ4Quantizer.quantizeBlock for each of its

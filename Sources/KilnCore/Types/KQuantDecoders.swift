@@ -133,19 +133,26 @@ enum KQuantDecoders {
     /// 16 with signed 8-bit scales; 6-bit quants minus 32. In half `n` (128 values), value
     /// `32k + l` takes nibble `k / 2` of `ql[64n + 32(k % 2) + l]` and bits `2k…2k+1` of
     /// `qh[32n + l]`; its scale is `8n + 2k + l/16`.
+    /// (Each group's `d × scale` is formed once: the same product for all its 16 values, and
+    /// the loop over them runs without a computed scale index — the quantiser's search decodes
+    /// every candidate block, and the per-value form was a sixth of a Q4_K_M quantisation.)
     static let q6_K: Decoder = { source, blocks, out in
         for b in 0..<blocks {
             let block = source + b * 210
             let d = half(block, 208)
             let y = out + b * 256
             for n in 0..<2 {
+                let qh = block + 128 + 32 * n
                 for k in 0..<4 {
-                    for l in 0..<32 {
-                        let low = (byte(block, 64 * n + 32 * (k % 2) + l) >> UInt8(4 * (k / 2))) & 0x0F
-                        let high = (byte(block, 128 + 32 * n + l) >> UInt8(2 * k)) & 0x03
-                        let q = Int(low | (high << 4)) - 32
-                        let scale = Float(Int8(bitPattern: byte(block, 192 + 8 * n + 2 * k + l / 16)))
-                        y[128 * n + 32 * k + l] = d * scale * Float(q)
+                    let ql = block + 64 * n + 32 * (k % 2)
+                    let lowShift = UInt8(4 * (k / 2)), highShift = UInt8(2 * k)
+                    for g in 0..<2 {
+                        let ds = d * Float(Int8(bitPattern: byte(block, 192 + 8 * n + 2 * k + g)))
+                        let row = y + 128 * n + 32 * k
+                        for l in (16 * g)..<(16 * g + 16) {
+                            let low = (byte(ql, l) >> lowShift) & 0x0F, high = (byte(qh, l) >> highShift) & 0x03
+                            row[l] = ds * Float(Int32(low | high << 4) - 32)
+                        }
                     }
                 }
             }
