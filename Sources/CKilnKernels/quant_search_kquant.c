@@ -20,31 +20,37 @@ ALWAYS_INLINE lane_f lane_clamped_level(lane_f v, int32_t lowest, int32_t highes
     return __builtin_convertvector(__builtin_elementwise_max(n, (lane_i){} + lowest), lane_f);
 }
 
-ALWAYS_INLINE lane_f lane_squared_error(const lane_f *x, const lane_f *w, lane_f d, lane_f m, const lane_f *q) {
+// The error of one value in a trial: squared, or (q2_K's `absolute`) its magnitude.
+ALWAYS_INLINE lane_f lane_penalty(lane_f e, int absolute) { return absolute ? __builtin_elementwise_abs(e) : e * e; }
+
+ALWAYS_INLINE lane_f lane_affine_error(int n, int absolute, const lane_f *x, const lane_f *w, lane_f d, lane_f m, const lane_f *q) {
     lane_f error = lane_splat(0);
-    for (int i = 0; i < 32; i++) {
-        const lane_f e = d * q[i] + m - x[i];
-        error = error + w[i] * (e * e);
-    }
+    for (int i = 0; i < n; i++) error = error + w[i] * lane_penalty(d * q[i] + m - x[i], absolute);
     return error;
 }
 
-// LANES groups of 32 (xb, ib: group-major, ib NULL for uniform importance) into scales, minima
-// (the twin's −minimum) and levels (32 per group).
-ALWAYS_INLINE void kquant_fit_lanes(const float *xb, const float *ib, int32_t nmax, float rmin, float rdelta, int32_t steps,
-                                    float *scales, float *minima, uint8_t *levels) {
+// LANES groups of n (xb, ib: group-major, ib NULL for uniform importance) into scales, minima
+// (the twin's −minimum) and levels (n per group). n = 32, squared errors: q4_K/q5_K, weights
+// (rms + |x|)·importance; n = 16, `absolute` errors: q2_K, weights |x|·importance. n and
+// `absolute` are constants after inlining.
+ALWAYS_INLINE void kquant_fit_lanes(int n, int absolute, const float *xb, const float *ib, int32_t nmax, float rmin, float rdelta,
+                                    int32_t steps, float *scales, float *minima, uint8_t *levels) {
     lane_f x[32], w[32], L[32], T[32];
-    lane_load_blocks(xb, 32, x);
-    if (ib) lane_load_blocks(ib, 32, w);
-    lane_f sum_x2 = lane_splat(0);
-    for (int i = 0; i < 32; i++) sum_x2 = sum_x2 + x[i] * x[i];
-    const lane_f mean = sum_x2 / 32.0f;
-    lane_f rms;
-    for (int l = 0; l < LANES; l++) rms[l] = sqrtf(mean[l]);
-    for (int i = 0; i < 32; i++) w[i] = (rms + __builtin_elementwise_abs(x[i])) * (ib ? w[i] : lane_splat(1));
+    lane_load_blocks(xb, n, x);
+    if (ib) lane_load_blocks(ib, n, w);
+    if (absolute) {
+        for (int i = 0; i < n; i++) w[i] = __builtin_elementwise_abs(x[i]) * (ib ? w[i] : lane_splat(1));
+    } else {
+        lane_f sum_x2 = lane_splat(0);
+        for (int i = 0; i < n; i++) sum_x2 = sum_x2 + x[i] * x[i];
+        const lane_f mean = sum_x2 / (float)n;
+        lane_f rms;
+        for (int l = 0; l < LANES; l++) rms[l] = sqrtf(mean[l]);
+        for (int i = 0; i < n; i++) w[i] = (rms + __builtin_elementwise_abs(x[i])) * (ib ? w[i] : lane_splat(1));
+    }
 
     lane_f lo = x[0], hi = x[0], sum_w = w[0], sum_x = w[0] * x[0];
-    for (int i = 1; i < 32; i++) {
+    for (int i = 1; i < n; i++) {
         lo = lane_select(x[i] < lo, x[i], lo);
         hi = lane_select(x[i] > hi, x[i], hi);
         sum_w = sum_w + w[i];
@@ -54,12 +60,12 @@ ALWAYS_INLINE void kquant_fit_lanes(const float *xb, const float *ib, int32_t nm
     const lane_i flat = hi == lo;
     lane_f iscale = lane_splat((float)nmax) / (hi - lo);
     lane_f scale = 1.0f / iscale, minimum = lo;
-    for (int i = 0; i < 32; i++) L[i] = lane_clamped_level(iscale * (x[i] - lo), 0, nmax);
-    lane_f best = lane_squared_error(x, w, scale, lo, L);
+    for (int i = 0; i < n; i++) L[i] = lane_clamped_level(iscale * (x[i] - lo), 0, nmax);
+    lane_f best = lane_affine_error(n, absolute, x, w, scale, lo, L);
     for (int step = 0; step <= steps; step++) {
         iscale = lane_splat(rmin + rdelta * (float)step + (float)nmax) / (hi - minimum);
         lane_f sum_l = lane_splat(0), sum_l2 = lane_splat(0), sum_xl = lane_splat(0);
-        for (int i = 0; i < 32; i++) {
+        for (int i = 0; i < n; i++) {
             T[i] = lane_clamped_level(iscale * (x[i] - minimum), 0, nmax);
             const lane_f wl = w[i] * T[i];
             sum_l = sum_l + wl;
@@ -72,17 +78,17 @@ ALWAYS_INLINE void kquant_fit_lanes(const float *xb, const float *ib, int32_t nm
         const lane_i positive = trial_min > 0;
         trial_min = lane_select(positive, lane_splat(0), trial_min);
         trial_scale = lane_select(positive, sum_xl / sum_l2, trial_scale);
-        const lane_f error = lane_squared_error(x, w, trial_scale, trial_min, T);
+        const lane_f error = lane_affine_error(n, absolute, x, w, trial_scale, trial_min, T);
         const lane_i better = (det > 0) & (error < best);
-        for (int i = 0; i < 32; i++) L[i] = lane_select(better, T[i], L[i]);
+        for (int i = 0; i < n; i++) L[i] = lane_select(better, T[i], L[i]);
         best = lane_select(better, error, best);
         scale = lane_select(better, trial_scale, scale);
         minimum = lane_select(better, trial_min, minimum);
     }
-    for (int i = 0; i < 32; i++) L[i] = lane_select(flat, lane_splat(0), L[i]);
+    for (int i = 0; i < n; i++) L[i] = lane_select(flat, lane_splat(0), L[i]);
     scale = lane_select(flat, lane_splat(0), scale);
     minimum = lane_select(flat, lo, minimum);
-    lane_store_levels(L, 32, levels);
+    lane_store_levels(L, n, levels);
     for (int l = 0; l < LANES; l++) {
         scales[l] = scale[l];
         minima[l] = -minimum[l];
@@ -140,17 +146,24 @@ ALWAYS_INLINE void kquant_symmetric_lanes(const float *xb, const float *ib, int3
     for (int l = 0; l < LANES; l++) scales[l] = scale[l];
 }
 
-// What a fit takes beside the values: the level count, and q4_K/q5_K's trial ranges.
+// Which fit a group gets: the group size and the search are fixed by the type.
+typedef enum {
+    KQUANT_AFFINE32,   // q4_K/q5_K: make_qkx2_quants over 32 values, squared errors
+    KQUANT_AFFINE16,   // q2_K: make_qkx2_quants over 16 values, absolute errors
+    KQUANT_SYMMETRIC16 // q6_K: make_qx_quants over 16 values, no minimum
+} kquant_kind;
+
+// What a fit takes beside the values: the level count, and the affine fits' trial ranges.
 typedef struct {
     int32_t nmax;
     float rmin, rdelta;
     int32_t steps;
 } kquant_fit;
 
-// `groups` groups of n values (32: q4_K/q5_K's fit, with minima; 16: q6_K's, without), LANES at a
-// time; a last partial batch repeats its last group in the spare lanes.
-ALWAYS_INLINE void kquant_groups_of(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
-                                    float *scales, float *minima, uint8_t *levels) {
+// `groups` groups of n values, LANES at a time; a last partial batch repeats its last group in
+// the spare lanes. `minima` is NULL for the symmetric fit.
+ALWAYS_INLINE void kquant_groups_of(kquant_kind kind, int n, const float *x, const float *importance, int64_t groups,
+                                    const kquant_fit *fit, float *scales, float *minima, uint8_t *levels) {
     float px[LANES * 32], pw[LANES * 32], ps[LANES], pm[LANES];
     uint8_t pl[LANES * 32];
     for (int64_t g = 0; g < groups; g += LANES) {
@@ -166,8 +179,8 @@ ALWAYS_INLINE void kquant_groups_of(int n, const float *x, const float *importan
         }
         float *s = whole ? scales + g : ps, *m = whole && minima ? minima + g : pm;
         uint8_t *lv = whole ? levels + g * n : pl;
-        if (n == 32) kquant_fit_lanes(xb, ib, fit->nmax, fit->rmin, fit->rdelta, fit->steps, s, m, lv);
-        else kquant_symmetric_lanes(xb, ib, fit->nmax, s, lv);
+        if (kind == KQUANT_SYMMETRIC16) kquant_symmetric_lanes(xb, ib, fit->nmax, s, lv);
+        else kquant_fit_lanes(n, kind == KQUANT_AFFINE16, xb, ib, fit->nmax, fit->rmin, fit->rdelta, fit->steps, s, m, lv);
         if (!whole) {
             for (int64_t k = 0; k < groups - g; k++) {
                 scales[g + k] = ps[k];
@@ -178,49 +191,58 @@ ALWAYS_INLINE void kquant_groups_of(int n, const float *x, const float *importan
     }
 }
 
-// The group size as a constant, so each fit is compiled for its own.
-ALWAYS_INLINE void kquant_groups(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+// The kind (and with it the group size) as a constant, so each fit is compiled for its own.
+ALWAYS_INLINE void kquant_groups(kquant_kind kind, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
                                  float *scales, float *minima, uint8_t *levels) {
-    if (n == 32) kquant_groups_of(32, x, importance, groups, fit, scales, minima, levels);
-    else kquant_groups_of(16, x, importance, groups, fit, scales, minima, levels);
+    switch (kind) {
+    case KQUANT_AFFINE32: kquant_groups_of(KQUANT_AFFINE32, 32, x, importance, groups, fit, scales, minima, levels); return;
+    case KQUANT_AFFINE16: kquant_groups_of(KQUANT_AFFINE16, 16, x, importance, groups, fit, scales, minima, levels); return;
+    case KQUANT_SYMMETRIC16: kquant_groups_of(KQUANT_SYMMETRIC16, 16, x, importance, groups, fit, scales, minima, levels); return;
+    }
 }
 
-static void groups_generic(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit, float *scales,
-                           float *minima, uint8_t *levels) {
-    kquant_groups(n, x, importance, groups, fit, scales, minima, levels);
+static void groups_generic(kquant_kind kind, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+                           float *scales, float *minima, uint8_t *levels) {
+    kquant_groups(kind, x, importance, groups, fit, scales, minima, levels);
 }
 #if defined(__x86_64__)
-AVX2_TARGET static void groups_avx2(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+AVX2_TARGET static void groups_avx2(kquant_kind kind, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
                                     float *scales, float *minima, uint8_t *levels) {
-    kquant_groups(n, x, importance, groups, fit, scales, minima, levels);
+    kquant_groups(kind, x, importance, groups, fit, scales, minima, levels);
 }
-AVX512_TARGET static void groups_avx512(int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
-                                        float *scales, float *minima, uint8_t *levels) {
-    kquant_groups(n, x, importance, groups, fit, scales, minima, levels);
+AVX512_TARGET static void groups_avx512(kquant_kind kind, const float *x, const float *importance, int64_t groups,
+                                        const kquant_fit *fit, float *scales, float *minima, uint8_t *levels) {
+    kquant_groups(kind, x, importance, groups, fit, scales, minima, levels);
 }
 #endif
 
-static void fit_groups(int32_t tier, int n, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
+static void fit_groups(int32_t tier, kquant_kind kind, const float *x, const float *importance, int64_t groups, const kquant_fit *fit,
                        float *scales, float *minima, uint8_t *levels) {
     switch (variant_for(tier)) {
 #if defined(__x86_64__)
-    case SEARCH_AVX512: groups_avx512(n, x, importance, groups, fit, scales, minima, levels); return;
-    case SEARCH_AVX2: groups_avx2(n, x, importance, groups, fit, scales, minima, levels); return;
+    case SEARCH_AVX512: groups_avx512(kind, x, importance, groups, fit, scales, minima, levels); return;
+    case SEARCH_AVX2: groups_avx2(kind, x, importance, groups, fit, scales, minima, levels); return;
 #endif
-    default: groups_generic(n, x, importance, groups, fit, scales, minima, levels); return;
+    default: groups_generic(kind, x, importance, groups, fit, scales, minima, levels); return;
     }
 }
 
 void kiln_quant_kquant_fit32(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin,
                              float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels) {
     const kquant_fit fit = {nmax, rmin, rdelta, steps};
-    fit_groups(tier, 32, x, importance, groups, &fit, scales, minima, levels);
+    fit_groups(tier, KQUANT_AFFINE32, x, importance, groups, &fit, scales, minima, levels);
+}
+
+void kiln_quant_kquant_fit16_absolute(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax,
+                                      float rmin, float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels) {
+    const kquant_fit fit = {nmax, rmin, rdelta, steps};
+    fit_groups(tier, KQUANT_AFFINE16, x, importance, groups, &fit, scales, minima, levels);
 }
 
 void kiln_quant_kquant_symmetric16(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax,
                                    float *scales, uint8_t *levels) {
     const kquant_fit fit = {nmax, 0, 0, 0};
-    fit_groups(tier, 16, x, importance, groups, &fit, scales, NULL, levels);
+    fit_groups(tier, KQUANT_SYMMETRIC16, x, importance, groups, &fit, scales, NULL, levels);
 }
 
 // A K-quant group's levels re-rounded to its stored scale: clamp(nearest((x + offset) / scale),

@@ -97,6 +97,17 @@ package enum ScaleSearch {
                                 minima, levels)
     }
 
+    /// q2_K's group fits for `groups` groups of 16 (`x` and `importance` 16 per group), one group
+    /// per vector lane, as `kquantFit32` lays them out: the bits of `Q2_KQuantizer`'s Swift twin
+    /// (ggml's make_qkx2_quants by weighted absolute error) on every tier.
+    package static func kquantFit16Absolute(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, groups: Int, maxLevel: Int,
+                                            rmin: Float, rdelta: Float, steps: Int, scales: UnsafeMutablePointer<Float>,
+                                            minima: UnsafeMutablePointer<Float>, levels: UnsafeMutablePointer<UInt8>,
+                                            tier: KernelTier = Kernels.tier) {
+        kiln_quant_kquant_fit16_absolute(cTier(tier), x, importance, Int64(groups), Int32(maxLevel), rmin, rdelta, Int32(steps), scales,
+                                         minima, levels)
+    }
+
     /// q6_K's group fits for `groups` groups of 16 (`x` and `importance` 16 per group), one group
     /// per vector lane: each group's scale and 16 levels (−`maxLevel`…`maxLevel` − 1, stored +
     /// `maxLevel`), the bits of `Q6_KQuantizer`'s Swift twin (ggml's make_qx_quants) on every tier.

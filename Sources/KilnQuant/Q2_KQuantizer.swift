@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// `q2_k` (docs/FORMAT.md §7.2): 256 values in 16 groups of 16, each group with a 4-bit scale
 /// (low nibble) and 4-bit minimum (high nibble) against the block's f16 `d` and `dmin` (stored
@@ -7,7 +8,20 @@ package struct Q2_KQuantizer: KQuantizer {
     package init() {}
     package var type: ElementType { .q2_k }
 
+    /// The sixteen groups' fits in C, one group per vector lane (`ScaleSearch.kquantFit16Absolute`):
+    /// the bits of `swiftFitGroups`, its twin. In Swift they were three fifths of a q2_K
+    /// quantisation.
     package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
+        fitGroups(x, importance: importance, into: fit, tier: Kernels.tier)
+    }
+
+    package func fitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit, tier: KernelTier) {
+        ScaleSearch.kquantFit16Absolute(x, importance: importance, groups: 16, maxLevel: 3, rmin: -0.5, rdelta: 0.1, steps: 15,
+                                        scales: fit.scales, minima: fit.mins, levels: fit.levels, tier: tier)
+    }
+
+    /// `fitGroups` in Swift: the twin the C lanes are held to (ScaleSearchTests).
+    package func swiftFitGroups(_ x: UnsafePointer<Float>, importance: UnsafePointer<Float>?, into fit: GroupFit) {
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { weights in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { scratch in
                 for j in 0..<16 {
@@ -52,9 +66,8 @@ package struct Q2_KQuantizer: KQuantizer {
             let dj = d * Float(sc & 0xF)
             guard dj != 0 else { continue }
             let dm = dmin * Float(sc >> 4)
-            for l in 0..<16 {
-                levels[16 * j + l] = UInt8(max(0, min(3, KQuantMath.nearestInt((x[16 * j + l] + dm) / dj))))
-            }
+            // UInt8(max(0, min(3, nearestInt((x + dm) / dj)))) for each value, in C (as q4_K's).
+            ScaleSearch.roundLevels(x + 16 * j, count: 16, offset: dm, scale: dj, lowest: 0, highest: 3, bias: 0, into: levels + 16 * j)
         }
         for n in 0..<2 {
             let L = levels + 128 * n

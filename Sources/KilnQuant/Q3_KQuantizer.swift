@@ -1,4 +1,5 @@
 import KilnCore
+import KilnKernels
 
 /// `q3_k` (docs/FORMAT.md §7.2): 256 values in 16 groups of 16, each group with a signed 6-bit
 /// scale against the block's f16 `d`; value `d·sc·(q − 4)` with 3-bit `q`, whose low 2 bits are
@@ -60,9 +61,8 @@ package struct Q3_KQuantizer: KQuantizer {
         for j in 0..<16 {
             let dj = d * Float(Self.scale(j, out + 96))
             guard dj != 0 else { continue }
-            for l in 0..<16 {
-                levels[16 * j + l] = UInt8(max(-4, min(3, KQuantMath.nearestInt(x[16 * j + l] / dj))) + 4)
-            }
+            // UInt8(max(−4, min(3, nearestInt(x / dj))) + 4) for each value, in C (as q6_K's).
+            ScaleSearch.roundLevels(x + 16 * j, count: 16, offset: 0, scale: dj, lowest: -4, highest: 3, bias: 4, into: levels + 16 * j)
         }
         // The high bit of value j is bit j / 32 of hmask[j % 32]; the low 2 bits of values
         // 128n + 32k + l are bits 2k… of qs[32n + l].

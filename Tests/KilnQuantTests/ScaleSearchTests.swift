@@ -188,6 +188,19 @@ struct ScaleSearchTests {
         }
     }
 
+    /// q2_K's group fits in C (16-value groups, absolute errors) likewise.
+    @Test(arguments: [false, true])
+    func q2KGroupFitsEqualTheTwinOnEveryTier(_ weighted: Bool) {
+        let quantizer = Q2_KQuantizer()
+        for (index, block) in Self.superBlocks(weighted: weighted).enumerated() {
+            let expected = Self.fit(block.x, block.importance) { quantizer.swiftFitGroups($0, importance: $1, into: $2) }
+            for tier in KernelTier.supported {
+                let got = Self.fit(block.x, block.importance) { quantizer.fitGroups($0, importance: $1, into: $2, tier: tier) }
+                #expect(got == expected, "q2_k fits of super-block \(index) on \(tier.rawValue)")
+            }
+        }
+    }
+
     /// q6_K's group fits in C likewise.
     @Test(arguments: [false, true])
     func q6KGroupFitsEqualTheTwinOnEveryTier(_ weighted: Bool) {

@@ -166,6 +166,11 @@ void kiln_quant_search_affine32_blocks(int32_t tier, const float *x, const float
 // its 32 levels, one group per vector lane, the twin's bits on every tier.
 void kiln_quant_kquant_fit32(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax, float rmin,
                              float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels);
+// q2_K's group fits: `groups` groups of 16 values fitted as Q2_KQuantizer's Swift twin fits them
+// (make_qkx2_quants by weighted absolute error over the weights |x|·importance, levels 0…nmax),
+// with kiln_quant_kquant_fit32's arguments and layout, the twin's bits on every tier.
+void kiln_quant_kquant_fit16_absolute(int32_t tier, const float *x, const float *importance, int64_t groups, int32_t nmax,
+                                      float rmin, float rdelta, int32_t steps, float *scales, float *minima, uint8_t *levels);
 // q6_K's group fits (quant_search_kquant.c): `groups` groups of 16 values fitted as
 // Q6_KQuantizer's Swift twin fits them (ggml's make_qx_quants, rmse_type 1: levels −nmax…nmax−1
 // stored + nmax, weights x² or importance·x·x): each group's scale and 16 levels, one group per

@@ -49,12 +49,15 @@ enum KQuantDecoders {
             let y = out + b * 256
             for n in 0..<2 {
                 for j in 0..<4 {
-                    let mask = UInt8(1) << UInt8(4 * n + j)
-                    for l in 0..<32 {
-                        let dl = d * q3Scale(8 * n + 2 * j + l / 16, block + 96)
-                        let low = Int((byte(block, 32 + 32 * n + l) >> UInt8(2 * j)) & 3)
-                        let q = low - (byte(block, l) & mask != 0 ? 0 : 4)
-                        y[128 * n + 32 * j + l] = dl * Float(q)
+                    let mask = UInt8(1) << UInt8(4 * n + j), shift = UInt8(2 * j)
+                    for g in 0..<2 {
+                        // The group's d × scale once (the same product for its 16 values), as q6_K.
+                        let dl = d * q3Scale(8 * n + 2 * j + g, block + 96)
+                        for l in (16 * g)..<(16 * g + 16) {
+                            let low = Int((byte(block, 32 + 32 * n + l) >> shift) & 3)
+                            let q = low - (byte(block, l) & mask != 0 ? 0 : 4)
+                            y[128 * n + 32 * j + l] = dl * Float(q)
+                        }
                     }
                 }
             }
