@@ -656,25 +656,32 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_quad_tile(const kquant_pair_panel *
 // loads and 64 broadcasts bound it on the load ports). Same sums per row as kquant_pair_tile.
 // Fraction of the int8 ceiling, hot, 2 threads, medians of 3 interleaved runs, batch 64 / 256:
 // q6_K 4096² 40 → 47 / 41 → 50%, 4096 × 11008 35 → 40 / 35 → 41%; q3_K 4096² 38 → 46 / 40 → 49%.
+// q2_K (`q2`) too: its codes carry no offset, so each half's sum starts at 0, and each half's
+// −dmin·m meets the half's Σx as in kquant_pair_tile (the same f32 steps per row).
 #define QUAD16_X 4
 
 AVX512 static KILN_ALWAYS_INLINE void kquant_quad16_tile(const kquant_pair_panel *p0, const kquant_pair_panel *p1, int64_t blocks, int64_t b0,
-                                                         const kiln_matmul_args *a, const int64_t *xrow, __m512 *acc) {
+                                                         const kiln_matmul_args *a, const int64_t *xrow, int q2, __m512 *acc) {
     const int64_t nb = a->cols / KILN_BLOCK;
     const int8_t *xq[QUAD16_X];
     const float *xd[QUAD16_X];
     const int32_t *bias[QUAD16_X];
+    // q2_K's half sums as floats, once per pass (2·blocks is a multiple of 16), read as broadcasts.
+    float half_sums[QUAD16_X][2 * QUAD_SUPERBLOCKS * 8] __attribute__((aligned(64)));
     for (int i = 0; i < QUAD16_X; i++) {
         xq[i] = a->xq + xrow[i] * a->cols + b0 * KILN_BLOCK;
         xd[i] = a->xd + xrow[i] * nb + b0;
         bias[i] = a->xhalf_bias + xrow[i] * 2 * nb + 2 * b0;
         acc[2 * i] = acc[2 * i + 1] = _mm512_setzero_ps();
+        if (q2)
+            for (int64_t k = 0; k < 2 * blocks; k += 16)
+                _mm512_store_ps(half_sums[i] + k, _mm512_cvtepi32_ps(_mm512_loadu_si512(a->xhalf + xrow[i] * 2 * nb + 2 * b0 + k)));
     }
     for (int64_t blk = 0; blk < blocks; blk++) {
         __m512i lo0[QUAD16_X], hi0[QUAD16_X], lo1[QUAD16_X], hi1[QUAD16_X];
-        for (int i = 0; i < QUAD16_X; i++) { // each half's sum starts at its −128·Σx (codes stored offset)
-            lo0[i] = lo1[i] = _mm512_set1_epi32(bias[i][2 * blk]);
-            hi0[i] = hi1[i] = _mm512_set1_epi32(bias[i][2 * blk + 1]);
+        for (int i = 0; i < QUAD16_X; i++) { // each half's sum starts at its −128·Σx (codes stored offset), q2_K's at 0
+            lo0[i] = lo1[i] = q2 ? _mm512_setzero_si512() : _mm512_set1_epi32(bias[i][2 * blk]);
+            hi0[i] = hi1[i] = q2 ? _mm512_setzero_si512() : _mm512_set1_epi32(bias[i][2 * blk + 1]);
         }
         for (int c = 0; c < 4; c++) {
             const __m512i wl0 = _mm512_load_si512(p0->codes[blk][c]), wh0 = _mm512_load_si512(p0->codes[blk][c + 4]);
@@ -691,22 +698,29 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_quad16_tile(const kquant_pair_panel
         const __m512 sl1 = _mm512_load_ps(p1->scale[blk][0]), sh1 = _mm512_load_ps(p1->scale[blk][1]);
         for (int i = 0; i < QUAD16_X; i++) {
             const __m512 x_scale = _mm512_set1_ps(xd[i][blk]);
-            const __m512 both0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi0[i]), sh0, _mm512_mul_ps(_mm512_cvtepi32_ps(lo0[i]), sl0));
-            const __m512 both1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi1[i]), sh1, _mm512_mul_ps(_mm512_cvtepi32_ps(lo1[i]), sl1));
+            __m512 both0 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi0[i]), sh0, _mm512_mul_ps(_mm512_cvtepi32_ps(lo0[i]), sl0));
+            __m512 both1 = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi1[i]), sh1, _mm512_mul_ps(_mm512_cvtepi32_ps(lo1[i]), sl1));
+            if (q2) { // − dmin·m of each half times its Σx
+                const __m512 x_lo = _mm512_set1_ps(half_sums[i][2 * blk]), x_hi = _mm512_set1_ps(half_sums[i][2 * blk + 1]);
+                both0 = _mm512_fmadd_ps(_mm512_load_ps(p0->minimum[blk][0]), x_lo, both0);
+                both0 = _mm512_fmadd_ps(_mm512_load_ps(p0->minimum[blk][1]), x_hi, both0);
+                both1 = _mm512_fmadd_ps(_mm512_load_ps(p1->minimum[blk][0]), x_lo, both1);
+                both1 = _mm512_fmadd_ps(_mm512_load_ps(p1->minimum[blk][1]), x_hi, both1);
+            }
             acc[2 * i] = _mm512_fmadd_ps(both0, x_scale, acc[2 * i]);
             acc[2 * i + 1] = _mm512_fmadd_ps(both1, x_scale, acc[2 * i + 1]);
         }
     }
 }
 
-// Rows r0 … r1 − 1 of a q3_K … q6_K matrix: whole 32-row quads here (q4_K/q5_K 8 activation rows
-// per pass, q6_K/q3_K 4), the rest by kquant_pair_rows.
+// Rows r0 … r1 − 1 of a K-quant matrix: whole 32-row quads here (q4_K/q5_K 8 activation rows per
+// pass, q6_K/q3_K/q2_K 4), the rest by kquant_pair_rows.
 AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     static _Thread_local kquant_pair_panel panels[2] __attribute__((aligned(64)));
     static _Thread_local float sums[PAIR_BATCH][32] __attribute__((aligned(64)));
     const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
-    const int per16 = type == KILN_WEIGHT_Q6_K || type == KILN_WEIGHT_Q3_K;
+    const int per16 = type == KILN_WEIGHT_Q6_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q2_K;
     const int64_t pass = per16 ? QUAD16_X : QUAD_X;
     int64_t block_rows = PAIR_BATCH_BYTES / a->cols / QUAD_X * QUAD_X;
     block_rows = block_rows < QUAD_X ? QUAD_X : block_rows > PAIR_BATCH ? PAIR_BATCH : block_rows;
@@ -724,7 +738,8 @@ AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64
                     int64_t xrow[QUAD_X];
                     for (int i = 0; i < pass; i++) xrow[i] = b + i < a->batch ? b + i : a->batch - 1;
                     __m512 acc[2 * QUAD_X];
-                    if (per16) kquant_quad16_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, acc);
+                    if (type == KILN_WEIGHT_Q2_K) kquant_quad16_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, 1, acc);
+                    else if (per16) kquant_quad16_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, 0, acc);
                     else kquant_quad_tile(&panels[0], &panels[1], count * 8, s0 * 8, a, xrow, acc);
                     for (int i = 0; i < pass && b + i < be; i++)
                         for (int h = 0; h < 2; h++) {
@@ -742,11 +757,11 @@ AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64
     if (quads_end < r1) kquant_pair_rows(a, quads_end, r1, type);
 }
 
-// Decode (batch < 4) on the AVX2 tiles; prompt batches on the pair panel above (q4_K/q5_K on
-// two of them at a time).
+// Decode (batch < 4) on the AVX2 tiles; prompt batches two pair panels (32 rows) at a time, the
+// rows left over on one.
 AVX512 static void rows_q2_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q2_k(a, r0, r1);
-    else kquant_pair_rows(a, r0, r1, KILN_WEIGHT_Q2_K);
+    else kquant_quad_rows(a, r0, r1, KILN_WEIGHT_Q2_K);
 }
 AVX512 static void rows_q3_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
     if (a->batch < 4) kiln_rows_avx2_q3_k(a, r0, r1);
