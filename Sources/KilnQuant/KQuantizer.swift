@@ -98,7 +98,7 @@ extension KQuantizer {
                         fit: GroupFit, weightedFit: GroupFit?) {
         let n = type.blockElements, size = type.blockBytes
         let factors = KQuantMath.superScaleFactors, passes = weightedFit == nil ? 1 : 2
-        // Candidate 0 is ggml's block (in `out`); then per pass and factor: the packed block, its refit.
+        // Candidate 0 is ggml's block (in `out`); then per pass the factors' packed blocks, then their refits.
         let capacity = 1 + 2 * passes * factors.count
         withUnsafeTemporaryAllocation(of: Float.self, capacity: 4 * n + capacity) { floats in
             withUnsafeTemporaryAllocation(of: UInt8.self, capacity: capacity * size) { bytes in
@@ -113,29 +113,29 @@ extension KQuantizer {
                             considered[0] = true
                             for pass in 0..<passes {
                                 let weighted = pass == 1, fit = weighted ? weightedFit! : fit
-                                let first = 1 + 2 * pass * factors.count
+                                let packs = 1 + 2 * pass * factors.count, refits = packs + factors.count
                                 // The packs in order (each re-rounds into fit.levels, which the next one
                                 // starts from), then the pass's refits together.
                                 for (f, factor) in factors.enumerated() {
-                                    let packed = candidates[first + 2 * f], refitted = candidates[first + 2 * f + 1]
-                                    pack(x, fit, scaleFactor: factor, into: packed)
-                                    considered[first + 2 * f] = factor != 1 || weighted
-                                    refitted.copyMemory(from: packed, byteCount: size)
+                                    pack(x, fit, scaleFactor: factor, into: candidates[packs + f])
+                                    considered[packs + f] = factor != 1 || weighted
+                                    candidates[refits + f].copyMemory(from: candidates[packs + f], byteCount: size)
                                 }
-                                withUnsafeTemporaryAllocation(of: UnsafeMutableRawPointer.self, capacity: factors.count) { refits in
-                                    withUnsafeTemporaryAllocation(of: Bool.self, capacity: factors.count) { done in
-                                        for f in 0..<factors.count { refits[f] = candidates[first + 2 * f + 1] }
-                                        refit(x, importance: importance, blocks: UnsafeBufferPointer(refits), refitted: done.baseAddress!)
-                                        for f in 0..<factors.count { considered[first + 2 * f + 1] = done[f] }
-                                    }
-                                }
+                                refit(x, importance: importance, blocks: UnsafeBufferPointer(start: candidates.baseAddress! + refits, count: factors.count),
+                                      refitted: considered.baseAddress! + refits)
                             }
-                            // The considered candidates' errors four at a time (independent chains), then
-                            // the choice in candidate order: the first strictly better than all before it.
+                            // The order the search considers them in: ggml's block, then per pass and
+                            // factor the packed block and its refit. Their errors four at a time
+                            // (independent chains), then the choice in that order: the first strictly
+                            // better than all before it.
                             var count = 0
-                            for k in 0..<capacity where considered[k] {
-                                order[count] = k
-                                count += 1
+                            func consider(_ k: Int) {
+                                if considered[k] { order[count] = k; count += 1 }
+                            }
+                            consider(0)
+                            for pass in 0..<passes {
+                                let packs = 1 + 2 * pass * factors.count
+                                for f in 0..<factors.count { consider(packs + f); consider(packs + factors.count + f) }
                             }
                             for start in stride(from: 0, to: count, by: 4) {
                                 measure(x, importance, blocks: min(4, count - start), candidates: { candidates[order[start + $0]] },
