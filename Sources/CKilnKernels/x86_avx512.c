@@ -6,7 +6,8 @@
 // - Interleaved quantised layouts: one zmm holds the same 4-byte chunk of two groups (16 rows),
 //   so an activation chunk is a plain 4-byte broadcast and every `vpdpbusd` feeds 16 rows. Each
 //   row's integer dot is exact and its f32 steps are the AVX2 tile's, lane for lane, so results
-//   are bit-identical to the AVX2 tier's and so to the row-major kernels' (tested).
+//   are bit-identical to the AVX2 tier's and so to the row-major kernels' (tested). Prompt
+//   batches decode each pair once per chunk of blocks into an L1 panel, read 32 rows at a time.
 // - f32/f16/bf16 prompt batches: the AVX2 tier's converted panel with a 4 × 6 tile of 16-wide FMAs.
 #if defined(__x86_64__)
 #include "x86_avx2_shared.h"

@@ -9,6 +9,8 @@
 // each q5 code's fifth bit into place in one instruction per 64 codes. Those shuffle-port steps
 // bound the two types' decode; measured with the weights in cache (`kiln-run bench --kernels
 // --hot`, one core, 1536 × 576): kq4x8 30 → 36 GB/s, q5_0x8 27.5 → 38.5 GB/s.
+// Prompt batches of 24 rows or more read panels decoded once per chunk of blocks instead
+// (x86_avx512_pair_panel.h), with the same bits.
 // Defines PAIR(rows_q8_0x8) … PAIR(rows_q5_1x8); expects PAIR_TARGET, PAIR_PREFIX, PAIR_VBMI.
 #define PAIR_CAT2(a, b) a##b
 #define PAIR_CAT(a, b) PAIR_CAT2(a, b)
@@ -18,6 +20,90 @@
 // the first halves'), the second ones (the _1 types' minimums, kq4's second halves), or both.
 #define PAIR_MAIN 1
 #define PAIR_SECOND 2
+
+// A q5 pair block's fifth bits, loaded once per block (nothing for q4).
+#if PAIR_VBMI
+// Both groups' qh (row r's 32 bits at bytes 4r) side by side: qword k holds rows 2k and 2k + 1 of
+// its group, the rows whose codes sit in bytes 8k … 8k + 7 of a chunk, so vpmultishiftqb can bring
+// each code's fifth bit to bit 4 of its byte. (A byte mask from vpshufbitqmb and a masked move
+// measured slower: 30 GB/s.)
+typedef __m512i PAIR(fifth_bits);
+PAIR_TARGET static KILN_ALWAYS_INLINE PAIR(fifth_bits) PAIR(load_fifth)(const uint8_t *ba, const uint8_t *bb, int header, int q5) {
+    return q5 ? pair256(ba + header, bb + header) : _mm512_setzero_si512();
+}
+#else
+typedef struct {
+    __m256i a, b;
+} PAIR(fifth_bits);
+PAIR_TARGET static KILN_ALWAYS_INLINE PAIR(fifth_bits) PAIR(load_fifth)(const uint8_t *ba, const uint8_t *bb, int header, int q5) {
+    const PAIR(fifth_bits) qh = {q5 ? _mm256_loadu_si256((const __m256i *)(ba + header)) : _mm256_setzero_si256(),
+                                 q5 ? _mm256_loadu_si256((const __m256i *)(bb + header)) : _mm256_setzero_si256()};
+    return qh;
+}
+#endif
+
+// Chunk t (the pair's packed bytes q) of a q4/q5 pair block as unsigned codes: lo holds values
+// 4t … 4t + 3 of its 16 rows, hi values 16 + 4t … 16 + 4t + 3.
+PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(nibble_codes)(__m512i q, PAIR(fifth_bits) qh, int t, int q5, __m512i *lo, __m512i *hi) {
+    const __m512i low = _mm512_set1_epi8(0x0F);
+#if PAIR_VBMI
+    if (q5) {
+        // code = (nibble & 15) | fifth bit · 16, one vpternlogd per 64 codes.
+        const __m512i index = _mm512_add_epi8(_mm512_loadu_si512(q5_bit_index), _mm512_set1_epi8((char)(4 * t)));
+        const __m512i sixteen = _mm512_set1_epi8(16);
+        const __m512i fifth_lo = _mm512_and_si512(_mm512_multishift_epi64_epi8(index, qh), sixteen);
+        const __m512i fifth_hi = _mm512_and_si512(_mm512_multishift_epi64_epi8(_mm512_add_epi8(index, sixteen), qh), sixteen);
+        *lo = _mm512_ternarylogic_epi32(q, low, fifth_lo, 0xEA); // (A & B) | C
+        *hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), low, fifth_hi, 0xEA);
+    } else {
+        *lo = _mm512_and_si512(q, low);
+        *hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
+    }
+#else
+    *lo = _mm512_and_si512(q, low);
+    *hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
+    if (q5) {
+        __m512i lo5, hi5;
+        pair_high_bits(qh.a, qh.b, t, &lo5, &hi5);
+        *lo = _mm512_or_si512(*lo, lo5);
+        *hi = _mm512_or_si512(*hi, hi5);
+    }
+#endif
+}
+
+// kq4 levels + 128 (unsigned) of one half of a pair chunk's packed bytes q: the low nibbles
+// (values 4t … 4t + 3) or the high ones (16 + 4t …).
+PAIR_TARGET static KILN_ALWAYS_INLINE __m512i PAIR(kq4_levels)(__m512i q, int half, __m512i biased) {
+#if PAIR_VBMI
+    // vpermb reads an index's low 6 bits and `biased` holds the 16 levels four
+    // times over, so the nibbles need no mask (the high ones only a shift).
+    return _mm512_permutexvar_epi8(half ? _mm512_srli_epi16(q, 4) : q, biased);
+#else
+    return _mm512_shuffle_epi8(biased, _mm512_and_si512(half ? _mm512_srli_epi16(q, 4) : q, _mm512_set1_epi8(0x0F)));
+#endif
+}
+
+// A kq4 pair block's 16 rows' two half scales. The compiler drops the half a caller does not use.
+PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(kq4_scales)(const uint8_t *ba, const uint8_t *bb, __m512 mantissas, __m512 *s_low, __m512 *s_high) {
+    // kq4's scales, both ÷ 8 (kq4_scales16; PAIR(tile) multiplies the sums back): bytes 2r
+    // (values 0–15) and 2r + 1 (16–31) of each row, one word per lane.
+    const __m512i e = _mm512_cvtepu16_epi32(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)ba)),
+                                                                    _mm_loadu_si128((const __m128i *)bb), 1));
+#if PAIR_VBMI
+    // One vpmultishiftqb per half puts that half's exponent at bits 0–7 (the mantissa index)
+    // and 20–27 (the exponent field) of its lane, where the shifts below take one or two:
+    // hot 1536 × 576, one core, batch 1: 139 → 143 GOP/s. (Gathering the words with one
+    // vpermt2b instead of the insert and widening measured slower: 122.)
+    const __m512i e_low = _mm512_multishift_epi64_epi8(_mm512_set1_epi64((long long)KQ4_PLACE_LOW), e);
+    const __m512i e_high = _mm512_multishift_epi64_epi8(_mm512_set1_epi64((long long)KQ4_PLACE_HIGH), e);
+    const __m512i low_shifted = e_low, high_shifted = e_high;
+#else
+    const __m512i e_low = e, e_high = _mm512_srli_epi32(e, 8);
+    const __m512i low_shifted = _mm512_slli_epi32(e, 20), high_shifted = _mm512_slli_epi32(e, 12);
+#endif
+    *s_low = kq4_scales16(e_low, low_shifted, mantissas);
+    *s_high = kq4_scales16(e_high, high_shifted, mantissas);
+}
 
 // One pass over the nb blocks of two groups (rows 0–7 in lanes 0–7 from `ga`, 8–15 from `gb`)
 // against NX activation rows: acc[i] gets activation row i's main sums, macc[i] its second ones
@@ -32,7 +118,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
     const int main_sums = parts & PAIR_MAIN, second_sums = (parts & PAIR_SECOND) && (minimum || kq4);
     const int header = minimum ? 32 : 16;
     const int offset_start = a->xblock_bias != NULL; // set only for the q8_0/q4_0/q5_0 pairs (matmul.c)
-    const __m512i low = _mm512_set1_epi8(0x0F), bias = _mm512_set1_epi8((char)0x80);
+    const __m512i bias = _mm512_set1_epi8((char)0x80);
     const __m512i biased = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_kq4_grid_biased));
     const __m512 mantissas = _mm512_broadcast_f32x8(_mm256_loadu_ps(kq4_mantissa_eighth));
     const int8_t *xq[8];
@@ -66,13 +152,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
                 const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
                 for (int half = 0; half < 2; half++) {
                     if (!(half ? second_sums : main_sums)) continue;
-#if PAIR_VBMI
-                    // vpermb reads an index's low 6 bits and `biased` holds the 16 levels four
-                    // times over, so the nibbles need no mask (the high ones only a shift).
-                    const __m512i u = _mm512_permutexvar_epi8(half ? _mm512_srli_epi16(q, 4) : q, biased);
-#else
-                    const __m512i u = _mm512_shuffle_epi8(biased, _mm512_and_si512(half ? _mm512_srli_epi16(q, 4) : q, low));
-#endif
+                    const __m512i u = PAIR(kq4_levels)(q, half, biased);
                     for (int i = 0; i < NX; i++) {
                         const __m512i x = broadcast4z(xq[i] + blk * KILN_BLOCK + 16 * half + 4 * t);
                         if (half) high_dot[i] = _mm512_dpbusd_epi32(high_dot[i], u, x);
@@ -80,29 +160,13 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
                     }
                 }
             }
-            // kq4's scales, both ÷ 8 (kq4_scales16; PAIR(tile) multiplies the sums back): bytes 2r
-            // (values 0–15) and 2r + 1 (16–31) of each row, one word per lane.
-            const __m512i e = _mm512_cvtepu16_epi32(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)ba)),
-                                                                            _mm_loadu_si128((const __m128i *)bb), 1));
-#if PAIR_VBMI
-            // One vpmultishiftqb per half puts that half's exponent at bits 0–7 (the mantissa index)
-            // and 20–27 (the exponent field) of its lane, where the shifts below take one or two:
-            // hot 1536 × 576, one core, batch 1: 139 → 143 GOP/s. (Gathering the words with one
-            // vpermt2b instead of the insert and widening measured slower: 122.)
-            const __m512i e_low = _mm512_multishift_epi64_epi8(_mm512_set1_epi64((long long)KQ4_PLACE_LOW), e);
-            const __m512i e_high = _mm512_multishift_epi64_epi8(_mm512_set1_epi64((long long)KQ4_PLACE_HIGH), e);
-            const __m512i low_shifted = e_low, high_shifted = e_high;
-#else
-            const __m512i e_low = e, e_high = _mm512_srli_epi32(e, 8);
-            const __m512i low_shifted = _mm512_slli_epi32(e, 20), high_shifted = _mm512_slli_epi32(e, 12);
-#endif
+            __m512 s_low, s_high;
+            PAIR(kq4_scales)(ba, bb, mantissas, &s_low, &s_high);
             if (main_sums) {
-                const __m512 s_low = kq4_scales16(e_low, low_shifted, mantissas);
                 for (int i = 0; i < NX; i++)
                     acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(s_low, _mm512_set1_ps(xd[i][blk])), acc[i]);
             }
             if (second_sums) {
-                const __m512 s_high = kq4_scales16(e_high, high_shifted, mantissas);
                 for (int i = 0; i < NX; i++)
                     macc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(high_dot[i]), _mm512_mul_ps(s_high, _mm512_set1_ps(xd[i][blk])), macc[i]);
             }
@@ -122,42 +186,10 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
                     for (int i = 0; i < NX; i++) dot[i] = _mm512_dpbusd_epi32(dot[i], u, broadcast4z(xq[i] + blk * KILN_BLOCK + 4 * t));
                 }
             } else {
-#if PAIR_VBMI
-                // Both groups' qh (row r's 32 bits at bytes 4r) side by side: qword k holds rows 2k
-                // and 2k + 1 of its group, the rows whose codes sit in bytes 8k … 8k + 7 of a chunk,
-                // so vpmultishiftqb can bring each code's fifth bit to bit 4 of its byte. (A byte
-                // mask from vpshufbitqmb and a masked move measured slower: 30 GB/s.)
-                const __m512i qh = q5 ? pair256(ba + header, bb + header) : _mm512_setzero_si512();
-#else
-                const __m256i qh_a = q5 ? _mm256_loadu_si256((const __m256i *)(ba + header)) : _mm256_setzero_si256();
-                const __m256i qh_b = q5 ? _mm256_loadu_si256((const __m256i *)(bb + header)) : _mm256_setzero_si256();
-#endif
+                const PAIR(fifth_bits) qh = PAIR(load_fifth)(ba, bb, header, q5);
                 for (int t = 0; t < 4; t++) {
-                    const __m512i q = pair256(ba + quants + 32 * t, bb + quants + 32 * t);
                     __m512i lo, hi;
-#if PAIR_VBMI
-                    if (q5) {
-                        // code = (nibble & 15) | fifth bit · 16, one vpternlogd per 64 codes.
-                        const __m512i index = _mm512_add_epi8(_mm512_loadu_si512(q5_bit_index), _mm512_set1_epi8((char)(4 * t)));
-                        const __m512i sixteen = _mm512_set1_epi8(16);
-                        const __m512i fifth_lo = _mm512_and_si512(_mm512_multishift_epi64_epi8(index, qh), sixteen);
-                        const __m512i fifth_hi = _mm512_and_si512(_mm512_multishift_epi64_epi8(_mm512_add_epi8(index, sixteen), qh), sixteen);
-                        lo = _mm512_ternarylogic_epi32(q, low, fifth_lo, 0xEA);                         // (A & B) | C
-                        hi = _mm512_ternarylogic_epi32(_mm512_srli_epi16(q, 4), low, fifth_hi, 0xEA);
-                    } else {
-                        lo = _mm512_and_si512(q, low);
-                        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
-                    }
-#else
-                    lo = _mm512_and_si512(q, low);
-                    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low);
-                    if (q5) {
-                        __m512i lo5, hi5;
-                        pair_high_bits(qh_a, qh_b, t, &lo5, &hi5);
-                        lo = _mm512_or_si512(lo, lo5);
-                        hi = _mm512_or_si512(hi, hi5);
-                    }
-#endif
+                    PAIR(nibble_codes)(pair256(ba + quants + 32 * t, bb + quants + 32 * t), qh, t, q5, &lo, &hi);
                     // Low and high nibbles in two chains (added after): 4 dependent vpdpbusd per
                     // block instead of 8. (One chain at NX 8, where the registers are all taken.)
                     for (int i = 0; i < NX; i++) {
@@ -220,7 +252,18 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const u
         for (int i = 0; i < NX; i++) acc[i] = _mm512_mul_ps(acc[i], _mm512_set1_ps(8.0f));
 }
 
+#include "x86_avx512_pair_panel.h" // PAIR(panel_rows): prompt batches through decoded panels
+
 PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(rows)(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
+    // The panel's tile starts the offset types' dots at args.xblock_bias and reads the _1 types'
+    // m·d_x·Σx from args.xmin (kq4's start at args.xhalf_bias, always there); a part of a fused
+    // product whose offset differs from its job's gets no xblock_bias (matmul.c) and stays here.
+    const int offset_type = type == KILN_WEIGHT_Q8_0X8 || type == KILN_WEIGHT_Q4_0X8 || type == KILN_WEIGHT_Q5_0X8;
+    const int minimum_type = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
+    if (a->batch >= PAIR_PANEL_MIN_BATCH && (offset_type ? a->xblock_bias != NULL : minimum_type ? a->xmin != NULL : 1)) {
+        PAIR(panel_rows)(a, r0, r1, type);
+        return;
+    }
     const int64_t nb = a->cols / KILN_BLOCK;
     const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int64_t groups_end = (r1 + KILN_GROUP_ROWS - 1) / KILN_GROUP_ROWS;

@@ -132,7 +132,8 @@ struct MatmulTests {
     /// bit, for every type, batch tile and tail (odd group counts included). The AVX-512 tiles take
     /// 8, 4, 2 or 1 activation rows (the _1 types and kq4 at 8 in two passes over the blocks), so the
     /// batches cover each width and their tails: 1, 2, 3, 5, 6, 7, 8, 9, 17 and 65 (at a width
-    /// where the batch is cut into blocks for L2).
+    /// where the batch is cut into blocks for L2). From batch 24 they read panels decoded once per
+    /// chunk of 16 blocks, 32 or 16 rows at a time, carrying each sum from chunk to chunk.
     @Test(arguments: quantizedTypes)
     func wideTiersMatchAVX2Exactly(type: ElementType) throws {
         guard let avx2 = KernelTable(tier: .avx2) else { return }
@@ -141,7 +142,12 @@ struct MatmulTests {
         for (rows, cols, batch) in [(21, 128, 3), (67, 576, 1), (16, 544, 6), (40, 256, 9), (24, 64, 5), (9, 96, 1),
                                     (33, 160, 17), (24, 288, 8), (16, 64, 2), (13, 96, 7),
                                     // AVX-512 batch blocks of 512 KiB of activations: 64 rows of 8192, then a 1-row tail
-                                    (24, 8192, 65)] {
+                                    (24, 8192, 65),
+                                    // AVX-512 prompt panels (batch ≥ 24): 384 rows make 48-row chunks on 2 threads
+                                    // (two panels, then one), 40 a lone group; 17 and 33 blocks carry the sums over
+                                    // a second chunk of blocks; batches 30 and 27 end in 6- and 3-row tiles; 1 MiB
+                                    // batch blocks at 16,384 columns: 64 rows, then 6
+                                    (384, 544, 30), (40, 1056, 27), (72, 96, 24), (24, 16384, 70)] {
             let matrix = TestMatrix.random(type, rows: rows, cols: cols, &random)
             let x = random.activations(batch * cols)
             let expected = product(avx2, matrix, x, batch: batch)
