@@ -568,22 +568,23 @@ AVX512 static KILN_ALWAYS_INLINE void kquant_pair_tile(const kquant_pair_panel *
 // Rows r0 … r1 − 1 (r0 a multiple of 8) of a K-quant matrix against a batch of ≥ 4 rows, 16 rows
 // at a time (a last odd group goes through the 8-row panel). Missing activation rows of a last
 // pass alias the batch's last row; their results are dropped. The batch goes in blocks of at most
-// 512 KiB of quantised activations (and PAIR_BATCH rows), each passed over by every 16 rows of the
-// chunk, as the interleaved types' pair tiles do, so a block's activations stay in L2 (with the
-// whole batch per 16 rows, 4096 × 11008 at batch 256 read 2.8 MB from L3 per 16 rows and stayed at
-// 37% of the ceiling); a 16-row panel is decoded again for each block, which costs little now. A
+// 1 MiB of quantised activations (PAIR_PANEL_BATCH_BYTES, and PAIR_BATCH rows), each passed over by
+// every 16 rows of the chunk, as the interleaved types' panels do, so a block's activations stay in
+// L2 (with the whole batch per 16 rows, 4096 × 11008 at batch 256 read 2.8 MB from L3 per 16 rows
+// and stayed at 37% of the ceiling; with 512 KiB blocks, 40 rows there, hot at batch 64 q4_K ran
+// at 51% of the int8 ceiling, q5_K 49%, q6_K 39%, and with 1 MiB 57, 53 and 43%: medians of 6
+// interleaved runs); a 16-row panel is decoded again for each block, which costs little now. A
 // block's 16 sums per activation row gather over the panels in a contiguous buffer (16 KB, in L1),
 // written to y once: adding each panel's sums into y itself read lines a row of y apart (a
 // multiple of 4 KB for every model width, so all in one L1 set), 8% of the kernel's time.
 #define PAIR_BATCH 256
-#define PAIR_BATCH_BYTES (512 * 1024)
 
 AVX512 static void kquant_pair_rows(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
     static _Thread_local kquant_pair_panel panel __attribute__((aligned(64)));
     static _Thread_local float sums[PAIR_BATCH][16] __attribute__((aligned(64)));
     const size_t bytes = (size_t)kiln_block_bytes(type);
     const int64_t superblocks = a->cols / 256;
-    int64_t block_rows = PAIR_BATCH_BYTES / a->cols / PAIR_X * PAIR_X;
+    int64_t block_rows = PAIR_PANEL_BATCH_BYTES / a->cols / PAIR_X * PAIR_X;
     block_rows = block_rows < PAIR_X ? PAIR_X : block_rows > PAIR_BATCH ? PAIR_BATCH : block_rows;
     // Whole 16-row pairs, and a last pair of 8 + fewer rows where the chunk ends the matrix.
     int64_t pairs_end = r0;
@@ -727,7 +728,7 @@ AVX512 static void kquant_quad_rows(const kiln_matmul_args *a, int64_t r0, int64
     const int64_t superblocks = a->cols / 256;
     const int per16 = type == KILN_WEIGHT_Q6_K || type == KILN_WEIGHT_Q3_K || type == KILN_WEIGHT_Q2_K;
     const int64_t pass = per16 ? QUAD16_X : QUAD_X;
-    int64_t block_rows = PAIR_BATCH_BYTES / a->cols / QUAD_X * QUAD_X;
+    int64_t block_rows = PAIR_PANEL_BATCH_BYTES / a->cols / QUAD_X * QUAD_X;
     block_rows = block_rows < QUAD_X ? QUAD_X : block_rows > PAIR_BATCH ? PAIR_BATCH : block_rows;
     const int64_t quads_end = r0 + (r1 - r0) / 32 * 32;
     for (int64_t bb = 0; bb < a->batch; bb += block_rows) {
