@@ -14,8 +14,9 @@
 #ifndef PAIR_PANEL_BLOCKS
 #define PAIR_PANEL_BLOCKS 16 // two panels (20 KB) and 8 activation rows' 4 KB of a chunk in L1
 #define PAIR_PANEL_BATCH 256 // activation rows per batch block, at most
-// Their quantised activations, at most: half the L2. (The pair tile's 512 KiB held 4096 × 11008 at
-// batch 64 to 54% of the int8 ceiling for q8_0 and 57% for q4_1 here, 1 MiB 61% for both, hot.)
+// Their quantised activations, at most: half the L2. (The pair tile's 512 KiB, 40 rows at 11,008
+// columns, held 4096 × 11008 at batch 256 to 54–55% of the int8 ceiling for q8_0 and 55–58% for
+// q4_1 here, hot; 1 MiB 61–62% for both, two interleaved runs each.)
 #define PAIR_PANEL_BATCH_BYTES (1024 * 1024)
 // Below 24 rows the pair tile's decode per 8 activation rows costs about what the panel's stores and
 // reloads do (hot, 2 threads, batch 16: q8_0 4096² 46–48% of the int8 ceiling on the pair tile,
