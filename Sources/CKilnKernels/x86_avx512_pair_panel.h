@@ -27,6 +27,10 @@ typedef struct {
     float scale[PAIR_PANEL_BLOCKS][16];      // [block][row]: d (kq4: the first half's scale ÷ 8)
     float second[PAIR_PANEL_BLOCKS][16];     // [block][row]: the _1 types' m, kq4's second-half scale ÷ 8
 } pair_panel;
+
+// One thread's panels and sums, shared by both tiers' copies of this file (a process runs one tier).
+static _Thread_local pair_panel pair_panels[2] __attribute__((aligned(64)));
+static _Thread_local float pair_panel_sums[PAIR_PANEL_BATCH][2][32] __attribute__((aligned(64)));
 #endif
 
 // Blocks blk0 … blk0 + count − 1 of groups ga (rows 0–7) and gb (8–15) into p.
@@ -167,8 +171,8 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(panel_chunk)(const pair_panel *p
 // Groups of rows r0 … r1 − 1 against a prompt batch: 32 rows (4 groups) at a time, then a last
 // 16 or 8. The batch goes in blocks whose quantised activations stay in L2, as in PAIR(rows).
 PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(panel_rows)(const kiln_matmul_args *a, int64_t r0, int64_t r1, int32_t type) {
-    static _Thread_local pair_panel panels[2] __attribute__((aligned(64)));
-    static _Thread_local float sums[PAIR_PANEL_BATCH][2][32] __attribute__((aligned(64)));
+    pair_panel *panels = pair_panels;
+    float(*sums)[2][32] = pair_panel_sums;
     const int64_t nb = a->cols / KILN_BLOCK;
     const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int second = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8 || type == KILN_WEIGHT_KQ4X8;
