@@ -16,6 +16,19 @@
 #define PAIR_CAT(a, b) PAIR_CAT2(a, b)
 #define PAIR(name) PAIR_CAT(PAIR_PREFIX, name)
 
+#ifndef PAIR_TYPE_TRAITS
+#define PAIR_TYPE_TRAITS
+// The offset a type's codes carry in these tiles, where their dots start at args.xblock_bias
+// (−offset·Σx): q8_0 + 128 (its sign bit flipped), q4_0 8, q5_0 16; 0 for the others.
+static inline int pair_code_offset(int32_t type) {
+    return type == KILN_WEIGHT_Q8_0X8 ? 128 : type == KILN_WEIGHT_Q4_0X8 ? 8 : type == KILN_WEIGHT_Q5_0X8 ? 16 : 0;
+}
+// The _1 types, whose minimums' m·d_x·Σx the tiles read from args.xmin.
+static inline int pair_has_minimum(int32_t type) { return type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8; }
+// The types whose tiles keep a second f32 chain: the minimums, kq4's second halves.
+static inline int pair_has_second_chain(int32_t type) { return pair_has_minimum(type) || type == KILN_WEIGHT_KQ4X8; }
+#endif
+
 // Which sums a pass over the blocks forms: the main ones (every type's scaled block dots, for kq4
 // the first halves'), the second ones (the _1 types' minimums, kq4's second halves), or both.
 #define PAIR_MAIN 1
@@ -113,7 +126,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
                                                 __m512 *acc, __m512 *macc) {
     const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
-    const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int minimum = pair_has_minimum(type);
     const int kq4 = type == KILN_WEIGHT_KQ4X8;
     const int main_sums = parts & PAIR_MAIN, second_sums = (parts & PAIR_SECOND) && (minimum || kq4);
     const int header = minimum ? 32 : 16;
@@ -204,7 +217,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
             }
             const __m512 d = pair_halves(ba, bb, 0);
             for (int i = 0; i < NX; i++) {
-                const int offset = type == KILN_WEIGHT_Q8_0X8 ? 128 : type == KILN_WEIGHT_Q4_0X8 ? 8 : type == KILN_WEIGHT_Q5_0X8 ? 16 : 0;
+                const int offset = pair_code_offset(type);
                 if (offset && !offset_start) dot[i] = _mm512_sub_epi32(dot[i], _mm512_set1_epi32(offset * xs[i][blk]));
                 acc[i] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot[i]), _mm512_mul_ps(d, _mm512_set1_ps(xd[i][blk])), acc[i]);
             }
@@ -235,7 +248,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(pass)(const uint8_t *ga, const u
 // every weight instead of two 4-row tiles decoding it twice.
 PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(tile)(const uint8_t *ga, const uint8_t *gb, int prefetch, int64_t nb,
                                                 const kiln_matmul_args *a, const int64_t *xrow, int NX, int32_t type, __m512 *acc) {
-    const int second = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8 || type == KILN_WEIGHT_KQ4X8;
+    const int second = pair_has_second_chain(type);
     __m512 macc[8];
     if (!second) {
         PAIR(pass)(ga, gb, prefetch, nb, a, xrow, NX, type, PAIR_MAIN, acc, macc);
@@ -258,9 +271,8 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(rows)(const kiln_matmul_args *a,
     // The panel's tile starts the offset types' dots at args.xblock_bias and reads the _1 types'
     // m·d_x·Σx from args.xmin (kq4's start at args.xhalf_bias, always there); a part of a fused
     // product whose offset differs from its job's gets no xblock_bias (matmul.c) and stays here.
-    const int offset_type = type == KILN_WEIGHT_Q8_0X8 || type == KILN_WEIGHT_Q4_0X8 || type == KILN_WEIGHT_Q5_0X8;
-    const int minimum_type = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
-    if (a->batch >= PAIR_PANEL_MIN_BATCH && (offset_type ? a->xblock_bias != NULL : minimum_type ? a->xmin != NULL : 1)) {
+    if (a->batch >= PAIR_PANEL_MIN_BATCH &&
+        (pair_code_offset(type) ? a->xblock_bias != NULL : pair_has_minimum(type) ? a->xmin != NULL : 1)) {
         PAIR(panel_rows)(a, r0, r1, type);
         return;
     }

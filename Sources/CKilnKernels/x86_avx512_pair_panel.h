@@ -38,7 +38,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(decode_panel)(const uint8_t *ga,
                                                               int32_t type, pair_panel *p) {
     const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
     const int q5 = type == KILN_WEIGHT_Q5_0X8 || type == KILN_WEIGHT_Q5_1X8;
-    const int minimum = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8;
+    const int minimum = pair_has_minimum(type);
     const int header = minimum ? 32 : 16;
     const size_t quants = (size_t)header + (q5 ? 32 : 0);
     const __m512i biased = _mm512_broadcast_i32x4(_mm_loadu_si128((const __m128i *)kiln_kq4_grid_biased));
@@ -91,7 +91,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(panel_tile)(const pair_panel *p,
                                                           int32_t type, int part, int first, float (*sums)[2][32]) {
     const int64_t nb = a->cols / KILN_BLOCK;
     const int kq4 = type == KILN_WEIGHT_KQ4X8;
-    const int offset = type == KILN_WEIGHT_Q8_0X8 || type == KILN_WEIGHT_Q4_0X8 || type == KILN_WEIGHT_Q5_0X8;
+    const int offset = pair_code_offset(type) != 0;
     const int8_t *xq[8];
     const float *xd[8], *xmin[8];
     const int32_t *bias[8];
@@ -141,7 +141,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(panel_tile)(const pair_panel *p,
 PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(panel_chunk)(const pair_panel *p, int NP, int64_t count, int64_t blk0,
                                                            const kiln_matmul_args *a, int64_t b0, int64_t b1, int32_t type,
                                                            float (*sums)[2][32]) {
-    const int parts = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8 || type == KILN_WEIGHT_KQ4X8 ? 2 : 1;
+    const int parts = pair_has_second_chain(type) ? 2 : 1;
     for (int64_t b = b0; b < b1;) {
         const int64_t left = b1 - b;
         const int NX = left >= 6 ? 8 : left >= 3 ? 4 : (int)left;
@@ -175,7 +175,7 @@ PAIR_TARGET static KILN_ALWAYS_INLINE void PAIR(panel_rows)(const kiln_matmul_ar
     float(*sums)[2][32] = pair_panel_sums;
     const int64_t nb = a->cols / KILN_BLOCK;
     const size_t group_bytes = KILN_GROUP_ROWS * (size_t)kiln_block_bytes(type);
-    const int second = type == KILN_WEIGHT_Q4_1X8 || type == KILN_WEIGHT_Q5_1X8 || type == KILN_WEIGHT_KQ4X8;
+    const int second = pair_has_second_chain(type);
     const int64_t groups_end = (r1 + KILN_GROUP_ROWS - 1) / KILN_GROUP_ROWS;
     int64_t block_rows = PAIR_PANEL_BATCH_BYTES / a->cols / 8 * 8;
     block_rows = block_rows < 8 ? 8 : block_rows > PAIR_PANEL_BATCH ? PAIR_PANEL_BATCH : block_rows;

@@ -174,44 +174,41 @@ struct ScaleSearchTests {
         return scales.map(\.bitPattern) + mins.map(\.bitPattern) + levels.map(UInt32.init)
     }
 
+    /// Every super-block's fit by `fast` on every tier equals its fit by the Swift `twin`, bit for bit.
+    static func expectTwinBits(_ name: String, weighted: Bool, twin: (UnsafePointer<Float>, UnsafePointer<Float>?, GroupFit) -> Void,
+                               fast: (UnsafePointer<Float>, UnsafePointer<Float>?, GroupFit, KernelTier) -> Void) {
+        for (index, block) in superBlocks(weighted: weighted).enumerated() {
+            let expected = fit(block.x, block.importance, twin)
+            for tier in KernelTier.supported {
+                let got = fit(block.x, block.importance) { fast($0, $1, $2, tier) }
+                #expect(got == expected, "\(name) fits of super-block \(index) on \(tier.rawValue)")
+            }
+        }
+    }
+
     /// q4_K/q5_K's group fits in C (`Q4_KQuantizer.fitGroups`, one group per vector lane) give
     /// the Swift twin's bits on every tier, with and without importance.
     @Test(arguments: [(4, false), (4, true), (5, false), (5, true)])
     func kquantGroupFitsEqualTheTwinOnEveryTier(_ bits: Int, _ weighted: Bool) {
         let quantizer = Q4_KQuantizer(bits: bits)
-        for (index, block) in Self.superBlocks(weighted: weighted).enumerated() {
-            let expected = Self.fit(block.x, block.importance) { quantizer.swiftFitGroups($0, importance: $1, into: $2) }
-            for tier in KernelTier.supported {
-                let got = Self.fit(block.x, block.importance) { quantizer.fitGroups($0, importance: $1, into: $2, tier: tier) }
-                #expect(got == expected, "q\(bits)_k fits of super-block \(index) on \(tier.rawValue)")
-            }
-        }
+        Self.expectTwinBits("q\(bits)_k", weighted: weighted, twin: { quantizer.swiftFitGroups($0, importance: $1, into: $2) },
+                            fast: { quantizer.fitGroups($0, importance: $1, into: $2, tier: $3) })
     }
 
     /// q2_K's group fits in C (16-value groups, absolute errors) likewise.
     @Test(arguments: [false, true])
     func q2KGroupFitsEqualTheTwinOnEveryTier(_ weighted: Bool) {
         let quantizer = Q2_KQuantizer()
-        for (index, block) in Self.superBlocks(weighted: weighted).enumerated() {
-            let expected = Self.fit(block.x, block.importance) { quantizer.swiftFitGroups($0, importance: $1, into: $2) }
-            for tier in KernelTier.supported {
-                let got = Self.fit(block.x, block.importance) { quantizer.fitGroups($0, importance: $1, into: $2, tier: tier) }
-                #expect(got == expected, "q2_k fits of super-block \(index) on \(tier.rawValue)")
-            }
-        }
+        Self.expectTwinBits("q2_k", weighted: weighted, twin: { quantizer.swiftFitGroups($0, importance: $1, into: $2) },
+                            fast: { quantizer.fitGroups($0, importance: $1, into: $2, tier: $3) })
     }
 
     /// q6_K's group fits in C likewise.
     @Test(arguments: [false, true])
     func q6KGroupFitsEqualTheTwinOnEveryTier(_ weighted: Bool) {
         let quantizer = Q6_KQuantizer()
-        for (index, block) in Self.superBlocks(weighted: weighted).enumerated() {
-            let expected = Self.fit(block.x, block.importance) { quantizer.swiftFitGroups($0, importance: $1, into: $2) }
-            for tier in KernelTier.supported {
-                let got = Self.fit(block.x, block.importance) { quantizer.fitGroups($0, importance: $1, into: $2, tier: tier) }
-                #expect(got == expected, "q6_k fits of super-block \(index) on \(tier.rawValue)")
-            }
-        }
+        Self.expectTwinBits("q6_k", weighted: weighted, twin: { quantizer.swiftFitGroups($0, importance: $1, into: $2) },
+                            fast: { quantizer.fitGroups($0, importance: $1, into: $2, tier: $3) })
     }
 
     /// The C re-rounding of a group's levels equals the Swift expression it replaced on every tier, for the edge
