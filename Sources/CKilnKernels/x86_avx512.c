@@ -789,25 +789,49 @@ AVX512 static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 
 // ---- compute-ceiling probe: the 512-bit FMA and vpdpbusd ---------------------------------------------
 
+// Independent chains, more than latency × ports: vpdpbusd zmm takes about 5 cycles here and issues
+// on two ports, so 10 chains (the probe until 2026-12-07) were latency-bound and read 5.0 G/s of
+// the 5.9 G/s that 12, 16 or 20 sustain: every int8 fraction of the ceiling read 18% high.
+#define PEAK_CHAINS 16
+
+// KILN_PEAK_INT8_DOT_F32_STEPS + k: the dots with k f32 steps per 8 of them, the work a quantised
+// type adds per 32-value block and activation row to its 8 vpdpbusd of 16 rows (a conversion,
+// then multiplies and FMAs, on the same two ports as the dots): its bound. Only the dots count.
+AVX512 static KILN_ALWAYS_INLINE int64_t peak_dots(int64_t iterations, int steps) {
+    __m512i a[PEAK_CHAINS], u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
+    const __m512 m = _mm512_set1_ps(0.999f);
+    for (int i = 0; i < PEAK_CHAINS; i++) a[i] = _mm512_set1_epi32(i);
+    for (int64_t k = 0; k < iterations; k++) {
+        for (int i = 0; i < PEAK_CHAINS; i++) a[i] = _mm512_dpbusd_epi32(a[i], u, s);
+        for (int j = 0; j < (steps ? PEAK_CHAINS / 8 : 0); j++) { // no chain across steps: each result is only kept
+            __m512 t = _mm512_cvtepi32_ps(a[8 * j]);
+            for (int step = 2; step < steps; step++) t = _mm512_mul_ps(t, m);
+            t = _mm512_fmadd_ps(t, m, m);
+            __asm__ volatile("" : : "v"(t));
+        }
+    }
+    for (int i = 0; i < PEAK_CHAINS; i++) KILN_OPAQUE(a[i]);
+    return iterations * PEAK_CHAINS * 128;
+}
+
 AVX512 static int64_t peak(int32_t kind, int64_t iterations) {
     if (kind == KILN_PEAK_F32_FMA) {
-        __m512 a[10], m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f);
-        for (int i = 0; i < 10; i++) a[i] = _mm512_set1_ps((float)i);
+        __m512 a[12], m = _mm512_set1_ps(0.999f), c = _mm512_set1_ps(0.001f); // FMA: 4 cycles, 2 ports
+        for (int i = 0; i < 12; i++) a[i] = _mm512_set1_ps((float)i);
         for (int64_t k = 0; k < iterations; k++)
-            for (int i = 0; i < 10; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
-        float sink = 0;
-        for (int i = 0; i < 10; i++) sink += _mm512_reduce_add_ps(a[i]);
-        KILN_OPAQUE(sink);
-        return iterations * 10 * 32;
+            for (int i = 0; i < 12; i++) a[i] = _mm512_fmadd_ps(a[i], m, c);
+        for (int i = 0; i < 12; i++) KILN_OPAQUE(a[i]);
+        return iterations * 12 * 32;
     }
-    __m512i a[10], u = _mm512_set1_epi8(3), s = _mm512_set1_epi8(-2);
-    for (int i = 0; i < 10; i++) a[i] = _mm512_set1_epi32(i);
-    for (int64_t k = 0; k < iterations; k++)
-        for (int i = 0; i < 10; i++) a[i] = _mm512_dpbusd_epi32(a[i], u, s);
-    int sink = 0;
-    for (int i = 0; i < 10; i++) sink += _mm512_reduce_add_epi32(a[i]);
-    __asm__ volatile("" : "+r"(sink));
-    return iterations * 10 * 128;
+    switch (kind) {
+    case KILN_PEAK_INT8_DOT: return peak_dots(iterations, 0);
+    case KILN_PEAK_INT8_DOT_F32_STEPS + 3: return peak_dots(iterations, 3);
+    case KILN_PEAK_INT8_DOT_F32_STEPS + 4: return peak_dots(iterations, 4);
+    case KILN_PEAK_INT8_DOT_F32_STEPS + 5: return peak_dots(iterations, 5);
+    case KILN_PEAK_INT8_DOT_F32_STEPS + 6: return peak_dots(iterations, 6);
+    case KILN_PEAK_INT8_DOT_F32_STEPS + 7: return peak_dots(iterations, 7);
+    default: return 0;
+    }
 }
 
 // ---- the tables: the AVX2 tier's, with the entries above ------------------------------------------

@@ -128,12 +128,12 @@ VNNI static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) {
 
 VNNI static int64_t peak(int32_t kind, int64_t iterations) {
     if (kind != KILN_PEAK_INT8_DOT) return kiln_ops_avx2.peak(kind, iterations);
-    __m256i a[10], u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2);
-    for (int i = 0; i < 10; i++) a[i] = _mm256_set1_epi32(i);
+    __m256i a[12], u = _mm256_set1_epi8(3), s = _mm256_set1_epi8(-2); // more chains than latency × ports
+    for (int i = 0; i < 12; i++) a[i] = _mm256_set1_epi32(i);
     for (int64_t k = 0; k < iterations; k++)
-        for (int i = 0; i < 10; i++) a[i] = _mm256_dpbusd_avx_epi32(a[i], u, s);
-    for (int i = 0; i < 10; i++) KILN_OPAQUE(a[i]);
-    return iterations * 10 * 64;
+        for (int i = 0; i < 12; i++) a[i] = _mm256_dpbusd_avx_epi32(a[i], u, s);
+    for (int i = 0; i < 12; i++) KILN_OPAQUE(a[i]);
+    return iterations * 12 * 64;
 }
 
 // ---- the table: the AVX2 tier's, with the entries above ------------------------------------------

@@ -196,14 +196,21 @@ package struct KernelTable: @unchecked Sendable {
 
     /// What the compute ceiling is measured in: f32 multiply-adds (the float products) or int8
     /// dot products (the quantised ones); a multiply-add counts as 2 operations.
-    package enum ComputeKind: Sendable { case f32FMA, int8Dot }
+    /// `int8DotWithF32Steps(k)` is the dots' rate with k f32 steps (3 … 7) per 8 of them, the
+    /// scale work a quantised type's block adds (AVX-512 only): the bound of such a type.
+    package enum ComputeKind: Sendable, Equatable { case f32FMA, int8Dot, int8DotWithF32Steps(Int) }
 
     /// This tier's peak rate of `kind` on one core, in operations per second (the best of 5
     /// samples of ≥ 20 ms of independent chains of its widest instruction), or nil when the tier
     /// has no probe (the reference, portable and NEON tiers).
     package func computePeak(_ kind: ComputeKind) -> Double? {
         guard let ops else { return nil }
-        let code = Int32(kind == .f32FMA ? KILN_PEAK_F32_FMA : KILN_PEAK_INT8_DOT)
+        let code: Int32
+        switch kind {
+        case .f32FMA: code = Int32(KILN_PEAK_F32_FMA)
+        case .int8Dot: code = Int32(KILN_PEAK_INT8_DOT)
+        case .int8DotWithF32Steps(let steps): code = Int32(KILN_PEAK_INT8_DOT_F32_STEPS) + Int32(steps)
+        }
         var iterations: Int64 = 1 << 16
         var best = 0.0
         var samples = 0

@@ -14,7 +14,9 @@ struct Bench: ParsableCommand {
             --kernels measures this machine's streaming read bandwidth (1 and 2 threads), then times \
             every matrix-product kernel on every tier at SmolLM2-135M and Llama-7B shapes, batch 1 and \
             64, with weights cold (rotating over 256 MiB of copies), and reports GB/s of weights \
-            streamed, GFLOP/s and the fraction of the measured bandwidth.
+            streamed, GFLOP/s, the fraction of the measured bandwidth and of the tier's compute \
+            ceiling (its peak f32 FMA or int8 dot rate on one core, × threads; on AVX-512 also the \
+            dots' rate with the f32 steps a quantised type's block adds: that type's bound).
             --attention times one layer of decode attention on every tier at SmolLM2-135M and \
             Llama-3-8B head shapes, 128 and 2,048 cached positions, 1 and 8 sequences, f16 and f32 \
             caches (cold, rotating over 256 MiB of copies, unless --hot), and reports GB/s of keys and values read \

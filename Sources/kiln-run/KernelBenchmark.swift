@@ -36,9 +36,17 @@ struct KernelBenchmark {
         let dispatch = dispatchMicroseconds()
         // Compute ceilings: one core's peak rate of each tier's widest instruction, × threads.
         var ceilings: [KernelTier: (f32: Double?, int8: Double?)] = [:]
+        // The int8 dots' rate with k f32 steps per 8 of them (k = 3 … 7): the bound of a quantised
+        // type whose block adds k steps per 8 dots (docs/PERFORMANCE.md), as a fraction of the ceiling.
+        var scaledBounds: [KernelTier: [Int: Double]] = [:]
         for tier in tiers {
             guard let table = KernelTable(tier: tier) else { continue }
-            ceilings[tier] = (table.computePeak(.f32FMA), table.computePeak(.int8Dot))
+            let int8 = table.computePeak(.int8Dot)
+            ceilings[tier] = (table.computePeak(.f32FMA), int8)
+            guard let int8 else { continue }
+            for steps in 3...7 {
+                if let rate = table.computePeak(.int8DotWithF32Steps(steps)) { scaledBounds[tier, default: [:]][steps] = rate / int8 }
+            }
         }
         if log {
             for (n, gbps) in bandwidth.sorted(by: { $0.key < $1.key }) {
@@ -49,6 +57,11 @@ struct KernelBenchmark {
                 guard let (f32, int8) = ceilings[tier], let f32, let int8 else { continue }
                 print(String(format: "compute ceiling, %@: f32 FMA %.1f GFLOP/s, int8 dot %.1f GOP/s per core (× %d threads)",
                              tier.rawValue, f32 / 1e9, int8 / 1e9, threads))
+                if let bounds = scaledBounds[tier], !bounds.isEmpty {
+                    let list = bounds.sorted { $0.key < $1.key }.map { String(format: "%d: %.1f%%", $0.key, $0.value * 100) }
+                    print("  int8 dots with k f32 steps per 8 dots (a quantised type's scale work), of the ceiling: "
+                          + list.joined(separator: ", "))
+                }
             }
             print("kernel   tier       rows ×  cols batch thr       time     GB/s  GFLOP/s  of paired read GB/s  of compute ceiling")
         }
@@ -93,8 +106,12 @@ struct KernelBenchmark {
             "threads": .int(Int64(threads)),
             "pool_dispatch_microseconds": .double(dispatch),
             "compute_peak_per_core": .object(Dictionary(uniqueKeysWithValues: ceilings.map { tier, peaks in
-                (tier.rawValue, JSONValue.object(["f32_fma_gflops": peaks.f32.map { .double($0 / 1e9) } ?? .null,
-                                                  "int8_dot_gops": peaks.int8.map { .double($0 / 1e9) } ?? .null]))
+                (tier.rawValue, JSONValue.object([
+                    "f32_fma_gflops": peaks.f32.map { .double($0 / 1e9) } ?? .null,
+                    "int8_dot_gops": peaks.int8.map { .double($0 / 1e9) } ?? .null,
+                    "int8_dot_fraction_with_f32_steps_per_8_dots": .object(Dictionary(uniqueKeysWithValues:
+                        (scaledBounds[tier] ?? [:]).map { (String($0.key), JSONValue.double($0.value)) })),
+                ]))
             })),
             "results": .array(results),
         ])

@@ -275,9 +275,11 @@ void kiln_f32_to_bf16(const kiln_ops *ops, const float *src, uint16_t *dst, int6
 
 // The compute-ceiling probe of the kernel benchmark: `iterations` steps of independent chains of
 // the tier's widest f32 FMA (KILN_PEAK_F32_FMA) or int8 dot product (KILN_PEAK_INT8_DOT: vpdpbusd,
-// maddubs + madd, SDOT) on the calling thread. Returns the operations done (a multiply-add counts
-// 2), or 0 when the tier has no probe; the caller times it.
-enum { KILN_PEAK_F32_FMA = 0, KILN_PEAK_INT8_DOT = 1 };
+// maddubs + madd, SDOT) on the calling thread. KILN_PEAK_INT8_DOT_F32_STEPS + k (k = 3 … 7): the
+// dots with k f32 steps (a conversion, multiplies, an FMA) per 8 of them, the scale work of a
+// quantised type's block (AVX-512 only). Returns the operations done (a multiply-add counts 2;
+// the f32 steps count nothing), or 0 when the tier has no such probe; the caller times it.
+enum { KILN_PEAK_F32_FMA = 0, KILN_PEAK_INT8_DOT = 1, KILN_PEAK_INT8_DOT_F32_STEPS = 16 };
 int64_t kiln_peak_work(const kiln_ops *ops, int32_t kind, int64_t iterations);
 
 // Reads `bytes` (a multiple of 128, 64-byte aligned) as floats and returns their sum, split
