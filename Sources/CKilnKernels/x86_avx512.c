@@ -791,7 +791,9 @@ AVX512 static void rows_q6_k(const kiln_matmul_args *a, int64_t r0, int64_t r1) 
 
 // Independent chains, more than latency × ports: vpdpbusd zmm takes about 5 cycles here and issues
 // on two ports, so 10 chains (the probe until 2026-12-07) were latency-bound and read 5.0 G/s of
-// the 5.9 G/s that 12, 16 or 20 sustain: every int8 fraction of the ceiling read 18% high.
+// the 5.9 G/s that 12, 16 or 20 sustain: every int8 fraction of the ceiling read 18% high. The
+// fractions that comments in these kernels quote from before then are of that probe: multiply by
+// 0.85 (their before/after comparisons stand).
 #define PEAK_CHAINS 16
 
 // KILN_PEAK_INT8_DOT_F32_STEPS + k: the dots with k f32 steps per 8 of them, the work a quantised
