@@ -94,6 +94,8 @@ struct kiln_ops {
     void (*flash_tile)(const kiln_flash_tile *tile);
     float (*stream_sum)(const float *p, int64_t n); // n a multiple of 32, p 64-byte aligned
     int64_t (*peak)(int32_t kind, int64_t iterations); // kiln_peak_work; NULL: no probe
+    // The f32 steps per 8 int8 dots that a type's prompt tiles take (kiln_prompt_f32_steps); 0: not counted.
+    uint8_t prompt_f32_steps[KILN_WEIGHT_COUNT];
 };
 
 extern const kiln_ops kiln_ops_generic;

@@ -358,6 +358,10 @@ int64_t kiln_peak_work(const kiln_ops *ops, int32_t kind, int64_t iterations) {
     return ops->peak ? ops->peak(kind, iterations) : 0;
 }
 
+int32_t kiln_prompt_f32_steps(const kiln_ops *ops, int32_t type) {
+    return type >= 0 && type < KILN_WEIGHT_COUNT ? ops->prompt_f32_steps[type] : 0;
+}
+
 int32_t kiln_has_kernel(const kiln_ops *ops, int32_t type) {
     return type >= 0 && type < KILN_WEIGHT_COUNT && ops->rows[type] != NULL;
 }

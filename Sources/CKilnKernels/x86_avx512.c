@@ -861,6 +861,17 @@ static void make_tables(void) {
     table.rows[KILN_WEIGHT_Q4_K] = rows_q4_k;
     table.rows[KILN_WEIGHT_Q5_K] = rows_q5_k;
     table.rows[KILN_WEIGHT_Q6_K] = rows_q6_k;
+    // The prompt tiles' f32 steps per 8 dots, per (16 rows, activation row, 32-value block):
+    // a conversion, the weight scale × the activation's (a multiply) and the FMA into the sum;
+    // one FMA more for a stored minimum (the _1 types, q4_K/q5_K); per-16 scales a second
+    // conversion and FMA (q6_K/q3_K: both halves summed before the activation's scale), or a whole
+    // second chain (kq4: 6); q2_K's per-16 minimums two FMAs more (7).
+    static const struct { int32_t type; uint8_t steps; } prompt_steps[] = {
+        {KILN_WEIGHT_Q8_0X8, 3}, {KILN_WEIGHT_Q4_0X8, 3}, {KILN_WEIGHT_Q5_0X8, 3}, {KILN_WEIGHT_Q4_1X8, 4},
+        {KILN_WEIGHT_Q5_1X8, 4}, {KILN_WEIGHT_KQ4X8, 6},  {KILN_WEIGHT_Q4_K, 4},   {KILN_WEIGHT_Q5_K, 4},
+        {KILN_WEIGHT_Q6_K, 5},   {KILN_WEIGHT_Q3_K, 5},   {KILN_WEIGHT_Q2_K, 7},
+    };
+    for (size_t i = 0; i < sizeof prompt_steps / sizeof prompt_steps[0]; i++) table.prompt_f32_steps[prompt_steps[i].type] = prompt_steps[i].steps;
 
     vbmi_table = table;
     vbmi_table.name = "avx512vbmi";

@@ -200,6 +200,14 @@ package struct KernelTable: @unchecked Sendable {
     /// scale work a quantised type's block adds (AVX-512 only): the bound of such a type.
     package enum ComputeKind: Sendable, Equatable { case f32FMA, int8Dot, int8DotWithF32Steps(Int) }
 
+    /// The f32 steps per 8 int8 dots that `type`'s prompt tiles take on this tier (so
+    /// `computePeak(.int8DotWithF32Steps(k))` is the type's bound), or nil where not counted.
+    package func promptF32Steps(_ type: ElementType) -> Int? {
+        guard let ops, let code = WeightMatrix.kernelCode(type) else { return nil }
+        let steps = Int(kiln_prompt_f32_steps(ops, code))
+        return steps > 0 ? steps : nil
+    }
+
     /// This tier's peak rate of `kind` on one core, in operations per second (the best of 5
     /// samples of ≥ 20 ms of independent chains of its widest instruction), or nil when the tier
     /// has no probe (the reference, portable and NEON tiers).

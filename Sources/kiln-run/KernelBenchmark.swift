@@ -63,7 +63,7 @@ struct KernelBenchmark {
                           + list.joined(separator: ", "))
                 }
             }
-            print("kernel   tier       rows ×  cols batch thr       time     GB/s  GFLOP/s  of paired read GB/s  of compute ceiling")
+            print("kernel   tier       rows ×  cols batch thr       time     GB/s  GFLOP/s  of paired read GB/s  of compute ceiling  of its bound")
         }
         let probe = StreamProbe()
         var results: [JSONValue] = []
@@ -80,10 +80,14 @@ struct KernelBenchmark {
                         let fraction = gbps / paired
                         let peak = WeightMatrix.quantizesActivations(type) ? ceilings[tier]?.int8 : ceilings[tier]?.f32
                         let computeFraction = peak.map { gflops * 1e9 / ($0 * Double(threads)) }
+                        // Of the type's bound (its prompt tiles' f32 steps, measured above), for batched products.
+                        let bound = batch > 1 ? table.promptF32Steps(type).flatMap { scaledBounds[tier]?[$0] } : nil
+                        let boundFraction = bound.flatMap { bound in computeFraction.map { $0 / bound } }
                         if log {
                             let name = type.name.padding(toLength: 8, withPad: " ", startingAt: 0)
                             let tierName = tier.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)
-                            let compute = computeFraction.map { String(format: "  %5.1f%%", $0 * 100) } ?? ""
+                            let compute = (computeFraction.map { String(format: "  %5.1f%%", $0 * 100) } ?? "")
+                                + (boundFraction.map { String(format: "  %5.1f%%", $0 * 100) } ?? "")
                             print(String(format: "%@ %@ %6d × %5d %5d %3d %9.3f ms %7.2f %8.1f  %5.1f%% of %.1f", name, tierName,
                                          shape.rows, shape.cols, batch, threads, seconds * 1e3, gbps, gflops, fraction * 100, paired)
                                   + compute)
@@ -95,6 +99,7 @@ struct KernelBenchmark {
                             "bandwidth_fraction": .double(fraction), "paired_read_gbps": .double(paired),
                         ]
                         if let computeFraction { result["compute_fraction"] = .double(computeFraction) }
+                        if let boundFraction { result["bound_fraction"] = .double(boundFraction) }
                         results.append(.object(result))
                     }
                 }

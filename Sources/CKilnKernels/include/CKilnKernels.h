@@ -282,6 +282,11 @@ void kiln_f32_to_bf16(const kiln_ops *ops, const float *src, uint16_t *dst, int6
 enum { KILN_PEAK_F32_FMA = 0, KILN_PEAK_INT8_DOT = 1, KILN_PEAK_INT8_DOT_F32_STEPS = 16 };
 int64_t kiln_peak_work(const kiln_ops *ops, int32_t kind, int64_t iterations);
 
+// How many f32 steps (conversion, multiplies, FMAs) a quantised type's prompt tiles on this tier
+// take per 8 int8 dots (per 32-value block of 16 weight rows and one activation row), so that
+// KILN_PEAK_INT8_DOT_F32_STEPS + the result measures the type's bound; 0 where not counted.
+int32_t kiln_prompt_f32_steps(const kiln_ops *ops, int32_t type);
+
 // Reads `bytes` (a multiple of 128, 64-byte aligned) as floats and returns their sum, split
 // over the pool: the streaming-read bandwidth probe of the kernel benchmark.
 float kiln_stream_read(const kiln_ops *ops, const float *data, int64_t bytes);
