@@ -198,7 +198,7 @@ package struct KernelTable: @unchecked Sendable {
     /// dot products (the quantised ones); a multiply-add counts as 2 operations.
     /// `int8DotWithF32Steps(k)` is the dots' rate with k f32 steps (3 … 7) per 8 of them, the
     /// scale work a quantised type's block adds (AVX-512 only): the bound of such a type.
-    package enum ComputeKind: Sendable, Equatable { case f32FMA, int8Dot, int8DotWithF32Steps(Int) }
+    package enum ComputeKind: Sendable { case f32FMA, int8Dot, int8DotWithF32Steps(Int) }
 
     /// The f32 steps per 8 int8 dots that `type`'s prompt tiles take on this tier (so
     /// `computePeak(.int8DotWithF32Steps(k))` is the type's bound), or nil where not counted.

@@ -36,15 +36,16 @@ struct KernelBenchmark {
         let dispatch = dispatchMicroseconds()
         // Compute ceilings: one core's peak rate of each tier's widest instruction, × threads.
         var ceilings: [KernelTier: (f32: Double?, int8: Double?)] = [:]
-        // The int8 dots' rate with k f32 steps per 8 of them (k = 3 … 7): the bound of a quantised
-        // type whose block adds k steps per 8 dots (docs/PERFORMANCE.md), as a fraction of the ceiling.
+        // The int8 dots' rate with k f32 steps per 8 of them, for each k that the benchmarked types'
+        // prompt tiles take on the tier: the bound of such a type (docs/PERFORMANCE.md), as a
+        // fraction of the ceiling.
         var scaledBounds: [KernelTier: [Int: Double]] = [:]
         for tier in tiers {
             guard let table = KernelTable(tier: tier) else { continue }
             let int8 = table.computePeak(.int8Dot)
             ceilings[tier] = (table.computePeak(.f32FMA), int8)
             guard let int8 else { continue }
-            for steps in 3...7 {
+            for steps in Set(types.compactMap(table.promptF32Steps)) {
                 if let rate = table.computePeak(.int8DotWithF32Steps(steps)) { scaledBounds[tier, default: [:]][steps] = rate / int8 }
             }
         }
