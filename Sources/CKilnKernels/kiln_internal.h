@@ -76,6 +76,9 @@ struct kiln_ops {
     // The smallest batch for which the float kernels want the activations transposed (args.xt);
     // 0: never.
     int64_t transposed_batch;
+    // With transposed_batch: dst[k·dst_stride + i] = x[i·cols + k] for i < rows and 0 for rows ≤ i < 16,
+    // every k < cols (a 16-row strip of args.xt). NULL: the driver's scalar loop.
+    void (*transpose_strip)(const float *x, int64_t cols, int64_t rows, float *dst, int64_t dst_stride);
     void (*quantize)(const float *x, int64_t cols, int8_t *q, float *d, int32_t *sum);
     kiln_rows_fn rows[KILN_WEIGHT_COUNT];
     void (*rms_norm)(const float *x, const float *weight, int64_t n, float eps, float *out);

@@ -147,6 +147,30 @@ static void run_prologue(kiln_rows_prologue fn, void *context, int64_t batch) {
     kiln_pool_run(prologue_task, &job, job.tasks);
 }
 
+// Strip s (rows 16s … 16s + 15) of the transposed batch (args.xt): in its KILN_XT_BLOCK block,
+// [cols][width], at the strip's offset in the block's rows; rows past the batch are zeros.
+typedef struct {
+    const kiln_ops *ops;
+    const float *x;
+    float *xt;
+    int64_t cols, batch, stride;
+} transpose_job;
+
+static void transpose_task(void *context, int64_t s) {
+    const transpose_job *job = context;
+    const int64_t b0 = 16 * s, j0 = b0 / KILN_XT_BLOCK * KILN_XT_BLOCK, cols = job->cols;
+    const int64_t width = job->stride - j0 < KILN_XT_BLOCK ? job->stride - j0 : KILN_XT_BLOCK;
+    const int64_t rows = job->batch - b0 < 16 ? job->batch - b0 : 16;
+    const float *x = job->x + b0 * cols;
+    float *dst = job->xt + j0 * cols + (b0 - j0);
+    if (job->ops->transpose_strip) {
+        job->ops->transpose_strip(x, cols, rows, dst, width);
+        return;
+    }
+    for (int64_t k = 0; k < cols; k++) // 16 rows of x read side by side, 64 bytes written per k
+        for (int64_t i = 0; i < 16; i++) dst[k * width + i] = i < rows ? x[i * cols + k] : 0.0f;
+}
+
 // Prepares what the row kernels read besides the weights, once for every product of `x`: the
 // activations quantised (when `quantized`; with half-block sums when `halves`, d_x·Σx per block
 // when `minimums`), or transposed (when `transposed`). Uses the calling thread's scratch. With
@@ -177,13 +201,12 @@ static void prepare_inputs(const kiln_ops *ops, kiln_matmul_args *args, int quan
         // columns 2 KiB apart, which maps them onto a quarter of L2's sets: the f16 tile's
         // activations then came from L3 (4096 × 4096 batch 512 at 31% of the FMA ceiling).
         float *xt = (float *)(memory + ((q_bytes + 63) & ~(size_t)63));
-        for (int64_t j0 = 0; j0 < stride; j0 += KILN_XT_BLOCK) {
-            const int64_t width = stride - j0 < KILN_XT_BLOCK ? stride - j0 : KILN_XT_BLOCK;
-            float *block = xt + j0 * cols;
-            for (int64_t b0 = j0; b0 < j0 + width; b0 += 16) // 16 rows of x read side by side, 64 bytes written per k
-                for (int64_t k = 0; k < cols; k++)
-                    for (int64_t b = b0; b < b0 + 16; b++) block[k * width + (b - j0)] = b < batch ? x[b * cols + k] : 0.0f;
-        }
+        const transpose_job job = {.ops = ops, .x = x, .xt = xt, .cols = cols, .batch = batch, .stride = stride};
+        // Strips on the pool when there is enough to share (each is one pass over 16 rows).
+        if (stride / 16 > 1 && batch * cols >= KILN_INLINE_WORK && kiln_pool_threads() > 1)
+            kiln_pool_run(transpose_task, (void *)&job, stride / 16);
+        else
+            for (int64_t s = 0; s < stride / 16; s++) transpose_task((void *)&job, s);
         args->xt = xt;
         args->xt_stride = stride < KILN_XT_BLOCK ? stride : KILN_XT_BLOCK;
     }
