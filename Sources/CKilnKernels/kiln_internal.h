@@ -77,7 +77,7 @@ struct kiln_ops {
     // 0: never.
     int64_t transposed_batch;
     // With transposed_batch: dst[k·dst_stride + i] = x[i·cols + k] for i < rows and 0 for rows ≤ i < 16,
-    // every k < cols (a 16-row strip of args.xt). NULL: the driver's scalar loop.
+    // every k < cols (a 16-row strip of args.xt). NULL: kiln_transpose_strip_from's scalar loop.
     void (*transpose_strip)(const float *x, int64_t cols, int64_t rows, float *dst, int64_t dst_stride);
     void (*quantize)(const float *x, int64_t cols, int8_t *q, float *d, int32_t *sum);
     kiln_rows_fn rows[KILN_WEIGHT_COUNT];
@@ -100,6 +100,13 @@ struct kiln_ops {
     // The f32 steps per 8 int8 dots that a type's prompt tiles take (kiln_prompt_f32_steps); 0: not counted.
     uint8_t prompt_f32_steps[KILN_WEIGHT_COUNT];
 };
+
+// Columns k0 … cols − 1 of kiln_ops.transpose_strip, a value at a time: the driver's loop for a
+// tier without the function, and that function's column tail.
+static inline void kiln_transpose_strip_from(const float *x, int64_t cols, int64_t rows, float *dst, int64_t dst_stride, int64_t k0) {
+    for (int64_t k = k0; k < cols; k++) // 16 rows of x read side by side, 64 bytes written per k
+        for (int64_t i = 0; i < 16; i++) dst[k * dst_stride + i] = i < rows ? x[i * cols + k] : 0.0f;
+}
 
 extern const kiln_ops kiln_ops_generic;
 #if defined(__x86_64__)

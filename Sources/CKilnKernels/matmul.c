@@ -163,12 +163,8 @@ static void transpose_task(void *context, int64_t s) {
     const int64_t rows = job->batch - b0 < 16 ? job->batch - b0 : 16;
     const float *x = job->x + b0 * cols;
     float *dst = job->xt + j0 * cols + (b0 - j0);
-    if (job->ops->transpose_strip) {
-        job->ops->transpose_strip(x, cols, rows, dst, width);
-        return;
-    }
-    for (int64_t k = 0; k < cols; k++) // 16 rows of x read side by side, 64 bytes written per k
-        for (int64_t i = 0; i < 16; i++) dst[k * width + i] = i < rows ? x[i * cols + k] : 0.0f;
+    if (job->ops->transpose_strip) job->ops->transpose_strip(x, cols, rows, dst, width);
+    else kiln_transpose_strip_from(x, cols, rows, dst, width, 0);
 }
 
 // Prepares what the row kernels read besides the weights, once for every product of `x`: the

@@ -839,9 +839,9 @@ AVX512 static int64_t peak(int32_t kind, int64_t iterations) {
 // ---- the transposed batch --------------------------------------------------------------------------
 
 // A 16-row strip of the float tiles' transposed batch (kiln_ops.transpose_strip), 16 × 16 values at
-// a time through the registers. The driver's scalar loop took ~2.5% of an F16 prompt (SmolLM2,
-// 512 tokens) on the calling thread while the other core waited, and as much again when the
-// strips were shared over the pool; this one half of that, and the strips are shared.
+// a time through the registers. The scalar loop took ~2.5% of an F16 prompt's samples (SmolLM2,
+// 512 tokens) on the calling thread while the other core waited; shared over the pool it still
+// took 5.3% over both threads, this 2.5%.
 AVX512 static void transpose_strip(const float *x, int64_t cols, int64_t rows, float *dst, int64_t stride) {
     int64_t k = 0;
     for (; k + 16 <= cols; k += 16) {
@@ -872,8 +872,7 @@ AVX512 static void transpose_strip(const float *x, int64_t cols, int64_t rows, f
             _mm512_storeu_ps(dst + (k + 12 + j) * stride, _mm512_shuffle_f32x4(u1, u3, 0xDD));
         }
     }
-    for (; k < cols; k++)
-        for (int64_t i = 0; i < 16; i++) dst[k * stride + i] = i < rows ? x[i * cols + k] : 0.0f;
+    kiln_transpose_strip_from(x, cols, rows, dst, stride, k);
 }
 
 // ---- the tables: the AVX2 tier's, with the entries above ------------------------------------------

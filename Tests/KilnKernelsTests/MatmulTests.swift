@@ -43,7 +43,9 @@ struct MatmulTests {
         (9, 2100, 4), (6, 1030, 3), // prompt batches: K in several 1024-column panels, with tails
         (9, 1100, 20), (13, 100, 49), (8, 64, 8), // batches transposed for the broadcast tiles: 48/32/16-wide tails
         (17, 65, 17), (5, 3, 65), (21, 17, 1), // odd widths (K not a multiple of any tile), batches 17 and 65
-        (12, 1100, 131), // the AVX-512 tile's batch blocks of 128 rows, with a 3-row tail block
+        // the AVX-512 tile's batch blocks of 128 rows, with a 3-row tail block; its transposed batch
+        // built in 16-row strips shared over the pool (131 × 1100 values), with a 12-column tail
+        (12, 1100, 131),
     ]
 
     static func shapes(_ type: ElementType) -> [(Int, Int, Int)] {
