@@ -21,8 +21,9 @@ static uint32_t probe(void) {
     const unsigned avx512 = (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
     if ((ebx & avx512) == avx512 && ((ecx >> 11) & 1) && (xcr0_lo & 0xE0) == 0xE0) {
         features |= KILN_CPU_AVX512;
-        // VBMI (ecx 1): Ice Lake, Sapphire Rapids, Zen 4 on; not Skylake-X or Cascade Lake.
-        if ((ecx >> 1) & 1) features |= KILN_CPU_AVX512_VBMI;
+        // VBMI (ecx 1) and GFNI (ecx 8): Ice Lake, Sapphire Rapids, Zen 4 on; not Skylake-X,
+        // Cascade Lake or Cannon Lake (VBMI without GFNI).
+        if (((ecx >> 1) & 1) && ((ecx >> 8) & 1)) features |= KILN_CPU_AVX512_VBMI;
     }
     // AVX-VNNI: CPUID.(EAX=7, ECX=1):EAX bit 4.
     if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && ((eax >> 4) & 1)) features |= KILN_CPU_AVX_VNNI;

@@ -7,8 +7,8 @@ import Foundation
 /// target's SIMD code in functions with per-function target attributes; `avxvnni` is the avx2
 /// tier with AVX-VNNI's `vpdpbusd` for the integer dots where the CPU has it; `avx512` is the
 /// avx2 tier with 512-bit kernels (AVX-512 F/BW/VL/DQ/VNNI) for the compute-bound prompt batches;
-/// `avx512vbmi` is the avx512 tier where VBMI's byte permutes decode kq4 and q5 blocks in fewer
-/// instructions (Ice Lake, Sapphire Rapids, Zen 4 on).
+/// `avx512vbmi` is the avx512 tier where VBMI's byte permutes decode kq4 and q5 blocks, and GFNI's
+/// affine step q4 blocks, in fewer instructions (Ice Lake, Sapphire Rapids, Zen 4 on).
 public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible {
     /// Scalar Swift: the oracle the other tiers are tested against.
     case reference
@@ -20,7 +20,7 @@ public enum KernelTier: String, Sendable, CaseIterable, CustomStringConvertible 
     case avxvnni
     /// ``avx2`` with 512-bit kernels (AVX-512 F/BW/VL/DQ/VNNI) for prompt batches.
     case avx512
-    /// ``avx512`` with VBMI's byte permutes for kq4 and q5 blocks.
+    /// ``avx512`` with VBMI's byte permutes for kq4 and q5 blocks and GFNI for q4 blocks.
     case avx512vbmi
     /// arm64 NEON, with SDOT where the CPU has it.
     case neon

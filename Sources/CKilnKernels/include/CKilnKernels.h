@@ -21,7 +21,7 @@ enum {
     KILN_CPU_DOTPROD = 1u << 2, // arm64: SDOT/UDOT (FEAT_DotProd)
     KILN_CPU_AVX_VNNI = 1u << 3, // x86-64: AVX-VNNI (VEX-encoded vpdpbusd), with AVX2
     KILN_CPU_AVX512 = 1u << 4,   // x86-64: AVX-512 F/BW/VL/DQ/VNNI, and the OS saves ZMM state
-    KILN_CPU_AVX512_VBMI = 1u << 5, // x86-64: that, with AVX-512 VBMI
+    KILN_CPU_AVX512_VBMI = 1u << 5, // x86-64: that, with AVX-512 VBMI and GFNI
 };
 uint32_t kiln_cpu_features(void);
 
@@ -31,7 +31,7 @@ enum {
     KILN_TIER_NEON = 3,
     KILN_TIER_AVX_VNNI = 4, // the AVX2 tier with vpdpbusd integer dots
     KILN_TIER_AVX512 = 5,   // the AVX2 tier with 512-bit prompt-batch kernels
-    KILN_TIER_AVX512_VBMI = 6, // the avx512 tier with VBMI byte permutes for kq4 and q5
+    KILN_TIER_AVX512_VBMI = 6, // the avx512 tier with VBMI byte permutes for kq4 and q5, GFNI for q4
 };
 
 typedef struct kiln_ops kiln_ops;
