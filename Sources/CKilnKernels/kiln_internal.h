@@ -65,6 +65,28 @@ typedef struct {
     float *partial;
 } kiln_flash_tile;
 
+// Cache lines an attention tile pulls in while one of its loops runs over a key block: the
+// block's values while it scores the block, the next block's keys while it weighs the values
+// (attention_tile.h). A few lines each iteration, so the requests overlap the arithmetic rather
+// than queue in front of it: a burst of a whole task's keys and values at its start measured no
+// faster (docs/PERFORMANCE.md, "Decode attention's cache reads").
+typedef struct {
+    const char *next;
+    int64_t lines, per_step;
+} kiln_prefetch_run;
+
+// The lines of `bytes` from `start`, spread over `steps` calls of kiln_prefetch_step.
+static inline kiln_prefetch_run kiln_prefetch_spread(const void *start, int64_t bytes, int64_t steps) {
+    const uintptr_t first = (uintptr_t)start & ~(uintptr_t)63, end = (uintptr_t)start + (uintptr_t)(bytes > 0 ? bytes : 0);
+    const int64_t lines = bytes > 0 ? (int64_t)((end - first + 63) / 64) : 0;
+    const kiln_prefetch_run run = {(const char *)first, lines, steps > 1 ? (lines + steps - 1) / steps : lines};
+    return run;
+}
+
+static KILN_ALWAYS_INLINE void kiln_prefetch_step(kiln_prefetch_run *run) {
+    for (int64_t i = 0; i < run->per_step && run->lines > 0; i++, run->lines--, run->next += 64) __builtin_prefetch(run->next, 0, 3);
+}
+
 // Q and O tiles, the score tile, m and l, and a block of converted keys and of values.
 static inline int64_t kiln_flash_scratch_floats(int64_t head_dim) {
     return 2 * KILN_FLASH_ROWS * head_dim + KILN_FLASH_ROWS * KILN_FLASH_KEYS + 2 * KILN_FLASH_ROWS +

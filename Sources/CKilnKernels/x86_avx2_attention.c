@@ -18,10 +18,11 @@ AVX2 static inline __attribute__((always_inline)) __m256 lanes8(const void *base
 
 // R rows (a constant after inlining) of scores against one key block.
 AVX2 static inline __attribute__((always_inline)) void scores_block_of(const float *Q, int R, int64_t d, const void *block, int half,
-                                                                       float *S) {
+                                                                       float *S, kiln_prefetch_run *prefetch) {
     __m256 acc[4][2];
     for (int r = 0; r < 4; r++) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
     for (int64_t i = 0; i < d; i++) {
+        kiln_prefetch_step(prefetch);
         const __m256 k0 = lanes8(block, i * KILN_KV_BLOCK, half), k1 = lanes8(block, i * KILN_KV_BLOCK + 8, half);
         for (int r = 0; r < R; r++) {
             const __m256 q = _mm256_broadcast_ss(Q + r * d + i);
@@ -36,20 +37,21 @@ AVX2 static inline __attribute__((always_inline)) void scores_block_of(const flo
 }
 
 AVX2 static inline __attribute__((always_inline)) void scores_block(const float *Q, int R, int64_t d, const float *block,
-                                                                    float *S) {
-    scores_block_of(Q, R, d, block, 0, S);
+                                                                    float *S, kiln_prefetch_run *prefetch) {
+    scores_block_of(Q, R, d, block, 0, S, prefetch);
 }
 
-AVX2 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
+AVX2 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S,
+                                     kiln_prefetch_run *prefetch) {
     for (int64_t r = 0; r < rows; r += 4) {
         for (int b = 0; b < blocks; b++) {
             const float *block = kt + b * KILN_KV_BLOCK * d;
             float *s = S + r * KILN_FLASH_KEYS + b * KILN_KV_BLOCK;
             switch (rows - r) {
-            case 1: scores_block(Q + r * d, 1, d, block, s); break;
-            case 2: scores_block(Q + r * d, 2, d, block, s); break;
-            case 3: scores_block(Q + r * d, 3, d, block, s); break;
-            default: scores_block(Q + r * d, 4, d, block, s); break;
+            case 1: scores_block(Q + r * d, 1, d, block, s, prefetch); break;
+            case 2: scores_block(Q + r * d, 2, d, block, s, prefetch); break;
+            case 3: scores_block(Q + r * d, 3, d, block, s, prefetch); break;
+            default: scores_block(Q + r * d, 4, d, block, s, prefetch); break;
             }
         }
     }
@@ -103,7 +105,7 @@ AVX2 static inline __attribute__((always_inline)) __m256 value_lanes(const void 
 }
 
 AVX2 static inline __attribute__((always_inline)) void pv_rows_of(const float *P, int R, const void *V, int half, int64_t keys, int64_t d,
-                                                                  int64_t j0, float *O) {
+                                                                  int64_t j0, float *O, kiln_prefetch_run *prefetch) {
     const __m256i m0 = lanes_below(d - j0), m1 = lanes_below(d - j0 - 8);
     __m256 acc[4][2];
     for (int r = 0; r < R; r++) {
@@ -111,6 +113,7 @@ AVX2 static inline __attribute__((always_inline)) void pv_rows_of(const float *P
         acc[r][1] = _mm256_maskload_ps(O + r * d + j0 + 8, m1);
     }
     for (int64_t c = 0; c < keys; c++) {
+        kiln_prefetch_step(prefetch);
         const __m256 v0 = value_lanes(V, half, c, d, j0, m0), v1 = value_lanes(V, half, c, d, j0 + 8, m1);
         for (int r = 0; r < R; r++) {
             const __m256 p = _mm256_broadcast_ss(P + r * KILN_FLASH_KEYS + c);
@@ -127,15 +130,16 @@ AVX2 static inline __attribute__((always_inline)) void pv_rows_of(const float *P
 // A decode tile reads an f16 cache's blocks in place, as the AVX-512 tier's does (why there).
 #define FLASH_HALVES_ROWS 4
 
-AVX2 static inline void flash_scores_halves(const float *Q, int64_t rows, int64_t d, const uint16_t *kt, int64_t blocks, float *S) {
+AVX2 static inline void flash_scores_halves(const float *Q, int64_t rows, int64_t d, const uint16_t *kt, int64_t blocks, float *S,
+                                            kiln_prefetch_run *prefetch) {
     for (int b = 0; b < blocks; b++) {
         const uint16_t *block = kt + b * KILN_KV_BLOCK * d;
         float *s = S + b * KILN_KV_BLOCK;
         switch (rows) {
-        case 1: scores_block_of(Q, 1, d, block, 1, s); break;
-        case 2: scores_block_of(Q, 2, d, block, 1, s); break;
-        case 3: scores_block_of(Q, 3, d, block, 1, s); break;
-        default: scores_block_of(Q, 4, d, block, 1, s); break;
+        case 1: scores_block_of(Q, 1, d, block, 1, s, prefetch); break;
+        case 2: scores_block_of(Q, 2, d, block, 1, s, prefetch); break;
+        case 3: scores_block_of(Q, 3, d, block, 1, s, prefetch); break;
+        default: scores_block_of(Q, 4, d, block, 1, s, prefetch); break;
         }
     }
 }
@@ -147,5 +151,7 @@ AVX2 static inline void flash_halves(const uint16_t *src, float *dst, int64_t n)
 }
 
 #define FLASH_PV_COLUMNS 16 // output columns one pv_rows_of call covers
+#define FLASH_SCORES_STEPS(d, blocks) ((d) * (blocks)) // a pass over the dimensions per block
+#define FLASH_PV_STEPS(keys, d) ((keys) * (((d) + FLASH_PV_COLUMNS - 1) / FLASH_PV_COLUMNS))
 #include "attention_tile.h"
 #endif

@@ -43,12 +43,13 @@ AVX512 static inline __attribute__((always_inline)) __m512 lanes16_masked(const 
 }
 
 AVX512 static inline __attribute__((always_inline)) void scores_rows_of(const float *Q, int R, int B, int64_t d, const void *kt, int half,
-                                                                        float *S) {
+                                                                        float *S, kiln_prefetch_run *prefetch) {
     __m512 acc[4][4];
     for (int r = 0; r < 4; r++)
         for (int b = 0; b < 4; b++) acc[r][b] = _mm512_setzero_ps();
     const int64_t step = KILN_KV_BLOCK * d;
     for (int64_t i = 0; i < d; i++) {
+        kiln_prefetch_step(prefetch);
         __m512 kb[4];
         for (int b = 0; b < B; b++) kb[b] = lanes16(kt, i * KILN_KV_BLOCK + b * step, half);
         for (int r = 0; r < R; r++) {
@@ -60,28 +61,30 @@ AVX512 static inline __attribute__((always_inline)) void scores_rows_of(const fl
         for (int b = 0; b < B; b++) _mm512_storeu_ps(S + r * KILN_FLASH_KEYS + b * KILN_KV_BLOCK, acc[r][b]);
 }
 
-AVX512 static inline __attribute__((always_inline)) void scores_rows(const float *Q, int R, int B, int64_t d, const float *kt, float *S) {
-    scores_rows_of(Q, R, B, d, kt, 0, S);
+AVX512 static inline __attribute__((always_inline)) void scores_rows(const float *Q, int R, int B, int64_t d, const float *kt, float *S,
+                                                                     kiln_prefetch_run *prefetch) {
+    scores_rows_of(Q, R, B, d, kt, 0, S, prefetch);
 }
 
 AVX512 static inline __attribute__((always_inline)) void scores_blocks(const float *Q, int64_t rows, int B, int64_t d, const float *kt,
-                                                                       float *S) {
+                                                                       float *S, kiln_prefetch_run *prefetch) {
     for (int64_t r = 0; r < rows; r += 4) {
         switch (rows - r) {
-        case 1: scores_rows(Q + r * d, 1, B, d, kt, S + r * KILN_FLASH_KEYS); break;
-        case 2: scores_rows(Q + r * d, 2, B, d, kt, S + r * KILN_FLASH_KEYS); break;
-        case 3: scores_rows(Q + r * d, 3, B, d, kt, S + r * KILN_FLASH_KEYS); break;
-        default: scores_rows(Q + r * d, 4, B, d, kt, S + r * KILN_FLASH_KEYS); break;
+        case 1: scores_rows(Q + r * d, 1, B, d, kt, S + r * KILN_FLASH_KEYS, prefetch); break;
+        case 2: scores_rows(Q + r * d, 2, B, d, kt, S + r * KILN_FLASH_KEYS, prefetch); break;
+        case 3: scores_rows(Q + r * d, 3, B, d, kt, S + r * KILN_FLASH_KEYS, prefetch); break;
+        default: scores_rows(Q + r * d, 4, B, d, kt, S + r * KILN_FLASH_KEYS, prefetch); break;
         }
     }
 }
 
-AVX512 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
+AVX512 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S,
+                                       kiln_prefetch_run *prefetch) {
     switch (blocks) {
-    case 1: scores_blocks(Q, rows, 1, d, kt, S); break;
-    case 2: scores_blocks(Q, rows, 2, d, kt, S); break;
-    case 3: scores_blocks(Q, rows, 3, d, kt, S); break;
-    default: scores_blocks(Q, rows, 4, d, kt, S); break;
+    case 1: scores_blocks(Q, rows, 1, d, kt, S, prefetch); break;
+    case 2: scores_blocks(Q, rows, 2, d, kt, S, prefetch); break;
+    case 3: scores_blocks(Q, rows, 3, d, kt, S, prefetch); break;
+    default: scores_blocks(Q, rows, 4, d, kt, S, prefetch); break;
     }
 }
 
@@ -118,7 +121,7 @@ AVX512 static inline void flash_softmax(float *S, int64_t rows, float *m, float 
 AVX512 static inline __mmask16 lanes_below(int64_t n) { return n >= 16 ? 0xFFFF : n <= 0 ? 0 : (__mmask16)((1u << n) - 1); }
 
 AVX512 static inline __attribute__((always_inline)) void pv_rows_of(const float *P, int R, const void *V, int half, int64_t keys,
-                                                                    int64_t d, int64_t j0, float *O) {
+                                                                    int64_t d, int64_t j0, float *O, kiln_prefetch_run *prefetch) {
     const __mmask16 m0 = lanes_below(d - j0), m1 = lanes_below(d - j0 - 16), m2 = lanes_below(d - j0 - 32),
                     m3 = lanes_below(d - j0 - 48);
     __m512 acc[4][4];
@@ -130,6 +133,7 @@ AVX512 static inline __attribute__((always_inline)) void pv_rows_of(const float 
         acc[r][3] = _mm512_maskz_loadu_ps(m3, o + 48);
     }
     for (int64_t c = 0; c < keys; c++) {
+        kiln_prefetch_step(prefetch);
         const int64_t v = c * d + j0;
         const __m512 v0 = lanes16_masked(V, v, m0, half), v1 = lanes16_masked(V, v + 16, m1, half),
                      v2 = lanes16_masked(V, v + 32, m2, half), v3 = lanes16_masked(V, v + 48, m3, half);
@@ -158,13 +162,14 @@ AVX512 static inline __attribute__((always_inline)) void pv_rows_of(const float 
 // (`kiln-run bench --attention --hot`, 2 threads).
 #define FLASH_HALVES_ROWS 4
 
-AVX512 static inline void flash_scores_halves(const float *Q, int64_t rows, int64_t d, const uint16_t *kt, int64_t blocks, float *S) {
+AVX512 static inline void flash_scores_halves(const float *Q, int64_t rows, int64_t d, const uint16_t *kt, int64_t blocks, float *S,
+                                              kiln_prefetch_run *prefetch) {
 #define SCORES_HALVES(B)                                                    \
     switch (rows) {                                                         \
-    case 1: scores_rows_of(Q, 1, B, d, kt, 1, S); break;                    \
-    case 2: scores_rows_of(Q, 2, B, d, kt, 1, S); break;                    \
-    case 3: scores_rows_of(Q, 3, B, d, kt, 1, S); break;                    \
-    default: scores_rows_of(Q, 4, B, d, kt, 1, S); break;                   \
+    case 1: scores_rows_of(Q, 1, B, d, kt, 1, S, prefetch); break;          \
+    case 2: scores_rows_of(Q, 2, B, d, kt, 1, S, prefetch); break;          \
+    case 3: scores_rows_of(Q, 3, B, d, kt, 1, S, prefetch); break;          \
+    default: scores_rows_of(Q, 4, B, d, kt, 1, S, prefetch); break;         \
     }
     switch (blocks) {
     case 1: SCORES_HALVES(1); break;
@@ -182,5 +187,7 @@ AVX512 static inline void flash_halves(const uint16_t *src, float *dst, int64_t 
 }
 
 #define FLASH_PV_COLUMNS 64 // output columns one pv_rows_of call covers
+#define FLASH_SCORES_STEPS(d, blocks) (d) // one pass over the dimensions scores every block
+#define FLASH_PV_STEPS(keys, d) ((keys) * (((d) + FLASH_PV_COLUMNS - 1) / FLASH_PV_COLUMNS))
 #include "attention_tile.h"
 #endif
