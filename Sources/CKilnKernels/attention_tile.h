@@ -3,12 +3,13 @@
 // four static inline FLASH_TARGET helpers, then includes this file:
 //   flash_scores(Q, rows, d, Kt, B, S, prefetch)   S[r][c] = Q[r]·k_c for the first B (1–4)
 //                                        KILN_KV_BLOCK blocks of the 64 keys (Kt: those blocks,
-//                                        each [d][16]), calling kiln_prefetch_step(prefetch) in
-//                                        every iteration over the dimensions;
+//                                        each [d][16]); a tier that reads the f16 cache in place
+//                                        (FLASH_HALVES_ROWS) calls kiln_prefetch_step(prefetch) in
+//                                        every iteration over the dimensions (other runs are empty);
 //   flash_softmax(S, rows, m, l, O, d)   the online-softmax step: S becomes P = e^(S − m_new)
 //                                        (exactly 0 where S = −∞), l and O are rescaled;
-//   flash_pv(P, rows, V, keys, d, O, prefetch)   O[r] += Σ_c<keys P[r][c] · V[c], stepping the
-//                                        prefetch in every iteration over the keys;
+//   flash_pv(P, rows, V, keys, d, O, prefetch)   O[r] += Σ_c<keys P[r][c] · V[c], likewise
+//                                        stepping the prefetch in every iteration over the keys;
 //   flash_halves(src, dst, n)            f16 → f32 for the f16 cache.
 // Keeping the loop (positions, masks, block skipping, conversion) in one place means every tier
 // is held to the same algorithm; only the arithmetic differs, and the tests hold each tier to the
