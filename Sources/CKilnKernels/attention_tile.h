@@ -1,42 +1,33 @@
 // The tile loop of kiln_flash_attention, written once and instantiated by each tier: a tier file
 // defines FLASH_TARGET (its target attribute, or nothing), FLASH_TILE (the function's name) and
 // four static inline FLASH_TARGET helpers, then includes this file:
-//   flash_scores(Q, rows, d, Kt, B, S, prefetch)   S[r][c] = Q[r]·k_c for the first B (1–4)
-//                                        KILN_KV_BLOCK blocks of the 64 keys (Kt: those blocks,
-//                                        each [d][16]); a tier that reads the f16 cache in place
-//                                        (FLASH_HALVES_ROWS) calls kiln_prefetch_step(prefetch) in
-//                                        every iteration over the dimensions (other runs are empty);
+//   flash_scores(Q, rows, d, Kt, B, S)   S[r][c] = Q[r]·k_c for the first B (1–4) KILN_KV_BLOCK
+//                                        blocks of the 64 keys (Kt: those blocks, each [d][16]);
 //   flash_softmax(S, rows, m, l, O, d)   the online-softmax step: S becomes P = e^(S − m_new)
 //                                        (exactly 0 where S = −∞), l and O are rescaled;
-//   flash_pv(P, rows, V, keys, d, O, prefetch)   O[r] += Σ_c<keys P[r][c] · V[c], likewise
-//                                        stepping the prefetch in every iteration over the keys;
+//   flash_pv(P, rows, V, keys, d, O)     O[r] += Σ_c<keys P[r][c] · V[c];
 //   flash_halves(src, dst, n)            f16 → f32 for the f16 cache.
 // Keeping the loop (positions, masks, block skipping, conversion) in one place means every tier
 // is held to the same algorithm; only the arithmetic differs, and the tests hold each tier to the
 // scalar twin.
 #include <math.h>
 
-#ifndef FLASH_SCORES_STEPS
-// How many times a decode tile's (at most FLASH_HALVES_ROWS rows) flash_scores_halves and
-// flash_pv_halves step a prefetch run, so the tile spreads the run's lines over all of those
-// iterations. A tier whose loops differ from these defines its own.
-#define FLASH_SCORES_STEPS(d, blocks) ((d) * (blocks))
-#define FLASH_PV_STEPS(keys, d) (keys)
-#endif
-
 #ifndef FLASH_HALVES_ROWS
 // A tier may define FLASH_HALVES_ROWS (a row count) with flash_scores_halves(Q, rows, d, Kt16, B, S, prefetch)
 // and flash_pv_halves(P, rows, V16, keys, d, O, prefetch), flash_scores' and flash_pv's twins that read
 // an f16 cache's blocks in place: tiles of at most that many rows use them instead of
-// converting each block with flash_halves first.
+// converting each block with flash_halves first. Each calls kiln_prefetch_step(prefetch) in every
+// iteration of its loops over the dimensions (scores) or the keys (P·V), and the tier defines
+// FLASH_SCORES_STEPS(d, blocks) and FLASH_PV_STEPS(keys, d), how many iterations those are, so
+// the tile spreads a run's lines over all of them.
 #define FLASH_HALVES_ROWS 0
 #endif
 
 #ifdef FLASH_PV_COLUMNS
 // A tier may define pv_rows_of(P, R, V, half, keys, d, j0, O, prefetch) instead of flash_pv (and
 // flash_pv_halves) — R (1–4) rows' outputs for columns j0 … j0 + FLASH_PV_COLUMNS − 1, from f32
-// values or (half) an f16 cache's, R and half constants in each call so the accumulators stay
-// in registers — and FLASH_PV_COLUMNS; flash_pv is then this walk over 4-row blocks.
+// values (prefetch NULL) or (half) an f16 cache's, R and half constants in each call so the
+// accumulators stay in registers — and FLASH_PV_COLUMNS; flash_pv is then this walk over 4-row blocks.
 FLASH_TARGET static inline __attribute__((always_inline)) void flash_pv_walk(const float *P, int64_t rows, const void *V, int half,
                                                                              int64_t keys, int64_t d, float *O,
                                                                              kiln_prefetch_run *prefetch) {
@@ -53,9 +44,8 @@ FLASH_TARGET static inline __attribute__((always_inline)) void flash_pv_walk(con
     }
 }
 
-FLASH_TARGET static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O,
-                                         kiln_prefetch_run *prefetch) {
-    flash_pv_walk(P, rows, V, 0, keys, d, O, prefetch);
+FLASH_TARGET static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O) {
+    flash_pv_walk(P, rows, V, 0, keys, d, O, NULL);
 }
 
 #if FLASH_HALVES_ROWS
@@ -79,14 +69,14 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
     // values: 156–158 µs (docs/PERFORMANCE.md, "Decode attention's cache reads"). Not for the
     // f32 cache, whose reads in place measured 15–40% slower with the prefetches when cached.
     const int in_place = t->kv_type == KILN_KV_F16 && n <= FLASH_HALVES_ROWS;
+#if FLASH_HALVES_ROWS
     const int64_t half_bytes = (int64_t)sizeof(uint16_t);
-    const kiln_prefetch_run none = {NULL, 0, 0};
     if (in_place) {
         const int64_t keys = t->k1 - t->k0 < KILN_FLASH_KEYS ? t->k1 - t->k0 : KILN_FLASH_KEYS;
-        const int64_t stored = (keys + KILN_KV_BLOCK - 1) / KILN_KV_BLOCK * KILN_KV_BLOCK * d;
-        kiln_prefetch_run first = kiln_prefetch_spread((const uint16_t *)t->keys + t->k0 * d, stored * half_bytes, 1);
+        kiln_prefetch_run first = kiln_prefetch_spread((const uint16_t *)t->keys + t->k0 * d, kiln_kv_padded_slots(keys) * d * half_bytes, 1);
         kiln_prefetch_step(&first);
     }
+#endif
     for (int64_t r = 0; r < n; r++) {
         const int64_t s = t->s0 + r, row = s / group, head = s % group;
         const float *src = t->q + row * t->q_stride + head * d;
@@ -121,10 +111,12 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
         // are past `keys`, and the mask below sets them to −∞.
         const int64_t blocks = (keys + KILN_KV_BLOCK - 1) / KILN_KV_BLOCK, stored = blocks * KILN_KV_BLOCK * d;
         const float *kt = K, *vv = V;
-        kiln_prefetch_run values =
-            in_place ? kiln_prefetch_spread((const uint16_t *)t->values + c0 * d, keys * d * half_bytes, FLASH_SCORES_STEPS(d, blocks)) : none;
 #if FLASH_HALVES_ROWS
-        if (in_place) flash_scores_halves(Q, n, d, (const uint16_t *)t->keys + c0 * d, blocks, S, &values);
+        if (in_place) {
+            kiln_prefetch_run values =
+                kiln_prefetch_spread((const uint16_t *)t->values + c0 * d, keys * d * half_bytes, FLASH_SCORES_STEPS(d, blocks));
+            flash_scores_halves(Q, n, d, (const uint16_t *)t->keys + c0 * d, blocks, S, &values);
+        }
 #endif
         if (!in_place) {
             if (t->kv_type == KILN_KV_F16) {
@@ -134,7 +126,7 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
                 kt = (const float *)t->keys + c0 * d;
                 vv = (const float *)t->values + c0 * d;
             }
-            flash_scores(Q, n, d, kt, blocks, S, &values);
+            flash_scores(Q, n, d, kt, blocks, S);
         }
         if (!full) {
             for (int64_t r = 0; r < n; r++) {
@@ -145,16 +137,15 @@ FLASH_TARGET void FLASH_TILE(const kiln_flash_tile *t) {
             }
         }
         flash_softmax(S, n, m, l, O, d);
-        const int64_t later = t->k1 - (c0 + KILN_FLASH_KEYS) < KILN_FLASH_KEYS ? t->k1 - (c0 + KILN_FLASH_KEYS) : KILN_FLASH_KEYS;
-        kiln_prefetch_run next_keys =
-            in_place && later > 0 ? kiln_prefetch_spread((const uint16_t *)t->keys + (c0 + KILN_FLASH_KEYS) * d,
-                                                         (later + KILN_KV_BLOCK - 1) / KILN_KV_BLOCK * KILN_KV_BLOCK * d * half_bytes,
-                                                         FLASH_PV_STEPS(keys, d))
-                                  : none;
 #if FLASH_HALVES_ROWS
-        if (in_place) flash_pv_halves(S, n, (const uint16_t *)t->values + c0 * d, keys, d, O, &next_keys);
+        if (in_place) {
+            const int64_t left = t->k1 - (c0 + KILN_FLASH_KEYS), later = left <= 0 ? 0 : left < KILN_FLASH_KEYS ? left : KILN_FLASH_KEYS;
+            kiln_prefetch_run next_keys = kiln_prefetch_spread((const uint16_t *)t->keys + (c0 + KILN_FLASH_KEYS) * d,
+                                                               kiln_kv_padded_slots(later) * d * half_bytes, FLASH_PV_STEPS(keys, d));
+            flash_pv_halves(S, n, (const uint16_t *)t->values + c0 * d, keys, d, O, &next_keys);
+        }
 #endif
-        if (!in_place) flash_pv(S, n, vv, keys, d, O, &next_keys);
+        if (!in_place) flash_pv(S, n, vv, keys, d, O);
     }
     if (t->partial) { // one split of the keys: kiln_flash_attention merges the splits
         for (int64_t r = 0; r < n; r++) {

@@ -7,11 +7,7 @@
 #define FLASH_TARGET
 #define FLASH_TILE kiln_flash_tile_generic
 
-// The tile hands a prefetch run only to tiers that read the f16 cache in place (FLASH_HALVES_ROWS);
-// this one converts every block first, so its runs are always empty and go unused.
-static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S,
-                                kiln_prefetch_run *prefetch) {
-    (void)prefetch;
+static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
     for (int64_t r = 0; r < rows; r++) {
         const float *q = Q + r * d;
         for (int64_t b = 0; b < blocks; b++) {
@@ -45,8 +41,7 @@ static inline void flash_softmax(float *S, int64_t rows, float *m, float *l, flo
     }
 }
 
-static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O, kiln_prefetch_run *prefetch) {
-    (void)prefetch;
+static inline void flash_pv(const float *P, int64_t rows, const float *V, int64_t keys, int64_t d, float *O) {
     for (int64_t r = 0; r < rows; r++) {
         float *o = O + r * d;
         for (int64_t c = 0; c < keys; c++) {

@@ -83,7 +83,9 @@ static inline kiln_prefetch_run kiln_prefetch_spread(const void *start, int64_t 
     return run;
 }
 
+// NULL: nothing to fetch (a constant after inlining, for the loops shared with f32 reads).
 static KILN_ALWAYS_INLINE void kiln_prefetch_step(kiln_prefetch_run *run) {
+    if (!run) return;
     for (int64_t i = 0; i < run->per_step && run->lines > 0; i++, run->lines--, run->next += 64) __builtin_prefetch(run->next, 0, 3);
 }
 

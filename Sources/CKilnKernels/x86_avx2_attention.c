@@ -37,21 +37,20 @@ AVX2 static inline __attribute__((always_inline)) void scores_block_of(const flo
 }
 
 AVX2 static inline __attribute__((always_inline)) void scores_block(const float *Q, int R, int64_t d, const float *block,
-                                                                    float *S, kiln_prefetch_run *prefetch) {
-    scores_block_of(Q, R, d, block, 0, S, prefetch);
+                                                                    float *S) {
+    scores_block_of(Q, R, d, block, 0, S, NULL);
 }
 
-AVX2 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S,
-                                     kiln_prefetch_run *prefetch) {
+AVX2 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
     for (int64_t r = 0; r < rows; r += 4) {
         for (int b = 0; b < blocks; b++) {
             const float *block = kt + b * KILN_KV_BLOCK * d;
             float *s = S + r * KILN_FLASH_KEYS + b * KILN_KV_BLOCK;
             switch (rows - r) {
-            case 1: scores_block(Q + r * d, 1, d, block, s, prefetch); break;
-            case 2: scores_block(Q + r * d, 2, d, block, s, prefetch); break;
-            case 3: scores_block(Q + r * d, 3, d, block, s, prefetch); break;
-            default: scores_block(Q + r * d, 4, d, block, s, prefetch); break;
+            case 1: scores_block(Q + r * d, 1, d, block, s); break;
+            case 2: scores_block(Q + r * d, 2, d, block, s); break;
+            case 3: scores_block(Q + r * d, 3, d, block, s); break;
+            default: scores_block(Q + r * d, 4, d, block, s); break;
             }
         }
     }

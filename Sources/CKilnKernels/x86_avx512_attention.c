@@ -61,30 +61,28 @@ AVX512 static inline __attribute__((always_inline)) void scores_rows_of(const fl
         for (int b = 0; b < B; b++) _mm512_storeu_ps(S + r * KILN_FLASH_KEYS + b * KILN_KV_BLOCK, acc[r][b]);
 }
 
-AVX512 static inline __attribute__((always_inline)) void scores_rows(const float *Q, int R, int B, int64_t d, const float *kt, float *S,
-                                                                     kiln_prefetch_run *prefetch) {
-    scores_rows_of(Q, R, B, d, kt, 0, S, prefetch);
+AVX512 static inline __attribute__((always_inline)) void scores_rows(const float *Q, int R, int B, int64_t d, const float *kt, float *S) {
+    scores_rows_of(Q, R, B, d, kt, 0, S, NULL);
 }
 
 AVX512 static inline __attribute__((always_inline)) void scores_blocks(const float *Q, int64_t rows, int B, int64_t d, const float *kt,
-                                                                       float *S, kiln_prefetch_run *prefetch) {
+                                                                       float *S) {
     for (int64_t r = 0; r < rows; r += 4) {
         switch (rows - r) {
-        case 1: scores_rows(Q + r * d, 1, B, d, kt, S + r * KILN_FLASH_KEYS, prefetch); break;
-        case 2: scores_rows(Q + r * d, 2, B, d, kt, S + r * KILN_FLASH_KEYS, prefetch); break;
-        case 3: scores_rows(Q + r * d, 3, B, d, kt, S + r * KILN_FLASH_KEYS, prefetch); break;
-        default: scores_rows(Q + r * d, 4, B, d, kt, S + r * KILN_FLASH_KEYS, prefetch); break;
+        case 1: scores_rows(Q + r * d, 1, B, d, kt, S + r * KILN_FLASH_KEYS); break;
+        case 2: scores_rows(Q + r * d, 2, B, d, kt, S + r * KILN_FLASH_KEYS); break;
+        case 3: scores_rows(Q + r * d, 3, B, d, kt, S + r * KILN_FLASH_KEYS); break;
+        default: scores_rows(Q + r * d, 4, B, d, kt, S + r * KILN_FLASH_KEYS); break;
         }
     }
 }
 
-AVX512 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S,
-                                       kiln_prefetch_run *prefetch) {
+AVX512 static inline void flash_scores(const float *Q, int64_t rows, int64_t d, const float *kt, int64_t blocks, float *S) {
     switch (blocks) {
-    case 1: scores_blocks(Q, rows, 1, d, kt, S, prefetch); break;
-    case 2: scores_blocks(Q, rows, 2, d, kt, S, prefetch); break;
-    case 3: scores_blocks(Q, rows, 3, d, kt, S, prefetch); break;
-    default: scores_blocks(Q, rows, 4, d, kt, S, prefetch); break;
+    case 1: scores_blocks(Q, rows, 1, d, kt, S); break;
+    case 2: scores_blocks(Q, rows, 2, d, kt, S); break;
+    case 3: scores_blocks(Q, rows, 3, d, kt, S); break;
+    default: scores_blocks(Q, rows, 4, d, kt, S); break;
     }
 }
 
